@@ -1,0 +1,1 @@
+"""Proofs of origin: the invisible watermark, C2PA manifests, signing keys and verification."""

@@ -1,0 +1,1 @@
+"""Prompt screening: normalisation, policy rules, the classifier and the combined decision."""

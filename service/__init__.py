@@ -1,0 +1,6 @@
+"""Veriframe: the server side (engine, database, ledger, gRPC service) and the client SDK.
+
+Keep this module light: the SDK (`service.client`) must import without torch or diffusers.
+"""
+
+__version__ = "0.1.0"

@@ -1,0 +1,1 @@
+"""The gRPC contract: generated stubs and their generator."""
