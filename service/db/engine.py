@@ -1,0 +1,122 @@
+"""Engines, sessions and the one error callers see when the database is out of reach."""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
+
+from sqlalchemy import Engine, create_engine, event, exc
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+POSTGRES_CONNECT_TIMEOUT_S = 5
+
+_SQLITE_NOT_OUTAGES = ("no such ", "syntax error", "near ", "table ", "index ", "duplicate column")
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class DatabaseUnavailable(RuntimeError):
+    """The database cannot be reached or did not answer in time. The action did not happen."""
+
+
+def redact(url: str) -> str:
+    """The URL without its password, for messages and logs."""
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def normalise_url(url: str) -> str:
+    """`postgresql://` and `postgres://` mean psycopg 3 here (SQLAlchemy's default would be psycopg2)."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+def make_engine(url: str, *, echo: bool = False, sqlite_immediate: bool = True) -> Engine:
+    """An engine for `url` (SQLite file or PostgreSQL via psycopg 3), set up for concurrent use.
+
+    SQLite: WAL (readers do not block the writer), a busy timeout, foreign keys on, and by default
+    every transaction starts with `BEGIN IMMEDIATE`. SQLite has one writer at a time; a default
+    (deferred) transaction that reads and then writes fails with "database is locked" instead of
+    waiting when another writer got there first. IMMEDIATE makes it wait (up to the busy timeout),
+    which is what a read-then-write step such as a ledger append or a job claim needs.
+    """
+    url = normalise_url(url)
+    parsed = make_url(url)
+    kwargs: dict[str, Any] = {"echo": echo, "pool_pre_ping": True}
+    if parsed.get_backend_name() == "postgresql":
+        kwargs["connect_args"] = {"connect_timeout": POSTGRES_CONNECT_TIMEOUT_S}
+    engine = create_engine(url, **kwargs)
+    if parsed.get_backend_name() == "sqlite":
+        _configure_sqlite(engine, file_backed=parsed.database not in (None, "", ":memory:"),
+                          immediate=sqlite_immediate)
+    return engine
+
+
+def _configure_sqlite(engine: Engine, *, file_backed: bool, immediate: bool) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Take transaction control away from the sqlite3 module; SQLAlchemy's "begin" hook emits it.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            if file_backed:
+                cursor.execute("PRAGMA journal_mode=WAL")
+                cursor.execute("PRAGMA synchronous=NORMAL")  # durable in WAL mode up to the last commit
+            cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+            cursor.execute("PRAGMA foreign_keys=ON")
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def session_factory(engine_or_url: Engine | str) -> sessionmaker[Session]:
+    """A `sessionmaker` bound to an engine (or a new one for a URL); objects stay usable after commit."""
+    engine = make_engine(engine_or_url) if isinstance(engine_or_url, str) else engine_or_url
+    return sessionmaker(bind=engine, expire_on_commit=False)
+
+
+def is_unavailable(error: BaseException) -> bool:
+    """True for errors that mean "the database is down or busy", not "the statement is wrong"."""
+    if isinstance(error, exc.DBAPIError) and error.connection_invalidated:
+        return True
+    if isinstance(error, exc.OperationalError):
+        # sqlite3 reports schema mistakes ("no such table") as OperationalError too: those are bugs
+        # or a missing migration, not an outage.
+        message = str(error.orig or "").lower()
+        return not message.startswith(_SQLITE_NOT_OUTAGES)
+    if isinstance(error, (exc.InterfaceError, exc.TimeoutError)):
+        return True
+    return isinstance(error, exc.DisconnectionError)
+
+
+@contextlib.contextmanager
+def unavailable_as_error(what: str = "the database") -> Iterator[None]:
+    """Turn outages inside the block into `DatabaseUnavailable`: one clear message, not a driver trace."""
+    try:
+        yield
+    except DatabaseUnavailable:
+        raise
+    except exc.SQLAlchemyError as error:
+        if not is_unavailable(error):
+            raise
+        detail = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
+        raise DatabaseUnavailable(f"{what} is unavailable: {detail}") from error
+
+
+def translate_outages(func: F) -> F:
+    """Decorator form of `unavailable_as_error`."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        with unavailable_as_error():
+            return func(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]

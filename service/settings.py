@@ -1,0 +1,104 @@
+"""Server settings: defaults < settings file (TOML or JSON) < environment variables `VERIFRAME_*`.
+
+    VERIFRAME_DATABASE_URL=postgresql+psycopg://veriframe@db/veriframe veriframe serve
+    veriframe serve --config /etc/veriframe/server.toml
+
+Nested values are not used: every setting is one flat name, so each has one environment variable
+(`VERIFRAME_` + the upper-case name). Lists (trust anchors) take a JSON list in the environment.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+MiB = 1024 * 1024
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="VERIFRAME_", extra="forbid", validate_default=True)
+
+    # --- storage
+    database_url: str = Field("sqlite:///veriframe.db", description="SQLAlchemy URL (SQLite/PostgreSQL)")
+    output_dir: Path = Field(Path("veriframe-output"), description="where signed videos and frames are kept")
+    prompt_retention_days: float = Field(30.0, ge=0, description="prompt text kept this long, then purged")
+
+    # --- model / worker
+    model: str = Field("CogVideoX-2b", description="model id or local checkpoint directory")
+    device: str | None = Field(None, description="torch device (default: cuda if present, else cpu)")
+    dtype: str | None = Field(None, description="bfloat16 | float16 | float32 (default: per device)")
+    offload: Literal["none", "model", "sequential"] = "none"
+    vae_tiling: bool = False
+    vae_slicing: bool = False
+    workers: int = Field(1, ge=0, description="generation workers here (one per GPU); 0 = API only")
+    worker_devices: list[str] = Field(default_factory=list, description="device per worker: cuda:0,...")
+    lease_seconds: float = Field(60.0, gt=0, description="a worker's claim on a job; renewed by heartbeats")
+    max_attempts: int = Field(3, ge=1, description="a job whose worker died this often is failed")
+
+    # --- provenance
+    keys_dir: Path = Field(Path("keys"), description="signing keys (veriframe keys init DIR)")
+    trust_anchors: list[Path] = Field(default_factory=list, description="extra root certificates (PEM)")
+    tsa_url: str | None = Field(None, description="RFC 3161 timestamp authority for C2PA signatures")
+    checkpoint_interval_seconds: float = Field(300.0, gt=0, description="how often the ledger is signed")
+
+    # --- network
+    listen: str = Field("127.0.0.1:50051", description="host:port to listen on")
+    tls_cert: Path | None = Field(None, description="server certificate chain (PEM); enables TLS")
+    tls_key: Path | None = None
+    tls_client_ca: Path | None = Field(None, description="CA for client certificates; enables mutual TLS")
+    max_message_mb: int = Field(64, ge=1, le=2047, description="largest request/response message")
+    max_verify_upload_mb: int = Field(256, ge=1, description="largest file accepted by Verify")
+    max_input_image_mb: int = Field(20, ge=1, description="largest i2v image")
+    max_input_video_mb: int = Field(60, ge=1, description="largest v2v video")
+    keepalive_time_s: float = Field(30.0, gt=0)
+    keepalive_timeout_s: float = Field(10.0, gt=0)
+    shutdown_grace_s: float = Field(30.0, ge=0, description="time for running jobs to finish on SIGTERM")
+
+    # --- limits
+    rate_limit_per_minute: float = Field(120.0, gt=0, description="requests per API key (token bucket rate)")
+    rate_limit_burst: int = Field(60, ge=1, description="token bucket size")
+    tenant_queue_cap: int = Field(20, ge=1, description="queued + held jobs per tenant")
+    review_expiry_hours: float = Field(72.0, gt=0, description="pending reviews expire after this")
+    max_prompt_chars: int = Field(4000, ge=1)
+
+    # --- safety
+    classifier_path: Path | None = Field(None, description="HF text-classification model dir")
+
+    @model_validator(mode="after")
+    def _tls_pairs(self) -> Settings:
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ValueError("tls_cert and tls_key go together")
+        if self.tls_client_ca is not None and self.tls_cert is None:
+            raise ValueError("tls_client_ca (mutual TLS) needs tls_cert and tls_key")
+        return self
+
+    @property
+    def max_message_bytes(self) -> int:
+        return self.max_message_mb * MiB
+
+
+def load_settings(path: str | Path | None = None, **overrides: Any) -> Settings:
+    """Defaults < the TOML/JSON file at `path` < `VERIFRAME_*` variables < `overrides` (CLI flags).
+
+    None-valued overrides are ignored, so CLI options can default to None.
+    """
+    values: dict[str, Any] = {}
+    if path is not None:
+        path = Path(path)
+        text = path.read_text()
+        if path.suffix == ".json":
+            values = json.loads(text)
+        else:
+            import tomllib  # Python >= 3.11; use a .json settings file on 3.10
+
+            values = tomllib.loads(text)
+        values = values.get("veriframe", values)
+    # The environment wins over the file: drop file values whose variable is set.
+    values = {k: v for k, v in values.items() if f"VERIFRAME_{k.upper()}" not in os.environ}
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    return Settings(**values)
