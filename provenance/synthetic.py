@@ -40,8 +40,11 @@ def natural_video(
     gradient = (xx / big_w)[..., None] * rng.uniform(0.2, 0.6, 3) + (yy / big_h)[..., None] * rng.uniform(
         0.2, 0.6, 3
     )
-    texture = rng.normal(0.0, 0.04, (big_h, big_w, 1)).astype(np.float32)
+    # Fine texture, mostly luminance (shared by R, G, B) with some colour detail, as in camera footage.
+    texture = rng.normal(0.0, 0.035, (big_h, big_w, 1)).astype(np.float32)
     texture = cv2.GaussianBlur(texture, (0, 0), 0.8)[..., None]
+    colour = cv2.GaussianBlur(rng.normal(0.0, 0.03, (big_h, big_w, 3)).astype(np.float32), (0, 0), 1.2)
+    texture = texture + colour
     scene = np.clip(0.55 * base + 0.35 * gradient + texture + 0.05, 0.0, 1.0)
     scene = (scene * 255).astype(np.float32)
 

@@ -1,1 +1,26 @@
-"""Prompt screening: normalisation, policy rules, the classifier and the combined decision."""
+"""Prompt screening: normalisation, policy rules, the classifier and the combined decision.
+
+``safety.screen(prompt, policy, classifier) -> Decision`` is the entry point; the package never imports
+the service or gRPC, so the service, the admin tool and the batch CLI share this code.
+Note: ``safety.screen`` is the function; the module is ``safety.screen`` in ``sys.modules`` (import names
+from it with ``from safety.screen import ...``).
+"""
+
+from safety.categories import CATEGORIES
+from safety.classifier import Classifier, HFClassifier, load_default_classifier
+from safety.policy import Policy, PolicyError, default_policy
+from safety.screen import Decision, PromptError, screen, screen_many
+
+__all__ = [
+    "CATEGORIES",
+    "Classifier",
+    "Decision",
+    "HFClassifier",
+    "Policy",
+    "PolicyError",
+    "PromptError",
+    "default_policy",
+    "load_default_classifier",
+    "screen",
+    "screen_many",
+]

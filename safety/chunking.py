@@ -22,7 +22,7 @@ def split_chunks(text: str, *, max_chunks: int = 16) -> list[str]:
         if not words:
             continue
         for i in range(0, len(words), _MAX_WORDS):
-            window = words[i:i + _MAX_WORDS]
+            window = words[i : i + _MAX_WORDS]
             if pieces and (len(window) < _MIN_WORDS or len(pieces[-1].split()) < _MIN_WORDS):
                 pieces[-1] = pieces[-1] + " " + " ".join(window)
             else:
@@ -33,5 +33,5 @@ def split_chunks(text: str, *, max_chunks: int = 16) -> list[str]:
         # Widen the windows rather than dropping text: every word is still scored in some chunk.
         words = text.split()
         size = -(-len(words) // max_chunks)
-        pieces = [" ".join(words[i:i + size]) for i in range(0, len(words), size)]
+        pieces = [" ".join(words[i : i + size]) for i in range(0, len(words), size)]
     return pieces

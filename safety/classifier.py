@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import json
 import threading
+import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -40,12 +41,23 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-x))
 
 
+def head_probs(head: Mapping[str, np.ndarray], emb: np.ndarray) -> np.ndarray:
+    """Category probabilities (N x C) from a head: an MLP (``w1, b1, w2, b2``: 384-H-C, relu) or a
+    linear one (``weight`` C x 384, ``bias``)."""
+    if "w1" in head:
+        hidden = np.maximum(emb @ head["w1"] + head["b1"], 0.0)
+        return _sigmoid(hidden @ head["w2"] + head["b2"])
+    return _sigmoid(emb @ head["weight"].T + head["bias"])
+
+
 @functools.cache
 def _load_encoder(model_path: str, quantize: bool) -> tuple[Any, Any]:
     """Tokenizer and encoder for a sentence-embedding model directory, loaded once per process."""
     import torch
     from transformers import AutoModel, AutoTokenizer
+    from transformers.utils import logging as hf_logging
 
+    hf_logging.disable_progress_bar()  # no "Loading weights" bars on stderr of CLIs and services
     try:
         tokenizer = AutoTokenizer.from_pretrained(model_path, local_files_only=True)
         model = AutoModel.from_pretrained(model_path, local_files_only=True)
@@ -53,6 +65,7 @@ def _load_encoder(model_path: str, quantize: bool) -> tuple[Any, Any]:
         raise ClassifierError(f"cannot load the encoder from {model_path}: {exc}") from exc
     model.eval()
     if quantize:
+        warnings.filterwarnings("ignore", message=r"torch\.quantize_per_tensor", category=UserWarning)
         # int8 dynamic quantisation of the Linear layers: measured in bench/bench_moderation.py.
         model = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
     return tokenizer, model
@@ -68,14 +81,21 @@ def default_encoder_path() -> str:
 
 
 class MiniLMClassifier:
-    """all-MiniLM-L6-v2 mean-pooled sentence embeddings + a per-category logistic-regression head.
+    """all-MiniLM-L6-v2 mean-pooled sentence embeddings + a small multi-label head.
 
-    The head file (``.npz``) holds ``weight`` (C x 384), ``bias`` (C) and ``labels`` (C category names);
-    ``safety/train.py`` writes it.
+    The head file (``.npz``, written by ``safety/train.py``) holds ``labels`` (C category names) and
+    either an MLP (``w1``, ``b1``, ``w2``, ``b2``) or a linear layer (``weight``, ``bias``).
     """
 
-    def __init__(self, model_path: str | None = None, head_path: str | Path | None = None, *,
-                 max_length: int = 128, batch_size: int = 32, quantize: bool = True) -> None:
+    def __init__(
+        self,
+        model_path: str | None = None,
+        head_path: str | Path | None = None,
+        *,
+        max_length: int = 128,
+        batch_size: int = 32,
+        quantize: bool = True,
+    ) -> None:
         self.model_path = model_path or default_encoder_path()
         self.head_path = Path(head_path) if head_path else DEFAULT_HEAD
         self.max_length = max_length
@@ -83,17 +103,16 @@ class MiniLMClassifier:
         self.quantize = quantize
         self.name = f"minilm-l6-v2+{self.head_path.name}"
         self._lock = threading.Lock()  # torch modules are not safe to call from several threads at once
+        self.head: dict[str, np.ndarray] | None = None
         if self.head_path.exists():
-            with np.load(self.head_path, allow_pickle=False) as head:
-                self.weight = head["weight"].astype(np.float32)
-                self.bias = head["bias"].astype(np.float32)
-                self.labels = [str(x) for x in head["labels"]]
+            with np.load(self.head_path, allow_pickle=False) as z:
+                self.labels = [str(x) for x in z["labels"]]
+                self.head = {k: z[k].astype(np.float32) for k in z.files if k != "labels"}
             unknown = set(self.labels) - set(CATEGORIES)
             if unknown:
                 raise ClassifierError(f"head {self.head_path} has unknown categories {sorted(unknown)}")
         else:
-            self.weight = self.bias = None  # encoder only (training)
-            self.labels = []
+            self.labels = []  # encoder only (training)
         self.tokenizer, self.model = _load_encoder(self.model_path, quantize)
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
@@ -104,9 +123,14 @@ class MiniLMClassifier:
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         with self._lock, torch.inference_mode():
             for start in range(0, len(order), self.batch_size):
-                idx = order[start:start + self.batch_size]
-                enc = self.tokenizer([texts[i] for i in idx], padding=True, truncation=True,
-                                     max_length=self.max_length, return_tensors="pt")
+                idx = order[start : start + self.batch_size]
+                enc = self.tokenizer(
+                    [texts[i] for i in idx],
+                    padding=True,
+                    truncation=True,
+                    max_length=self.max_length,
+                    return_tensors="pt",
+                )
                 hidden = self.model(**enc).last_hidden_state
                 mask = enc["attention_mask"].unsqueeze(-1).to(hidden.dtype)
                 pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
@@ -116,9 +140,9 @@ class MiniLMClassifier:
 
     def score_embeddings(self, emb: np.ndarray) -> np.ndarray:
         """Head probabilities (N x C) for embeddings from :meth:`embed`."""
-        if self.weight is None:
+        if self.head is None:
             raise ClassifierError(f"no trained head at {self.head_path}: run `python -m safety.train`")
-        return _sigmoid(emb @ self.weight.T + self.bias)
+        return head_probs(self.head, emb)
 
     def score(self, texts: list[str]) -> list[dict[str, float]]:
         if not texts:
@@ -136,8 +160,15 @@ class HFClassifier:
     "multi_label_classification"``) use a sigmoid, others a softmax; ``multi_label`` overrides it.
     """
 
-    def __init__(self, path: str | Path, label_map: Mapping[str, str | None], *, max_length: int = 512,
-                 batch_size: int = 16, multi_label: bool | None = None) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        label_map: Mapping[str, str | None],
+        *,
+        max_length: int = 512,
+        batch_size: int = 16,
+        multi_label: bool | None = None,
+    ) -> None:
         self.path = str(path)
         self.name = f"hf:{Path(self.path).name}"
         self.max_length = max_length
@@ -149,14 +180,16 @@ class HFClassifier:
         for key, category in label_map.items():
             ids = [i for i, name in id2label.items() if name == key or str(i) == str(key)]
             if not ids:
-                raise ClassifierError(f"label {key!r} is not one of the model's labels "
-                                      f"{sorted(id2label.values())}")
+                raise ClassifierError(
+                    f"label {key!r} is not one of the model's labels {sorted(id2label.values())}"
+                )
             used.update(ids)
             if category is None or category == "":
                 continue
             if category not in CATEGORIES:
-                raise ClassifierError(f"label {key!r} maps to unknown category {category!r}; "
-                                      f"known: {', '.join(CATEGORIES)}")
+                raise ClassifierError(
+                    f"label {key!r} maps to unknown category {category!r}; known: {', '.join(CATEGORIES)}"
+                )
             self._columns.setdefault(category, []).extend(ids)
         if not self._columns:
             raise ClassifierError("the label map maps no label to a category")
@@ -171,8 +204,13 @@ class HFClassifier:
         results: list[dict[str, float]] = []
         with self._lock, torch.inference_mode():
             for start in range(0, len(texts), self.batch_size):
-                enc = self.tokenizer(texts[start:start + self.batch_size], padding=True, truncation=True,
-                                     max_length=self.max_length, return_tensors="pt")
+                enc = self.tokenizer(
+                    texts[start : start + self.batch_size],
+                    padding=True,
+                    truncation=True,
+                    max_length=self.max_length,
+                    return_tensors="pt",
+                )
                 logits = self.model(**enc).logits.float()
                 probs = torch.sigmoid(logits) if self.multi_label else torch.softmax(logits, dim=-1)
                 for row in probs.numpy():
@@ -183,7 +221,9 @@ class HFClassifier:
 @functools.cache
 def _load_hf(path: str) -> tuple[Any, Any]:
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
+    from transformers.utils import logging as hf_logging
 
+    hf_logging.disable_progress_bar()
     if not Path(path).is_dir():
         raise ClassifierError(f"classifier checkpoint {path} is not a directory")
     try:

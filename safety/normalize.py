@@ -22,14 +22,30 @@ from pathlib import Path
 
 # Leetspeak: the substitutions seen in practice. Digits are folded only inside words (see below) so
 # "3 cats" and "1080p" survive.
-_LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "8": "b",
-                       "@": "a", "$": "s", "!": "i", "|": "l", "+": "t", "€": "e"})
+_LEET = str.maketrans(
+    {
+        "0": "o",
+        "1": "i",
+        "3": "e",
+        "4": "a",
+        "5": "s",
+        "7": "t",
+        "8": "b",
+        "@": "a",
+        "$": "s",
+        "!": "i",
+        "|": "l",
+        "+": "t",
+        "€": "e",
+    }
+)
 _LEET_CHARS = "013457 8@$!|+€".replace(" ", "")
 
 # Separators people put between the letters of a word ("n.u.d.e", "n-u-d-e", "n_u_d_e", "n*u*d*e").
 _SEP = r"[\s.\-_*·•|/\\~^,:;'\"`+]+"
-# Three or more single letters in a row, separated: "n u d e", "n . u . d . e".
-_SPACED_LETTERS = re.compile(rf"(?<![^\W_])(?:[^\W\d_]{_SEP}){{2,}}[^\W\d_](?![^\W_])")
+# Three or more single letters (or leet characters) in a row, separated: "n u d e", "n . 4 . k . e . d".
+_UNIT = r"(?:[^\W_]|[@$])"
+_SPACED_LETTERS = re.compile(rf"(?<![^\W_])(?:{_UNIT}{_SEP}){{2,}}{_UNIT}(?![^\W_])")
 # A separator (not whitespace) inside a word: "nu-de", "na.ked", "s*x". Applied to the rule form only.
 _INNER_SEP = re.compile(r"(?<=[^\W_])[.\-_*·•|~^'`+]+(?=[^\W_])")
 # A leet character with a letter on each side ("s3x", "n4k3d"), or a leading $/@ ("$ex").
@@ -102,7 +118,10 @@ def _join_spaced(text: str) -> tuple[str, list[str]]:
     joined: list[str] = []
 
     def join(m: re.Match[str]) -> str:
-        joined.append(re.sub(_SEP, "", m.group(0)))
+        run = re.sub(_SEP, "", m.group(0))
+        if sum(c.isalpha() for c in run) < 2:  # "1 2 3", "a 4 b": a count or a list, not a hidden word
+            return m.group(0)
+        joined.append(run.translate(_LEET) if any(c.isalpha() for c in run) else run)
         return joined[-1]
 
     return _SPACED_LETTERS.sub(join, text), joined
@@ -133,8 +152,9 @@ def normalize(prompt: str) -> NormalizedPrompt:
     text, joined = _join_spaced(text)
     text = _WS.sub(" ", text).strip()
     folded = fold_for_rules(text)
-    return NormalizedPrompt(original=prompt, text=text, folded=folded,
-                            joined=tuple(fold_for_rules(j) for j in joined))
+    return NormalizedPrompt(
+        original=prompt, text=text, folded=folded, joined=tuple(fold_for_rules(j) for j in joined)
+    )
 
 
 def fold_for_rules(text: str) -> str:

@@ -44,15 +44,36 @@ _ADMIN = frozenset({"admin"})
 ROLE_MATRIX: dict[str, frozenset[str]] = {
     **{_GEN + m: _CLIENTS for m in ("Submit", "StreamEvents", "GetJob", "ListJobs", "CancelJob", "Download")},
     _VER + "Verify": _ANY,
-    **{_ADM + m: STAFF for m in (
-        "ListReviews", "GetReview", "ApproveReview", "RejectReview",
-        "GetPolicy", "ListPolicyVersions", "DiffPolicies", "DryRunModeration",
-        "SearchAudit", "GetAuditEvent", "ExportAudit", "GetCheckpoint", "VerifyLedger", "GetInclusionProof",
-        "GetStats",
-    )},
-    **{_ADM + m: _ADMIN for m in (
-        "UpdatePolicy", "RollbackPolicy", "CreateApiKey", "ListApiKeys", "RevokeApiKey",
-    )},
+    **{
+        _ADM + m: STAFF
+        for m in (
+            "ListReviews",
+            "GetReview",
+            "ApproveReview",
+            "RejectReview",
+            "GetPolicy",
+            "ListPolicyVersions",
+            "DiffPolicies",
+            "DryRunModeration",
+            "SearchAudit",
+            "GetAuditEvent",
+            "ExportAudit",
+            "GetCheckpoint",
+            "VerifyLedger",
+            "GetInclusionProof",
+            "GetStats",
+        )
+    },
+    **{
+        _ADM + m: _ADMIN
+        for m in (
+            "UpdatePolicy",
+            "RollbackPolicy",
+            "CreateApiKey",
+            "ListApiKeys",
+            "RevokeApiKey",
+        )
+    },
 }
 
 
@@ -196,3 +217,57 @@ def revoke(session: Session, key_id: str) -> None:
         raise NotFound(f"API key {key_id} not found")
     if row.revoked_at is None:
         row.revoked_at = datetime.now(timezone.utc)
+
+
+def create_key_recorded(
+    sessions: sessionmaker[Session], ledger: object, *, role: str, tenant: str, name: str = "", actor: str
+) -> NewKey:
+    """Create a key and its `admin.key_created` ledger record in one transaction."""
+    from service.db import unavailable_as_error
+    from service.ledger import events as ev
+
+    with unavailable_as_error(), sessions.begin() as session:
+        new = create_key(session, role=role, tenant=tenant, name=name)
+        ledger.append(
+            ev.ADMIN_KEY_CREATED,  # type: ignore[attr-defined]
+            ev.key_created(key_id=new.key_id, prefix=new.prefix, role=role, tenant=tenant, name=name),
+            actor=actor,
+            tenant=tenant,
+            session=session,
+        )
+    return new
+
+
+def revoke_recorded(
+    sessions: sessionmaker[Session], ledger: object, key_id: str, *, actor: str, reason: str | None = None
+) -> None:
+    """Revoke a key (effective at once on every server) with its `admin.key_revoked` record."""
+    from service.db import ApiKey, unavailable_as_error
+    from service.ledger import events as ev
+
+    with unavailable_as_error(), sessions.begin() as session:
+        revoke(session, key_id)
+        tenant = session.get(ApiKey, key_id).tenant  # type: ignore[union-attr]
+        ledger.append(
+            ev.ADMIN_KEY_REVOKED,
+            ev.key_revoked(key_id=key_id, reason=reason),  # type: ignore[attr-defined]
+            actor=actor,
+            tenant=tenant,
+            session=session,
+        )
+
+
+def bootstrap_key(database_url: str, *, role: str, tenant: str, name: str = "") -> NewKey:
+    """`veriframe keys create`: migrate the database if needed and create a key (e.g. the first admin)."""
+    from service.db import make_engine, session_factory, upgrade
+    from service.ledger import Ledger
+
+    upgrade(database_url)
+    engine = make_engine(database_url)
+    try:
+        sessions = session_factory(engine)
+        return create_key_recorded(
+            sessions, Ledger(sessions), role=role, tenant=tenant, name=name, actor="system:cli"
+        )
+    finally:
+        engine.dispose()

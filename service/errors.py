@@ -41,8 +41,9 @@ class PermissionDenied(ServiceError):
 class FailedPrecondition(ServiceError):
     code = "FAILED_PRECONDITION"
 
-    def __init__(self, message: str, *, reason: str = "FAILED_PRECONDITION",
-                 metadata: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, message: str, *, reason: str = "FAILED_PRECONDITION", metadata: dict[str, str] | None = None
+    ) -> None:
         super().__init__(message)
         self.reason = reason
         self.metadata = metadata or {}
@@ -52,8 +53,9 @@ class PromptBlocked(FailedPrecondition):
     """Screening blocked the prompt. `categories` name what, never which rule."""
 
     def __init__(self, message: str, categories: list[str], job_id: str) -> None:
-        super().__init__(message, reason="PROMPT_BLOCKED",
-                         metadata={"categories": ",".join(categories), "job_id": job_id})
+        super().__init__(
+            message, reason="PROMPT_BLOCKED", metadata={"categories": ",".join(categories), "job_id": job_id}
+        )
         self.categories = categories
         self.job_id = job_id
 

@@ -29,7 +29,8 @@ class Settings(BaseSettings):
     prompt_retention_days: float = Field(30.0, ge=0, description="prompt text kept this long, then purged")
 
     # --- model / worker
-    model: str = Field("CogVideoX-2b", description="model id or local checkpoint directory")
+    model: str = Field("CogVideoX-2b", description="model id or local checkpoint directory (t2v, v2v)")
+    i2v_model: str | None = Field(None, description="image-to-video checkpoint; i2v is refused without")
     device: str | None = Field(None, description="torch device (default: cuda if present, else cpu)")
     dtype: str | None = Field(None, description="bfloat16 | float16 | float32 (default: per device)")
     offload: Literal["none", "model", "sequential"] = "none"

@@ -8,6 +8,7 @@ import json
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -132,6 +133,9 @@ def test_fail_closed_event_and_action_commit_together(migrated_db_url: str) -> N
 
 # --- tampering, made directly in the database ----------------------------------------------------
 
+LEDGER_TABLES = ("audit_events", "merkle_nodes", "checkpoints")
+
+
 @contextlib.contextmanager
 def _unlocked(url: str) -> Iterator[Connection]:
     """A connection that can UPDATE and DELETE ledger rows, as an attacker with database access can."""
@@ -139,12 +143,20 @@ def _unlocked(url: str) -> Iterator[Connection]:
     try:
         with engine.begin() as connection:
             if engine.dialect.name == "postgresql":
-                connection.execute(text("SET LOCAL session_replication_role = replica"))  # triggers off
-            else:
-                for table in ("audit_events", "merkle_nodes", "checkpoints"):
-                    for op in ("update", "delete"):
-                        connection.execute(text(f"DROP TRIGGER IF EXISTS {table}_no_{op}"))
-            yield connection
+                # The tables' owner (who ran the migrations) may switch triggers off, superuser or not.
+                for table in LEDGER_TABLES:
+                    connection.execute(text(f"ALTER TABLE {table} DISABLE TRIGGER USER"))
+                yield connection
+                for table in LEDGER_TABLES:
+                    connection.execute(text(f"ALTER TABLE {table} ENABLE TRIGGER USER"))
+            else:  # SQLite cannot switch triggers off: drop them, and put them back afterwards
+                query = "SELECT name, sql FROM sqlite_master WHERE type = 'trigger'"
+                saved = list(connection.execute(text(query)))
+                for name, _ in saved:
+                    connection.execute(text(f"DROP TRIGGER {name}"))
+                yield connection
+                for _, sql in saved:
+                    connection.execute(text(sql))
     finally:
         engine.dispose()
 
@@ -263,6 +275,20 @@ def test_deleted_event_named_even_with_its_seq_closed(migrated_db_url: str, p256
     assert {"deleted", "reordered", "checkpoint"} <= kinds
 
 
+def test_disabled_triggers_are_reported(migrated_db_url: str) -> None:
+    ledger = _ledger(migrated_db_url)
+    _fill(ledger, 3)
+    engine = make_engine(migrated_db_url)
+    with engine.begin() as connection:
+        if engine.dialect.name == "postgresql":
+            connection.execute(text("ALTER TABLE audit_events DISABLE TRIGGER audit_events_append_only"))
+        else:
+            connection.execute(text("DROP TRIGGER audit_events_no_delete"))
+    engine.dispose()
+    findings = ledger.verify().findings
+    assert [(f.kind, f.seq) for f in findings] == [("schema", None)] and "audit_events" in findings[0].detail
+
+
 def test_audit_verify_cli(migrated_db_url: str, p256_key, tmp_path: Path) -> None:
     from service.cli.admin import app
 
@@ -318,23 +344,25 @@ def test_concurrent_threads_make_one_order(migrated_db_url: str) -> None:
 
 
 WORKER = """
-import sys
+import sys, time
 from service.db import session_factory
 from service.ledger import Ledger
-url, name, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+url, name, n, start = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
 ledger = Ledger(session_factory(url))
+time.sleep(max(0.0, start - time.time()))  # all processes start appending at the same moment
 for i in range(n):
     ledger.append("generated", {"worker": name, "i": i}, actor=name, tenant="t")
 """
 
 
 def test_concurrent_processes_make_one_order(migrated_db_url: str) -> None:
-    procs = [subprocess.Popen([sys.executable, "-c", WORKER, migrated_db_url, f"p{p}", "20"], cwd=REPO,
+    start = str(time.time() + 2.0)
+    procs = [subprocess.Popen([sys.executable, "-c", WORKER, migrated_db_url, f"p{p}", "40", start], cwd=REPO,
                               stderr=subprocess.PIPE, text=True) for p in range(3)]
     for proc in procs:
         _, err = proc.communicate(timeout=120)
         assert proc.returncode == 0, err
-    _assert_dense_and_complete(migrated_db_url, {f"p{p}": 20 for p in range(3)})
+    _assert_dense_and_complete(migrated_db_url, {f"p{p}": 40 for p in range(3)})
 
 
 def _assert_dense_and_complete(url: str, per_actor: dict[str, int]) -> None:
@@ -389,3 +417,10 @@ def test_signing_key_from_file_and_wrong_curve(migrated_db_url: str, tmp_path: P
         Ledger(session_factory(migrated_db_url), ec.generate_private_key(ec.SECP384R1()))
     with pytest.raises(LedgerError, match="signing key"):
         _ledger(migrated_db_url).checkpoint()
+
+
+def test_audit_verify_without_schema_is_a_usage_error(db_url: str) -> None:
+    from service.cli.admin import app
+
+    result = CliRunner().invoke(app, ["audit", "verify", "--database", db_url])
+    assert result.exit_code == 2 and "veriframe db upgrade" in result.output

@@ -1,9 +1,285 @@
-"""`veriframe generate`."""
+"""`veriframe generate`: text/image/video to video.
+
+Local mode (this module's `generate_local`) loads the model in-process: for development. The service
+(`--server`, added by the service) is the product path, where every video is screened, watermarked,
+signed and audited.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import signal
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
+if TYPE_CHECKING:
+    from service.engine import GeneratedVideo, GenerationParams
 
-def generate() -> None:
-    """(Being built: see the issue tracker.)"""
-    typer.echo("veriframe generate: not available in this build yet", err=True)
-    raise typer.Exit(2)
+DEFAULT_T2V_MODEL = "THUDM/CogVideoX-5b"
+DEFAULT_I2V_MODEL = "THUDM/CogVideoX-5b-I2V"
+TINY_ALIAS = "tiny"
+# Inputs for i2v/v2v: bigger than any CogVideoX size (the engine checks the exact limits).
+MAX_INPUT_PIXELS = 4096 * 2160
+MAX_INPUT_FRAMES = 161
+
+
+@dataclass
+class LocalOptions:
+    """How to run the model in this process."""
+
+    model: str | None = None
+    device: str | None = None
+    dtype: str | None = None
+    offload: str = "none"
+    vae_tiling: bool = False
+    vae_slicing: bool = False
+
+
+def _fail(message: str, code: int = 2) -> typer.Exit:
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(code)
+
+
+def resolve_model(model: str | None, mode: str) -> str:
+    """The model to load: the option/env value, `tiny` (built and cached on demand), or the default."""
+    model = model or os.environ.get("VERIFRAME_MODEL")
+    if model == TINY_ALIAS:
+        from service.engine.tiny import ensure_tiny_model
+
+        cache = Path(os.environ.get("VERIFRAME_CACHE_DIR") or Path.home() / ".cache" / "veriframe")
+        return str(ensure_tiny_model(cache) / ("i2v" if mode == "i2v" else "t2v"))
+    return model or (DEFAULT_I2V_MODEL if mode == "i2v" else DEFAULT_T2V_MODEL)
+
+
+def generate_local(
+    params: GenerationParams, options: LocalOptions, *, progress: bool = True
+) -> GeneratedVideo:
+    """Load the model and generate, with a progress bar; Ctrl-C cancels between steps.
+
+    Returns the engine's GeneratedVideo. Raises the engine's errors (InvalidParameter, Cancelled,
+    ModelLoadError) for the caller to report.
+    """
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from service.engine import Engine
+
+    console = Console(stderr=True)
+    model = resolve_model(options.model, params.mode)
+    with console.status(f"loading {model} ..."):
+        engine = Engine.load(
+            model,
+            device=options.device,
+            dtype=options.dtype,
+            offload=options.offload,  # type: ignore[arg-type]
+            vae_tiling=options.vae_tiling,
+            vae_slicing=options.vae_slicing,
+        )
+    engine.validate(params)  # fail before the progress bar appears
+
+    stop = threading.Event()
+
+    def on_sigint(signum: int, frame: object) -> None:
+        if stop.is_set():  # a second Ctrl-C: stop now
+            raise KeyboardInterrupt
+        stop.set()
+        console.print("[yellow]cancelling after this step (Ctrl-C again to abort)[/yellow]")
+
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=console, disable=not progress) as bar:
+        task = bar.add_task("denoising", total=None)
+
+        def on_step(done: int, total: int) -> None:
+            bar.update(
+                task, completed=done, total=total, description="decoding" if done == total else "denoising"
+            )
+
+        previous = signal.signal(signal.SIGINT, on_sigint)
+        try:
+            return engine.generate(params, on_step=on_step, should_cancel=stop.is_set)
+        finally:
+            signal.signal(signal.SIGINT, previous)
+
+
+def generate(
+    prompt: str = typer.Argument(..., help="What the video should show (at most 226 T5 tokens)."),
+    output: Path = typer.Option(..., "-o", "--output", help="MP4 file to write."),
+    model: str | None = typer.Option(
+        None,
+        "--model",
+        help=f"Hugging Face id or local checkpoint directory, or `{TINY_ALIAS}` for the tiny "
+        f"test model (env VERIFRAME_MODEL; default {DEFAULT_T2V_MODEL}, {DEFAULT_I2V_MODEL} with --image)",
+    ),
+    image: Path | None = typer.Option(
+        None, "--image", help="Image-to-video: the first frame (PNG/JPEG/WebP)."
+    ),
+    video: Path | None = typer.Option(
+        None, "--video", help="Video-to-video: the input video (its frame count is kept)."
+    ),
+    strength: float | None = typer.Option(
+        None, "--strength", help="Video-to-video: how much to change the input, (0, 1] (default 0.8)."
+    ),
+    seed: int | None = typer.Option(
+        None, "--seed", help="Same seed, same video on the same device (default: random, printed)."
+    ),
+    steps: int | None = typer.Option(None, "--steps", help="Denoising steps (model default, 50)."),
+    guidance: float | None = typer.Option(None, "--guidance", help="Classifier-free guidance scale (6)."),
+    frames: int | None = typer.Option(
+        None, "--frames", help="Frame count: 8N+1 for CogVideoX 1.0 (49), 16N+1 for 1.5 (81)."
+    ),
+    fps: int | None = typer.Option(None, "--fps", help="Frames per second of the MP4 (8; 16 for 1.5)."),
+    width: int | None = typer.Option(None, "--width", help="Width, a multiple of 16 (720; 1360 for 1.5)."),
+    height: int | None = typer.Option(None, "--height", help="Height, a multiple of 16 (480; 768 for 1.5)."),
+    negative_prompt: str = typer.Option("", "--negative-prompt", help="What to steer away from."),
+    device: str | None = typer.Option(None, "--device", help="cuda, cuda:1, cpu (cuda when present)."),
+    dtype: str | None = typer.Option(
+        None, "--dtype", help="bfloat16, float16, float32 (default: bf16 on CUDA, fp16 for 2b; fp32 on CPU)."
+    ),
+    offload: str = typer.Option(
+        "none",
+        "--offload",
+        help="Save GPU memory: none, model (one component on "
+        "the GPU at a time), sequential (layer by layer; slowest).",
+    ),
+    vae_tiling: bool = typer.Option(False, "--vae-tiling", help="Decode in spatial tiles (less GPU memory)."),
+    vae_slicing: bool = typer.Option(False, "--vae-slicing", help="Decode one video of a batch at a time."),
+    crf: int = typer.Option(
+        17, "--crf", help="H.264 quality, 0-51, lower is better (17: visually lossless)."
+    ),
+    frames_dir: Path | None = typer.Option(
+        None, "--frames-dir", help="Also write every frame as a PNG here."
+    ),
+    keys: Path | None = typer.Option(
+        None,
+        "--keys",
+        help="Signing keys directory (`veriframe keys init`): "
+        "watermark and C2PA-sign the output, as the service does (no audit ledger).",
+    ),
+    server: str | None = typer.Option(
+        None, "--server", envvar="VERIFRAME_SERVER",
+        help="Generate through the service at host:port (screened, watermarked, signed, audited).",
+    ),
+    api_key: str | None = typer.Option(
+        None, "--api-key", envvar="VERIFRAME_API_KEY", help="API key for --server."
+    ),
+    tls: bool = typer.Option(False, "--tls", help="--server: use TLS (system roots unless --root-cert)."),
+    root_cert: Path | None = typer.Option(None, "--root-cert", help="--server: CA certificate (PEM)."),
+    client_cert: Path | None = typer.Option(None, "--client-cert", help="--server: mutual TLS certificate."),
+    client_key: Path | None = typer.Option(None, "--client-key", help="--server: mutual TLS key."),
+    return_frames: bool = typer.Option(
+        False, "--return-frames", help="--server: also download every signed frame (a zip beside -o)."
+    ),
+) -> None:
+    """Generate a video on this machine (development only).
+
+    Without --keys the MP4 is unsigned and unwatermarked: for development only, never for release.
+    The service (`veriframe serve`) screens prompts, watermarks, signs and audits everything it releases.
+    Exit codes: 0 done, 1 cancelled, 2 invalid input.
+    """
+    if server:  # the product path: the service through the SDK (no torch in this process)
+        from service.client.remote_generate import run_remote
+
+        run_remote(server=server, api_key=api_key, prompt=prompt, output=output, tls=tls, root_cert=root_cert,
+                   client_cert=client_cert, client_key=client_key, negative_prompt=negative_prompt,
+                   image=image, video=video, strength=strength, seed=seed, steps=steps,
+                   guidance_scale=guidance, num_frames=frames, fps=fps, width=width, height=height,
+                   return_frames=return_frames or None)
+        return
+    from provenance.media import MediaError, decode_video, encode_mp4, read_image, write_pngs
+    from service.engine import Cancelled, GenerationParams, InvalidParameter, ModelLoadError
+
+    if image is not None and video is not None:
+        raise _fail("use either --image (image-to-video) or --video (video-to-video), not both")
+    if offload not in ("none", "model", "sequential"):
+        raise _fail(f"--offload must be none, model or sequential, got {offload!r}")
+    if not 0 <= crf <= 51:
+        raise _fail(f"--crf must be in 0..51, got {crf}")
+    mode = "i2v" if image is not None else "v2v" if video is not None else "t2v"
+    try:
+        image_array = read_image(image, max_pixels=MAX_INPUT_PIXELS) if image is not None else None
+        video_array = (
+            decode_video(video, max_frames=MAX_INPUT_FRAMES, max_pixels=MAX_INPUT_PIXELS)[0]
+            if video is not None
+            else None
+        )
+    except MediaError as error:
+        raise _fail(str(error)) from error
+    params = GenerationParams(
+        prompt=prompt,
+        negative_prompt=negative_prompt,
+        mode=mode,
+        image=image_array,
+        video=video_array,
+        strength=strength,
+        seed=seed,
+        num_inference_steps=steps,
+        guidance_scale=guidance,
+        num_frames=frames,
+        fps=fps,
+        width=width,
+        height=height,
+    )
+    options = LocalOptions(
+        model=model,
+        device=device,
+        dtype=dtype,
+        offload=offload,
+        vae_tiling=vae_tiling,
+        vae_slicing=vae_slicing,
+    )
+    started = time.monotonic()
+    try:
+        result = generate_local(params, options)
+    except InvalidParameter as error:
+        raise _fail(f"invalid {error.field}: {error.message}") from error
+    except (ModelLoadError, ValueError) as error:
+        raise _fail(str(error)) from error
+    except Cancelled as error:
+        raise _fail(str(error), code=1) from error
+    seconds = time.monotonic() - started
+
+    output.parent.mkdir(parents=True, exist_ok=True)
+    if keys is not None:
+        _mark(result, prompt, output, keys, frames_dir, crf)
+        note = "watermarked and signed (not recorded in any audit ledger)"
+    else:
+        encode_mp4(result.frames, result.fps, output, crf=crf)
+        if frames_dir is not None:
+            write_pngs(result.frames, frames_dir)
+        note = "UNSIGNED and UNWATERMARKED: development only"
+    t, h, w, _ = result.frames.shape
+    typer.echo(
+        f"{output}: {t} frames {w}x{h} at {result.fps} fps, seed {result.seed}, "
+        f"{result.model.name} ({seconds:.1f} s); {note}"
+    )
+
+
+def _mark(
+    result: GeneratedVideo, prompt: str, output: Path, keys: Path, frames_dir: Path | None, crf: int
+) -> None:
+    """Watermark + encode + sign exactly as the service does (provenance.mark)."""
+    from provenance.ids import new_provenance_id
+    from provenance.keys import load_keys_dir
+    from provenance.manifest import ManifestInfo
+    from provenance.mark import mark_video
+
+    try:
+        signing_keys = load_keys_dir(keys)
+    except (OSError, ValueError) as error:
+        raise _fail(f"--keys {keys}: {error}") from error
+    info = ManifestInfo(
+        provenance_id=new_provenance_id(),
+        model_name=result.model.name,
+        model_version=result.model.version,
+        audit_ref=f"veriframe:local:{uuid.uuid4()}",
+        params=result.params,
+        prompt_sha256=hashlib.sha256(prompt.encode()).hexdigest(),
+    )
+    mark_video(result.frames, result.fps, output, info, signing_keys, frames_dir=frames_dir, crf=crf)

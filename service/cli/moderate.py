@@ -1,9 +1,149 @@
-"""`veriframe moderate`."""
+"""`veriframe moderate [FILE|-]`: screen prompts offline, one JSON line out per prompt; or evaluate.
+
+Heavy imports (torch, transformers) stay inside the command so `veriframe --help` is fast.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
 
 import typer
 
+_BATCH = 32
 
-def moderate() -> None:
-    """(Being built: see the issue tracker.)"""
-    typer.echo("veriframe moderate: not available in this build yet", err=True)
-    raise typer.Exit(2)
+
+def _read_lines(source: str) -> list[bytes]:
+    if source == "-":
+        data = sys.stdin.buffer.read()
+    else:
+        try:
+            data = Path(source).read_bytes()
+        except OSError as exc:
+            typer.echo(f"veriframe moderate: cannot read {source}: {exc.strerror}", err=True)
+            raise typer.Exit(2) from None
+    return [line.rstrip(b"\r") for line in data.split(b"\n")]
+
+
+def _parse(line: bytes) -> tuple[Any, bytes | str]:
+    """(id or None, prompt): a JSONL object with a `prompt` field, else the raw line."""
+    stripped = line.strip()
+    if stripped.startswith(b"{"):
+        try:
+            obj = json.loads(stripped)
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            return None, line
+        if isinstance(obj, dict) and "prompt" in obj:
+            return obj.get("id"), obj["prompt"] if isinstance(obj["prompt"], str) else repr(obj["prompt"])
+    return None, line
+
+
+def moderate(
+    file: Annotated[
+        str, typer.Argument(help="Prompts, one per line or JSONL with a `prompt` field; `-` = stdin.")
+    ] = "-",
+    policy: Annotated[
+        Path | None, typer.Option(help="Policy JSON file (default: the shipped policy).")
+    ] = None,
+    classifier: Annotated[
+        Path | None,
+        typer.Option(
+            help="A local Hugging Face text-classification checkpoint to use instead of the default."
+        ),
+    ] = None,
+    label_map: Annotated[
+        str | None,
+        typer.Option(
+            help="With --classifier: JSON (or a JSON file) mapping model labels to categories, e.g. "
+            '\'{"toxic": "harassment", "safe": null}\'.'
+        ),
+    ] = None,
+    rules_only: Annotated[bool, typer.Option(help="Skip the classifier: the rule layer alone.")] = False,
+    label_column: Annotated[
+        str | None,
+        typer.Option(
+            help="Evaluate instead of screening: FILE is CSV/TSV/JSONL and this column holds its labels."
+        ),
+    ] = None,
+    text_column: Annotated[str, typer.Option(help="With --label-column: the prompt column.")] = "prompt",
+    eval_label_map: Annotated[
+        str | None, typer.Option(help="With --label-column: JSON mapping the file's labels to categories.")
+    ] = None,
+) -> None:
+    """Screen prompts offline and print one JSON line per prompt: decision, categories, scores.
+
+    Exit status: 0 all allowed, 1 some prompt was held for review or blocked, 2 unreadable input or
+    bad options (lines that cannot be screened print an `error` line). With --label-column, evaluate
+    the screen on a labelled file instead (AUPRC, F1, recall per category, FPR on benign) and print
+    the report as JSON; see docs/safety.md.
+    """
+    from safety.classifier import ClassifierError, HFClassifier, load_default_classifier, load_label_map
+    from safety.policy import PolicyError, default_policy, load_policy
+    from safety.screen import PromptError, screen, screen_many
+
+    try:
+        pol = load_policy(policy) if policy else default_policy()
+        if classifier is not None:
+            if not label_map:
+                raise ClassifierError("--classifier needs --label-map")
+            clf = HFClassifier(classifier, load_label_map(label_map))
+        else:
+            clf = None if rules_only else load_default_classifier()
+    except (PolicyError, ClassifierError) as exc:
+        typer.echo(f"veriframe moderate: {exc}", err=True)
+        raise typer.Exit(2) from None
+
+    if label_column is not None:
+        from safety.evaluate import evaluate, read_labelled
+
+        try:
+            samples = read_labelled(
+                Path(file),
+                text_column=text_column,
+                label_column=label_column,
+                label_map=json.loads(eval_label_map) if eval_label_map else None,
+            )
+        except (OSError, KeyError, ValueError) as exc:
+            typer.echo(f"veriframe moderate: cannot evaluate {file}: {exc}", err=True)
+            raise typer.Exit(2) from None
+        typer.echo(json.dumps(evaluate(samples, pol, clf), indent=1))
+        return
+
+    items = [(n, *_parse(line)) for n, line in enumerate(_read_lines(file), start=1) if line.strip()]
+    worst, unreadable = "allow", False
+    for start in range(0, len(items), _BATCH):
+        batch = items[start : start + _BATCH]
+        try:
+            results: list[Any] = screen_many([p for _, _, p in batch], pol, clf)
+        except PromptError:
+            results = []
+            for _, _, prompt in batch:  # isolate the bad line(s)
+                try:
+                    results.append(screen(prompt, pol, clf))
+                except PromptError as exc:
+                    results.append(exc)
+        for (n, item_id, _), result in zip(batch, results, strict=True):
+            out: dict[str, Any] = {"line": n}
+            if item_id is not None:
+                out["id"] = item_id
+            if isinstance(result, PromptError):
+                unreadable = True
+                out["error"] = str(result)
+            else:
+                out |= {
+                    "decision": result.decision,
+                    "categories": result.categories,
+                    "scores": result.scores,
+                    "rule": result.rule,
+                    "policy_version": result.policy_version,
+                    "user_message": result.user_message,
+                }
+                if result.decision != "allow":
+                    worst = "flagged"
+            typer.echo(json.dumps(out, ensure_ascii=False))
+    if unreadable:
+        raise typer.Exit(2)
+    if worst != "allow":
+        raise typer.Exit(1)

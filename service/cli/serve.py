@@ -1,9 +1,59 @@
-"""`veriframe serve`."""
+"""`veriframe serve`: run the gRPC server (API + generation workers) until SIGTERM / SIGINT."""
+
+from __future__ import annotations
+
+from pathlib import Path
 
 import typer
 
 
-def serve() -> None:
-    """(Being built: see the issue tracker.)"""
-    typer.echo("veriframe serve: not available in this build yet", err=True)
-    raise typer.Exit(2)
+def serve(
+    config: Path = typer.Option(
+        None,
+        "--config",
+        "-c",
+        envvar="VERIFRAME_CONFIG",
+        help="Settings file (TOML or JSON); VERIFRAME_* variables override it.",
+    ),
+    listen: str = typer.Option(None, "--listen", help="host:port (default 127.0.0.1:50051)."),
+    database: str = typer.Option(None, "--database", help="Database URL (SQLite file or PostgreSQL)."),
+    model: str = typer.Option(None, "--model", help="Model id or checkpoint directory."),
+    keys_dir: Path = typer.Option(None, "--keys", help="Signing keys directory (veriframe keys init)."),
+    output_dir: Path = typer.Option(None, "--output-dir", help="Where signed videos are kept."),
+    workers: int = typer.Option(None, "--workers", help="Generation workers (one per GPU; 0 = API only)."),
+    device: str = typer.Option(None, "--device", help="torch device, e.g. cuda or cpu."),
+    log_level: str = typer.Option("INFO", "--log-level", help="DEBUG, INFO, WARNING, ERROR."),
+) -> None:
+    """Serve the Veriframe gRPC API: screen, generate, watermark, sign, record.
+
+    Settings come from defaults < --config file < VERIFRAME_* environment variables < these options
+    (see docs/service.md). The database is migrated to the newest schema at start. SIGTERM drains:
+    the running job finishes within shutdown_grace_s or goes back to the queue.
+    """
+    import asyncio
+    import contextlib
+    import logging
+
+    from pydantic import ValidationError
+
+    from service.settings import load_settings
+
+    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        settings = load_settings(
+            config,
+            listen=listen,
+            database_url=database,
+            model=model,
+            keys_dir=keys_dir,
+            output_dir=output_dir,
+            workers=workers,
+            device=device,
+        )
+    except (ValidationError, OSError, ValueError) as exc:
+        typer.echo(f"veriframe serve: bad settings: {exc}", err=True)
+        raise typer.Exit(2) from None
+    from service.server.app import serve_forever
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(serve_forever(settings))

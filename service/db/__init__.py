@@ -3,6 +3,7 @@
 from service.db.engine import (
     DatabaseUnavailable,
     make_engine,
+    reading,
     redact,
     session_factory,
     translate_outages,
@@ -38,6 +39,7 @@ __all__ = [
     "downgrade",
     "head",
     "make_engine",
+    "reading",
     "redact",
     "session_factory",
     "translate_outages",

@@ -74,7 +74,17 @@ def _configure_sqlite(engine: Engine, *, file_backed: bool, immediate: bool) -> 
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        mode = conn.get_execution_options().get("sqlite_begin", "IMMEDIATE" if immediate else "DEFERRED")
+        if mode not in ("DEFERRED", "IMMEDIATE", "EXCLUSIVE"):
+            raise ValueError(f"sqlite_begin must be DEFERRED, IMMEDIATE or EXCLUSIVE, not {mode!r}")
+        conn.exec_driver_sql(f"BEGIN {mode}")
+
+
+def reading(session: Session) -> Session:
+    """Start `session`'s transaction as a pure reader: on SQLite a deferred BEGIN that takes no write lock
+    (a consistent WAL snapshot), so long reads do not hold up writers. Call before the first query."""
+    session.connection(execution_options={"sqlite_begin": "DEFERRED"})
+    return session
 
 
 def session_factory(engine_or_url: Engine | str) -> sessionmaker[Session]:

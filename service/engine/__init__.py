@@ -1,0 +1,34 @@
+"""The CogVideoX generation engine (the only package that imports diffusers).
+
+Importing this package is cheap: torch and diffusers load on ``Engine.load``.
+"""
+
+from service.engine.engine import (
+    FAMILIES,
+    MODES,
+    Cancelled,
+    Engine,
+    Family,
+    GeneratedVideo,
+    GenerationParams,
+    InvalidParameter,
+    ModelInfo,
+    ModelLoadError,
+    ResolvedParams,
+    inspect_model,
+)
+
+__all__ = [
+    "FAMILIES",
+    "MODES",
+    "Cancelled",
+    "Engine",
+    "Family",
+    "GeneratedVideo",
+    "GenerationParams",
+    "InvalidParameter",
+    "ModelInfo",
+    "ModelLoadError",
+    "ResolvedParams",
+    "inspect_model",
+]

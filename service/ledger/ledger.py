@@ -11,6 +11,7 @@ commit (or roll back) together with the action it records.
 from __future__ import annotations
 
 import threading
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
@@ -18,10 +19,10 @@ from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import ec
-from sqlalchemy import delete, func, insert, select, tuple_
+from sqlalchemy import and_, delete, func, insert, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from service.db.engine import unavailable_as_error
+from service.db.engine import reading, unavailable_as_error
 from service.db.models import AuditEvent, Checkpoint, LedgerHead, MerkleNode, PromptText
 from service.ledger import checkpoint as cp
 from service.ledger import events as ev
@@ -237,23 +238,23 @@ class Ledger:
     # --- reading and proving -------------------------------------------------------------------
 
     def head(self) -> TreeHead:
-        with unavailable_as_error("the audit ledger database"), self._sessions() as s:
+        with unavailable_as_error("the audit ledger database"), reading(self._sessions()) as s:
             head = s.get(LedgerHead, 1)
             if head is None:
                 raise LedgerError("the ledger has no head row: run `veriframe db upgrade` on this database")
             return TreeHead(head.tree_size, head.root_hash)
 
     def event(self, seq: int) -> AuditEvent | None:
-        with unavailable_as_error("the audit ledger database"), self._sessions() as s:
+        with unavailable_as_error("the audit ledger database"), reading(self._sessions()) as s:
             return s.get(AuditEvent, seq)
 
     def latest_checkpoint(self) -> Checkpoint | None:
-        with unavailable_as_error("the audit ledger database"), self._sessions() as s:
+        with unavailable_as_error("the audit ledger database"), reading(self._sessions()) as s:
             return s.scalars(select(Checkpoint).order_by(Checkpoint.id.desc()).limit(1)).first()
 
     def inclusion_proof(self, seq: int, tree_size: int | None = None) -> InclusionProof:
         """Proof that event `seq` is in the tree of `tree_size` leaves (default: the current tree)."""
-        with unavailable_as_error("the audit ledger database"), self._sessions() as s:
+        with unavailable_as_error("the audit ledger database"), reading(self._sessions()) as s:
             size = self._size(s, tree_size)
             if not 0 <= seq < size:
                 raise LedgerError(f"event {seq} is not in a tree of size {size}")
@@ -265,7 +266,7 @@ class Ledger:
 
     def consistency_proof(self, first_size: int, second_size: int | None = None) -> ConsistencyProof:
         """Proof that the tree of `second_size` leaves (default: current) extends the one of `first_size`."""
-        with unavailable_as_error("the audit ledger database"), self._sessions() as s:
+        with unavailable_as_error("the audit ledger database"), reading(self._sessions()) as s:
             second = self._size(s, second_size)
             if not 0 <= first_size <= second:
                 raise LedgerError(f"no consistency proof from size {first_size} to size {second}")
@@ -295,7 +296,7 @@ class Ledger:
         return verify_ledger(self._sessions, key)
 
     def count(self) -> int:
-        with unavailable_as_error("the audit ledger database"), self._sessions() as s:
+        with unavailable_as_error("the audit ledger database"), reading(self._sessions()) as s:
             return s.scalar(select(func.count()).select_from(AuditEvent)) or 0
 
 
@@ -331,7 +332,13 @@ class _StoredNodes:
                     select(AuditEvent.seq, AuditEvent.leaf_hash).where(AuditEvent.seq.in_(leaves))):
                 self._cache[(0, seq)] = bytes.fromhex(h)
         if interior:
+            # One `level = ? AND idx IN (...)` term per level: both backends use the primary key for
+            # it, where SQLite scans the table for a row-value `(level, idx) IN (...)`.
+            by_level: dict[int, list[int]] = defaultdict(list)
+            for level, index in interior:
+                by_level[level].append(index)
+            condition = or_(*(and_(MerkleNode.level == level, MerkleNode.idx.in_(indexes))
+                              for level, indexes in by_level.items()))
             for level, index, h in self._session.execute(
-                    select(MerkleNode.level, MerkleNode.idx, MerkleNode.hash)
-                    .where(tuple_(MerkleNode.level, MerkleNode.idx).in_(interior))):
+                    select(MerkleNode.level, MerkleNode.idx, MerkleNode.hash).where(condition)):
                 self._cache[(level, index)] = bytes.fromhex(h)

@@ -21,10 +21,10 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import ec
-from sqlalchemy import select
+from sqlalchemy import inspect, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from service.db.engine import unavailable_as_error
+from service.db.engine import reading, unavailable_as_error
 from service.db.models import AuditEvent, Checkpoint, LedgerHead, MerkleNode
 from service.ledger import checkpoint as cp
 from service.ledger import merkle
@@ -104,9 +104,15 @@ def verify_ledger(
     sessions: sessionmaker[Session], public_key: ec.EllipticCurvePublicKey | None
 ) -> VerifyReport:
     with unavailable_as_error("the audit ledger database"), sessions() as session:
-        if session.get_bind().dialect.name == "postgresql":
+        if session.get_bind().dialect.name == "sqlite":
+            reading(session)  # a WAL snapshot: appends go on while we read
+        else:
             # One snapshot for head, events, nodes and checkpoints, while appends go on.
             session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+        if not inspect(session.connection()).has_table("ledger_head"):
+            from service.ledger.ledger import LedgerError
+
+            raise LedgerError("this database has no ledger tables: run `veriframe db upgrade --database URL`")
         head = session.get(LedgerHead, 1)
         rows = list(
             session.execute(
@@ -124,7 +130,30 @@ def verify_ledger(
         )
         nodes = list(session.execute(select(MerkleNode.level, MerkleNode.idx, MerkleNode.hash)))
         checkpoints = list(session.scalars(select(Checkpoint).order_by(Checkpoint.id)))
-    return _Verifier(head, rows, nodes, checkpoints, public_key).run()
+        unguarded = _unguarded_tables(session)
+    report = _Verifier(head, rows, nodes, checkpoints, public_key).run()
+    if unguarded:
+        report.findings.append(Finding("schema", None, "append-only triggers missing or disabled on "
+                                       + ", ".join(unguarded) + ": the database no longer refuses edits"))
+    return report
+
+
+APPEND_ONLY_TABLES = ("audit_events", "merkle_nodes", "checkpoints")
+
+
+def _unguarded_tables(session: Session) -> list[str]:
+    """Ledger tables whose append-only triggers (migration 0002) are gone or disabled."""
+    if session.get_bind().dialect.name == "sqlite":
+        names = set(session.scalars(text("SELECT name FROM sqlite_master WHERE type = 'trigger'")))
+        expected = {t: {f"{t}_no_update", f"{t}_no_delete"} for t in APPEND_ONLY_TABLES}
+    else:
+        # tgenabled 'D' = disabled (ALTER TABLE ... DISABLE TRIGGER); to_regclass follows the search_path.
+        names = set(session.scalars(text(
+            "SELECT t.tgname FROM pg_trigger t WHERE t.tgenabled <> 'D' AND NOT t.tgisinternal "
+            "AND t.tgrelid IN (to_regclass('audit_events'), to_regclass('merkle_nodes'), "
+            "to_regclass('checkpoints'))")))
+        expected = {t: {f"{t}_append_only", f"{t}_no_truncate"} for t in APPEND_ONLY_TABLES}
+    return [table for table, wanted in expected.items() if not wanted <= names]
 
 
 class _Verifier:

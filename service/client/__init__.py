@@ -1,0 +1,48 @@
+"""The Veriframe Python SDK: sync (`Client`) and asyncio (`AsyncClient`) clients, typed errors.
+
+Installs with the light base package (grpcio, protobuf, tenacity): it imports neither torch, diffusers,
+numpy nor sqlalchemy. See docs/service.md.
+"""
+
+from service.client.aio import AsyncClient
+from service.client.common import GenerationResult, Progress, VerificationSummary, state_name
+from service.client.errors import (
+    Aborted,
+    DeadlineExceeded,
+    FailedPrecondition,
+    IntegrityError,
+    InvalidArgument,
+    JobFailed,
+    NotFound,
+    PermissionDenied,
+    PromptBlocked,
+    RateLimited,
+    ServerError,
+    Unauthenticated,
+    Unavailable,
+    VeriframeError,
+)
+from service.client.sync import Client
+
+__all__ = [
+    "Aborted",
+    "AsyncClient",
+    "Client",
+    "DeadlineExceeded",
+    "FailedPrecondition",
+    "GenerationResult",
+    "IntegrityError",
+    "InvalidArgument",
+    "JobFailed",
+    "NotFound",
+    "PermissionDenied",
+    "Progress",
+    "PromptBlocked",
+    "RateLimited",
+    "ServerError",
+    "Unauthenticated",
+    "Unavailable",
+    "VerificationSummary",
+    "VeriframeError",
+    "state_name",
+]

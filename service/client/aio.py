@@ -1,0 +1,252 @@
+"""The asyncio client: the same calls as `Client`, awaitable.
+
+async with AsyncClient("127.0.0.1:50051", api_key="vf_...") as client:
+    result = await client.generate("a red fox running through snow", output="out/")
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import grpc
+from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential, wait_random
+
+from service.api.gen import (
+    admin_pb2_grpc,
+    common_pb2,
+    generation_pb2,
+    generation_pb2_grpc,
+    verification_pb2,
+    verification_pb2_grpc,
+)
+from service.client import errors as E
+from service.client.common import (
+    TERMINAL,
+    WHAT,
+    ConnectOptions,
+    GenerationResult,
+    Progress,
+    Sink,
+    VerificationSummary,
+    progress_of,
+    state_name,
+    submit_request,
+    verify_requests,
+)
+
+ProgressCallback = Callable[[Progress], Awaitable[None] | None]
+
+
+class AsyncClient:
+    def __init__(
+        self,
+        address: str = "",
+        api_key: str | None = None,
+        *,
+        tls: bool = False,
+        root_certificates: str | Path | bytes | None = None,
+        client_cert: str | Path | bytes | None = None,
+        client_key: str | Path | bytes | None = None,
+        timeout: float = 30.0,
+        retries: int = 5,
+        max_message_mb: int = 64,
+        server_name_override: str | None = None,
+    ) -> None:
+        self.options = ConnectOptions(
+            address,
+            api_key,
+            tls,
+            root_certificates,
+            client_cert,
+            client_key,
+            max_message_mb,
+            server_name_override,
+        )
+        self.timeout = timeout
+        self.retries = max(1, retries)
+        credentials = self.options.credentials()
+        target = self.options.resolved_address()
+        if credentials is None:
+            self.channel = grpc.aio.insecure_channel(target, options=self.options.channel_options())
+        else:
+            self.channel = grpc.aio.secure_channel(
+                target, credentials, options=self.options.channel_options()
+            )
+        self.generation = generation_pb2_grpc.GenerationStub(self.channel)
+        self.verification = verification_pb2_grpc.VerificationStub(self.channel)
+        self.admin = admin_pb2_grpc.ModerationAdminStub(self.channel)
+
+    async def close(self) -> None:
+        await self.channel.close()
+
+    async def __aenter__(self) -> AsyncClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    def _retrying(self) -> AsyncRetrying:
+        return AsyncRetrying(
+            retry=retry_if_exception(lambda e: isinstance(e, E.Unavailable)),
+            stop=stop_after_attempt(self.retries),
+            wait=wait_exponential(multiplier=0.2, max=5.0) + wait_random(0, 0.2),
+            reraise=True,
+        )
+
+    async def call(
+        self, method: Callable[..., Any], request: Any, *, timeout: float | None = None, retry: bool = True
+    ) -> Any:
+        async def once() -> Any:
+            try:
+                return await method(
+                    request, timeout=timeout or self.timeout, metadata=self.options.metadata()
+                )
+            except grpc.RpcError as error:
+                raise E.from_rpc_error(error) from None
+
+        if not retry:
+            return await once()
+        async for attempt in self._retrying():
+            with attempt:
+                return await once()
+        raise AssertionError("unreachable")
+
+    async def stream(
+        self, method: Callable[..., Any], request: Any, *, timeout: float | None = None
+    ) -> AsyncIterator[Any]:
+        try:
+            async for item in method(request, timeout=timeout, metadata=self.options.metadata()):
+                yield item
+        except grpc.RpcError as error:
+            raise E.from_rpc_error(error) from None
+
+    async def submit(self, prompt: str, **kwargs: Any) -> generation_pb2.SubmitResponse:
+        return await self.call(self.generation.Submit, submit_request(prompt, **kwargs))
+
+    async def get_job(self, job_id: str) -> common_pb2.Job:
+        return await self.call(self.generation.GetJob, generation_pb2.GetJobRequest(job_id=job_id))
+
+    async def list_jobs(
+        self, *, page_size: int = 50, page_token: str = "", states: list[int] | None = None
+    ) -> generation_pb2.ListJobsResponse:
+        return await self.call(
+            self.generation.ListJobs,
+            generation_pb2.ListJobsRequest(page_size=page_size, page_token=page_token, states=states or []),
+        )
+
+    async def cancel_job(self, job_id: str) -> common_pb2.Job:
+        return await self.call(self.generation.CancelJob, generation_pb2.CancelJobRequest(job_id=job_id))
+
+    async def events(
+        self, job_id: str, *, timeout: float | None = None
+    ) -> AsyncIterator[generation_pb2.JobEvent]:
+        async for attempt in self._retrying():
+            with attempt:
+                seen_terminal = False
+                async for event in self.stream(
+                    self.generation.StreamEvents,
+                    generation_pb2.StreamEventsRequest(job_id=job_id),
+                    timeout=timeout,
+                ):
+                    seen_terminal = event.state in TERMINAL
+                    yield event
+                if not seen_terminal:
+                    raise E.Unavailable("the event stream ended before the job did")
+            return
+
+    async def progress(self, job_id: str, *, timeout: float | None = None) -> AsyncIterator[Progress]:
+        async for event in self.events(job_id, timeout=timeout):
+            yield progress_of(event)
+
+    async def wait(
+        self, job_id: str, *, on_progress: ProgressCallback | None = None, timeout: float | None = None
+    ) -> common_pb2.Job:
+        last = None
+        async for update in self.progress(job_id, timeout=timeout):
+            last = update
+            if on_progress is not None:
+                result = on_progress(update)
+                if result is not None:
+                    await result
+        return last.job if last is not None else await self.get_job(job_id)
+
+    async def download(
+        self,
+        job_id: str,
+        dest: str | Path,
+        *,
+        what: str = "video",
+        frame_index: int = 0,
+        chunk_size: int = 0,
+        timeout: float | None = None,
+    ) -> Path:
+        if what not in WHAT:
+            raise E.InvalidArgument(f"what must be one of {', '.join(WHAT)}", field="what")
+        request = generation_pb2.DownloadRequest(
+            job_id=job_id, what=WHAT[what], frame_index=frame_index, chunk_size=chunk_size
+        )
+        async for attempt in self._retrying():
+            with attempt:
+                sink = Sink(dest)
+                try:
+                    async for chunk in self.stream(self.generation.Download, request, timeout=timeout):
+                        sink.write(chunk)
+                    return sink.finish()
+                except BaseException:
+                    sink.abort()
+                    raise
+        raise AssertionError("unreachable")
+
+    async def verify(
+        self, file: str | Path | bytes, *, filename: str = "upload.mp4", timeout: float | None = None
+    ) -> verification_pb2.VerifyResponse:
+        if not isinstance(file, bytes):
+            filename = Path(file).name
+            file = Path(file).read_bytes()
+        parts = verify_requests(file, filename)
+        async for attempt in self._retrying():
+            with attempt:
+                try:
+                    return await self.verification.Verify(
+                        iter(parts),
+                        timeout=timeout or max(self.timeout, 120.0),
+                        metadata=self.options.metadata(),
+                    )
+                except grpc.RpcError as error:
+                    raise E.from_rpc_error(error) from None
+        raise AssertionError("unreachable")
+
+    async def generate(
+        self,
+        prompt: str,
+        *,
+        output: str | Path = ".",
+        on_progress: ProgressCallback | None = None,
+        verify: bool = True,
+        timeout: float | None = None,
+        **kwargs: Any,
+    ) -> GenerationResult:
+        submitted = await self.submit(prompt, **kwargs)
+        job = await self.wait(submitted.job.id, on_progress=on_progress, timeout=timeout)
+        if job.state != common_pb2.JOB_STATE_SUCCEEDED:
+            raise E.JobFailed(
+                f"job {job.id} ended {state_name(job.state)}: {job.error.code} {job.error.message}", job=job
+            )
+        path = await self.download(job.id, output)
+        frames = None
+        if kwargs.get("return_frames"):
+            frames = await self.download(
+                job.id, Path(output) if Path(output).is_dir() else Path(output).parent, what="frames_zip"
+            )
+        summary = VerificationSummary.from_response(await self.verify(path)) if verify else None
+        return GenerationResult(
+            job_id=job.id,
+            path=path,
+            provenance_id=job.provenance_id,
+            sha256=job.output.video_sha256,
+            job=job,
+            verification=summary,
+            frames_path=frames,
+        )

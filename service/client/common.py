@@ -1,0 +1,278 @@
+"""What the sync and asyncio clients share: connection options, request building, result types.
+
+Light on purpose: grpc, protobuf and the generated stubs only (no torch, numpy or sqlalchemy).
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import grpc
+
+from service.api.gen import common_pb2, generation_pb2, verification_pb2
+
+API_KEY_ENV = "VERIFRAME_API_KEY"
+SERVER_ENV = "VERIFRAME_SERVER"
+DEFAULT_SERVER = "127.0.0.1:50051"
+UPLOAD_CHUNK = 1024 * 1024
+MODES = {"t2v": common_pb2.MODE_T2V, "i2v": common_pb2.MODE_I2V, "v2v": common_pb2.MODE_V2V}
+WHAT = {
+    "video": generation_pb2.DownloadRequest.WHAT_VIDEO,
+    "frames_zip": generation_pb2.DownloadRequest.WHAT_FRAMES_ZIP,
+    "frame": generation_pb2.DownloadRequest.WHAT_FRAME,
+}
+TERMINAL = frozenset(
+    {
+        common_pb2.JOB_STATE_SUCCEEDED,
+        common_pb2.JOB_STATE_FAILED,
+        common_pb2.JOB_STATE_REJECTED,
+        common_pb2.JOB_STATE_CANCELLED,
+    }
+)
+RETRYABLE = frozenset({grpc.StatusCode.UNAVAILABLE})
+
+
+def state_name(state: int) -> str:
+    return common_pb2.JobState.Name(state).removeprefix("JOB_STATE_")
+
+
+@dataclass(frozen=True)
+class ConnectOptions:
+    """How to reach the server. TLS: `root_certificates` (PEM path or bytes; None = system roots);
+    mutual TLS: also `client_cert` and `client_key`."""
+
+    address: str = ""
+    api_key: str | None = None
+    tls: bool = False
+    root_certificates: str | Path | bytes | None = None
+    client_cert: str | Path | bytes | None = None
+    client_key: str | Path | bytes | None = None
+    max_message_mb: int = 64
+    server_name_override: str | None = None
+
+    def resolved_address(self) -> str:
+        return self.address or os.environ.get(SERVER_ENV, DEFAULT_SERVER)
+
+    def resolved_key(self) -> str | None:
+        return self.api_key or os.environ.get(API_KEY_ENV)
+
+    def channel_options(self) -> list[tuple[str, Any]]:
+        size = self.max_message_mb * 1024 * 1024
+        options: list[tuple[str, Any]] = [
+            ("grpc.max_receive_message_length", size),
+            ("grpc.max_send_message_length", size),
+            ("grpc.keepalive_time_ms", 30_000),
+            ("grpc.keepalive_timeout_ms", 10_000),
+        ]
+        if self.server_name_override:
+            options.append(("grpc.ssl_target_name_override", self.server_name_override))
+        return options
+
+    def credentials(self) -> grpc.ChannelCredentials | None:
+        if not (self.tls or self.root_certificates or self.client_cert):
+            return None
+        return grpc.ssl_channel_credentials(
+            root_certificates=_read(self.root_certificates),
+            private_key=_read(self.client_key),
+            certificate_chain=_read(self.client_cert),
+        )
+
+    def metadata(self) -> tuple[tuple[str, str], ...]:
+        key = self.resolved_key()
+        return (("authorization", f"Bearer {key}"),) if key else ()
+
+
+def _read(value: str | Path | bytes | None) -> bytes | None:
+    if value is None or isinstance(value, bytes):
+        return value
+    return Path(value).read_bytes()
+
+
+def _bytes(value: str | Path | bytes | None) -> bytes:
+    if value is None:
+        return b""
+    return value if isinstance(value, bytes) else Path(value).read_bytes()
+
+
+def submit_request(
+    prompt: str,
+    *,
+    negative_prompt: str = "",
+    mode: str | None = None,
+    image: str | Path | bytes | None = None,
+    video: str | Path | bytes | None = None,
+    strength: float | None = None,
+    seed: int | None = None,
+    steps: int | None = None,
+    guidance_scale: float | None = None,
+    num_frames: int | None = None,
+    fps: int | None = None,
+    width: int | None = None,
+    height: int | None = None,
+    idempotency_key: str | None = None,
+    return_frames: bool = False,
+) -> generation_pb2.SubmitRequest:
+    """A SubmitRequest. An idempotency key is always set (a fresh one by default), so retrying a Submit
+    after a lost reply never makes a second job."""
+    from service.client.errors import InvalidArgument
+
+    if mode is not None and mode not in MODES:
+        raise InvalidArgument(f"mode must be one of {', '.join(MODES)}", field="params.mode")
+    params = common_pb2.GenerationParams(
+        prompt=prompt,
+        negative_prompt=negative_prompt,
+        mode=MODES[mode] if mode else common_pb2.MODE_UNSPECIFIED,
+        image=_bytes(image),
+        video=_bytes(video),
+    )
+    for name, value in (
+        ("strength", strength),
+        ("seed", seed),
+        ("num_inference_steps", steps),
+        ("guidance_scale", guidance_scale),
+        ("num_frames", num_frames),
+        ("fps", fps),
+        ("width", width),
+        ("height", height),
+    ):
+        if value is not None:
+            setattr(params, name, value)
+    return generation_pb2.SubmitRequest(
+        params=params, idempotency_key=idempotency_key or str(uuid.uuid4()), return_frames=return_frames
+    )
+
+
+def verify_requests(data: bytes, filename: str) -> list[verification_pb2.VerifyRequest]:
+    suffix = Path(filename).suffix.lower()
+    content_type = {
+        ".mp4": "video/mp4",
+        ".png": "image/png",
+        ".jpg": "image/jpeg",
+        ".jpeg": "image/jpeg",
+    }.get(suffix, "")
+    parts = [
+        verification_pb2.VerifyRequest(
+            header=verification_pb2.VerifyHeader(
+                filename=Path(filename).name, content_type=content_type, total_size=len(data)
+            )
+        )
+    ]
+    parts += [
+        verification_pb2.VerifyRequest(chunk=data[i : i + UPLOAD_CHUNK])
+        for i in range(0, len(data), UPLOAD_CHUNK)
+    ]
+    return parts
+
+
+@dataclass(frozen=True)
+class Progress:
+    """One update while a job runs."""
+
+    job_id: str
+    state: str  # QUEUED, REVIEW, RUNNING, FINALIZING, SUCCEEDED, ...
+    step: int
+    total_steps: int
+    job: common_pb2.Job = field(repr=False)
+
+
+def progress_of(event: generation_pb2.JobEvent) -> Progress:
+    return Progress(
+        job_id=event.job_id,
+        state=state_name(event.state),
+        step=event.progress.step,
+        total_steps=event.progress.total_steps,
+        job=event.job,
+    )
+
+
+@dataclass
+class VerificationSummary:
+    verdict: str
+    verified: bool
+    watermark_found: bool
+    watermark_id: str
+    c2pa_valid: bool
+    c2pa_trusted: bool
+    consistent: bool
+    in_ledger: bool
+    ledger_proof_ok: bool
+
+    @classmethod
+    def from_response(cls, r: verification_pb2.VerifyResponse) -> VerificationSummary:
+        return cls(
+            verdict=r.verdict,
+            verified=r.verified,
+            watermark_found=r.watermark.found,
+            watermark_id=r.watermark.id,
+            c2pa_valid=r.c2pa.valid,
+            c2pa_trusted=r.c2pa.trusted,
+            consistent=r.consistent,
+            in_ledger=r.audit.found,
+            ledger_proof_ok=r.audit.proof.verified,
+        )
+
+
+@dataclass
+class GenerationResult:
+    job_id: str
+    path: Path
+    provenance_id: str
+    sha256: str
+    job: common_pb2.Job = field(repr=False)
+    verification: VerificationSummary | None = None
+    frames_path: Path | None = None
+
+
+class Sink:
+    """Writes downloaded chunks to `dest` (a file, or a directory for the server's file name)."""
+
+    def __init__(self, dest: str | Path) -> None:
+        import hashlib
+
+        self.dest = Path(dest)
+        self.digest = hashlib.sha256()
+        self.expected = ""
+        self.path: Path | None = None
+        self._handle: Any = None
+        self.size = 0
+        self.total = 0
+        self.provenance_id = ""
+
+    def write(self, chunk: generation_pb2.DownloadChunk) -> None:
+        if self._handle is None:
+            self.path = self.dest / chunk.filename if self.dest.is_dir() else self.dest
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._part = self.path.with_name(self.path.name + ".part")
+            self._handle = open(self._part, "wb")  # noqa: SIM115 (closed in finish/abort)
+            self.expected, self.total, self.provenance_id = (
+                chunk.sha256,
+                chunk.total_size,
+                chunk.provenance_id,
+            )
+        self._handle.write(chunk.data)
+        self.digest.update(chunk.data)
+        self.size += len(chunk.data)
+
+    def finish(self) -> Path:
+        from service.client.errors import IntegrityError
+
+        if self._handle is None:
+            raise IntegrityError("the server sent no data")
+        self._handle.close()
+        if self.size != self.total or (self.expected and self.digest.hexdigest() != self.expected):
+            self._part.unlink(missing_ok=True)
+            raise IntegrityError(
+                f"download of {self.path} is corrupt: {self.size} of {self.total} bytes, "
+                f"sha256 {self.digest.hexdigest()} != {self.expected}"
+            )
+        self._part.replace(self.path)  # type: ignore[arg-type]
+        return self.path  # type: ignore[return-value]
+
+    def abort(self) -> None:
+        if self._handle is not None:
+            self._handle.close()
+            self._part.unlink(missing_ok=True)

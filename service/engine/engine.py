@@ -1,0 +1,802 @@
+"""The generation engine: CogVideoX text/image/video-to-video with diffusers (the only diffusers user).
+
+Read top to bottom:
+1. families: each CogVideoX generation's defaults and limits, from its model card;
+2. data types: GenerationParams in, ResolvedParams (validated) and GeneratedVideo out;
+3. Engine.load: find the checkpoint (local dir or HF cache), detect its family and task from its
+   configs, pick device/dtype, load the pipeline, apply memory options;
+4. Engine.validate: every parameter against the loaded model, errors name the field;
+5. Engine.generate: run the pipeline with per-step progress and cooperative cancel, decode, uint8.
+
+torch and diffusers are imported inside the functions that need them, so importing this module
+(for GenerationParams, InvalidParameter ...) stays cheap.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import secrets
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+Mode = Literal["t2v", "i2v", "v2v"]
+Offload = Literal["none", "model", "sequential"]
+MODES: tuple[str, ...] = ("t2v", "i2v", "v2v")
+OFFLOADS: tuple[str, ...] = ("none", "model", "sequential")
+SDPA_BACKENDS: dict[str, str] = {  # name -> torch.nn.attention.SDPBackend member
+    "cudnn": "CUDNN_ATTENTION",
+    "flash": "FLASH_ATTENTION",
+    "efficient": "EFFICIENT_ATTENTION",
+    "math": "MATH",
+}
+
+MAX_SEED = 2**63 - 1
+MAX_STEPS = 200
+MAX_GUIDANCE = 30.0
+MAX_FPS = 60
+# Patch embedding works on 2x2 latent patches and the VAE compresses 8x: sides must divide by 16.
+SIDE_MULTIPLE = 16
+MAX_SIDE = 2048
+
+
+class InvalidParameter(ValueError):
+    """A generation parameter the loaded model cannot take; ``field`` names the parameter."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+class Cancelled(Exception):
+    """The caller's ``should_cancel`` asked to stop; raised between denoising steps."""
+
+    def __init__(self, steps_done: int, steps_total: int) -> None:
+        super().__init__(f"generation cancelled after {steps_done} of {steps_total} steps")
+        self.steps_done = steps_done
+        self.steps_total = steps_total
+
+
+class ModelLoadError(RuntimeError):
+    """The model could not be found or is not a CogVideoX checkpoint this engine can run."""
+
+
+# ----------------------------------------------------------------------------------- 1. families
+
+
+@dataclass(frozen=True)
+class Family:
+    """Defaults and limits of one CogVideoX generation (values from the official model cards)."""
+
+    name: str
+    width: int
+    height: int
+    num_frames: int
+    fps: int
+    frame_multiple: int  # frames = frame_multiple * N + 1
+    max_frames: int
+    max_prompt_tokens: int
+    num_inference_steps: int = 50
+    guidance_scale: float = 6.0
+    strength: float = 0.8
+    min_side: int = 256
+
+    def check_size(self, width: int, height: int) -> str | None:
+        """Why ``width`` x ``height`` is not allowed for this family (None when it is)."""
+        if self.name == "1.5":
+            # CogVideoX1.5 card: Min(W, H) = 768, 768 <= Max(W, H) <= 1360, Max(W, H) % 16 = 0.
+            if min(width, height) != 768 or not 768 <= max(width, height) <= 1360:
+                return "CogVideoX 1.5 needs the short side 768 and the long side 768..1360"
+            return None
+        if not (self.min_side <= width <= MAX_SIDE and self.min_side <= height <= MAX_SIDE):
+            return f"each side must be {self.min_side}..{MAX_SIDE} pixels"
+        return None
+
+
+FAMILIES: dict[str, Family] = {
+    # CogVideoX-2b / -5b / -5b-I2V: 720x480, 6 s at 8 fps = 49 frames (8N+1), 226 T5 tokens.
+    "1.0": Family("1.0", 720, 480, 49, 8, frame_multiple=8, max_frames=49, max_prompt_tokens=226),
+    # CogVideoX1.5-5B(-I2V): 1360x768, 5 s or 10 s at 16 fps = 81 or 161 frames (16N+1), 224 tokens.
+    "1.5": Family("1.5", 1360, 768, 81, 16, frame_multiple=16, max_frames=161, max_prompt_tokens=224),
+}
+
+
+# -------------------------------------------------------------------------------- 2. data types
+
+
+@dataclass
+class GenerationParams:
+    """One generation request. ``None`` means "the model's default"."""
+
+    prompt: str
+    negative_prompt: str = ""
+    mode: Mode = "t2v"
+    image: np.ndarray | None = None  # i2v: (H, W, 3) uint8 RGB
+    video: np.ndarray | None = None  # v2v: (T, H, W, 3) uint8 RGB
+    strength: float | None = None  # v2v: how much of the input video is re-noised (0, 1]
+    seed: int | None = None
+    num_inference_steps: int | None = None
+    guidance_scale: float | None = None
+    num_frames: int | None = None
+    fps: int | None = None
+    width: int | None = None
+    height: int | None = None
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What was loaded: recorded with every video (manifest, audit)."""
+
+    name: str
+    family: str
+    version: str
+    task: str  # "t2v" or "i2v": what the checkpoint was trained for
+    modes: tuple[str, ...]
+    defaults: dict[str, Any]
+    pipeline: str
+    scheduler: str
+    device: str
+    dtype: str
+    path: str
+    components: dict[str, str] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["modes"] = list(self.modes)
+        return data
+
+
+@dataclass(frozen=True)
+class ResolvedParams:
+    """Validated parameters with every default filled in."""
+
+    prompt: str
+    negative_prompt: str
+    mode: str
+    seed: int
+    num_inference_steps: int
+    guidance_scale: float
+    num_frames: int
+    fps: int
+    width: int
+    height: int
+    strength: float | None
+    denoising_steps: int  # steps actually run (v2v runs int(steps * strength))
+    prompt_tokens: int
+    negative_prompt_tokens: int
+    image: np.ndarray | None = field(default=None, repr=False)
+    video: np.ndarray | None = field(default=None, repr=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able parameters for manifests, the ledger and job records: no pixels, no prompt text."""
+        skip = ("image", "video", "prompt", "negative_prompt")  # (asdict would deep-copy the pixels)
+        data = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in skip}
+        if self.image is not None:
+            data["image_shape"] = list(self.image.shape)
+        if self.video is not None:
+            data["video_shape"] = list(self.video.shape)
+        return data
+
+
+@dataclass
+class GeneratedVideo:
+    frames: np.ndarray  # (T, H, W, 3) uint8 RGB
+    fps: int
+    seed: int
+    params: dict[str, Any]
+    model: ModelInfo
+
+
+# ------------------------------------------------------------------------------------- 3. load
+
+
+def _resolve_model_path(model: str) -> tuple[Path, str | None]:
+    """A local directory, or a Hugging Face id looked up in the local cache first.
+
+    Returns the directory and the hub commit (None for a plain local directory). With
+    ``HF_HUB_OFFLINE=1`` nothing is downloaded; otherwise a missing id is downloaded once.
+    """
+    path = Path(model).expanduser()
+    if path.is_dir():
+        return path.resolve(), None
+    if path.exists() or model.startswith((".", "/", "~")) or model.count("/") != 1:
+        raise ModelLoadError(f"{model}: not a model directory nor a Hugging Face id (owner/name)")
+    from huggingface_hub import snapshot_download
+    from huggingface_hub.errors import LocalEntryNotFoundError
+
+    try:
+        local = Path(snapshot_download(model, local_files_only=True))
+    except LocalEntryNotFoundError as exc:
+        if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on"):
+            raise ModelLoadError(
+                f"{model}: not in the Hugging Face cache and HF_HUB_OFFLINE is set; download it first "
+                f"(`huggingface-cli download {model}`) or pass a local directory"
+            ) from exc
+        local = Path(snapshot_download(model))
+    return local, local.name if local.parent.name == "snapshots" else None
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise ModelLoadError(f"{path}: cannot read ({exc})") from exc
+
+
+def _classify(pipeline: str, transformer: dict[str, Any]) -> tuple[str, str]:
+    """(family, task) of a CogVideoX checkpoint from its pipeline class name and transformer config."""
+    if pipeline not in (
+        "CogVideoXPipeline",
+        "CogVideoXImageToVideoPipeline",
+        "CogVideoXVideoToVideoPipeline",
+    ):
+        raise ModelLoadError(f"pipeline {pipeline or '(none)'} is not a CogVideoX T2V/I2V/V2V pipeline")
+    # I2V concatenates the encoded image to the noisy latents: twice the input channels.
+    in_channels = transformer.get("in_channels", 16)
+    out_channels = transformer.get("out_channels") or in_channels
+    task = "i2v" if in_channels == 2 * out_channels else "t2v"
+    family = "1.5" if transformer.get("patch_size_t") else "1.0"
+    return family, task
+
+
+def _detect(path: Path) -> tuple[str, str, dict[str, Any]]:
+    """(family, task, transformer config) from the checkpoint's configs, before loading weights."""
+    index = _read_json(path / "model_index.json")
+    transformer = _read_json(path / "transformer" / "config.json")
+    try:
+        family, task = _classify(index.get("_class_name", ""), transformer)
+    except ModelLoadError as exc:
+        raise ModelLoadError(f"{path}: {exc}") from exc
+    return family, task, transformer
+
+
+def _recommended_dtype(device: str, transformer_config: dict[str, Any]) -> str:
+    if not device.startswith("cuda"):
+        return "float32"  # CPU half precision is slow and poorly supported
+    # The model cards: CogVideoX-2b (the only one without rotary embeddings) in fp16, the 5B models bf16.
+    return "bfloat16" if transformer_config.get("use_rotary_positional_embeddings") else "float16"
+
+
+def _describe(
+    *,
+    name: str,
+    version: str,
+    family_name: str,
+    task: str,
+    transformer_config: dict[str, Any],
+    meta: dict[str, Any],
+    pipeline: str,
+    components: dict[str, str],
+    path: str,
+) -> tuple[Family, ModelInfo]:
+    """The family limits (with any veriframe.json overrides) and the ModelInfo of a checkpoint."""
+    family = FAMILIES[family_name]
+    if "min_side" in meta:
+        family = replace(family, min_side=int(meta["min_side"]))
+    family = replace(family, **meta.get("defaults", {}))
+    defaults = {
+        "width": family.width,
+        "height": family.height,
+        "num_frames": family.num_frames,
+        "fps": family.fps,
+        "num_inference_steps": family.num_inference_steps,
+        "guidance_scale": family.guidance_scale,
+        "strength": family.strength,
+        "max_prompt_tokens": min(
+            family.max_prompt_tokens, transformer_config.get("max_text_seq_length", 226)
+        ),
+        "frames_rule": f"{family.frame_multiple}N+1, at most {family.max_frames}",
+    }
+    info = ModelInfo(
+        name=name,
+        family=family_name,
+        version=version,
+        task=task,
+        modes=("i2v",) if task == "i2v" else ("t2v", "v2v") if family_name == "1.0" else ("t2v",),
+        defaults=defaults,
+        pipeline=pipeline,
+        scheduler=components.get("scheduler", ""),
+        device="",
+        dtype=_recommended_dtype("cuda", transformer_config) + " on CUDA, float32 on CPU",
+        path=path,
+        components=components,
+    )
+    return family, info
+
+
+def _inspect(model: str) -> tuple[Path, Family, dict[str, Any], ModelInfo]:
+    """Find and describe a checkpoint from its configs alone (no weights are read).
+
+    A ``veriframe.json`` beside ``model_index.json`` may name the model and override defaults (the tiny
+    model uses it); everything else comes from the standard diffusers files.
+    """
+    path, commit = _resolve_model_path(model)
+    family_name, task, transformer_config = _detect(path)
+    meta_path = path / "veriframe.json"
+    meta = _read_json(meta_path) if meta_path.is_file() else {}
+    index = _read_json(path / "model_index.json")
+    components = {
+        name: spec[1] for name, spec in index.items() if not name.startswith("_") and isinstance(spec, list)
+    }
+    family, info = _describe(
+        name=meta.get("name") or (model if commit else path.name),
+        version=meta.get("version") or commit or _config_hash(path),
+        family_name=family_name,
+        task=task,
+        transformer_config=transformer_config,
+        meta=meta,
+        pipeline=index["_class_name"],
+        components=components,
+        path=str(path),
+    )
+    return path, family, transformer_config, info
+
+
+def inspect_model(model: str) -> ModelInfo:
+    """What ``Engine.load(model)`` would load (family, task, defaults, components), without loading it."""
+    return _inspect(model)[3]
+
+
+_DTYPES = {
+    "float32": "float32",
+    "fp32": "float32",
+    "bfloat16": "bfloat16",
+    "bf16": "bfloat16",
+    "float16": "float16",
+    "fp16": "float16",
+}
+
+
+def _prepare(
+    pipe: Any,
+    device: str,
+    offload: str,
+    vae_tiling: bool,
+    vae_slicing: bool,
+    fuse_qkv: bool | None,
+    compile: bool,
+) -> None:
+    """Placement, memory savers and the output-preserving speed-ups, in the order diffusers needs."""
+    import torch
+
+    if fuse_qkv if fuse_qkv is not None else device.startswith("cuda"):
+        pipe.fuse_qkv_projections()  # one matmul instead of three per attention: same maths
+    if offload == "model":
+        pipe.enable_model_cpu_offload(device=device)
+    elif offload == "sequential":
+        pipe.enable_sequential_cpu_offload(device=device)
+    else:
+        pipe.to(device)
+    if vae_tiling:
+        pipe.vae.enable_tiling()
+    if vae_slicing:
+        pipe.vae.enable_slicing()
+    if compile:
+        pipe.transformer = torch.compile(pipe.transformer)
+
+
+class Engine:
+    """A loaded CogVideoX checkpoint. One generation at a time (pipelines are not re-entrant)."""
+
+    def __init__(
+        self, pipe: Any, info: ModelInfo, family: Family, *, offload: str, attention: str | None = None
+    ) -> None:
+        if attention is not None and attention not in SDPA_BACKENDS:
+            raise ValueError(f"attention must be one of {', '.join(SDPA_BACKENDS)}, got {attention!r}")
+        self.attention = attention
+        self.pipe = pipe
+        self.info = info
+        self.family = family
+        self._offload = offload
+        self._v2v: Any = None
+        self._offloaded_on: Any = pipe if offload != "none" else None
+
+    @classmethod
+    def load(
+        cls,
+        model: str,
+        *,
+        device: str | None = None,
+        dtype: str | None = None,
+        offload: Offload = "none",
+        vae_tiling: bool = False,
+        vae_slicing: bool = False,
+        fuse_qkv: bool | None = None,
+        compile: bool = False,
+        attention: str | None = None,
+    ) -> Engine:
+        """Load a checkpoint by Hugging Face id (e.g. ``THUDM/CogVideoX-5b``) or local directory.
+
+        ``device`` defaults to CUDA when present, else CPU; ``dtype`` to the model card's choice on
+        CUDA (bf16, fp16 for 2b) and float32 on CPU. ``offload`` trades speed for GPU memory:
+        "model" keeps one component on the GPU at a time, "sequential" streams layer by layer.
+        ``fuse_qkv`` (default: on for CUDA) fuses the attention projections, ``compile`` runs the
+        transformer through ``torch.compile``; neither changes what is computed. ``attention`` pins
+        PyTorch's SDPA backend ("cudnn", "flash", "efficient", "math"; default: PyTorch's choice).
+        """
+        import torch
+        from diffusers import CogVideoXImageToVideoPipeline, CogVideoXPipeline
+        from diffusers.utils import logging as diffusers_logging
+        from transformers.utils import logging as transformers_logging
+
+        if offload not in OFFLOADS:
+            raise ValueError(f"offload must be one of {', '.join(OFFLOADS)}, got {offload!r}")
+        device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        if device.startswith("cuda") and not torch.cuda.is_available():
+            raise ValueError(f"device {device!r} requested but CUDA is not available")
+        if offload != "none" and not device.startswith("cuda"):
+            raise ValueError("CPU offload only makes sense with a CUDA device")
+        if attention is not None and attention not in SDPA_BACKENDS:
+            raise ValueError(f"attention must be one of {', '.join(SDPA_BACKENDS)}, got {attention!r}")
+
+        path, family, transformer_config, described = _inspect(model)
+        dtype_name = _DTYPES.get((dtype or _recommended_dtype(device, transformer_config)).lower())
+        if dtype_name is None:
+            raise ValueError(
+                f"dtype must be one of {', '.join(sorted(set(_DTYPES.values())))}, got {dtype!r}"
+            )
+
+        # Per-component loading bars are noise in a service log and under our own progress bar.
+        diffusers_logging.disable_progress_bar()
+        transformers_logging.disable_progress_bar()
+        pipeline_class = CogVideoXImageToVideoPipeline if described.task == "i2v" else CogVideoXPipeline
+        try:
+            pipe = pipeline_class.from_pretrained(path, dtype=getattr(torch, dtype_name))
+        except (OSError, ValueError) as exc:
+            raise ModelLoadError(f"{model}: cannot load the pipeline ({exc})") from exc
+        pipe.set_progress_bar_config(disable=True)
+
+        _prepare(pipe, device, offload, vae_tiling, vae_slicing, fuse_qkv, compile)
+        info = replace(
+            described,
+            pipeline=type(pipe).__name__,
+            scheduler=type(pipe.scheduler).__name__,
+            device=device,
+            dtype=dtype_name,
+            components={name: type(c).__name__ for name, c in pipe.components.items() if c is not None},
+        )
+        return cls(pipe, info, family, offload=offload, attention=attention)
+
+    @classmethod
+    def from_pipeline(
+        cls,
+        pipe: Any,
+        *,
+        name: str,
+        version: str,
+        device: str,
+        offload: Offload = "none",
+        vae_tiling: bool = False,
+        vae_slicing: bool = False,
+        fuse_qkv: bool | None = None,
+        compile: bool = False,
+        attention: str | None = None,
+    ) -> Engine:
+        """Wrap a pipeline built in memory (benchmarks build random-weight models without a directory).
+
+        The same preparation and validation as :meth:`load`; ``pipe`` is modified in place.
+        """
+        family_name, task = _classify(type(pipe).__name__, dict(pipe.transformer.config))
+        components = {k: type(c).__name__ for k, c in pipe.components.items() if c is not None}
+        family, info = _describe(
+            name=name,
+            version=version,
+            family_name=family_name,
+            task=task,
+            transformer_config=dict(pipe.transformer.config),
+            meta={},
+            pipeline=type(pipe).__name__,
+            components=components,
+            path="",
+        )
+        pipe.set_progress_bar_config(disable=True)
+        _prepare(pipe, device, offload, vae_tiling, vae_slicing, fuse_qkv, compile)
+        info = replace(info, device=device, dtype=str(pipe.transformer.dtype).removeprefix("torch."))
+        return cls(pipe, info, family, offload=offload, attention=attention)
+
+    # ------------------------------------------------------------------------------ 4. validate
+
+    def count_tokens(self, text: str) -> int:
+        """T5 tokens of ``text`` including the end-of-sequence token, as the pipeline encodes it."""
+        return len(self.pipe.tokenizer(text, add_special_tokens=True, truncation=False).input_ids)
+
+    def validate(self, params: GenerationParams) -> ResolvedParams:
+        """Check every parameter against this model; fill defaults. Raises InvalidParameter."""
+        fam = self.family
+        mode = params.mode
+        if mode not in MODES:
+            raise InvalidParameter("mode", f"must be one of {', '.join(MODES)}, got {mode!r}")
+        if mode not in self.info.modes:
+            why = (
+                "this is an image-to-video checkpoint"
+                if self.info.task == "i2v"
+                else "needs an image-to-video checkpoint (e.g. THUDM/CogVideoX-5b-I2V)"
+                if mode == "i2v"
+                else "video-to-video is only available for CogVideoX 1.0 text-to-video checkpoints"
+            )
+            raise InvalidParameter("mode", f"{mode} is not available with {self.info.name}: {why}")
+
+        limit = self.info.defaults["max_prompt_tokens"]
+        if not isinstance(params.prompt, str) or not params.prompt.strip():
+            raise InvalidParameter("prompt", "must be a non-empty string")
+        if not isinstance(params.negative_prompt, str):
+            raise InvalidParameter("negative_prompt", "must be a string")
+        tokens = {}
+        for name in ("prompt", "negative_prompt"):
+            text = getattr(params, name)
+            if "\x00" in text:
+                raise InvalidParameter(name, "contains a NUL character")
+            tokens[name] = self.count_tokens(text)
+            if tokens[name] > limit:
+                raise InvalidParameter(
+                    name,
+                    f"is {tokens[name]} T5 tokens; the model reads at most {limit} (shorten it, it is "
+                    "never cut silently)",
+                )
+
+        seed = params.seed if params.seed is not None else secrets.randbelow(MAX_SEED + 1)
+        _check_int("seed", seed, 0, MAX_SEED)
+        steps = fam.num_inference_steps if params.num_inference_steps is None else params.num_inference_steps
+        _check_int("num_inference_steps", steps, 1, MAX_STEPS)
+        guidance = fam.guidance_scale if params.guidance_scale is None else params.guidance_scale
+        if (
+            isinstance(guidance, bool)
+            or not isinstance(guidance, (int, float))
+            or not math.isfinite(guidance)
+            or not 1.0 <= guidance <= MAX_GUIDANCE
+        ):
+            raise InvalidParameter(
+                "guidance_scale", f"must be a number in 1..{MAX_GUIDANCE:g}, got {guidance!r}"
+            )
+        fps = fam.fps if params.fps is None else params.fps
+        _check_int("fps", fps, 1, MAX_FPS)
+        width = fam.width if params.width is None else params.width
+        height = fam.height if params.height is None else params.height
+        for name, value in (("width", width), ("height", height)):
+            _check_int(name, value, 1, MAX_SIDE * 8)
+            if value % SIDE_MULTIPLE:
+                raise InvalidParameter(
+                    name, f"must be a multiple of {SIDE_MULTIPLE} (VAE 8x and 2x2 patches), got {value}"
+                )
+        problem = fam.check_size(width, height)
+        if problem:
+            raise InvalidParameter(
+                "width" if params.width is not None or params.height is None else "height",
+                f"{width}x{height}: {problem}",
+            )
+        config = self.pipe.transformer.config
+        fixed = (config["sample_width"] * 8, config["sample_height"] * 8)
+        if config.get("use_learned_positional_embeddings") and (width, height) != fixed:
+            raise InvalidParameter(
+                "width",
+                f"{self.info.name} has learned positional embeddings and only "
+                f"generates {fixed[0]}x{fixed[1]}",
+            )
+
+        # Conditioning inputs belong to their modes only: a stray one is an error, not ignored.
+        if mode != "i2v" and params.image is not None:
+            raise InvalidParameter("image", f"only used in i2v mode, not {mode}")
+        if mode != "v2v" and params.video is not None:
+            raise InvalidParameter("video", f"only used in v2v mode, not {mode}")
+        if mode != "v2v" and params.strength is not None:
+            raise InvalidParameter("strength", f"only used in v2v mode, not {mode}")
+
+        strength = None
+        denoising_steps = steps
+        if mode == "i2v":
+            _check_pixels("image", params.image, ndim=3)
+        if mode == "v2v":
+            _check_pixels("video", params.video, ndim=4)
+            strength = fam.strength if params.strength is None else params.strength
+            if (
+                isinstance(strength, bool)
+                or not isinstance(strength, (int, float))
+                or not 0.0 < strength <= 1.0
+            ):
+                raise InvalidParameter("strength", f"must be a number in (0, 1], got {strength!r}")
+            denoising_steps = min(int(steps * strength), steps)
+            if denoising_steps < 1:
+                raise InvalidParameter("strength", f"{strength} x {steps} steps rounds to no denoising step")
+            frames = len(params.video)
+            if params.num_frames is not None and params.num_frames != frames:
+                raise InvalidParameter(
+                    "num_frames",
+                    f"v2v keeps the input video's {frames} frames; got num_frames={params.num_frames}",
+                )
+            if not _frames_ok(fam, frames):
+                raise InvalidParameter(
+                    "video",
+                    f"has {frames} frames; the model takes "
+                    f"{fam.frame_multiple}N+1 frames, at most {fam.max_frames}",
+                )
+        else:
+            frames = fam.num_frames if params.num_frames is None else params.num_frames
+            _check_int("num_frames", frames, 1, fam.max_frames)
+            if not _frames_ok(fam, frames):
+                raise InvalidParameter(
+                    "num_frames",
+                    f"must be {fam.frame_multiple}N+1 "
+                    f"(e.g. {fam.frame_multiple + 1}, {fam.num_frames}), "
+                    f"at most {fam.max_frames}; got {frames}",
+                )
+        return ResolvedParams(
+            prompt=params.prompt,
+            negative_prompt=params.negative_prompt,
+            mode=mode,
+            seed=int(seed),
+            num_inference_steps=int(steps),
+            guidance_scale=float(guidance),
+            num_frames=int(frames),
+            fps=int(fps),
+            width=int(width),
+            height=int(height),
+            strength=None if strength is None else float(strength),
+            denoising_steps=denoising_steps,
+            prompt_tokens=tokens["prompt"],
+            negative_prompt_tokens=tokens["negative_prompt"],
+            image=params.image,
+            video=params.video,
+        )
+
+    # ------------------------------------------------------------------------------ 5. generate
+
+    def generate(
+        self,
+        params: GenerationParams,
+        *,
+        on_step: Callable[[int, int], None] | None = None,
+        should_cancel: Callable[[], bool] | None = None,
+    ) -> GeneratedVideo:
+        """Generate a video. ``on_step(done, total)`` runs after each denoising step; when
+        ``should_cancel()`` turns true the remaining steps are skipped and Cancelled is raised."""
+        import torch
+        from PIL import Image
+
+        run = self.validate(params)
+        total = run.denoising_steps
+        if should_cancel is not None and should_cancel():
+            raise Cancelled(0, total)
+        pipe = self._pipeline_for(run.mode)
+        done = 0
+        cancelled = False
+
+        def step_end(pipeline: Any, step: int, timestep: Any, tensors: dict[str, Any]) -> dict[str, Any]:
+            nonlocal done, cancelled
+            done = step + 1
+            if on_step is not None:
+                on_step(done, total)
+            if should_cancel is not None and done < total and should_cancel():
+                cancelled = True
+                pipeline._interrupt = True  # the pipeline skips the remaining steps
+            return tensors
+
+        # The generator lives on the device that draws the noise, so a seed means the same on CPU and GPU
+        # runs of the same device type (bit-exact only on the same device and software).
+        generator = torch.Generator(device=pipe._execution_device).manual_seed(run.seed)
+        kwargs: dict[str, Any] = dict(
+            prompt=run.prompt,
+            negative_prompt=run.negative_prompt,
+            height=run.height,
+            width=run.width,
+            num_inference_steps=run.num_inference_steps,
+            guidance_scale=run.guidance_scale,
+            generator=generator,
+            callback_on_step_end=step_end,
+            max_sequence_length=pipe.transformer.config.max_text_seq_length,
+            output_type="latent",  # we decode ourselves, so a cancelled run never pays for the VAE
+            return_dict=False,
+        )
+        if run.mode == "v2v":
+            kwargs.update(video=[Image.fromarray(f) for f in run.video], strength=run.strength)
+        else:
+            kwargs.update(num_frames=run.num_frames)
+        if run.mode == "i2v":
+            kwargs.update(image=Image.fromarray(run.image))
+
+        with torch.inference_mode(), self._attention_context():
+            (latents,) = pipe(**kwargs)
+            if cancelled:
+                pipe.maybe_free_model_hooks()
+                raise Cancelled(done, total)
+            frames = self._decode(pipe, latents, run.num_frames)
+        pipe.maybe_free_model_hooks()
+        if frames.shape != (run.num_frames, run.height, run.width, 3):
+            raise RuntimeError(
+                f"pipeline returned frames of shape {frames.shape}, expected "
+                f"{(run.num_frames, run.height, run.width, 3)}"
+            )
+        return GeneratedVideo(
+            frames=frames, fps=run.fps, seed=run.seed, params=run.to_dict(), model=self.info
+        )
+
+    def _attention_context(self) -> Any:
+        import contextlib
+
+        if self.attention is None:
+            return contextlib.nullcontext()
+        from torch.nn.attention import SDPBackend, sdpa_kernel
+
+        return sdpa_kernel([getattr(SDPBackend, SDPA_BACKENDS[self.attention])])
+
+    def _pipeline_for(self, mode: str) -> Any:
+        """The T2V checkpoint also serves V2V: same components, the video-to-video pipeline class."""
+        pipe = self.pipe
+        if mode == "v2v":
+            if self._v2v is None:
+                from diffusers import CogVideoXVideoToVideoPipeline
+
+                self._v2v = CogVideoXVideoToVideoPipeline(**self.pipe.components)
+                self._v2v.set_progress_bar_config(disable=True)
+            pipe = self._v2v
+        # Offload hooks belong to one pipeline object: move them when the other one runs.
+        if self._offload != "none" and self._offloaded_on is not pipe:
+            device = self.info.device
+            if self._offload == "model":
+                pipe.enable_model_cpu_offload(device=device)
+            else:
+                pipe.enable_sequential_cpu_offload(device=device)
+            self._offloaded_on = pipe
+        return pipe
+
+    @staticmethod
+    def _decode(pipe: Any, latents: Any, num_frames: int) -> np.ndarray:
+        """Latents (B, F, C, h, w) to uint8 frames (T, H, W, 3), dropping 1.5's padding frames."""
+        import torch
+
+        patch_t = pipe.transformer.config.patch_size_t
+        if patch_t:
+            latent_frames = (num_frames - 1) // pipe.vae_scale_factor_temporal + 1
+            latents = latents[:, (patch_t - latent_frames % patch_t) % patch_t :]
+        video = pipe.decode_latents(latents)  # (B, C, T, H, W) in [-1, 1]
+        video = (video[0].float() / 2 + 0.5).clamp(0, 1).mul(255).round().to(torch.uint8)
+        return video.permute(1, 2, 3, 0).cpu().numpy()
+
+
+# -------------------------------------------------------------------------------------- helpers
+
+
+def _check_int(name: str, value: Any, low: int, high: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise InvalidParameter(name, f"must be an integer, got {value!r}")
+    if not low <= value <= high:
+        raise InvalidParameter(name, f"must be in {low}..{high}, got {value}")
+
+
+def _check_pixels(name: str, array: Any, *, ndim: int) -> None:
+    shape = "(H, W, 3)" if ndim == 3 else "(T, H, W, 3)"
+    if array is None:
+        raise InvalidParameter(name, f"is required in {'i2v' if ndim == 3 else 'v2v'} mode")
+    if (
+        not isinstance(array, np.ndarray)
+        or array.dtype != np.uint8
+        or array.ndim != ndim
+        or array.shape[-1] != 3
+    ):
+        got = f"{array.shape} {array.dtype}" if isinstance(array, np.ndarray) else type(array).__name__
+        raise InvalidParameter(name, f"must be a uint8 RGB array {shape}, got {got}")
+    if min(array.shape[-3:-1]) < 16:
+        raise InvalidParameter(name, f"is {array.shape[-2]}x{array.shape[-3]} pixels, too small")
+
+
+def _frames_ok(family: Family, frames: int) -> bool:
+    return (
+        frames >= family.frame_multiple + 1
+        and frames <= family.max_frames
+        and (frames - 1) % family.frame_multiple == 0
+    )
+
+
+def _config_hash(path: Path) -> str:
+    """A version for a local directory with no other name: hash of its configs (not the weights)."""
+    digest = hashlib.sha256()
+    for config in [*sorted(path.glob("*/*.json")), path / "model_index.json"]:
+        digest.update(config.relative_to(path).as_posix().encode())
+        digest.update(config.read_bytes())
+    return "config-" + digest.hexdigest()[:16]

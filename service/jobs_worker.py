@@ -1,0 +1,250 @@
+"""The GPU worker (one per device) and the maintenance loop, as asyncio tasks of the server process.
+
+A worker claims a job (atomically, under a lease), runs `Workflow.execute` in its own thread, and
+renews the lease from the event loop every third of its length. A heartbeat that finds the job no
+longer ours (the lease was taken over) or a cancel request sets the flags the engine polls between
+steps. On shutdown the worker stops claiming, lets the running job finish for `grace` seconds, then
+stops it between steps and puts it back in the queue for another worker.
+
+The maintenance loop (every server runs one; all its steps are idempotent and safe to race):
+recovers expired leases, expires pending reviews, signs ledger checkpoints, purges old prompts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from service.jobs import JobStore
+from service.workflow import WorkerContext, Workflow
+
+log = logging.getLogger(__name__)
+
+
+class JobNotifier:
+    """In-process wake-ups for StreamEvents (other processes' changes are seen by polling)."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._events: dict[str, set[asyncio.Event]] = {}
+
+    def notify(self, job_id: str) -> None:
+        """Thread-safe."""
+        self._loop.call_soon_threadsafe(self._wake, job_id)
+
+    def _wake(self, job_id: str) -> None:
+        for event in self._events.get(job_id, ()):
+            event.set()
+
+    async def wait(self, job_id: str, timeout: float) -> None:
+        event = asyncio.Event()
+        self._events.setdefault(job_id, set()).add(event)
+        try:
+            await asyncio.wait_for(event.wait(), timeout)
+        except asyncio.TimeoutError:
+            pass
+        finally:
+            waiters = self._events.get(job_id)
+            if waiters is not None:
+                waiters.discard(event)
+                if not waiters:
+                    del self._events[job_id]
+
+
+class Engines:
+    """A worker's models: the main checkpoint (t2v, v2v) and, when configured, the i2v one (lazily)."""
+
+    def __init__(self, main: Any, i2v_loader: Callable[[], Any] | None = None) -> None:
+        self.main = main
+        self.info = main.info
+        self._i2v_loader = i2v_loader
+        self._i2v: Any = None
+
+    def for_mode(self, mode: str) -> Any:
+        if mode != "i2v" or "i2v" in self.main.info.modes:
+            return self.main
+        if self._i2v is None:
+            if self._i2v_loader is None:
+                from service.errors import InvalidArgument
+
+                raise InvalidArgument("params.mode", "this server has no image-to-video model")
+            self._i2v = self._i2v_loader()
+        return self._i2v
+
+    def validate(self, params: Any) -> Any:
+        """Model limits checked at Submit; an i2v model not loaded yet is checked when the job runs."""
+        if params.mode == "i2v" and "i2v" not in self.main.info.modes and self._i2v is None:
+            return None
+        return self.for_mode(params.mode).validate(params)
+
+
+def new_worker_id(index: int) -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:w{index}"
+
+
+class Worker:
+    def __init__(
+        self,
+        workflow: Workflow,
+        store: JobStore,
+        engine_loader: Callable[[], Any],
+        *,
+        worker_id: str,
+        notify: Callable[[str], None],
+        poll_interval: float = 0.5,
+    ) -> None:
+        self.workflow = workflow
+        self.store = store
+        self.worker_id = worker_id
+        self._engine_loader = engine_loader
+        self._notify = notify
+        self._poll = poll_interval
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"gen-{worker_id}")
+        self._stopping = asyncio.Event()
+        self._wake = asyncio.Event()
+        self._ctx: WorkerContext | None = None
+        self._task: asyncio.Task[None] | None = None
+        self.engine: Any = None
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._run(), name=self.worker_id)
+
+    def wake(self) -> None:
+        """A job was queued here: claim without waiting for the next poll."""
+        self._wake.set()
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        self.engine = await loop.run_in_executor(self._thread, self._engine_loader)
+        self.workflow.set_validator(self.engine.validate)
+        log.info("worker %s ready (%s)", self.worker_id, self.engine.info.name)
+        while not self._stopping.is_set():
+            try:
+                job = await loop.run_in_executor(self._thread, self.store.claim, self.worker_id)
+            except Exception:  # the database is down: keep trying, the jobs are safe there
+                log.exception("worker %s: claim failed", self.worker_id)
+                job = None
+            if job is None:
+                self._wake.clear()
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), self._poll)
+                continue
+            await self._run_job(job)
+
+    async def _run_job(self, job: Any) -> None:
+        loop = asyncio.get_running_loop()
+        ctx = WorkerContext(worker_id=self.worker_id, engine=self.engine, on_change=self._notify)
+        self._ctx = ctx
+        self._notify(job.id)
+        beat = loop.create_task(self._heartbeat(job.id, ctx))
+        try:
+            state = await loop.run_in_executor(self._thread, self.workflow.execute, job, ctx)
+            log.info("job %s -> %s", job.id, state)
+        except Exception:
+            # The database went away mid-job: the lease will expire and the job will be recovered.
+            log.exception("job %s: could not be completed by %s", job.id, self.worker_id)
+        finally:
+            beat.cancel()
+            self._ctx = None
+            self._notify(job.id)
+
+    async def _heartbeat(self, job_id: str, ctx: WorkerContext) -> None:
+        # Renewing is one small UPDATE; doing it every half second also makes cancel requests quick.
+        check = min(self.store.lease.total_seconds() / 3, 0.5)
+        while True:
+            await asyncio.sleep(check)
+            try:
+                owned, cancel = await asyncio.to_thread(self.store.heartbeat, job_id, self.worker_id)
+            except Exception:
+                log.warning("job %s: heartbeat failed (database?)", job_id)
+                continue
+            if not owned:
+                ctx.stop.set()
+                return
+            if cancel:
+                ctx.cancel.set()
+
+    async def stop(self, grace: float) -> None:
+        """Stop claiming; give the running job `grace` seconds, then stop it (it is requeued)."""
+        self._stopping.set()
+        self._wake.set()
+        if self._task is None:
+            return
+        done, _ = await asyncio.wait({self._task}, timeout=grace)
+        if not done:
+            ctx = self._ctx
+            if ctx is not None:
+                ctx.stop.set()
+            try:
+                await asyncio.wait_for(self._task, timeout=max(grace, 30.0))
+            except asyncio.TimeoutError:
+                log.error(
+                    "worker %s did not stop; its job's lease will expire and be recovered", self.worker_id
+                )
+                self._task.cancel()
+        self._thread.shutdown(wait=False)
+
+
+class Maintenance:
+    """Periodic housekeeping; every step is safe when several servers run it at once."""
+
+    def __init__(
+        self,
+        workflow: Workflow,
+        store: JobStore,
+        *,
+        interval: float,
+        checkpoint_interval: float,
+        purge_interval: float = 3600.0,
+        notify: Callable[[str], None] | None = None,
+    ) -> None:
+        self.workflow, self.store = workflow, store
+        self.interval, self.checkpoint_interval, self.purge_interval = (
+            interval,
+            checkpoint_interval,
+            purge_interval,
+        )
+        self._notify = notify or (lambda job_id: None)
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._run(), name="maintenance")
+
+    def run_once(self) -> None:
+        for item in self.store.recover_expired():
+            self._notify(item.job_id)
+        self.workflow.expire_reviews()
+
+    async def _run(self) -> None:
+        last_checkpoint = last_purge = 0.0
+        while True:
+            try:
+                await asyncio.to_thread(self.run_once)
+                now = time.monotonic()
+                if (
+                    now - last_checkpoint >= self.checkpoint_interval
+                    and self.workflow.ledger.public_key is not None
+                ):
+                    await asyncio.to_thread(self.workflow.ledger.checkpoint)
+                    last_checkpoint = now
+                if now - last_purge >= self.purge_interval:
+                    await asyncio.to_thread(self.workflow.ledger.purge_prompts)
+                    last_purge = now
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("maintenance step failed (will retry)")
+            await asyncio.sleep(self.interval)
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task

@@ -1,0 +1,1 @@
+"""The gRPC server: servicers over `service.workflow`, auth, errors, health and reflection."""

@@ -1,0 +1,323 @@
+"""Assemble and run the gRPC server: database, ledger, workflow, workers, servicers, health, reflection.
+
+async with running_server(settings) as server:   # tests, the demo
+    print(server.address)
+serve(settings)                                    # `veriframe serve`: until SIGTERM / SIGINT
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from service.api.gen import (
+    admin_pb2,
+    generation_pb2,
+    generation_pb2_grpc,
+    verification_pb2,
+    verification_pb2_grpc,
+)
+from service.auth import Authenticator
+from service.jobs import JobStore
+from service.jobs_worker import Engines, JobNotifier, Maintenance, Worker, new_worker_id
+from service.settings import Settings
+from service.workflow import Workflow
+
+log = logging.getLogger(__name__)
+SERVICE_NAMES = (
+    generation_pb2.DESCRIPTOR.services_by_name["Generation"].full_name,
+    verification_pb2.DESCRIPTOR.services_by_name["Verification"].full_name,
+    admin_pb2.DESCRIPTOR.services_by_name["ModerationAdmin"].full_name,
+)
+
+
+@dataclass
+class ServerContext:
+    """Everything a servicer needs (the admin servicer included)."""
+
+    settings: Settings
+    sessions: Any
+    ledger: Any
+    store: JobStore
+    workflow: Workflow
+    auth: Authenticator
+    notifier: JobNotifier
+    workers: list[Worker] = field(default_factory=list)
+    ledger_public_key_pem: str = ""
+
+    def wake_workers(self) -> None:
+        for worker in self.workers:
+            worker.wake()
+
+
+def _engine_loader(settings: Settings, device: str | None) -> Callable[[], Any]:
+    def load_one(model: str) -> Any:
+        from service.engine import Engine
+
+        return Engine.load(
+            model,
+            device=device or settings.device,
+            dtype=settings.dtype,
+            offload=settings.offload,
+            vae_tiling=settings.vae_tiling,
+            vae_slicing=settings.vae_slicing,
+        )
+
+    def load() -> Engines:
+        i2v = settings.i2v_model
+        return Engines(load_one(settings.model), (lambda: load_one(i2v)) if i2v else None)
+
+    return load
+
+
+def _credentials(settings: Settings) -> grpc.ServerCredentials | None:
+    if settings.tls_cert is None:
+        return None
+    chain = Path(settings.tls_cert).read_bytes()
+    key = Path(settings.tls_key).read_bytes()  # type: ignore[arg-type]
+    if settings.tls_client_ca is None:
+        return grpc.ssl_server_credentials([(key, chain)])
+    return grpc.ssl_server_credentials(
+        [(key, chain)], root_certificates=Path(settings.tls_client_ca).read_bytes(), require_client_auth=True
+    )
+
+
+class VeriframeServer:
+    def __init__(self, settings: Settings, *, migrate: bool = True) -> None:
+        self.settings = settings
+        self.migrate = migrate
+        self.server: grpc.aio.Server | None = None
+        self.port = 0
+        self.ctx: ServerContext | None = None
+        self._maintenance: Maintenance | None = None
+        self._health: health.aio.HealthServicer | None = None  # type: ignore[name-defined]
+        self._engine: Any = None
+
+    @property
+    def address(self) -> str:
+        host = self.settings.listen.rsplit(":", 1)[0]
+        return f"{host}:{self.port}"
+
+    async def start(self) -> None:
+        settings = self.settings
+        loop = asyncio.get_running_loop()
+        # DB calls and auth run in threads: give them room (the generation runs in its own thread).
+        loop.set_default_executor(ThreadPoolExecutor(max_workers=32, thread_name_prefix="veriframe-io"))
+        ctx = await asyncio.to_thread(self._build_context, loop)
+        self.ctx = ctx
+
+        options = [
+            ("grpc.max_receive_message_length", settings.max_message_bytes),
+            ("grpc.max_send_message_length", settings.max_message_bytes),
+            ("grpc.keepalive_time_ms", int(settings.keepalive_time_s * 1000)),
+            ("grpc.keepalive_timeout_ms", int(settings.keepalive_timeout_s * 1000)),
+            ("grpc.http2.min_ping_interval_without_data_ms", 5000),
+            ("grpc.keepalive_permit_without_calls", 1),
+        ]
+        server = grpc.aio.server(options=options)
+        from service.server.generation import GenerationServicer
+        from service.server.verification import VerificationServicer
+
+        generation_pb2_grpc.add_GenerationServicer_to_server(GenerationServicer(ctx), server)
+        verification_pb2_grpc.add_VerificationServicer_to_server(VerificationServicer(ctx), server)
+        admin_servicer = _admin_servicer(ctx)
+        if admin_servicer is not None:
+            from service.api.gen import admin_pb2_grpc
+
+            admin_pb2_grpc.add_ModerationAdminServicer_to_server(admin_servicer, server)
+        health_servicer = health.aio.HealthServicer()
+        health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+        reflection.enable_server_reflection(
+            (*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME), server
+        )
+        credentials = _credentials(settings)
+        if credentials is None:
+            self.port = server.add_insecure_port(settings.listen)
+        else:
+            self.port = server.add_secure_port(settings.listen, credentials)
+        if self.port == 0:
+            raise RuntimeError(f"could not listen on {settings.listen}")
+        await server.start()
+        self.server = server
+        self._health = health_servicer
+
+        for index in range(settings.workers):
+            device = settings.worker_devices[index] if index < len(settings.worker_devices) else None
+            worker = Worker(
+                ctx.workflow,
+                ctx.store,
+                _engine_loader(settings, device),
+                worker_id=new_worker_id(index),
+                notify=ctx.notifier.notify,
+            )
+            worker.start()
+            ctx.workers.append(worker)
+        self._maintenance = Maintenance(
+            ctx.workflow,
+            ctx.store,
+            interval=min(5.0, settings.lease_seconds / 2),
+            checkpoint_interval=settings.checkpoint_interval_seconds,
+            notify=ctx.notifier.notify,
+        )
+        self._maintenance.start()
+        for name in ("", *SERVICE_NAMES):
+            await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+        log.info(
+            "veriframe serving on %s (%d worker(s), database %s)",
+            self.address,
+            settings.workers,
+            _redact(settings.database_url),
+        )
+
+    def _build_context(self, loop: asyncio.AbstractEventLoop) -> ServerContext:
+        from service.db import make_engine, session_factory, upgrade
+        from service.ledger import Ledger
+
+        settings = self.settings
+        if self.migrate:
+            upgrade(settings.database_url)
+        self._engine = make_engine(settings.database_url)
+        sessions = session_factory(self._engine)
+        ledger_key = Path(settings.keys_dir) / "ledger-key.pem"
+        ledger = Ledger(sessions, ledger_key if ledger_key.is_file() else None)
+        public_pem = ""
+        if ledger.public_key is not None:
+            from cryptography.hazmat.primitives import serialization
+
+            public_pem = ledger.public_key.public_bytes(
+                serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+            ).decode()
+        store = JobStore(
+            sessions, ledger, lease_seconds=settings.lease_seconds, max_attempts=settings.max_attempts
+        )
+        workflow = Workflow(settings, sessions, ledger, store)
+        workflow.ensure_policy()
+        workflow.classifier()  # load once, before the first request
+        auth = Authenticator(
+            sessions, rate_per_minute=settings.rate_limit_per_minute, burst=settings.rate_limit_burst
+        )
+        return ServerContext(
+            settings=settings,
+            sessions=sessions,
+            ledger=ledger,
+            store=store,
+            workflow=workflow,
+            auth=auth,
+            notifier=JobNotifier(loop),
+            ledger_public_key_pem=public_pem,
+        )
+
+    async def stop(self, grace: float | None = None) -> None:
+        """Graceful: NOT_SERVING, stop accepting, let the running jobs finish (or requeue them), close."""
+        grace = self.settings.shutdown_grace_s if grace is None else grace
+        if self._health is not None:
+            await self._health.enter_graceful_shutdown()
+        if self.ctx is not None:
+            await asyncio.gather(*(w.stop(grace) for w in self.ctx.workers))
+        if self._maintenance is not None:
+            await self._maintenance.stop()
+        if self.server is not None:
+            await self.server.stop(min(grace, 5.0))
+        if self._engine is not None:
+            self._engine.dispose()
+
+
+def _admin_servicer(ctx: ServerContext) -> Any:
+    """The ModerationAdmin servicer (service/server/admin.py, the admin tool's issue), when present."""
+    try:
+        from service.server.admin_servicer import ModerationAdminServicer
+    except ImportError:
+        log.warning("ModerationAdmin is not available in this build")
+        return None
+    return ModerationAdminServicer(ctx)
+
+
+def _redact(url: str) -> str:
+    from service.db import redact
+
+    return redact(url)
+
+
+@contextlib.asynccontextmanager
+async def running_server(settings: Settings, *, migrate: bool = True) -> AsyncIterator[VeriframeServer]:
+    server = VeriframeServer(settings, migrate=migrate)
+    try:
+        await server.start()
+        yield server
+    finally:
+        await server.stop()
+
+
+async def serve_forever(settings: Settings) -> None:
+    server = VeriframeServer(settings)
+    await server.start()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    log.info("shutting down (grace %.0f s)", settings.shutdown_grace_s)
+    await server.stop()
+
+
+class BackgroundServer:
+    """A server on its own event loop in a daemon thread: for the demo, tests and benchmarks, where the
+    caller keeps using blocking code (the SDK's sync client) meanwhile."""
+
+    def __init__(self, settings: Settings, *, migrate: bool = True) -> None:
+        import threading
+
+        self.settings = settings
+        self.server = VeriframeServer(settings, migrate=migrate)
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._run, name="veriframe-server", daemon=True)
+        self._ready = threading.Event()
+        self._failure: BaseException | None = None
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        try:
+            self.loop.run_until_complete(self.server.start())
+        except BaseException as error:  # handed to start()'s caller
+            self._failure = error
+            self._ready.set()
+            return
+        self._ready.set()
+        self.loop.run_forever()
+
+    def start(self, timeout: float = 300) -> BackgroundServer:
+        self._thread.start()
+        self._ready.wait(timeout)
+        if self._failure is not None:
+            raise self._failure
+        return self
+
+    @property
+    def address(self) -> str:
+        return self.server.address
+
+    @property
+    def ctx(self) -> ServerContext:
+        assert self.server.ctx is not None
+        return self.server.ctx
+
+    def run(self, coro: Any, timeout: float = 120) -> Any:
+        """Run a coroutine on the server's loop and wait for its result."""
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+    def stop(self, grace: float | None = None) -> None:
+        if self._thread.is_alive():
+            self.run(self.server.stop(grace), timeout=max(60.0, (grace or 0) + 60))
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            self._thread.join(30)
