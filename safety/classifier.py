@@ -116,26 +116,39 @@ class MiniLMClassifier:
         self.tokenizer, self.model = _load_encoder(self.model_path, quantize)
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
-        """L2-normalised mean-pooled embeddings (N x 384), batched by similar length to limit padding."""
+        """L2-normalised mean-pooled embeddings (N x 384).
+
+        Texts are tokenised once, sorted by token count and batched so that a batch never pads a short
+        text to a much longer one: a long prompt and its sentence chunks would otherwise all run at the
+        long prompt's length, which made screening a long prompt about 3x slower.
+        """
         import torch
 
         out = np.zeros((len(texts), self.model.config.hidden_size), dtype=np.float32)
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        if not texts:
+            return out
+        ids = self.tokenizer(list(texts), truncation=True, max_length=self.max_length)["input_ids"]
+        order = sorted(range(len(texts)), key=lambda i: len(ids[i]))
+        batches: list[list[int]] = []
+        for i in order:
+            first = batches[-1][0] if batches else i
+            if batches and len(batches[-1]) < self.batch_size and len(ids[i]) <= 1.5 * len(ids[first]) + 4:
+                batches[-1].append(i)
+            else:
+                batches.append([i])
+        pad = self.tokenizer.pad_token_id or 0
         with self._lock, torch.inference_mode():
-            for start in range(0, len(order), self.batch_size):
-                idx = order[start : start + self.batch_size]
-                enc = self.tokenizer(
-                    [texts[i] for i in idx],
-                    padding=True,
-                    truncation=True,
-                    max_length=self.max_length,
-                    return_tensors="pt",
-                )
-                hidden = self.model(**enc).last_hidden_state
-                mask = enc["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-                pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
-                pooled = torch.nn.functional.normalize(pooled, p=2, dim=1)
-                out[idx] = pooled.numpy()
+            for idx in batches:
+                width = max(len(ids[i]) for i in idx)
+                input_ids = torch.full((len(idx), width), pad, dtype=torch.long)
+                mask = torch.zeros((len(idx), width), dtype=torch.long)
+                for row, i in enumerate(idx):
+                    input_ids[row, : len(ids[i])] = torch.tensor(ids[i])
+                    mask[row, : len(ids[i])] = 1
+                hidden = self.model(input_ids=input_ids, attention_mask=mask).last_hidden_state
+                m = mask.unsqueeze(-1).to(hidden.dtype)
+                pooled = (hidden * m).sum(1) / m.sum(1).clamp(min=1e-9)
+                out[idx] = torch.nn.functional.normalize(pooled, p=2, dim=1).numpy()
         return out
 
     def score_embeddings(self, emb: np.ndarray) -> np.ndarray:

@@ -236,7 +236,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--policy", type=Path, help="policy JSON (default: the shipped policy)")
     ap.add_argument("--rules-only", action="store_true", help="no classifier: the rule layer alone")
     ap.add_argument("--out", type=Path, help="also write the report JSON here")
+    ap.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     args = ap.parse_args(argv)
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
 
     from safety.classifier import load_default_classifier
     from safety.policy import default_policy, load_policy

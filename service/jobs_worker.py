@@ -122,7 +122,12 @@ class Worker:
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
-        self.engine = await loop.run_in_executor(self._thread, self._engine_loader)
+        try:
+            self.engine = await loop.run_in_executor(self._thread, self._engine_loader)
+        except Exception:
+            # Jobs stay queued (safe in the database) for other workers; this one cannot run any.
+            log.exception("worker %s could not load its model: it takes no jobs", self.worker_id)
+            return
         self.workflow.set_validator(self.engine.validate)
         log.info("worker %s ready (%s)", self.worker_id, self.engine.info.name)
         while not self._stopping.is_set():

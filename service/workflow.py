@@ -402,10 +402,15 @@ class Workflow:
         """Store the default policy as version 1 on a fresh database (recorded in the ledger)."""
         from safety.policy import default_policy
 
+        try:
+            return self._insert_default_policy(default_policy())
+        except exc.IntegrityError:  # another server, starting at the same moment, stored it first
+            return 0
+
+    def _insert_default_policy(self, policy: Any) -> int:
         with unavailable_as_error(), self.sessions.begin() as s:
             if s.scalar(select(Policy.version).limit(1)) is not None:
                 return 0
-            policy = default_policy()
             document = policy.to_dict()
             s.add(
                 Policy(

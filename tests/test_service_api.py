@@ -372,3 +372,17 @@ def test_png_bytes_upload_is_read(tmp_path: Path) -> None:
     assert parts[0].header.content_type == "image/png" and parts[0].header.total_size == 3 * 1024 * 1024 + 5
     assert sum(len(p.chunk) for p in parts[1:]) == 3 * 1024 * 1024 + 5
     assert io.BytesIO  # keep the import used for readers of this module
+
+
+def test_upload_limits(make_live_server, tmp_path: Path) -> None:
+    live = make_live_server(workers=0, max_verify_upload_mb=1, max_input_video_mb=1, max_message_mb=4)
+    with live.client(tenant="limits") as client:
+        with pytest.raises(InvalidArgument) as caught:
+            client.verify(bytes(2 * 1024 * 1024), filename="big.mp4")
+        assert caught.value.field in ("header.total_size", "chunk")
+        with pytest.raises(InvalidArgument) as caught:
+            client.submit(BENIGN, video=bytes(2 * 1024 * 1024), **TEST_PARAMS)
+        assert caught.value.field == "params.video" and "limit" in caught.value.description
+        with pytest.raises(InvalidArgument) as caught:  # over the server's gRPC message size
+            client.submit(BENIGN, video=bytes(5 * 1024 * 1024), **TEST_PARAMS)
+        assert caught.value.field == "request"

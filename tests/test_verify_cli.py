@@ -140,6 +140,19 @@ def test_mark_rejects_bad_input(tmp_path, dev_keys_dir):
     assert not (tmp_path / "y.mp4").exists()
 
 
+def test_mark_with_production_cert_and_key_paths(tmp_path, dev_keys_dir):
+    media.encode_mp4(natural_video(3, 256, 256, seed=8), 8, tmp_path / "in.mp4")
+    args = ["provenance", "mark", str(tmp_path / "in.mp4"), str(tmp_path / "out.mp4"),
+            "--cert", str(dev_keys_dir / "signer-chain.pem"), "--key", str(dev_keys_dir / "signer-key.pem")]
+    result = runner.invoke(veriframe_app, args)
+    assert result.exit_code == 0, result.output
+    pid = result.stdout.strip()
+    check = _verify(str(tmp_path / "out.mp4"), "--trust-anchor", str(dev_keys_dir / "root-ca.pem"), "--json")
+    assert check.exit_code == 0 and json.loads(check.stdout)[0]["watermark"]["id"] == pid
+    both = runner.invoke(veriframe_app, [*args, "--keys", str(dev_keys_dir)])
+    assert both.exit_code == 2 and "either --keys" in both.stderr
+
+
 def test_verify_help_is_fast_and_light():
     # The verifier's --help must not import torch (imwatermark does, so it is imported lazily).
     code = ("import sys; from service.cli.verify import app; "

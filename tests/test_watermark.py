@@ -131,6 +131,14 @@ def test_survives_crop_and_reencode(marked_720, tmp_path):
     assert result.provenance_id == pid and result.registration.startswith("crop")
 
 
+def test_survives_large_flat_padding(marked_720, tmp_path):
+    # Only a 500x300 window of the picture kept, pasted on a grey canvas (flat areas must not outvote it).
+    _, marked, pid = marked_720
+    canvas = np.full_like(marked, 128)
+    canvas[:, 50:350, 37:537] = marked[:, 50:350, 37:537]
+    assert watermark.detect_frames(_reencode(canvas, 23, tmp_path)).provenance_id == pid
+
+
 def test_survives_frame_rate_change(marked_720, tmp_path):
     _, marked, pid = marked_720
     # Drop every third frame, duplicate others, reorder the tail: like a 8 -> 6 fps conversion.

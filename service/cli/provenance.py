@@ -12,20 +12,28 @@ app = typer.Typer(help="Watermark and sign videos exactly as the service does.",
 def mark(
     src: Path = typer.Argument(..., help="Input video (MP4 or anything PyAV decodes)."),
     dst: Path = typer.Argument(..., help="Output: watermarked, signed H.264 MP4."),
-    keys: Path = typer.Option(..., "--keys", help="Key directory made by `veriframe keys init`."),
+    keys: Path | None = typer.Option(None, "--keys", help="Key directory made by `veriframe keys init`."),
+    cert: Path | None = typer.Option(None, "--cert", help="PEM chain, signer first (instead of --keys)."),
+    key: Path | None = typer.Option(None, "--key", help="PEM private key of --cert."),
     frames_dir: Path | None = typer.Option(None, "--frames-dir", help="Also export signed PNG frames."),
     tsa_url: str | None = typer.Option(None, "--tsa-url", help="RFC 3161 timestamp authority (optional)."),
     as_json: bool = typer.Option(False, "--json", help="Print a JSON object instead of text."),
 ) -> None:
     """Watermark every frame of SRC with a new provenance id, encode and sign it to DST; print the id."""
     from provenance.ids import format_id
-    from provenance.keys import KeyFileError, load_keys_dir
+    from provenance.keys import KeyFileError, load_keys_dir, load_signing_keys
     from provenance.mark import mark_file
     from provenance.media import MediaError
     from provenance.signing import SigningError
 
+    if (keys is None) == (cert is None) or (cert is None) != (key is None):
+        typer.echo("veriframe provenance mark: give either --keys DIR or both --cert and --key", err=True)
+        raise typer.Exit(2)
     try:
-        signing_keys = load_keys_dir(keys, tsa_url=tsa_url)
+        if keys is not None:
+            signing_keys = load_keys_dir(keys, tsa_url=tsa_url)
+        else:
+            signing_keys = load_signing_keys(cert, key, tsa_url=tsa_url)
         result = mark_file(src, dst, signing_keys, frames_dir=frames_dir)
     except (KeyFileError, MediaError, ValueError, OSError) as exc:
         typer.echo(f"veriframe provenance mark: {exc}", err=True)

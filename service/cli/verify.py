@@ -21,7 +21,11 @@ def verify(
     ),
     server: str | None = typer.Option(None, "--server", help="Also look the id up in a service's audit log."),
 ) -> None:
-    """Verify the watermark and the C2PA manifest of each FILE (MP4, PNG, JPEG)."""
+    """Verify the watermark and the C2PA manifest of each FILE (MP4, PNG, JPEG).
+
+    Exit 0: every file verified (watermark found; manifest present, valid, trusted; same id).
+    Exit 1: a file is not verified. Exit 2: usage error or an unreadable file.
+    """
     if server is not None:
         typer.echo("veriframe-verify: --server (audit lookup) is not available in this build", err=True)
         raise typer.Exit(2)

@@ -147,6 +147,9 @@ def from_rpc_error(error: grpc.RpcError) -> VeriframeError:
     details = _details(error)
     kw: dict[str, Any] = {"code": code, "details": details}
     cls = _BY_CODE.get(code, ServerError)
+    if code == grpc.StatusCode.RESOURCE_EXHAUSTED and "larger than max" in message:
+        # gRPC's own message size limit, not a rate limit: the request itself is too big.
+        return InvalidArgument(message, field="request", description=message, code=code, details=details)
     info = next((d for d in details if isinstance(d, error_details_pb2.ErrorInfo)), None)
     if cls is InvalidArgument:
         bad = next((d for d in details if isinstance(d, error_details_pb2.BadRequest)), None)

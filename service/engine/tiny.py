@@ -162,6 +162,9 @@ def _build_one(out: Path, *, image_to_video: bool, tokenizer) -> None:
 
 def build_tiny_model(dir: str | Path) -> Path:
     """Build the tiny T2V and I2V checkpoints under ``dir`` (``dir/t2v``, ``dir/i2v``); return ``dir``."""
+    from transformers.utils import logging as transformers_logging
+
+    transformers_logging.disable_progress_bar()  # "Writing model shards" bars for a 0.8 MB model
     out = Path(dir)
     out.mkdir(parents=True, exist_ok=True)
     tokenizer = _tokenizer()

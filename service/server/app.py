@@ -126,16 +126,14 @@ class VeriframeServer:
             ("grpc.keepalive_permit_without_calls", 1),
         ]
         server = grpc.aio.server(options=options)
+        from service.api.gen import admin_pb2_grpc
+        from service.server.admin_servicer import ModerationAdminServicer
         from service.server.generation import GenerationServicer
         from service.server.verification import VerificationServicer
 
         generation_pb2_grpc.add_GenerationServicer_to_server(GenerationServicer(ctx), server)
         verification_pb2_grpc.add_VerificationServicer_to_server(VerificationServicer(ctx), server)
-        admin_servicer = _admin_servicer(ctx)
-        if admin_servicer is not None:
-            from service.api.gen import admin_pb2_grpc
-
-            admin_pb2_grpc.add_ModerationAdminServicer_to_server(admin_servicer, server)
+        admin_pb2_grpc.add_ModerationAdminServicer_to_server(ModerationAdminServicer(ctx), server)
         health_servicer = health.aio.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
         reflection.enable_server_reflection(
@@ -231,16 +229,6 @@ class VeriframeServer:
             await self.server.stop(min(grace, 5.0))
         if self._engine is not None:
             self._engine.dispose()
-
-
-def _admin_servicer(ctx: ServerContext) -> Any:
-    """The ModerationAdmin servicer (service/server/admin.py, the admin tool's issue), when present."""
-    try:
-        from service.server.admin_servicer import ModerationAdminServicer
-    except ImportError:
-        log.warning("ModerationAdmin is not available in this build")
-        return None
-    return ModerationAdminServicer(ctx)
 
 
 def _redact(url: str) -> str:
