@@ -130,11 +130,15 @@ def decode_video(
                 if max_frames is not None and len(decoded) >= max_frames:
                     raise MediaError(f"{name}: video has more than the {max_frames}-frame limit")
                 if (frame.width, frame.height) != (width, height) and decoded:
-                    raise MediaError(f"{name}: frame size changes mid-stream ({width}x{height} to "
-                                     f"{frame.width}x{frame.height})")
+                    raise MediaError(
+                        f"{name}: frame size changes mid-stream ({width}x{height} to "
+                        f"{frame.width}x{frame.height})"
+                    )
                 if max_pixels is not None and frame.width * frame.height > max_pixels:
-                    raise MediaError(f"{name}: video is {frame.width}x{frame.height}, larger than the "
-                                     f"{max_pixels}-pixel limit")
+                    raise MediaError(
+                        f"{name}: video is {frame.width}x{frame.height}, larger than the "
+                        f"{max_pixels}-pixel limit"
+                    )
                 width, height = frame.width, frame.height
                 decoded.append(frame.to_ndarray(format="rgb24"))
         except av.FFmpegError as exc:

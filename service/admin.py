@@ -557,7 +557,7 @@ class AdminService:
                 select(AuditEvent.payload["key_id"].as_string(), AuditEvent.actor)
                 .where(AuditEvent.event_type == ev.ADMIN_KEY_CREATED,
                        AuditEvent.payload["key_id"].as_string().in_(ids)))
-                .tuples().all()) if ids else {}
+                .all()) if ids else {}
         views = [self._key_view(r, creators.get(r.id, "")) for r in rows[:size]]
         return views, str(offset + size) if len(rows) > size else ""
 
@@ -725,7 +725,7 @@ class AdminService:
                                     ev.REVIEW_EXPIRED))
         with self._sessions() as s:
             counts = self._audit_filter(select(AuditEvent.event_type, func.count()), q)
-            by_type = dict(s.execute(counts.group_by(AuditEvent.event_type)).tuples().all())
+            by_type = dict(s.execute(counts.group_by(AuditEvent.event_type)).all())
             decisions: Counter[str] = Counter()
             blocks: Counter[str] = Counter()
             screened = self._audit_filter(select(AuditEvent.payload), AuditQuery(
@@ -744,7 +744,7 @@ class AdminService:
             if end is not None:
                 jobs = jobs.where(Job.created_at < end)
             pending = s.scalar(backlog) or 0
-            by_state = dict(s.execute(jobs).tuples().all())
+            by_state = dict(s.execute(jobs).all())
         return StatsView(
             start=start, end=end, requests=by_type.get(ev.SUBMITTED, 0), allowed=decisions["allow"],
             reviewed=decisions["review"], blocked=decisions["block"], blocks_by_category=dict(blocks),

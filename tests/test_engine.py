@@ -98,8 +98,7 @@ def test_fresh_tiny_build_is_deterministic_and_loads_like_a_real_checkpoint(tmp_
 
 def _fake_checkpoint(root: Path, pipeline: str, **transformer) -> Path:
     """Only the configs the detection reads (no weights): the published values for each model."""
-    root.mkdir()
-    (root / "transformer").mkdir()
+    (root / "transformer").mkdir(parents=True)
     (root / "model_index.json").write_text(json.dumps({"_class_name": pipeline}))
     (root / "transformer" / "config.json").write_text(json.dumps(transformer))
     return root
@@ -273,6 +272,14 @@ def test_cancel_between_steps(t2v):
     with pytest.raises(Cancelled) as err:
         t2v.generate(GenerationParams("a fox", **SMALL), should_cancel=lambda: True)
     assert err.value.steps_done == 0
+    steps.clear()
+    with pytest.raises(Cancelled) as err:  # a cancel during the last step still returns no video
+        t2v.generate(
+            GenerationParams("a fox", num_inference_steps=2, width=64, height=64, num_frames=9),
+            on_step=lambda done, total: steps.append(done),
+            should_cancel=lambda: len(steps) >= 2,
+        )
+    assert (err.value.steps_done, err.value.steps_total) == (2, 2)
     # the engine is still usable after a cancel
     assert t2v.generate(GenerationParams("a fox", width=64, height=64, num_frames=9)).frames.shape[0] == 9
 
@@ -412,3 +419,38 @@ def test_engine_from_an_in_memory_pipeline_matches_load(tiny_model_dir, t2v):
     assert np.abs(a.astype(int) - b.astype(int)).max() <= 2
     with pytest.raises(ValueError, match="attention must be one of"):
         Engine.load(str(tiny_model_dir), attention="fastest")
+
+
+def test_hub_id_resolves_through_the_offline_cache(tmp_path, monkeypatch):
+    """A hub id is found in the Hugging Face cache layout, offline; configs alone describe it."""
+    import huggingface_hub.constants
+
+    commit = "0123456789abcdef0123456789abcdef01234567"
+    repo = tmp_path / "hub" / "models--THUDM--CogVideoX-5b"
+    snapshot = repo / "snapshots" / commit
+    (repo / "refs").mkdir(parents=True)
+    (repo / "refs" / "main").write_text(commit)
+    _fake_checkpoint(
+        snapshot, "CogVideoXPipeline", in_channels=16, out_channels=16, use_rotary_positional_embeddings=True
+    )
+    index = {
+        "_class_name": "CogVideoXPipeline",
+        "scheduler": ["diffusers", "CogVideoXDDIMScheduler"],
+        "transformer": ["diffusers", "CogVideoXTransformer3DModel"],
+    }
+    (snapshot / "model_index.json").write_text(json.dumps(index))
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+
+    described = inspect_model("THUDM/CogVideoX-5b")
+    assert (described.name, described.version, described.family, described.task) == (
+        "THUDM/CogVideoX-5b",
+        commit,
+        "1.0",
+        "t2v",
+    )
+    assert described.dtype == "bfloat16 on CUDA, float32 on CPU"
+    assert described.scheduler == "CogVideoXDDIMScheduler"
+    # only configs in the cache: a load says so instead of failing deep inside diffusers
+    with pytest.raises(ModelLoadError, match="only partly in the Hugging Face cache"):
+        Engine.load("THUDM/CogVideoX-5b")

@@ -735,21 +735,6 @@ def audit_checkpoint(ctx: typer.Context,
     typer.echo(checkpoint.signed_data.decode(), nl=False)
 
 
-def _verify_checkpoint(checkpoint: Any, public_key: Path | None) -> tuple[bool, str]:
-    """(ok, what was checked) for a checkpoint from the server, locally: signature and signed root."""
-    from service.ledger.checkpoint import CheckpointBody, load_public_key, verify_signature
-
-    key = load_public_key(public_key) if public_key else load_public_key(checkpoint.public_key_pem.encode())
-    body = CheckpointBody.parse(checkpoint.signed_data)
-    import base64
-
-    signature = base64.b64encode(checkpoint.signature).decode()
-    signature_ok = verify_signature(checkpoint.signed_data, signature, key)
-    matches = body.tree_size == checkpoint.tree_size and body.root_hash.hex() == checkpoint.root_hash
-    pinned = "your --public-key" if public_key else "the key the server sent (pin it with --public-key)"
-    return signature_ok and matches, f"checkpoint signature checked with {pinned}"
-
-
 @audit_app.command("proof")
 def audit_proof(ctx: typer.Context, seq: int = typer.Argument(..., min=0, help="Event sequence number."),
                 tree_size: int = typer.Option(0, "--tree-size", min=0,
@@ -761,28 +746,12 @@ def audit_proof(ctx: typer.Context, seq: int = typer.Argument(..., min=0, help="
     """An inclusion proof for one event, re-checked here: the audit path leads to the (signed) root.
 
     Exit 0 when it holds, 1 when it does not."""
-    try:  # the ledger package (sqlalchemy, cryptography) is not part of the light client install
-        from service.ledger import merkle
-    except ImportError as error:
-        _fail(EXIT_USAGE, f"audit proof checks the proof here and needs veriframe[server] ({error})")
+    from service.client.proofs import check_inclusion_proof
 
     with _calling(ctx) as client:
         proof = client.inclusion_proof(seq, tree_size=tree_size)
-    try:
-        path_ok = merkle.verify_inclusion(proof.leaf_index, proof.tree_size, bytes.fromhex(proof.leaf_hash),
-                                          [bytes.fromhex(h) for h in proof.audit_path],
-                                          bytes.fromhex(proof.root_hash))
-    except ValueError:
-        path_ok = False
-    checkpoint_ok = True
-    how = "no checkpoint covers this tree size yet: the root is the server's current tree"
-    if proof.HasField("checkpoint"):
-        try:
-            checkpoint_ok, how = _verify_checkpoint(proof.checkpoint, public_key)
-        except (OSError, ValueError) as error:
-            checkpoint_ok, how = False, f"checkpoint not verifiable: {error}"
-        checkpoint_ok = checkpoint_ok and proof.checkpoint.root_hash == proof.root_hash
-    ok = path_ok and checkpoint_ok
+    check = check_inclusion_proof(proof, public_key)
+    path_ok, checkpoint_ok, how, ok = check.path_ok, check.checkpoint_ok, check.how, check.ok
     if as_json:
         data = _as_dict(proof)
         data.update({"path_ok": path_ok, "checkpoint_ok": checkpoint_ok, "ok": ok, "checked": how})

@@ -19,16 +19,24 @@ def verify(
     trust_anchor: list[Path] = typer.Option(
         [], "--trust-anchor", help="PEM root certificate to trust (repeatable); adds to the configured ones."
     ),
-    server: str | None = typer.Option(None, "--server", help="Also look the id up in a service's audit log."),
+    server: str | None = typer.Option(
+        None, "--server", envvar="VERIFRAME_SERVER", show_envvar=False,
+        help="Also look the file up in this service's audit log (host:port) and check the ledger's proof.",
+    ),
+    api_key: str | None = typer.Option(
+        None, "--api-key", envvar="VERIFRAME_API_KEY", show_envvar=False,
+        help="API key for --server (any role; env VERIFRAME_API_KEY).",
+    ),
+    tls_ca: Path | None = typer.Option(None, "--tls-ca", help="--server over TLS: the CA certificate (PEM)."),
+    ledger_key: Path | None = typer.Option(
+        None, "--ledger-key", help="The service's ledger-pub.pem: check checkpoint signatures with this key."
+    ),
 ) -> None:
     """Verify the watermark and the C2PA manifest of each FILE (MP4, PNG, JPEG).
 
     Exit 0: every file verified (watermark found; manifest present, valid, trusted; same id).
     Exit 1: a file is not verified. Exit 2: usage error or an unreadable file.
     """
-    if server is not None:
-        typer.echo("veriframe-verify: --server (audit lookup) is not available in this build", err=True)
-        raise typer.Exit(2)
     from provenance.keys import KeyFileError, load_trust_anchors
     from provenance.verify import UnreadableInput, configured_trust_anchors, verify_file
 
@@ -37,6 +45,7 @@ def verify(
     except KeyFileError as exc:
         typer.echo(f"veriframe-verify: {exc}", err=True)
         raise typer.Exit(2) from None
+    client = _client(server, api_key, tls_ca) if server else None
     reports, worst = [], 0
     for path in files:
         try:
@@ -47,13 +56,43 @@ def verify(
                             "error": str(exc)})
             worst = 2
             continue
+        if client is not None:
+            _look_up(client, path, report, ledger_key)
         reports.append(report.to_json())
         if not report.verified:
             worst = max(worst, 1)
         if not as_json:
             typer.echo(report.summary())
+            if report.audit and report.audit["found"]:
+                audit = report.audit
+                typer.echo(f"  ledger: job {audit['job_id']}, event #{audit['seq']} ({audit['event_type']}) "
+                           f"recorded {audit['recorded_at']}; inclusion proof "
+                           f"{'holds' if audit['proof']['ok'] else 'DOES NOT HOLD'}")
             for reason in report.reasons:
                 typer.echo(f"  - {reason}")
     if as_json:
         typer.echo(json.dumps(reports, indent=2))
     raise typer.Exit(worst)
+
+
+def _client(server: str, api_key: str | None, tls_ca: Path | None):  # -> service.client.Client
+    from service.client import Client
+
+    if not api_key:
+        typer.echo("veriframe-verify: --server needs an API key (--api-key or VERIFRAME_API_KEY)", err=True)
+        raise typer.Exit(2)
+    return Client(server, api_key, tls=tls_ca is not None, root_certificates=tls_ca, retries=2)
+
+
+def _look_up(client, path: Path, report, ledger_key: Path | None) -> None:
+    """Fill `report.audit` from the service; a missing record or a failed proof makes it not verified."""
+    from service.client import VeriframeError
+    from service.client.audit_lookup import lookup, problems
+
+    try:
+        report.audit = lookup(client, path, ledger_key=ledger_key)
+    except VeriframeError as exc:
+        typer.echo(f"veriframe-verify: the audit lookup at {client.options.resolved_address()} failed: {exc}",
+                   err=True)
+        raise typer.Exit(2) from None
+    report.reasons.extend(problems(report.audit))

@@ -19,6 +19,7 @@ import json
 import math
 import os
 import secrets
+import threading
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
@@ -197,11 +198,12 @@ class GeneratedVideo:
 # ------------------------------------------------------------------------------------- 3. load
 
 
-def _resolve_model_path(model: str) -> tuple[Path, str | None]:
+def _resolve_model_path(model: str, *, configs_only: bool = False) -> tuple[Path, str | None]:
     """A local directory, or a Hugging Face id looked up in the local cache first.
 
     Returns the directory and the hub commit (None for a plain local directory). With
-    ``HF_HUB_OFFLINE=1`` nothing is downloaded; otherwise a missing id is downloaded once.
+    ``HF_HUB_OFFLINE=1`` nothing is downloaded; otherwise what is missing is downloaded once
+    (only the JSON configs when ``configs_only``, which is all `model info` needs).
     """
     path = Path(model).expanduser()
     if path.is_dir():
@@ -211,16 +213,29 @@ def _resolve_model_path(model: str) -> tuple[Path, str | None]:
     from huggingface_hub import snapshot_download
     from huggingface_hub.errors import LocalEntryNotFoundError
 
+    offline = os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on")
     try:
         local = Path(snapshot_download(model, local_files_only=True))
-    except LocalEntryNotFoundError as exc:
-        if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on"):
-            raise ModelLoadError(
-                f"{model}: not in the Hugging Face cache and HF_HUB_OFFLINE is set; download it first "
-                f"(`huggingface-cli download {model}`) or pass a local directory"
-            ) from exc
-        local = Path(snapshot_download(model))
+        # A snapshot may hold only the configs (from `model info`): a load needs the weights too.
+        if configs_only or _has_weights(local):
+            return local, local.name if local.parent.name == "snapshots" else None
+        problem = "is only partly in the Hugging Face cache (no weights)"
+    except LocalEntryNotFoundError:
+        problem = "is not in the Hugging Face cache"
+    if offline:
+        raise ModelLoadError(
+            f"{model}: {problem} and HF_HUB_OFFLINE is set; download it first "
+            f"(`huggingface-cli download {model}`) or pass a local directory"
+        )
+    local = Path(snapshot_download(model, allow_patterns=["*.json"] if configs_only else None))
     return local, local.name if local.parent.name == "snapshots" else None
+
+
+def _has_weights(path: Path) -> bool:
+    return all(
+        any((path / part).glob("*.safetensors")) or any((path / part).glob("*.bin"))
+        for part in ("text_encoder", "transformer", "vae")
+    )
 
 
 def _read_json(path: Path) -> dict[str, Any]:
@@ -311,13 +326,13 @@ def _describe(
     return family, info
 
 
-def _inspect(model: str) -> tuple[Path, Family, dict[str, Any], ModelInfo]:
+def _inspect(model: str, *, configs_only: bool = False) -> tuple[Path, Family, dict[str, Any], ModelInfo]:
     """Find and describe a checkpoint from its configs alone (no weights are read).
 
     A ``veriframe.json`` beside ``model_index.json`` may name the model and override defaults (the tiny
     model uses it); everything else comes from the standard diffusers files.
     """
-    path, commit = _resolve_model_path(model)
+    path, commit = _resolve_model_path(model, configs_only=configs_only)
     family_name, task, transformer_config = _detect(path)
     meta_path = path / "veriframe.json"
     meta = _read_json(meta_path) if meta_path.is_file() else {}
@@ -341,7 +356,7 @@ def _inspect(model: str) -> tuple[Path, Family, dict[str, Any], ModelInfo]:
 
 def inspect_model(model: str) -> ModelInfo:
     """What ``Engine.load(model)`` would load (family, task, defaults, components), without loading it."""
-    return _inspect(model)[3]
+    return _inspect(model, configs_only=True)[3]
 
 
 _DTYPES = {
@@ -383,7 +398,7 @@ def _prepare(
 
 
 class Engine:
-    """A loaded CogVideoX checkpoint. One generation at a time (pipelines are not re-entrant)."""
+    """A loaded CogVideoX checkpoint. Generations run one at a time (pipelines keep per-call state)."""
 
     def __init__(
         self, pipe: Any, info: ModelInfo, family: Family, *, offload: str, attention: str | None = None
@@ -395,6 +410,7 @@ class Engine:
         self.info = info
         self.family = family
         self._offload = offload
+        self._lock = threading.Lock()  # pipelines keep per-call state: one generation at a time
         self._v2v: Any = None
         self._offloaded_on: Any = pipe if offload != "none" else None
 
@@ -663,58 +679,60 @@ class Engine:
         total = run.denoising_steps
         if should_cancel is not None and should_cancel():
             raise Cancelled(0, total)
-        pipe = self._pipeline_for(run.mode)
-        done = 0
-        cancelled = False
+        with self._lock:
+            pipe = self._pipeline_for(run.mode)
+            done = 0
+            cancelled = False
 
-        def step_end(pipeline: Any, step: int, timestep: Any, tensors: dict[str, Any]) -> dict[str, Any]:
-            nonlocal done, cancelled
-            done = step + 1
-            if on_step is not None:
-                on_step(done, total)
-            if should_cancel is not None and done < total and should_cancel():
-                cancelled = True
-                pipeline._interrupt = True  # the pipeline skips the remaining steps
-            return tensors
+            def step_end(pipeline: Any, step: int, timestep: Any, tensors: dict[str, Any]) -> dict[str, Any]:
+                nonlocal done, cancelled
+                done = step + 1
+                if on_step is not None:
+                    on_step(done, total)
+                # Also after the last step: a cancelled video is never decoded nor returned.
+                if should_cancel is not None and should_cancel():
+                    cancelled = True
+                    pipeline._interrupt = True  # the pipeline skips the remaining steps
+                return tensors
 
-        # The generator lives on the device that draws the noise, so a seed means the same on CPU and GPU
-        # runs of the same device type (bit-exact only on the same device and software).
-        generator = torch.Generator(device=pipe._execution_device).manual_seed(run.seed)
-        kwargs: dict[str, Any] = dict(
-            prompt=run.prompt,
-            negative_prompt=run.negative_prompt,
-            height=run.height,
-            width=run.width,
-            num_inference_steps=run.num_inference_steps,
-            guidance_scale=run.guidance_scale,
-            generator=generator,
-            callback_on_step_end=step_end,
-            max_sequence_length=pipe.transformer.config.max_text_seq_length,
-            output_type="latent",  # we decode ourselves, so a cancelled run never pays for the VAE
-            return_dict=False,
-        )
-        if run.mode == "v2v":
-            kwargs.update(video=[Image.fromarray(f) for f in run.video], strength=run.strength)
-        else:
-            kwargs.update(num_frames=run.num_frames)
-        if run.mode == "i2v":
-            kwargs.update(image=Image.fromarray(run.image))
-
-        with torch.inference_mode(), self._attention_context():
-            (latents,) = pipe(**kwargs)
-            if cancelled:
-                pipe.maybe_free_model_hooks()
-                raise Cancelled(done, total)
-            frames = self._decode(pipe, latents, run.num_frames)
-        pipe.maybe_free_model_hooks()
-        if frames.shape != (run.num_frames, run.height, run.width, 3):
-            raise RuntimeError(
-                f"pipeline returned frames of shape {frames.shape}, expected "
-                f"{(run.num_frames, run.height, run.width, 3)}"
+            # The generator lives on the device that draws the noise (the GPU even with CPU offload): the same
+            # seed on the same device type and software gives the same video.
+            generator = torch.Generator(device=pipe._execution_device).manual_seed(run.seed)
+            kwargs: dict[str, Any] = dict(
+                prompt=run.prompt,
+                negative_prompt=run.negative_prompt,
+                height=run.height,
+                width=run.width,
+                num_inference_steps=run.num_inference_steps,
+                guidance_scale=run.guidance_scale,
+                generator=generator,
+                callback_on_step_end=step_end,
+                max_sequence_length=pipe.transformer.config.max_text_seq_length,
+                output_type="latent",  # we decode ourselves, so a cancelled run never pays for the VAE
+                return_dict=False,
             )
-        return GeneratedVideo(
-            frames=frames, fps=run.fps, seed=run.seed, params=run.to_dict(), model=self.info
-        )
+            if run.mode == "v2v":
+                kwargs.update(video=[Image.fromarray(f) for f in run.video], strength=run.strength)
+            else:
+                kwargs.update(num_frames=run.num_frames)
+            if run.mode == "i2v":
+                kwargs.update(image=Image.fromarray(run.image))
+
+            with torch.inference_mode(), self._attention_context():
+                (latents,) = pipe(**kwargs)
+                if cancelled:
+                    pipe.maybe_free_model_hooks()
+                    raise Cancelled(done, total)
+                frames = self._decode(pipe, latents, run.num_frames)
+            pipe.maybe_free_model_hooks()
+            if frames.shape != (run.num_frames, run.height, run.width, 3):
+                raise RuntimeError(
+                    f"pipeline returned frames of shape {frames.shape}, expected "
+                    f"{(run.num_frames, run.height, run.width, 3)}"
+                )
+            return GeneratedVideo(
+                frames=frames, fps=run.fps, seed=run.seed, params=run.to_dict(), model=self.info
+            )
 
     def _attention_context(self) -> Any:
         import contextlib

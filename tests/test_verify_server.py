@@ -1,0 +1,56 @@
+"""`veriframe-verify --server`: the ledger lookup, with the inclusion proof re-checked on the client."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from provenance import media
+from provenance.synthetic import natural_video
+from service.cli import app as veriframe_app
+from service.cli.verify import app as verify_app
+from tests.fixtures.server import TEST_PARAMS
+
+runner = CliRunner()
+
+
+def test_verify_with_server_finds_the_ledger_record(live_server, service_keys_dir: Path, tmp_path: Path):
+    with live_server.client(tenant="lookup") as client:
+        result = client.generate("a paper boat drifting down a rainy street", output=tmp_path, **TEST_PARAMS)
+    key = live_server.key("verifier", "public")
+    args = [str(result.path), "--trust-anchor", str(service_keys_dir / "root-ca.pem"),
+            "--server", live_server.address, "--api-key", key,
+            "--ledger-key", str(service_keys_dir / "ledger-pub.pem")]
+
+    verified = runner.invoke(verify_app, [*args, "--json"])
+    assert verified.exit_code == 0, verified.output
+    audit = json.loads(verified.stdout)[0]["audit"]
+    assert audit["found"] and audit["job_id"] == result.job_id
+    assert audit["event_type"] == "generated" and audit["manifest_matches"] and audit["video_matches"]
+    assert audit["proof"]["path_ok"] and audit["proof"]["ok"]
+    human = runner.invoke(verify_app, args)
+    assert human.exit_code == 0 and f"job {result.job_id}" in human.stdout
+
+    # A video signed with the same keys but never made by the service has no ledger record.
+    outsider = tmp_path / "outsider"
+    outsider.mkdir()
+    media.encode_mp4(natural_video(9, 256, 256, seed=5), 8, outsider / "in.mp4")
+    marked = runner.invoke(veriframe_app, ["provenance", "mark", str(outsider / "in.mp4"),
+                                           str(outsider / "out.mp4"), "--keys", str(service_keys_dir)])
+    assert marked.exit_code == 0, marked.output
+    unknown = runner.invoke(verify_app, [str(outsider / "out.mp4"), *args[1:], "--json"])
+    assert unknown.exit_code == 1, unknown.output
+    report = json.loads(unknown.stdout)[0]
+    assert report["audit"] == {"server": live_server.address, "found": False}
+    assert "no record" in " ".join(report["reasons"])
+
+
+def test_verify_with_server_needs_a_key_and_a_reachable_server(tmp_path: Path):
+    media.encode_mp4(natural_video(3, 256, 256, seed=1), 8, tmp_path / "v.mp4")
+    no_key = runner.invoke(verify_app, [str(tmp_path / "v.mp4"), "--server", "127.0.0.1:1"],
+                           env={"VERIFRAME_API_KEY": ""})
+    assert no_key.exit_code == 2 and "API key" in no_key.output
+    down = runner.invoke(verify_app, [str(tmp_path / "v.mp4"), "--server", "127.0.0.1:1", "--api-key", "vf_x_y"])
+    assert down.exit_code == 2 and "audit lookup" in down.output
