@@ -52,5 +52,6 @@ def test_verify_with_server_needs_a_key_and_a_reachable_server(tmp_path: Path):
     no_key = runner.invoke(verify_app, [str(tmp_path / "v.mp4"), "--server", "127.0.0.1:1"],
                            env={"VERIFRAME_API_KEY": ""})
     assert no_key.exit_code == 2 and "API key" in no_key.output
-    down = runner.invoke(verify_app, [str(tmp_path / "v.mp4"), "--server", "127.0.0.1:1", "--api-key", "vf_x_y"])
+    down = runner.invoke(verify_app, [str(tmp_path / "v.mp4"), "--server", "127.0.0.1:1",
+                                      "--api-key", "vf_x_y"])
     assert down.exit_code == 2 and "audit lookup" in down.output
