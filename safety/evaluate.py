@@ -250,8 +250,11 @@ def main(argv: list[str] | None = None) -> int:
     classifier = None if args.rules_only else load_default_classifier()
     if args.dev:
         samples = dev_samples(args.dev, coco_limit=args.coco_limit)
+        t0 = time.perf_counter()
         decisions = _decide_all(samples, policy, classifier)
+        elapsed = time.perf_counter() - t0
         report = evaluate(samples, policy, classifier, decisions)
+        report["seconds"] = round(elapsed, 1)
         # I2P's labels describe images; its `prompt_toxicity` column (Perspective API on the prompt text)
         # picks the prompts whose *text* is explicit. Reported against the benign video prompts.
         sub = [

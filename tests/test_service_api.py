@@ -218,14 +218,15 @@ def test_list_pagination_and_idempotency(live_server) -> None:
 
 def test_cancel_while_running(live_server) -> None:
     with live_server.client(tenant="canceller") as client:
-        job = client.submit(BENIGN, **{**TEST_PARAMS, "steps": 50}).job
+        # The tiny model is fast: 200 full-width steps keep it running well past the cancel's round trip.
+        job = client.submit(BENIGN, **{**TEST_PARAMS, "steps": 200, "width": 720, "height": 480}).job
         for update in client.progress(job.id, timeout=120):
             if update.state == "RUNNING" and update.step >= 1:
                 client.cancel_job(job.id)
                 break
         final = client.wait(job.id, timeout=120)
         assert final.state == common_pb2.JOB_STATE_CANCELLED
-        assert final.progress.step < 50
+        assert final.progress.step < 200
         with pytest.raises(Exception, match=r"CANCELLED|no video"):
             client.download(job.id, "/tmp/never")
     assert "cancelled" in ledger_types(live_server, job.id)

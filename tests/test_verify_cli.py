@@ -117,8 +117,8 @@ def test_verify_unreadable_inputs_exit_2(tmp_path, marked):
 def test_verify_usage_errors_exit_2(marked):
     out, _ = marked
     assert _verify().exit_code == 2
-    result = _verify(str(out / "out.mp4"), "--server", "localhost:50051")
-    assert result.exit_code == 2 and "not available" in result.stderr
+    result = _verify(str(out / "out.mp4"), "--server", "localhost:50051", env={"VERIFRAME_API_KEY": ""})
+    assert result.exit_code == 2 and "needs an API key" in result.stderr
     result = _verify(str(out / "out.mp4"), "--trust-anchor", str(out / "in.mp4"))
     assert result.exit_code == 2 and "not a PEM certificate" in result.stderr
 
