@@ -122,19 +122,6 @@ def key_pb(k: domain.KeyView) -> pb.ApiKey:
     )
 
 
-def event_pb(row: Any) -> common.AuditEvent:
-    return common.AuditEvent(
-        seq=row.seq,
-        event_type=row.event_type,
-        actor=row.actor,
-        tenant=row.tenant or "",
-        job_id=row.job_id or "",
-        payload=convert.struct(row.payload or {}),
-        leaf_hash=row.leaf_hash,
-        created_at=ts(row.time),
-    )
-
-
 def checkpoint_pb(c: domain.CheckpointView) -> common.Checkpoint:
     return common.Checkpoint(
         tree_size=c.tree_size,
@@ -359,13 +346,13 @@ class ModerationAdminServicer(admin_pb2_grpc.ModerationAdminServicer):
             page_size=request.page_size or None,
             page_token=request.page_token or None,
         )
-        return pb.SearchAuditResponse(events=[event_pb(r) for r in rows], next_page_token=token)
+        return pb.SearchAuditResponse(events=[convert.audit_event(r) for r in rows], next_page_token=token)
 
     @rpc("ModerationAdmin", _auth)
     async def GetAuditEvent(
         self, request: pb.GetAuditEventRequest, context: Ctx, principal: Principal
     ) -> common.AuditEvent:
-        return event_pb(await self._run(self.admin.get_audit_event, principal, request.seq))
+        return convert.audit_event(await self._run(self.admin.get_audit_event, principal, request.seq))
 
     @rpc("ModerationAdmin", _auth)
     async def ExportAudit(
@@ -375,7 +362,7 @@ class ModerationAdminServicer(admin_pb2_grpc.ModerationAdminServicer):
         while True:  # pull the blocking iterator in chunks, off the event loop
             chunk = await self._run(lambda: list(itertools.islice(rows, EXPORT_CHUNK)))
             for row in chunk:
-                yield event_pb(row)
+                yield convert.audit_event(row)
             if len(chunk) < EXPORT_CHUNK:
                 return
 
