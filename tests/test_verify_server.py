@@ -18,7 +18,9 @@ runner = CliRunner()
 
 def test_verify_with_server_finds_the_ledger_record(live_server, service_keys_dir: Path, tmp_path: Path):
     with live_server.client(tenant="lookup") as client:
-        result = client.generate("a paper boat drifting down a rainy street", output=tmp_path, **TEST_PARAMS)
+        result = client.generate("a paper boat drifting down a rainy street", output=tmp_path,
+                                 return_frames=True, **TEST_PARAMS)
+        frame = client.download(result.job_id, tmp_path / "frame2.png", what="frame", frame_index=2)
     key = live_server.key("verifier", "public")
     args = [str(result.path), "--trust-anchor", str(service_keys_dir / "root-ca.pem"),
             "--server", live_server.address, "--api-key", key,
@@ -28,10 +30,18 @@ def test_verify_with_server_finds_the_ledger_record(live_server, service_keys_di
     assert verified.exit_code == 0, verified.output
     audit = json.loads(verified.stdout)[0]["audit"]
     assert audit["found"] and audit["job_id"] == result.job_id
-    assert audit["event_type"] == "generated" and audit["manifest_matches"] and audit["video_matches"]
+    assert audit["event_type"] == "generated" and audit["leaf_ok"] and audit["id_matches"]
+    assert audit["manifest_matches"] and audit["video_matches"]
     assert audit["proof"]["path_ok"] and audit["proof"]["ok"]
     human = runner.invoke(verify_app, args)
     assert human.exit_code == 0 and f"job {result.job_id}" in human.stdout
+
+    # An exported frame has its own manifest; the ledger's record of its video still backs it.
+    frame_run = runner.invoke(verify_app, [str(frame), *args[1:], "--json"])
+    assert frame_run.exit_code == 0, frame_run.output
+    frame_audit = json.loads(frame_run.stdout)[0]["audit"]
+    assert frame_audit["job_id"] == result.job_id and frame_audit["id_matches"]
+    assert not frame_audit["video_matches"] and frame_audit["proof"]["ok"]
 
     # A video signed with the same keys but never made by the service has no ledger record.
     outsider = tmp_path / "outsider"

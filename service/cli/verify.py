@@ -90,9 +90,9 @@ def _look_up(client, path: Path, report, ledger_key: Path | None) -> None:
     from service.client.audit_lookup import lookup, problems
 
     try:
-        report.audit = lookup(client, path, ledger_key=ledger_key)
+        report.audit = lookup(client, path, report, ledger_key=ledger_key)
     except VeriframeError as exc:
         typer.echo(f"veriframe-verify: the audit lookup at {client.options.resolved_address()} failed: {exc}",
                    err=True)
         raise typer.Exit(2) from None
-    report.reasons.extend(problems(report.audit))
+    report.reasons.extend(problems(report.audit, report))

@@ -10,6 +10,7 @@ from google.protobuf.json_format import ParseDict
 
 from service import jobs as J
 from service.api.gen import common_pb2, generation_pb2
+from service.ledger.canonical import event_bytes
 from service.workflow import SubmitInput
 
 MODE_NAMES = {
@@ -148,6 +149,7 @@ def audit_event(row: Any) -> common_pb2.AuditEvent:
         payload=struct(row.payload or {}),
         leaf_hash=row.leaf_hash,
         created_at=timestamp(row.time),
+        leaf_data=event_bytes(row).decode(),
     )
 
 

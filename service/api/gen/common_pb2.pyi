@@ -152,7 +152,7 @@ class Job(_message.Message):
     def __init__(self, id: _Optional[str] = ..., tenant: _Optional[str] = ..., state: _Optional[_Union[JobState, str]] = ..., mode: _Optional[_Union[Mode, str]] = ..., progress: _Optional[_Union[Progress, _Mapping]] = ..., params: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., prompt_sha256: _Optional[str] = ..., provenance_id: _Optional[str] = ..., error: _Optional[_Union[JobError, _Mapping]] = ..., output: _Optional[_Union[JobOutput, _Mapping]] = ..., review_id: _Optional[str] = ..., idempotency_key: _Optional[str] = ..., return_frames: _Optional[bool] = ..., attempts: _Optional[int] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class AuditEvent(_message.Message):
-    __slots__ = ("seq", "event_type", "actor", "tenant", "job_id", "payload", "leaf_hash", "created_at")
+    __slots__ = ("seq", "event_type", "actor", "tenant", "job_id", "payload", "leaf_hash", "created_at", "leaf_data")
     SEQ_FIELD_NUMBER: _ClassVar[int]
     EVENT_TYPE_FIELD_NUMBER: _ClassVar[int]
     ACTOR_FIELD_NUMBER: _ClassVar[int]
@@ -161,6 +161,7 @@ class AuditEvent(_message.Message):
     PAYLOAD_FIELD_NUMBER: _ClassVar[int]
     LEAF_HASH_FIELD_NUMBER: _ClassVar[int]
     CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    LEAF_DATA_FIELD_NUMBER: _ClassVar[int]
     seq: int
     event_type: str
     actor: str
@@ -169,7 +170,8 @@ class AuditEvent(_message.Message):
     payload: _struct_pb2.Struct
     leaf_hash: str
     created_at: _timestamp_pb2.Timestamp
-    def __init__(self, seq: _Optional[int] = ..., event_type: _Optional[str] = ..., actor: _Optional[str] = ..., tenant: _Optional[str] = ..., job_id: _Optional[str] = ..., payload: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., leaf_hash: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    leaf_data: str
+    def __init__(self, seq: _Optional[int] = ..., event_type: _Optional[str] = ..., actor: _Optional[str] = ..., tenant: _Optional[str] = ..., job_id: _Optional[str] = ..., payload: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., leaf_hash: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., leaf_data: _Optional[str] = ...) -> None: ...
 
 class Checkpoint(_message.Message):
     __slots__ = ("tree_size", "root_hash", "created_at", "signature", "signed_data", "key_id", "public_key_pem")
