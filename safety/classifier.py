@@ -65,9 +65,12 @@ def _load_encoder(model_path: str, quantize: bool) -> tuple[Any, Any]:
         raise ClassifierError(f"cannot load the encoder from {model_path}: {exc}") from exc
     model.eval()
     if quantize:
-        warnings.filterwarnings("ignore", message=r"torch\.quantize_per_tensor", category=UserWarning)
-        # int8 dynamic quantisation of the Linear layers: measured in bench/bench_moderation.py.
-        model = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
+        # int8 dynamic quantisation of the Linear layers: measured in bench/bench_moderation.py. torch
+        # deprecates this eager API in favour of torchao (not a dependency here): silence that notice.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            warnings.simplefilter("ignore", UserWarning)
+            model = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
     return tokenizer, model
 
 

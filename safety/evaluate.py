@@ -95,8 +95,8 @@ def read_labelled(
             json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()
         )
     else:
-        fh = path.open(encoding="utf-8", newline="")
-        rows = csv.DictReader(fh, delimiter="\t" if suffix == ".tsv" else ",")
+        with path.open(encoding="utf-8", newline="") as fh:
+            rows = list(csv.DictReader(fh, delimiter="\t" if suffix == ".tsv" else ","))
     samples = []
     for row in rows:
         labels = fixed if fixed is not None else parse_labels(row.get(label_column or "", ""), label_map)

@@ -127,9 +127,10 @@ def _decide(
     for h in hits:
         if _SEVERITY[h.action] > _SEVERITY[decision]:
             decision = h.action
-    deciding = [h for h in hits if h.action == decision]
+    # The deciding hits, strongest first (rule hits, which have no score, count as certain).
+    deciding = sorted((h for h in hits if h.action == decision), key=lambda h: -scores.get(h.category, 1.0))
     categories = []
-    for h in sorted(deciding, key=lambda h: -scores.get(h.category, 1.0)) + hits:
+    for h in deciding + hits:
         if h.category not in categories:
             categories.append(h.category)
     rule = deciding[0].rule if deciding else None

@@ -530,6 +530,30 @@ def _dev_keys(dev: Path | None) -> set[str]:
     return keys
 
 
+class _NearDuplicates:
+    """Word-set Jaccard >= ``threshold`` against the dev texts (the README asks for a near-duplicate
+    check beyond exact matches). An inverted index over rarer words keeps it to seconds."""
+
+    def __init__(self, dev_keys: set[str], threshold: float = 0.8, min_words: int = 4) -> None:
+        self.threshold, self.min_words = threshold, min_words
+        self.sets = [frozenset(k.split()) for k in dev_keys if len(set(k.split())) >= min_words]
+        self.index: dict[str, list[int]] = {}
+        for i, words in enumerate(self.sets):
+            for w in words:
+                self.index.setdefault(w, []).append(i)
+
+    def match(self, key: str) -> bool:
+        words = frozenset(key.split())
+        if len(words) < self.min_words:
+            return False
+        counts: Counter[int] = Counter()
+        for w in words:
+            postings = self.index.get(w, ())
+            if len(postings) <= 2000:  # a word in thousands of dev texts says nothing on its own
+                counts.update(postings)
+        return any(c / len(words | self.sets[i]) >= self.threshold for i, c in counts.items())
+
+
 def collect(data: Path, dev: Path | None, seed: int, heldout: float) -> tuple[list[Example], dict]:
     rng = random.Random(seed)
     raw: list[Example] = []
@@ -551,14 +575,17 @@ def collect(data: Path, dev: Path | None, seed: int, heldout: float) -> tuple[li
     raw.extend(load_davidson(data, rng, max_offensive=2500))
     raw.extend(synthetic_visual(rng, n_unsafe_per_template=12, n_benign=1200))
     dev_keys = _dev_keys(dev)
+    near = _NearDuplicates(dev_keys)
     seen: dict[str, Example] = {}
-    dropped_dev, dropped_dupes, dropped_empty = Counter(), Counter(), 0
+    dropped_dev, dropped_near, dropped_dupes, dropped_empty = Counter(), Counter(), Counter(), 0
     for ex in raw:
         key = _dedupe_key(ex.text)
         if not key:
             dropped_empty += 1
         elif key in dev_keys:
             dropped_dev[ex.source] += 1
+        elif not ex.source.startswith("synthetic") and near.match(key):
+            dropped_near[ex.source] += 1
         elif key in seen:
             dropped_dupes[ex.source] += 1
             seen[key].labels = seen[key].labels | ex.labels  # duplicates with different labels: union
@@ -588,6 +615,7 @@ def collect(data: Path, dev: Path | None, seed: int, heldout: float) -> tuple[li
             "surge_rows": sorted(DROP_SURGE_ROWS),
         },
         "dropped_exact_match_with_dev": dict(dropped_dev),
+        "dropped_near_duplicate_of_dev_jaccard_0.8": dict(dropped_near),
         "dropped_duplicates_within_train": dict(dropped_dupes),
         "dropped_empty": dropped_empty,
     }
