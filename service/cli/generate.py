@@ -169,10 +169,16 @@ def generate(
     api_key: str | None = typer.Option(
         None, "--api-key", envvar="VERIFRAME_API_KEY", help="API key for --server."
     ),
-    tls: bool = typer.Option(False, "--tls", help="--server: use TLS (system roots unless --root-cert)."),
-    root_cert: Path | None = typer.Option(None, "--root-cert", help="--server: CA certificate (PEM)."),
-    client_cert: Path | None = typer.Option(None, "--client-cert", help="--server: mutual TLS certificate."),
-    client_key: Path | None = typer.Option(None, "--client-key", help="--server: mutual TLS key."),
+    tls: bool = typer.Option(False, "--tls", help="--server: use TLS with the system's root certificates."),
+    root_cert: Path | None = typer.Option(
+        None, "--tls-ca", envvar="VERIFRAME_TLS_CA", help="--server: CA certificate (PEM); implies TLS."
+    ),
+    client_cert: Path | None = typer.Option(
+        None, "--tls-cert", envvar="VERIFRAME_TLS_CERT", help="--server: client certificate for mutual TLS."
+    ),
+    client_key: Path | None = typer.Option(
+        None, "--tls-key", envvar="VERIFRAME_TLS_KEY", help="--server: client key for mutual TLS."
+    ),
     return_frames: bool = typer.Option(
         False, "--return-frames", help="--server: also download every signed frame (a zip beside -o)."
     ),

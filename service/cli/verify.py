@@ -27,7 +27,16 @@ def verify(
         None, "--api-key", envvar="VERIFRAME_API_KEY", show_envvar=False,
         help="API key for --server (any role; env VERIFRAME_API_KEY).",
     ),
-    tls_ca: Path | None = typer.Option(None, "--tls-ca", help="--server over TLS: the CA certificate (PEM)."),
+    tls: bool = typer.Option(False, "--tls", help="--server: use TLS with the system's root certificates."),
+    tls_ca: Path | None = typer.Option(
+        None, "--tls-ca", envvar="VERIFRAME_TLS_CA", help="--server: CA certificate (PEM); implies TLS."
+    ),
+    tls_cert: Path | None = typer.Option(
+        None, "--tls-cert", envvar="VERIFRAME_TLS_CERT", help="--server: client certificate for mutual TLS."
+    ),
+    tls_key: Path | None = typer.Option(
+        None, "--tls-key", envvar="VERIFRAME_TLS_KEY", help="--server: client key for mutual TLS."
+    ),
     ledger_key: Path | None = typer.Option(
         None, "--ledger-key", help="The service's ledger-pub.pem: check checkpoint signatures with this key."
     ),
@@ -45,7 +54,7 @@ def verify(
     except KeyFileError as exc:
         typer.echo(f"veriframe-verify: {exc}", err=True)
         raise typer.Exit(2) from None
-    client = _client(server, api_key, tls_ca) if server else None
+    client = _client(server, api_key, tls, tls_ca, tls_cert, tls_key) if server else None
     reports, worst = [], 0
     for path in files:
         try:
@@ -75,13 +84,15 @@ def verify(
     raise typer.Exit(worst)
 
 
-def _client(server: str, api_key: str | None, tls_ca: Path | None):  # -> service.client.Client
+def _client(server: str, api_key: str | None, tls: bool, ca: Path | None, cert: Path | None,
+            key: Path | None):  # -> service.client.Client
     from service.client import Client
 
     if not api_key:
         typer.echo("veriframe-verify: --server needs an API key (--api-key or VERIFRAME_API_KEY)", err=True)
         raise typer.Exit(2)
-    return Client(server, api_key, tls=tls_ca is not None, root_certificates=tls_ca, retries=2)
+    return Client(server, api_key, tls=tls or ca is not None, root_certificates=ca, client_cert=cert,
+                  client_key=key, retries=2)
 
 
 def _look_up(client, path: Path, report, ledger_key: Path | None) -> None:
