@@ -3,9 +3,13 @@
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
-# CPU machines: take torch's CPU build first so that no dependency pulls a multi-GB CUDA build.
-# GPU machines: `make install TORCH_SPEC=torch` (or install your CUDA torch into .venv first).
+# torch is installed first, on its own, so that no dependency (diffusers, invisible-watermark) picks
+# the build. Default: the CPU wheel this project's machines keep on disk (pip's find-links).
+# CPU machine elsewhere: `make demo TORCH_INDEX=https://download.pytorch.org/whl/cpu`.
+# GPU machine: `make install TORCH_SPEC=torch` (PyPI's Linux wheel is the CUDA build), or install
+# your own CUDA torch into .venv first: an importable torch is never replaced.
 TORCH_SPEC ?= torch==2.13.0
+TORCH_INDEX ?=
 DEMO_DIR ?= veriframe-demo
 
 .PHONY: install demo test lint protos bench clean
@@ -15,7 +19,8 @@ $(BIN)/python:
 	$(BIN)/pip install -q --upgrade pip wheel setuptools
 
 $(VENV)/.installed: $(BIN)/python pyproject.toml
-	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/pip install -q "$(TORCH_SPEC)"
+	$(BIN)/python -c "import torch" 2>/dev/null || \
+	  $(BIN)/pip install -q $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX)) "$(TORCH_SPEC)"
 	$(BIN)/pip install -q -e ".[dev]"
 	touch $@
 

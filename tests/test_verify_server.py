@@ -21,7 +21,7 @@ def test_verify_with_server_finds_the_ledger_record(live_server, service_keys_di
         result = client.generate("a paper boat drifting down a rainy street", output=tmp_path,
                                  return_frames=True, **TEST_PARAMS)
         frame = client.download(result.job_id, tmp_path / "frame2.png", what="frame", frame_index=2)
-    key = live_server.key("verifier", "public")
+    key = live_server.key("client", "lookup")  # the owner sees its ledger event
     args = [str(result.path), "--trust-anchor", str(service_keys_dir / "root-ca.pem"),
             "--server", live_server.address, "--api-key", key,
             "--ledger-key", str(service_keys_dir / "ledger-pub.pem")]
@@ -42,6 +42,15 @@ def test_verify_with_server_finds_the_ledger_record(live_server, service_keys_di
     frame_audit = json.loads(frame_run.stdout)[0]["audit"]
     assert frame_audit["job_id"] == result.job_id and frame_audit["id_matches"]
     assert not frame_audit["video_matches"] and frame_audit["proof"]["ok"]
+
+    # Anyone else (here a verifier key of another tenant) learns that the service made it, with a
+    # proof, but not whose it is.
+    other = [*args[:-4], "--api-key", live_server.key("verifier", "public"), *args[-2:]]
+    redacted = runner.invoke(verify_app, [*other, "--json"])
+    assert redacted.exit_code == 0, redacted.output
+    audit = json.loads(redacted.stdout)[0]["audit"]
+    assert audit["found"] and audit["redacted"] and audit["proof"]["ok"]
+    assert "job_id" not in audit and result.job_id not in redacted.stdout
 
     # A video signed with the same keys but never made by the service has no ledger record.
     outsider = tmp_path / "outsider"

@@ -72,7 +72,7 @@ def verify(
             worst = max(worst, 1)
         if not as_json:
             typer.echo(report.summary())
-            if report.audit and report.audit["found"]:
+            if report.audit and report.audit["found"] and not report.audit["redacted"]:
                 audit = report.audit
                 typer.echo(f"  ledger: job {audit['job_id']}, event #{audit['seq']} ({audit['event_type']}) "
                            f"recorded {audit['recorded_at']}; inclusion proof "

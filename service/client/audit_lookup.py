@@ -27,14 +27,27 @@ def lookup(client: Client, path: Path, report: Any, *, ledger_key: Path | None =
     server = client.options.resolved_address()
     if not audit.found:
         return {"server": server, "found": False}
+    check = check_inclusion_proof(audit.proof, ledger_key)
+    proof = {
+        "tree_size": audit.proof.tree_size,
+        "root_hash": audit.proof.root_hash,
+        "path_ok": check.path_ok,
+        "checkpoint_ok": check.checkpoint_ok,
+        "checked": check.how,
+        "ok": check.ok,
+    }
+    if not audit.event.leaf_data:
+        # Another tenant's video: the service shows that it made it (the proof of a leaf) but not
+        # whose it is, so nothing about the event can be compared here.
+        return {"server": server, "found": True, "redacted": True, "seq": audit.event.seq, "proof": proof}
     leaf = audit.event.leaf_data.encode()
     leaf_ok = (hashlib.sha256(b"\x00" + leaf).hexdigest() == audit.proof.leaf_hash == audit.event.leaf_hash)
     payload = json.loads(leaf).get("payload", {}) if leaf_ok else {}
     ids = {report.watermark.id, report.c2pa.provenance_id} - {None}
-    check = check_inclusion_proof(audit.proof, ledger_key)
     return {
         "server": server,
         "found": True,
+        "redacted": False,
         "job_id": audit.job_id,
         "tenant": audit.tenant or None,
         "seq": audit.event.seq,
@@ -44,14 +57,7 @@ def lookup(client: Client, path: Path, report: Any, *, ledger_key: Path | None =
         "id_matches": payload.get("provenance_id") in ids,
         "video_matches": payload.get("output_sha256") == hashlib.sha256(path.read_bytes()).hexdigest(),
         "manifest_matches": payload.get("manifest_sha256") == report.c2pa.manifest_sha256,
-        "proof": {
-            "tree_size": audit.proof.tree_size,
-            "root_hash": audit.proof.root_hash,
-            "path_ok": check.path_ok,
-            "checkpoint_ok": check.checkpoint_ok,
-            "checked": check.how,
-            "ok": check.ok,
-        },
+        "proof": proof,
     }
 
 
@@ -60,13 +66,16 @@ def problems(audit: dict[str, Any], report: Any) -> list[str]:
     if not audit["found"]:
         return ["the service's audit log has no record of this file"]
     found = []
-    if not audit["leaf_ok"]:
+    if audit["redacted"]:
+        pass  # only the proof can be checked
+    elif not audit["leaf_ok"]:
         found.append("the ledger event the server showed is not the leaf its proof is about")
     elif not audit["id_matches"]:
         found.append("the ledger event names another provenance id")
     if not audit["proof"]["ok"]:
         found.append(f"the ledger's inclusion proof does not hold ({audit['proof']['checked']})")
     # A signed MP4 is the very file the ledger recorded; a frame or a re-encode is not, by design.
-    if report.media_type == "video/mp4" and report.c2pa.present and not audit["manifest_matches"]:
+    if (not audit["redacted"] and report.media_type == "video/mp4" and report.c2pa.present
+            and not audit["manifest_matches"]):
         found.append("the video's manifest is not the one the ledger recorded")
     return found
