@@ -10,7 +10,7 @@ with a message that says what was wrong; nothing is silently resized, cropped or
 from __future__ import annotations
 
 import io
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from fractions import Fraction
 from pathlib import Path
 from typing import BinaryIO
@@ -97,6 +97,50 @@ def encode_mp4(
             container.mux(packet)
 
 
+def _open_video(source: Source) -> tuple[av.container.InputContainer, av.VideoStream, str, float]:
+    """An open container, its first video stream, a name for messages and the frame rate."""
+    opened, name = _open_source(source)
+    try:
+        container = av.open(opened, mode="r")
+    except (av.FFmpegError, OSError) as exc:
+        raise MediaError(f"{name}: not a readable video ({exc})") from exc
+    if not container.streams.video:
+        container.close()
+        raise MediaError(f"{name}: contains no video stream")
+    stream = container.streams.video[0]
+    rate = stream.average_rate or stream.guessed_rate or stream.base_rate
+    if not rate:
+        container.close()
+        raise MediaError(f"{name}: video has no frame rate")
+    return container, stream, name, float(rate)
+
+
+def _checked_frames(
+    container: av.container.InputContainer, stream: av.VideoStream, name: str, max_pixels: int | None
+) -> Iterator[av.VideoFrame]:
+    """The stream's decoded frames, one at a time, refusing oversized or size-changing ones."""
+    width, height = stream.codec_context.width, stream.codec_context.height
+    if max_pixels is not None and width * height > max_pixels:
+        raise MediaError(f"{name}: video is {width}x{height}, larger than the {max_pixels}-pixel limit")
+    first = True
+    try:
+        for frame in container.decode(stream):
+            if (frame.width, frame.height) != (width, height) and not first:
+                raise MediaError(
+                    f"{name}: frame size changes mid-stream ({width}x{height} to "
+                    f"{frame.width}x{frame.height})"
+                )
+            if max_pixels is not None and frame.width * frame.height > max_pixels:
+                raise MediaError(
+                    f"{name}: video is {frame.width}x{frame.height}, larger than the "
+                    f"{max_pixels}-pixel limit"
+                )
+            width, height, first = frame.width, frame.height, False
+            yield frame
+    except av.FFmpegError as exc:
+        raise MediaError(f"{name}: corrupt video data ({exc})") from exc
+
+
 def decode_video(
     path_or_bytes: Source,
     *,
@@ -107,45 +151,63 @@ def decode_video(
 
     ``max_pixels`` bounds width x height and ``max_frames`` the frame count: a larger input raises
     :class:`MediaError` (it is never cut short silently). Decoding stops as soon as a limit is passed,
-    so an oversized upload costs little memory.
+    so an oversized upload costs little memory. To look at a long video without holding all of it,
+    use :func:`sample_frames`.
     """
-    source, name = _open_source(path_or_bytes)
-    try:
-        container = av.open(source, mode="r")
-    except (av.FFmpegError, OSError) as exc:
-        raise MediaError(f"{name}: not a readable video ({exc})") from exc
+    container, stream, name, rate = _open_video(path_or_bytes)
+    decoded: list[np.ndarray] = []
     with container:
-        if not container.streams.video:
-            raise MediaError(f"{name}: contains no video stream")
-        stream = container.streams.video[0]
-        width, height = stream.codec_context.width, stream.codec_context.height
-        if max_pixels is not None and width * height > max_pixels:
-            raise MediaError(f"{name}: video is {width}x{height}, larger than the {max_pixels}-pixel limit")
-        rate = stream.average_rate or stream.guessed_rate or stream.base_rate
-        if not rate:
-            raise MediaError(f"{name}: video has no frame rate")
-        decoded: list[np.ndarray] = []
-        try:
-            for frame in container.decode(stream):
-                if max_frames is not None and len(decoded) >= max_frames:
-                    raise MediaError(f"{name}: video has more than the {max_frames}-frame limit")
-                if (frame.width, frame.height) != (width, height) and decoded:
-                    raise MediaError(
-                        f"{name}: frame size changes mid-stream ({width}x{height} to "
-                        f"{frame.width}x{frame.height})"
-                    )
-                if max_pixels is not None and frame.width * frame.height > max_pixels:
-                    raise MediaError(
-                        f"{name}: video is {frame.width}x{frame.height}, larger than the "
-                        f"{max_pixels}-pixel limit"
-                    )
-                width, height = frame.width, frame.height
-                decoded.append(frame.to_ndarray(format="rgb24"))
-        except av.FFmpegError as exc:
-            raise MediaError(f"{name}: corrupt video data ({exc})") from exc
+        for frame in _checked_frames(container, stream, name, max_pixels):
+            if max_frames is not None and len(decoded) >= max_frames:
+                raise MediaError(f"{name}: video has more than the {max_frames}-frame limit")
+            decoded.append(frame.to_ndarray(format="rgb24"))
     if not decoded:
         raise MediaError(f"{name}: video has no decodable frames")
-    return np.stack(decoded), float(rate)
+    return np.stack(decoded), rate
+
+
+def count_frames(path_or_bytes: Source) -> int:
+    """The number of frames in the first video stream, from the container's index when it has one,
+    else by reading (not decoding) every packet: cheap even for long videos."""
+    container, stream, name, _ = _open_video(path_or_bytes)
+    with container:
+        if stream.frames:
+            return int(stream.frames)
+        try:
+            return sum(1 for packet in container.demux(stream) if packet.size)
+        except av.FFmpegError as exc:
+            raise MediaError(f"{name}: corrupt video data ({exc})") from exc
+
+
+def sample_frames(
+    path_or_bytes: Source, n: int, *, max_pixels: int | None = None
+) -> tuple[np.ndarray, float, int]:
+    """``n`` evenly spaced frames (first and last included; every frame when there are fewer) as
+    ``(frames (k, H, W, 3) uint8 RGB, fps, total frames)``.
+
+    The video is decoded as a stream and only the chosen frames are kept, so memory is bounded by
+    ``n`` frames whatever the video's length. The frame count comes first (:func:`count_frames`);
+    a file whose decodable frames fall short of its index yields fewer than ``n`` frames.
+    """
+    if n < 1:
+        raise ValueError(f"n must be >= 1, got {n}")
+    rewind = None if isinstance(path_or_bytes, (str, Path, bytes, bytearray, memoryview)) else path_or_bytes
+    start = rewind.tell() if rewind is not None else 0
+    total = count_frames(path_or_bytes)
+    if rewind is not None:
+        rewind.seek(start)  # a stream is read twice: count, then decode
+    wanted = set(np.linspace(0, total - 1, min(n, total)).round().astype(int).tolist()) if total else set()
+    container, stream, name, rate = _open_video(path_or_bytes)
+    kept: list[np.ndarray] = []
+    with container:
+        for index, frame in enumerate(_checked_frames(container, stream, name, max_pixels)):
+            if index in wanted:
+                kept.append(frame.to_ndarray(format="rgb24"))
+                if len(kept) == len(wanted):
+                    break
+    if not kept:
+        raise MediaError(f"{name}: video has no decodable frames")
+    return np.stack(kept), rate, total
 
 
 # --------------------------------------------------------------------------------------- images

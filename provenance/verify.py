@@ -25,8 +25,8 @@ SCHEMA = "veriframe.verify/1"
 TRUST_ANCHORS_ENV = "VERIFRAME_TRUST_ANCHORS"
 MAX_FILE_BYTES = 2 << 30
 MAX_PIXELS = 4096 * 4096
-MAX_FRAMES = 2000
-#: Frames the watermark detector looks at (evenly spaced): plenty of evidence, bounded time.
+#: Frames the watermark detector looks at (evenly spaced, decoded as a stream: a video of any length
+#: holds at most this many frames in memory): plenty of evidence, bounded memory.
 DETECT_FRAMES = 64
 _C2PA_UUID = bytes.fromhex("d8fec3d61b0e483c92975828877ec481")
 _TRUST_CODES = ("signingCredential.untrusted",)
@@ -115,6 +115,25 @@ class VerificationReport:
             "consistent": self.consistent,
             "audit": self.audit,
         }
+
+
+def error_json(file: str, error: str) -> dict[str, Any]:
+    """The ``--json`` entry for a file that could not be read at all: the same schema as
+    :meth:`VerificationReport.to_json` (so consumers need no special case), verdict ``"error"``,
+    nothing found, and ``error`` saying why."""
+    return {
+        "schema": SCHEMA,
+        "file": file,
+        "media_type": None,
+        "verdict": "error",
+        "summary": f"{file}: ERROR: {error}",
+        "reasons": [error],
+        "watermark": vars(WatermarkReport(error=error)).copy(),
+        "c2pa": vars(C2paReport(errors=[error])).copy(),
+        "consistent": None,
+        "audit": None,
+        "error": error,
+    }
 
 
 def configured_trust_anchors() -> list[bytes]:
@@ -216,8 +235,6 @@ def _read_c2pa(data: bytes, media_type: str, trust_anchors: list[bytes]) -> C2pa
 def _detect(frames: np.ndarray) -> WatermarkReport:
     from provenance.watermark import detect_frames
 
-    if len(frames) > DETECT_FRAMES:
-        frames = frames[np.linspace(0, len(frames) - 1, DETECT_FRAMES).round().astype(int)]
     result = detect_frames(frames)
     return WatermarkReport(found=result.found,
                            id=format_id(result.provenance_id) if result.provenance_id is not None else None,
@@ -244,7 +261,8 @@ def verify_file(
     c2pa_report = _read_c2pa(data, media_type, list(trust_anchors))
     try:
         if media_type == "video/mp4":
-            frames, _ = media.decode_video(path, max_frames=MAX_FRAMES, max_pixels=MAX_PIXELS)
+            # Streamed: only the sampled frames are kept, so memory does not grow with the length.
+            frames, _, _ = media.sample_frames(path, DETECT_FRAMES, max_pixels=MAX_PIXELS)
         else:
             frames = media.read_image(path, max_pixels=MAX_PIXELS)[None]
         watermark = _detect(frames)

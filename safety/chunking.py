@@ -35,3 +35,13 @@ def split_chunks(text: str, *, max_chunks: int = 16) -> list[str]:
         size = -(-len(words) // max_chunks)
         pieces = [" ".join(words[i : i + size]) for i in range(0, len(words), size)]
     return pieces
+
+
+def pieces_to_score(text: str) -> list[str]:
+    """What the classifier scores for one prompt: its chunks when it has several, else the whole text.
+
+    The whole-prompt pass is skipped for chunked prompts: every word is already scored in some chunk,
+    and the whole pass (truncated at the encoder's 128 tokens anyway) cost as much as all the chunks
+    together, so dropping it halves the latency of a long prompt. The screen takes the max over pieces.
+    """
+    return split_chunks(text) or [text]

@@ -49,9 +49,14 @@ class _TermSet:
 
     def __init__(self, terms: Iterable[str]) -> None:
         self.index: dict[str, int] = {}
+        raw: dict[str, int] = {}
         for i, term in enumerate(terms):
             folded = fold_term(term)
-            if folded:
+            if len(folded.replace(" ", "")) < 3 <= len(term.strip()):
+                # Folding collapses letter runs ("xxx" -> "x", "kkk" -> "k"): matched against the
+                # folded form such a term would hit every stray letter, so it is matched as written.
+                raw.setdefault(term.strip().casefold(), i)
+            elif folded:
                 self.index.setdefault(folded, i)
                 # "pipe bomb" also matches "pipebomb"/"pipe-bomb" (hyphens are removed by the folding).
                 self.index.setdefault(folded.replace(" ", ""), i)
@@ -62,10 +67,20 @@ class _TermSet:
             if ordered
             else None
         )
+        self.raw_index = raw
+        self.raw_regex = (
+            re.compile(r"(?<![^\W_])(" + "|".join(re.escape(t) for t in raw) + r")(?![^\W_])")
+            if raw
+            else None
+        )
 
-    def find(self, norm_text: str, joined: tuple[str, ...] = ()) -> int | None:
+    def find(self, norm_text: str, joined: tuple[str, ...] = (), raw_text: str = "") -> int | None:
+        """Index of a matching term. ``raw_text`` (the prompt case-folded, not leet/run-folded) is where
+        terms that folding would destroy are looked for."""
         if self.regex is not None and (m := self.regex.search(norm_text)):
             return self.index[m.group(1)]
+        if self.raw_regex is not None and (m := self.raw_regex.search(raw_text)):
+            return self.raw_index[m.group(1)]
         for run in joined:
             for term in self.squashed:
                 if term in run:
@@ -121,11 +136,12 @@ def apply_rules(
     c = _compile(policy)
     text = c.allow.sub(" | ", norm.folded) if c.allow else norm.folded
     joined = norm.joined
+    raw = norm.text.casefold()
     scores = scores or {}
     hits: list[RuleHit] = []
 
     for cat, terms in c.block_terms.items():
-        if (term := terms.find(text, joined)) is not None:
+        if (term := terms.find(text, joined, raw)) is not None:
             hits.append(RuleHit(cat, "block", f"block_terms.{cat}[{term}]"))
     for cat, patterns in c.patterns.items():
         for i, pat in enumerate(patterns):
@@ -133,7 +149,7 @@ def apply_rules(
                 hits.append(RuleHit(cat, "block", f"block_patterns.{cat}[{i}]"))
                 break
     for cat, terms in c.review_terms.items():
-        if (term := terms.find(text, joined)) is not None:
+        if (term := terms.find(text, joined, raw)) is not None:
             hits.append(RuleHit(cat, "review", f"review_terms.{cat}[{term}]"))
 
     def flagged(cat: str) -> bool:
@@ -146,7 +162,7 @@ def apply_rules(
         p.search(t) for p in c.minor_patterns for t in (norm.text.casefold(), text)
     )
     if minor:
-        sexual = c.sexual.find(text, joined) is not None
+        sexual = c.sexual.find(text, joined, raw) is not None
         if sexual or flagged("sexual") or flagged("sexual/minors"):
             hits.append(RuleHit("sexual/minors", "block", f"minors+{'terms' if sexual else 'classifier'}"))
 

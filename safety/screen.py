@@ -1,9 +1,9 @@
-"""The combined screening decision: validate -> normalise -> classify (whole + chunks) -> rules -> thresholds.
+"""The combined screening decision: validate -> normalise -> classify (long prompts per chunk) -> rules.
 
 ``screen()`` decides one prompt; ``screen_many()`` decides a batch with a single classifier call, which is
-what the batch CLI and the benchmark use. The classifier scores the whole prompt and each of its
-sentence chunks and keeps the max per category, so one unsafe sentence hidden in a long benign prompt
-is not averaged away.
+what the batch CLI and the benchmark use. A long prompt is scored per sentence chunk (the max per
+category is kept), so one unsafe sentence hidden in a long benign prompt is not averaged away; a
+short prompt is one chunk, scored whole (see ``safety.chunking.pieces_to_score``).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Literal
 
 from safety.categories import CATEGORIES, USER_LABELS
-from safety.chunking import split_chunks
+from safety.chunking import pieces_to_score
 from safety.classifier import Classifier
 from safety.normalize import NormalizedPrompt, normalize
 from safety.policy import Policy
@@ -92,7 +92,7 @@ def screen_many(
     texts: list[str] = []
     spans: list[tuple[int, int]] = []
     for norm in norms:
-        pieces = [norm.text, *(split_chunks(norm.text) if chunks else [])]
+        pieces = pieces_to_score(norm.text) if chunks else [norm.text]
         spans.append((len(texts), len(texts) + len(pieces)))
         texts.extend(pieces)
     raw = classifier.score(texts) if classifier is not None and texts else [{} for _ in texts]

@@ -29,8 +29,9 @@ from pathlib import Path
 import numpy as np
 
 from safety.categories import CATEGORIES
-from safety.chunking import split_chunks
+from safety.chunking import pieces_to_score
 from safety.normalize import normalize
+from safety.synthetic_prompts import generate as generate_visual_prompts
 
 csv.field_size_limit(sys.maxsize)
 
@@ -104,6 +105,7 @@ PROMPT_STYLE_SOURCES = {
     "esd",
     "synthetic_long_benign",
     "synthetic_visual_benign",
+    "synthetic_prompt_benign",
 }
 
 
@@ -574,6 +576,15 @@ def collect(data: Path, dev: Path | None, seed: int, heldout: float) -> tuple[li
         raw.extend(loader(data))
     raw.extend(load_davidson(data, rng, max_offensive=2500))
     raw.extend(synthetic_visual(rng, n_unsafe_per_template=12, n_benign=1200))
+    raw.extend(
+        Example(
+            p.text,
+            p.labels,
+            "synthetic_prompt_unsafe" if p.labels else "synthetic_prompt_benign",
+            meta={"template": p.template},
+        )
+        for p in generate_visual_prompts(rng)
+    )
     dev_keys = _dev_keys(dev)
     near = _NearDuplicates(dev_keys)
     seen: dict[str, Example] = {}
@@ -646,15 +657,6 @@ class EmbeddingCache:
         return np.stack([self.data[k] for k in keys])
 
 
-def _chunk_max(probs_whole: np.ndarray, chunk_probs: list[np.ndarray]) -> np.ndarray:
-    return np.stack(
-        [
-            np.vstack([w[None], c]).max(0) if len(c) else w
-            for w, c in zip(probs_whole, chunk_probs, strict=True)
-        ]
-    )
-
-
 # No threshold below this, however quiet the benign held-out scores are: a guard against a held-out split
 # that is easier than real traffic. 0.5 gave a higher held-out recall at the same FPR than 0.25 (0.786 vs
 # 0.768), chosen on the held-out training split only.
@@ -700,6 +702,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--head", choices=("mlp", "logreg"), default="mlp")
     ap.add_argument("--hidden", type=int, default=256, help="MLP hidden units")
     ap.add_argument("--C", type=float, default=4.0, help="inverse L2 strength of the logistic regressions")
+    # The policy's lexicon also flags a few benign prompts (about 0.4% of the held-out prompt-style rows for
+    # policy v2), so the classifier gets less than the 1% budget: together they stay at or under 1%.
+    ap.add_argument(
+        "--review-fpr", type=float, default=0.006, help="held-out benign FPR for review thresholds"
+    )
+    ap.add_argument("--block-fpr", type=float, default=0.003, help="held-out benign FPR for block thresholds")
     ap.add_argument(
         "--update-policy",
         action="store_true",
@@ -749,21 +757,19 @@ def main(argv: list[str] | None = None) -> int:
     def predict(Z: np.ndarray) -> np.ndarray:
         return head_probs(head, Z)
 
-    # Held-out scoring the way the screen scores: whole prompt and each sentence chunk, max over them.
+    # Held-out scoring the way the screen scores: the chunks of a long prompt (else the whole), max over them.
     held = np.where(~is_train)[0]
-    probs_whole = predict(X[held])
-    chunk_lists = [split_chunks(texts[i]) for i in held]
-    flat = [c for cs in chunk_lists for c in cs]
-    flat_probs = predict(cache.embed(clf, flat)) if flat else np.zeros((0, len(labels)))
-    chunk_probs, k = [], 0
-    for cs in chunk_lists:
-        chunk_probs.append(flat_probs[k : k + len(cs)])
-        k += len(cs)
-    scores = _chunk_max(probs_whole, chunk_probs)
+    piece_lists = [pieces_to_score(texts[i]) for i in held]
+    flat = [p for ps in piece_lists for p in ps]
+    flat_probs = predict(cache.embed(clf, flat))
+    scores, k = np.zeros((len(held), len(labels))), 0
+    for row, ps in enumerate(piece_lists):
+        scores[row] = flat_probs[k : k + len(ps)].max(0)
+        k += len(ps)
     held_ex = [examples[i] for i in held]
     benign_style = np.array([not e.labels and e.source in PROMPT_STYLE_SOURCES for e in held_ex])
-    review = tune_thresholds(scores, benign_style, labels, target_fpr=0.008)
-    block = tune_thresholds(scores, benign_style, labels, target_fpr=0.004)
+    review = tune_thresholds(scores, benign_style, labels, target_fpr=args.review_fpr)
+    block = tune_thresholds(scores, benign_style, labels, target_fpr=args.block_fpr)
     # A block threshold below the review one would make "review" unreachable: keep block >= review.
     block["thresholds"] = {c: max(block["thresholds"][c], review["thresholds"][c]) for c in labels}
 

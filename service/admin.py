@@ -247,8 +247,16 @@ def diff_documents(old: dict[str, Any], new: dict[str, Any]) -> tuple[list[Polic
     return changes, unified
 
 
+ALWAYS_BLOCK_CATEGORY = "sexual/minors"
+
+
 def validate_policy_document(document: Any, version: int) -> dict[str, Any]:
-    """The document as `safety.policy.Policy` writes it, with `version` set; InvalidArgument if bad."""
+    """The document as `safety.policy.Policy` writes it, with `version` set; InvalidArgument if bad.
+
+    Fail closed: `safety.screen` skips a category that has no threshold, so a document that leaves
+    any category without a review and a block threshold (`{}` included) would switch moderation off
+    for it. Such documents, and any that would weaken the always-on sexual/minors block, are refused.
+    """
     from safety.policy import Policy
 
     if not isinstance(document, dict):
@@ -258,8 +266,44 @@ def validate_policy_document(document: Any, version: int) -> dict[str, Any]:
         result = policy.to_dict()
     except (KeyError, TypeError, ValueError) as error:
         raise InvalidArgument("document_json", f"not a valid policy: {error}") from None
+    _require_full_coverage(policy)
     result["version"] = version
     return result
+
+
+def _require_full_coverage(policy: Any) -> None:
+    """InvalidArgument (naming the field) unless every category can still review and block."""
+    import re
+
+    from safety import CATEGORIES
+    from safety.policy import BUILTIN_MINOR_TERMS, BUILTIN_SEXUAL_TERMS, fold_term
+
+    for category in CATEGORIES:
+        t = policy.thresholds.get(category)
+        values = {"review": t.review if t else None, "block": t.block if t else None}
+        for action, value in values.items():
+            field_name = f"thresholds.{category}.{action}"
+            if value is None:
+                raise InvalidArgument(field_name, "every category needs a review and a block threshold "
+                                      "(a category without one is not moderated at all)")
+            if not 0.0 <= value <= 1.0:  # safety.policy checks this too; kept so the rule stands here
+                raise InvalidArgument(field_name, f"must be in [0, 1], got {value}")
+            if category == ALWAYS_BLOCK_CATEGORY and value >= 1.0:
+                raise InvalidArgument(field_name, "a threshold of 1 would switch off the always-on "
+                                      "sexual/minors block: use a value below 1")
+        if values["block"] < values["review"]:
+            raise InvalidArgument(f"thresholds.{category}.block",
+                                  f"must not be below the review threshold ({values['review']})")
+    # An allow phrase is cut out of the prompt before the rules run: one that holds a built-in minor
+    # term, or is a built-in sexual term, would hide it from the always-on sexual/minors rule.
+    minors = [fold_term(term) for term in BUILTIN_MINOR_TERMS]
+    sexual = {fold_term(term) for term in BUILTIN_SEXUAL_TERMS}
+    for index, phrase in enumerate(policy.allow_phrases):
+        folded = fold_term(phrase)
+        masked = next((m for m in minors if re.search(rf"(?<!\w){re.escape(m)}(?!\w)", folded)), None)
+        if masked is not None or folded in sexual:
+            raise InvalidArgument(f"allow_phrases[{index}]", f"{phrase!r} would hide the built-in term "
+                                  f"{masked or folded!r} from the always-on sexual/minors block")
 
 
 def _default_record(live: bool) -> PolicyRecord:

@@ -299,8 +299,22 @@ class JobStore:
                         kind, payload, actor=SYSTEM, tenant=job.tenant, job_id=job.id, session=s
                     )
                     done.append(Recovered(job.id, action))
+                    if to_state in TERMINAL:
+                        remove_input(job.params)
                     log.warning("job %s: lease of worker %s expired -> %s", job.id, job.worker_id, action)
         return done
+
+
+def remove_input(params: dict[str, Any] | None) -> None:
+    """Delete a job's uploaded i2v/v2v input once the job has ended (whatever the outcome)."""
+    from pathlib import Path
+
+    source = (params or {}).get("input_file")
+    if source:
+        try:
+            Path(source).unlink(missing_ok=True)
+        except OSError:
+            log.warning("could not delete the input of an ended job (%s)", source)
 
 
 def _tenant(session: Session, job_id: str) -> str | None:

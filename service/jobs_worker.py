@@ -99,6 +99,7 @@ class Worker:
         worker_id: str,
         notify: Callable[[str], None],
         poll_interval: float = 0.5,
+        on_loaded: Callable[[Worker, str | None], None] | None = None,
     ) -> None:
         self.workflow = workflow
         self.store = store
@@ -112,6 +113,8 @@ class Worker:
         self._ctx: WorkerContext | None = None
         self._task: asyncio.Task[None] | None = None
         self.engine: Any = None
+        self.load_error: str | None = None  # why the model could not be loaded (the worker then idles)
+        self._on_loaded = on_loaded or (lambda worker, error: None)
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._run(), name=self.worker_id)
@@ -124,11 +127,13 @@ class Worker:
         loop = asyncio.get_running_loop()
         try:
             self.engine = await loop.run_in_executor(self._thread, self._engine_loader)
-        except Exception:
+        except Exception as error:
             # Jobs stay queued (safe in the database) for other workers; this one cannot run any.
             log.exception("worker %s could not load its model: it takes no jobs", self.worker_id)
+            self.load_error = f"{type(error).__name__}: {error}"
+            self._on_loaded(self, self.load_error)
             return
-        self.workflow.set_validator(self.engine.validate)
+        self._on_loaded(self, None)
         log.info("worker %s ready (%s)", self.worker_id, self.engine.info.name)
         while not self._stopping.is_set():
             try:

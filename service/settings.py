@@ -4,7 +4,9 @@
     veriframe serve --config /etc/veriframe/server.toml
 
 Nested values are not used: every setting is one flat name, so each has one environment variable
-(`VERIFRAME_` + the upper-case name). Lists (trust anchors) take a JSON list in the environment.
+(`VERIFRAME_` + the upper-case name). `VERIFRAME_TRUST_ANCHORS` is PEM paths separated by `os.pathsep`
+(":" on POSIX), the same variable `veriframe-verify` reads; a settings file may give a list instead.
+`VERIFRAME_WORKER_DEVICES` takes a JSON list.
 """
 
 from __future__ import annotations
@@ -12,10 +14,10 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 MiB = 1024 * 1024
 
@@ -26,10 +28,14 @@ class Settings(BaseSettings):
     # --- storage
     database_url: str = Field("sqlite:///veriframe.db", description="SQLAlchemy URL (SQLite/PostgreSQL)")
     output_dir: Path = Field(Path("veriframe-output"), description="where signed videos and frames are kept")
-    prompt_retention_days: float = Field(30.0, ge=0, description="prompt text kept this long, then purged")
+    # Only prompts of ended jobs are ever purged, so 0 (purge as soon as a job ends) is safe.
+    prompt_retention_days: float = Field(
+        30.0, ge=0, description="prompt text of ended jobs kept this long, then purged"
+    )
 
     # --- model / worker
-    model: str = Field("CogVideoX-2b", description="model id or local checkpoint directory (t2v, v2v)")
+    # The engine's and `veriframe generate`'s default too (a Hugging Face id is owner/name).
+    model: str = Field("THUDM/CogVideoX-5b", description="model id or local checkpoint directory (t2v, v2v)")
     i2v_model: str | None = Field(None, description="image-to-video checkpoint; i2v is refused without")
     device: str | None = Field(None, description="torch device (default: cuda if present, else cpu)")
     dtype: str | None = Field(None, description="bfloat16 | float16 | float32 (default: per device)")
@@ -43,7 +49,9 @@ class Settings(BaseSettings):
 
     # --- provenance
     keys_dir: Path = Field(Path("keys"), description="signing keys (veriframe keys init DIR)")
-    trust_anchors: list[Path] = Field(default_factory=list, description="extra root certificates (PEM)")
+    trust_anchors: Annotated[list[Path], NoDecode] = Field(
+        default_factory=list, description="extra root certificates (PEM files; os.pathsep-separated in env)"
+    )
     tsa_url: str | None = Field(None, description="RFC 3161 timestamp authority for C2PA signatures")
     checkpoint_interval_seconds: float = Field(300.0, gt=0, description="how often the ledger is signed")
 
@@ -69,6 +77,14 @@ class Settings(BaseSettings):
 
     # --- safety
     classifier_path: Path | None = Field(None, description="HF text-classification model dir")
+
+    @field_validator("trust_anchors", mode="before")
+    @classmethod
+    def _pathsep_list(cls, value: Any) -> Any:
+        # VERIFRAME_TRUST_ANCHORS is shared with veriframe-verify (provenance.verify): "a.pem:b.pem".
+        if isinstance(value, str):
+            return [part for part in value.split(os.pathsep) if part.strip()]
+        return value
 
     @model_validator(mode="after")
     def _tls_pairs(self) -> Settings:

@@ -34,7 +34,14 @@ from sqlalchemy import exc, select
 from service import jobs as J
 from service.auth import Principal
 from service.db import Job, Policy, PromptText, ReviewItem, unavailable_as_error
-from service.errors import FailedPrecondition, InvalidArgument, NotFound, PromptBlocked, ResourceExhausted
+from service.errors import (
+    FailedPrecondition,
+    InvalidArgument,
+    NotFound,
+    PromptBlocked,
+    ResourceExhausted,
+    Unavailable,
+)
 from service.ledger import events as ev
 
 if TYPE_CHECKING:
@@ -46,9 +53,24 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MiB = 1024 * 1024
+# What a requester reads when a job fails on the server's side (the details are in the server's log,
+# under the job id): what happened and what to do, never exception text, paths or the prompt.
+CLIENT_MESSAGES = {
+    "generation": "the video could not be generated because of a server error (logged with the job id); "
+    "submit the request again, and contact the operator if it keeps failing",
+    "provenance": "the video could not be watermarked and signed, so it was not released (a server error, "
+    "logged with the job id); submit the request again, and contact the operator if it keeps failing",
+    "ledger": "the audit record could not be written, so the video was not released (a server error, "
+    "logged with the job id); submit the request again later",
+}
+FINGERPRINT = "request_sha256"  # in Job.params: the idempotency check's record of the request
+# Job.params entries that are bookkeeping, not engine parameters.
+BOOKKEEPING = ("input_file", "return_frames", "resolved", "blocked_categories", FINGERPRINT)
 MODES = ("t2v", "i2v", "v2v")
-MAX_INPUT_PIXELS = 4096 * 4096
-MAX_INPUT_FRAMES = 400
+# Inputs are decoded at Submit only up to what the model can take (SubmitLimits sets tighter values);
+# these bound the worker's re-read of a stored input.
+MAX_INPUT_PIXELS = 2048 * 2048
+MAX_INPUT_FRAMES = 161
 # Coarse sanity ranges checked at the API (the engine checks the model-specific limits again).
 RANGES: dict[str, tuple[float, float]] = {
     "num_inference_steps": (1, 500),
@@ -92,6 +114,19 @@ class SubmitInput:
             "height",
         )
         return {n: getattr(self, n) for n in names if getattr(self, n) is not None}
+
+    def fingerprint(self, mode: str) -> str:
+        """SHA-256 of everything that makes this request what it is (prompts and inputs as hashes)."""
+        document = {
+            "mode": mode,
+            "params": self.engine_fields(),
+            "return_frames": self.return_frames,
+            "prompt_sha256": sha256_text(self.prompt),
+            "negative_prompt_sha256": sha256_text(self.negative_prompt),
+            "image_sha256": hashlib.sha256(self.image).hexdigest(),
+            "video_sha256": hashlib.sha256(self.video).hexdigest(),
+        }
+        return sha256_text(_canonical(document))
 
 
 @dataclass
@@ -137,7 +172,7 @@ class Workflow:
         *,
         classifier: Any = None,
         signing_keys: Any = None,
-        validator: Callable[[Any], Any] | None = None,
+        limits: Any = None,
     ) -> None:
         self.settings = settings
         self.sessions = sessions
@@ -145,25 +180,36 @@ class Workflow:
         self.store = store
         self._classifier = classifier
         self._signing_keys = signing_keys
-        self._validator = validator  # engine.validate of an in-process engine, when there is one
+        # service.server.model_limits.SubmitLimits: the model's checks, run at Submit without weights.
+        self.limits = limits
+        # Why this server cannot generate (its model could not be inspected or loaded), or None.
+        self.model_error: str | None = None if limits is not None else "the model was not inspected"
         self._policy_cache: dict[int, Any] = {}
         self._lock = threading.Lock()
         self.output_dir = Path(settings.output_dir)
+        # PEM roots Verify trusts (settings.trust_anchors + keys_dir/root-ca.pem), read at server start.
+        self.trust_anchors: list[bytes] = []
 
-    def set_validator(self, validator: Callable[[Any], Any]) -> None:
-        """Called by a worker once its engine is loaded: Submit then checks model limits up front."""
-        self._validator = validator
+    def set_model_error(self, reason: str | None) -> None:
+        """Submit answers UNAVAILABLE with `reason` (the model cannot be loaded) until it is None."""
+        if reason is not None:
+            log.error("generation unavailable: the model could not be loaded: %s", reason)
+        self.model_error = reason
 
     # ============================================================ submit: validate, screen, queue
 
     def submit(self, principal: Principal, request: SubmitInput) -> tuple[Job, bool]:
-        """(job, deduplicated). Raises InvalidArgument, PromptBlocked, ResourceExhausted."""
+        """(job, deduplicated). Raises InvalidArgument, PromptBlocked, ResourceExhausted, Unavailable."""
+        if self.model_error is not None:
+            # Never queue what no worker here can run (an API-only server has no workers to fail).
+            raise Unavailable(f"the model could not be loaded: {self.model_error}")
         mode = self._validate(request)
+        fingerprint = request.fingerprint(mode)
         if request.idempotency_key:
             with unavailable_as_error(), self.sessions() as s:
                 earlier = self.store.find_idempotent(s, principal.tenant, request.idempotency_key)
             if earlier is not None:
-                return earlier, True
+                return _same_request(earlier, fingerprint), True
         with unavailable_as_error(), self.sessions() as s:
             if self.store.waiting_count(s, principal.tenant) >= self.settings.tenant_queue_cap:
                 raise ResourceExhausted(
@@ -189,6 +235,7 @@ class Workflow:
             policy_version=policy_version,
         )
         job.params["return_frames"] = request.return_frames
+        job.params[FINGERPRINT] = fingerprint
         if state == J.REJECTED:
             job.params["blocked_categories"] = list(decision.categories)
             job.error_code = "PROMPT_BLOCKED"
@@ -247,7 +294,7 @@ class Workflow:
                 earlier = self.store.find_idempotent(s, principal.tenant, request.idempotency_key)
             if earlier is None:
                 raise
-            return earlier, True
+            return _same_request(earlier, fingerprint), True
         except BaseException:
             self._remove_paths(input_file)
             raise
@@ -288,43 +335,54 @@ class Workflow:
                 raise InvalidArgument(f"params.{name}", f"must be between {low:g} and {high:g}")
         if r.seed is not None and not 0 <= r.seed < 2**63:
             raise InvalidArgument("params.seed", "must be in [0, 2**63)")
+        if self.limits is None:  # fail closed: nothing is queued unchecked
+            raise Unavailable("the model could not be loaded: its limits are unknown")
         image = video = None
         if r.image:
             image = self._decode_input("image", r.image, self.settings.max_input_image_mb)
         if r.video:
             video = self._decode_input("video", r.video, self.settings.max_input_video_mb)
-        if self._validator is not None:
-            from service.engine import GenerationParams, InvalidParameter
+        from provenance.watermark import MIN_PIXELS
+        from service.engine import GenerationParams, InvalidParameter
 
-            try:
-                self._validator(
-                    GenerationParams(
-                        prompt=r.prompt,
-                        negative_prompt=r.negative_prompt,
-                        mode=mode,
-                        image=image,
-                        video=video,
-                        **r.engine_fields(),
-                    )
+        try:
+            resolved = self.limits.validate(
+                GenerationParams(
+                    prompt=r.prompt,
+                    negative_prompt=r.negative_prompt,
+                    mode=mode,
+                    image=image,
+                    video=video,
+                    **r.engine_fields(),
                 )
-            except InvalidParameter as error:
-                raise InvalidArgument(f"params.{error.field}", _message(error)) from error
+            )
+        except InvalidParameter as error:
+            raise InvalidArgument(f"params.{error.field}", _message(error)) from error
+        if resolved.width * resolved.height < MIN_PIXELS:
+            # The watermark cannot mark smaller frames: refuse now, not after the generation.
+            raise InvalidArgument(
+                "params.width" if r.width is not None or r.height is None else "params.height",
+                f"{resolved.width}x{resolved.height} is too small to watermark: width x height must be "
+                f"at least {MIN_PIXELS} pixels (e.g. 256x256)",
+            )
         return mode
 
-    @staticmethod
-    def _decode_input(kind: str, data: bytes, limit_mb: int) -> Any:
+    def _decode_input(self, kind: str, data: bytes, limit_mb: int) -> Any:
+        """Decode an i2v/v2v input, refusing anything larger than the model can take (never OOM)."""
         from provenance.media import MediaError, decode_video, read_image
 
         if len(data) > limit_mb * MiB:
             raise InvalidArgument(
                 f"params.{kind}", f"{len(data)} bytes: larger than the {limit_mb} MiB limit"
             )
+        max_pixels = min(MAX_INPUT_PIXELS, self.limits.max_input_pixels)
+        max_frames = min(MAX_INPUT_FRAMES, self.limits.max_input_frames)
         try:
             if kind == "image":
-                return read_image(data, max_pixels=MAX_INPUT_PIXELS)
-            return decode_video(data, max_frames=MAX_INPUT_FRAMES, max_pixels=MAX_INPUT_PIXELS)[0]
+                return read_image(data, max_pixels=max_pixels)
+            return decode_video(data, max_frames=max_frames, max_pixels=max_pixels)[0]
         except MediaError as error:
-            raise InvalidArgument(f"params.{kind}", str(error)) from error
+            raise InvalidArgument(f"params.{kind}", _media_problem(error)) from error
 
     def _store_input(self, job: Job, r: SubmitInput) -> Path | None:
         """i2v/v2v inputs live beside the outputs (shared storage when workers run elsewhere)."""
@@ -444,11 +502,11 @@ class Workflow:
             return self._stopped(job, ctx, "running", out_dir)
         except InvalidArgument as error:
             return self._fail(job, ctx, "INVALID_ARGUMENT", error.message, "generation", out_dir)
-        except Exception as error:  # any engine failure ends the job, recorded
+        except Exception:  # any engine failure ends the job, recorded
+            # The details (never the prompt) go to the server's log; the requester gets what to do.
             log.exception("job %s: generation failed", job.id)
-            return self._fail(
-                job, ctx, "GENERATION_FAILED", f"generation failed: {error}", "generation", out_dir
-            )
+            message = CLIENT_MESSAGES["generation"]
+            return self._fail(job, ctx, "GENERATION_FAILED", message, "generation", out_dir)
         if ctx.stop.is_set() or ctx.cancel.is_set():
             return self._stopped(job, ctx, "running", out_dir)
 
@@ -472,11 +530,10 @@ class Workflow:
 
         try:
             marked = self._mark(job, video, params, out_dir)
-        except Exception as error:  # watermark, encode or sign failed: nothing is released
+        except Exception:  # watermark, encode or sign failed: nothing is released
             log.exception("job %s: provenance failed", job.id)
-            return self._fail(
-                job, ctx, "PROVENANCE_FAILED", f"watermarking/signing failed: {error}", "provenance", out_dir
-            )
+            message = CLIENT_MESSAGES["provenance"]
+            return self._fail(job, ctx, "PROVENANCE_FAILED", message, "provenance", out_dir)
 
         # The ledger record and SUCCEEDED commit together, or neither does.
         try:
@@ -517,18 +574,11 @@ class Workflow:
         except _LeaseLost:
             self._remove_paths(out_dir)
             return "lost"
-        except Exception as error:
+        except Exception:
             log.exception("job %s: ledger write failed", job.id)
-            return self._fail(
-                job,
-                ctx,
-                "LEDGER_FAILED",
-                f"the audit record could not be written: {error}",
-                "ledger",
-                out_dir,
-            )
+            return self._fail(job, ctx, "LEDGER_FAILED", CLIENT_MESSAGES["ledger"], "ledger", out_dir)
         ctx.on_change(job.id)
-        self._remove_paths(Path(job.params["input_file"]) if job.params.get("input_file") else None)
+        J.remove_input(job.params)
         return J.SUCCEEDED
 
     def _generate(self, job: Job, ctx: WorkerContext) -> tuple[dict[str, Any], Any]:
@@ -562,7 +612,7 @@ class Workflow:
                 image = read_image(source, max_pixels=MAX_INPUT_PIXELS)
             else:
                 video_in = decode_video(source, max_frames=MAX_INPUT_FRAMES, max_pixels=MAX_INPUT_PIXELS)[0]
-        fields = {k: v for k, v in job.params.items() if k not in ("input_file", "return_frames", "resolved")}
+        fields = {k: v for k, v in job.params.items() if k not in BOOKKEEPING}
         gp = GenerationParams(
             prompt=prompt.text,
             negative_prompt=prompt.negative_text,
@@ -657,6 +707,7 @@ class Workflow:
                     job_id=job.id,
                     session=s,
                 )
+        J.remove_input(job.params)
         ctx.on_change(job.id)
         return J.FAILED
 
@@ -682,6 +733,7 @@ class Workflow:
                         job_id=job.id,
                         session=s,
                     )
+            J.remove_input(job.params)
             ctx.on_change(job.id)
             return J.CANCELLED
         self.store.release(job.id, ctx.worker_id, reason="worker stopping")
@@ -707,6 +759,7 @@ class Workflow:
     def cancel(self, principal: Principal, job_id: str) -> Job:
         """Queued or held jobs end at once; a running one is flagged and stops between steps."""
         job = self.store.get(job_id, tenant=principal.tenant)
+        ended = False
         with unavailable_as_error(), self.sessions.begin() as s:
             if job.state in (J.QUEUED, J.REVIEW):
                 if self.store.transition(
@@ -736,6 +789,7 @@ class Workflow:
                         job_id=job.id,
                         session=s,
                     )
+                    ended = True
             elif job.state == J.RUNNING:
                 from sqlalchemy import update
 
@@ -748,6 +802,8 @@ class Workflow:
                 raise FailedPrecondition(
                     f"job {job.id} already ended ({J.API_STATE[job.state]})", reason="JOB_ENDED"
                 )
+        if ended:
+            J.remove_input(job.params)
         return self.store.get(job.id)
 
     def artifact(self, principal: Principal, job_id: str, what: str, frame_index: int = 0) -> Artifact:
@@ -855,6 +911,7 @@ class Workflow:
                 raise FailedPrecondition(
                     f"the job of review {review_id} is no longer held", reason="JOB_NOT_HELD"
                 )
+            rejected_params = None if approve else s.scalar(select(Job.params).where(Job.id == item.job_id))
             self.ledger.append(
                 ev.REVIEW_APPROVED if approve else ev.REVIEW_REJECTED,
                 ev.review_decided(review_id=item.id, moderator=principal.key_id, reason=reason or None),
@@ -863,7 +920,8 @@ class Workflow:
                 job_id=item.job_id,
                 session=s,
             )
-            return item
+        J.remove_input(rejected_params)  # after the commit: a rolled-back rejection keeps the input
+        return item
 
     def expire_reviews(self, now: datetime | None = None) -> list[str]:
         """Pending reviews past `expires_at`: review EXPIRED, job REJECTED (REVIEW_EXPIRED), recorded."""
@@ -881,6 +939,7 @@ class Workflow:
                 if item is None or item.state != "pending":
                     continue
                 item.state, item.decided_at, item.decided_by = "expired", now, "system:reviews"
+                params = s.scalar(select(Job.params).where(Job.id == item.job_id))
                 self.store.transition(
                     s,
                     item.job_id,
@@ -898,7 +957,8 @@ class Workflow:
                     job_id=item.job_id,
                     session=s,
                 )
-                expired.append(review_id)
+            J.remove_input(params)
+            expired.append(review_id)
         return expired
 
     # ============================================================ verify
@@ -907,11 +967,7 @@ class Workflow:
         """veriframe-verify's checks on an uploaded file, plus the ledger's record and its proof."""
         from provenance.verify import verify_file
 
-        anchors = [Path(p).read_bytes() for p in self.settings.trust_anchors]
-        root = Path(self.settings.keys_dir) / "root-ca.pem"
-        if root.is_file():
-            anchors.append(root.read_bytes())
-        report = verify_file(path, trust_anchors=anchors)
+        report = verify_file(path, trust_anchors=self.trust_anchors)
         data = report.to_json()
         if isinstance(data, str):
             import json
@@ -963,9 +1019,13 @@ class Workflow:
             checkpoint = None
             proof = self.ledger.inclusion_proof(event.seq)
         manifest_sha = (data.get("c2pa") or {}).get("manifest_sha256") or data.get("manifest_sha256")
-        see_owner = principal.is_staff or principal.role == "verifier" or principal.tenant == job.tenant
+        # Only the owning tenant and staff see whose video it is and the record's contents; anyone
+        # else (another tenant, a public verifier) gets the leaf's seq and hash and the proof: enough to
+        # check inclusion, nothing about the job (tenant, key id, seed, params, leaf bytes).
+        see_owner = principal.is_staff or principal.tenant == job.tenant
         return {
             "found": True,
+            "disclosed": see_owner,
             "job_id": job.id if see_owner else "",
             "tenant": job.tenant if see_owner else "",
             "event": event,
@@ -979,6 +1039,24 @@ class Workflow:
 
 class _LeaseLost(Exception):
     """Another worker owns the job now (our lease expired): write nothing."""
+
+
+def _same_request(earlier: Job, fingerprint: str) -> Job:
+    """The earlier job of an idempotency key, if it was made by this very request."""
+    recorded = (earlier.params or {}).get(FINGERPRINT)
+    if recorded is not None and recorded != fingerprint:
+        raise InvalidArgument(
+            "idempotency_key",
+            f"already used for a different request (job {earlier.id}); use a new key for a new request",
+        )
+    return earlier
+
+
+def _media_problem(error: Exception) -> str:
+    """A MediaError's reason without the name of any server-side file it mentions."""
+    text = str(error)
+    head, sep, tail = text.partition(": ")
+    return tail if sep and ("/" in head or "\\" in head or head.startswith("<")) else text
 
 
 def _message(error: Exception) -> str:

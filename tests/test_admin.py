@@ -187,6 +187,49 @@ def test_policy_edit_changes_the_next_decision_and_is_recorded(
     assert cli_json(live_server, admin, "policy", "show")["version"] == restored["version"]
 
 
+def test_policy_that_would_switch_moderation_off_is_refused(
+    live_server: Any, staff: dict[str, str], tmp_path: Path
+) -> None:
+    """Fail closed: a document without a review and block threshold for every category (`{}` included)
+    or one that weakens the always-on sexual/minors block is refused, and moderation stays on."""
+    from service.client import InvalidArgument
+    from service.client.admin import AdminClient
+
+    admin = staff["admin"]
+    live = cli_json(live_server, admin, "policy", "show")
+    document = json.loads(json.dumps(live["document"]))
+    no_weapons = {**document, "thresholds": {c: t for c, t in document["thresholds"].items()
+                                             if c != "illegal/weapons"}}
+    half = {**document, "thresholds": {**document["thresholds"], "hate": {"review": 0.5, "block": None}}}
+    inverted = {**document, "thresholds": {**document["thresholds"],
+                                           "violence": {"review": 0.9, "block": 0.2}}}
+    minors_off = {**document, "thresholds": {**document["thresholds"],
+                                             "sexual/minors": {"review": 1.0, "block": 1.0}}}
+    masked = {**document, "allow_phrases": [*document.get("allow_phrases", []), "school girl"]}
+    cases = [({}, "thresholds.sexual.review"), (no_weapons, "thresholds.illegal/weapons.review"),
+             (half, "thresholds.hate.block"), (inverted, "thresholds.violence"),
+             (minors_off, "thresholds.sexual/minors.review"), (masked, "allow_phrases[")]
+    for i, (bad, field) in enumerate(cases):
+        path = tmp_path / f"bad{i}.json"
+        path.write_text(json.dumps(bad))
+        refused = cli(live_server, admin, "policy", "edit", "--file", str(path))
+        assert refused.exit_code == 2 and field in refused.stderr, (field, refused.stderr)
+    with AdminClient(live_server.address, api_key=admin) as sdk, pytest.raises(InvalidArgument) as error:
+        sdk.update_policy({})
+    assert error.value.code.name == "INVALID_ARGUMENT" and error.value.field == "thresholds.sexual.review"
+    # A draft in a dry run is held to the same rule.
+    draft = tmp_path / "bad0.json"
+    dry = cli(live_server, staff["moderator"], "moderate", HARMFUL, "--policy-file", str(draft))
+    assert dry.exit_code == 2 and "thresholds.sexual.review" in dry.stderr
+
+    # Nothing changed: the live policy is the same version and still blocks a weapons prompt.
+    assert cli_json(live_server, admin, "policy", "show")["version"] == live["version"]
+    decided = cli_json(live_server, staff["moderator"], "moderate", HARMFUL, code=1)
+    assert decided["decision"] == "block" and decided["policy_version"] == live["version"]
+    with live_server.client("client", "t-fail-closed") as client, pytest.raises(PromptBlocked):
+        client.submit(HARMFUL, **TEST_PARAMS)
+
+
 def test_revoked_key_stops_working_at_once(live_server: Any, staff: dict[str, str]) -> None:
     from service.client import Client
 
@@ -280,6 +323,16 @@ def test_usage_and_connection_errors(live_server: Any, staff: dict[str, str]) ->
     assert closed.exit_code == 2 and "unavailable" in closed.stderr
     wrong = cli(live_server, "vf_000000000000_nope", "review", "list")
     assert wrong.exit_code == 3 and "UNAUTHENTICATED" in wrong.stderr
+
+
+def test_stats_refuses_an_impossible_time_range() -> None:
+    """Checked before any call: a range that cannot hold anything is a usage error, not zero counts."""
+    base = ["--server", "127.0.0.1:1", "--api-key", "vf_000000000000_x", "stats"]
+    for args, message in [(["--since", "2999-01-01"], "is in the future"),
+                          (["--since", "2026-01-02", "--until", "2026-01-01"], "must be later than --since"),
+                          (["--since", "2026-01-01", "--until", "2026-01-01"], "must be later than --since")]:
+        result = CliRunner().invoke(app, [*base, *args])
+        assert result.exit_code == 2 and message in result.stderr, (args, result.stderr)
 
 
 def _admin_methods() -> list[Any]:
@@ -429,6 +482,10 @@ def test_audit_verify_passes_then_detects_a_row_edited_in_the_database(
     assert ok["ok"] is True and int(ok["checkpoints_checked"]) >= 1
     local = CliRunner().invoke(app, ["audit", "verify", "--database", db_url, "--public-key", public_key])
     assert local.exit_code == 0, local.stdout
+    keys_dir = ["audit", "verify", "--database", db_url, "--keys", str(service_keys_dir)]
+    assert CliRunner().invoke(app, keys_dir).exit_code == 0
+    unsigned = CliRunner().invoke(app, ["audit", "verify", "--database", db_url])  # no key: not "intact"
+    assert unsigned.exit_code == 1 and "checkpoint(s) not checked" in unsigned.stdout, unsigned.stdout
     seq = next(
         e["seq"]
         for e in cli_json(

@@ -198,6 +198,10 @@ def _delete(c: Connection) -> None:
     c.execute(text("DELETE FROM audit_events WHERE seq = 5"))
 
 
+def _delete_last(c: Connection) -> None:
+    c.execute(text("DELETE FROM audit_events WHERE seq = 11"))
+
+
 def _delete_and_renumber(c: Connection) -> None:
     _delete(c)
     _shift(c, 6, -1)
@@ -232,6 +236,8 @@ TAMPERING = [
     ("edited", _edit, {("edited", 5, 5)}, {"checkpoint", "head"}),
     ("edited-with-leaf-hash", _edit_with_hash, {("edited", 4, 5)}, {"checkpoint", "head"}),
     ("deleted", _delete, {("deleted", 5, 5)}, {"checkpoint", "head"}),
+    # The last event: its stored tree nodes now disagree, but only the deleted event may be named.
+    ("deleted-last", _delete_last, {("deleted", 11, 11)}, {"checkpoint", "head"}),
     ("deleted-renumbered", _delete_and_renumber, {("deleted", 5, 5), ("reordered", 5, 10)},
      {"checkpoint", "head"}),
     ("inserted-at-end", _insert_at_end, {("inserted", 12, 12)}, set()),
@@ -275,6 +281,18 @@ def test_deleted_event_named_even_with_its_seq_closed(migrated_db_url: str, p256
     assert {"deleted", "reordered", "checkpoint"} <= kinds
 
 
+def test_deleting_the_newest_event_names_only_that_event(migrated_db_url: str, p256_key) -> None:
+    """Two events, the second deleted: seq 0 is untouched and must not be reported as edited."""
+    ledger = _ledger(migrated_db_url, p256_key)
+    _fill(ledger, 2)
+    ledger.checkpoint()
+    with _unlocked(migrated_db_url) as connection:
+        connection.execute(text("DELETE FROM audit_events WHERE seq = 1"))
+    findings = ledger.verify().findings
+    assert [(f.kind, f.seq, f.last_seq) for f in findings if f.seq is not None] == [("deleted", 1, 1)], [
+        str(f) for f in findings]
+
+
 def test_disabled_triggers_are_reported(migrated_db_url: str) -> None:
     ledger = _ledger(migrated_db_url)
     _fill(ledger, 3)
@@ -302,6 +320,15 @@ def test_audit_verify_cli(migrated_db_url: str, p256_key, tmp_path: Path) -> Non
     args = ["audit", "verify", "--database", migrated_db_url, "--public-key", str(pub)]
     result = runner.invoke(app, args)
     assert result.exit_code == 0 and "intact" in result.output, result.output
+    # --keys DIR reads DIR/ledger-pub.pem; without any key the checkpoint is unchecked: not "intact".
+    assert runner.invoke(app, [*args[:4], "--keys", str(tmp_path)]).exit_code == 0
+    unkeyed = runner.invoke(app, args[:4])
+    assert unkeyed.exit_code == 1 and "intact" not in unkeyed.output, unkeyed.output
+    assert "1 checkpoint(s) not checked: pass --public-key/--keys" in unkeyed.output
+    unkeyed_json = json.loads(runner.invoke(app, [*args[:4], "--json"]).output)
+    assert unkeyed_json["ok"] is False and unkeyed_json["findings"] == []
+    assert "not checked" in unkeyed_json["not_checked"]
+    assert runner.invoke(app, [*args, "--keys", str(tmp_path)]).exit_code == 2  # one or the other
     other = tmp_path / "other.pem"
     other.write_bytes(ec.generate_private_key(ec.SECP256R1()).public_key().public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
@@ -384,7 +411,7 @@ def test_retention_purge_keeps_the_log_verifiable(migrated_db_url: str, p256_key
     now = datetime.now(timezone.utc)
     with sessions.begin() as s:
         for i, days in enumerate((-2, -1, 30)):
-            job = Job(id=f"job-{i}", tenant="t1", params={}, prompt_sha256=f"{i}" * 64)
+            job = Job(id=f"job-{i}", tenant="t1", params={}, prompt_sha256=f"{i}" * 64, state="succeeded")
             s.add(job)
             s.flush()
             s.add(PromptText(job_id=job.id, text=f"prompt {i}", purge_after=now + timedelta(days=days)))
@@ -419,8 +446,37 @@ def test_signing_key_from_file_and_wrong_curve(migrated_db_url: str, tmp_path: P
         _ledger(migrated_db_url).checkpoint()
 
 
+def test_audit_verify_a_mistyped_sqlite_path_creates_nothing(tmp_path: Path) -> None:
+    from service.cli.admin import app
+
+    missing = tmp_path / "typo.db"
+    result = CliRunner().invoke(app, ["audit", "verify", "--database", f"sqlite:///{missing}"])
+    assert result.exit_code == 2 and "no such database" in result.output, result.output
+    assert not missing.exists() and list(tmp_path.iterdir()) == []
+
+
+def test_audit_verify_opens_sqlite_read_only(sqlite_url: str) -> None:
+    from service.db import upgrade
+    from service.db.engine import read_only_url
+
+    upgrade(sqlite_url)
+    _fill(_ledger(sqlite_url), 2)
+    engine = make_engine(read_only_url(sqlite_url))
+    try:
+        with engine.connect() as connection:
+            assert connection.execute(text("SELECT count(*) FROM audit_events")).scalar() == 2
+            with pytest.raises(Exception, match="readonly"):
+                connection.execute(text("CREATE TABLE intruder (x)"))
+    finally:
+        engine.dispose()
+    assert _ledger(sqlite_url).verify().ok
+
+
 def test_audit_verify_without_schema_is_a_usage_error(db_url: str) -> None:
     from service.cli.admin import app
 
+    engine = make_engine(db_url)  # the database exists (SQLite: the file is made), with no tables
+    engine.connect().close()
+    engine.dispose()
     result = CliRunner().invoke(app, ["audit", "verify", "--database", db_url])
     assert result.exit_code == 2 and "veriframe db upgrade" in result.output

@@ -9,7 +9,16 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from provenance.media import MediaError, decode_video, encode_mp4, read_image, write_png, write_pngs
+from provenance.media import (
+    MediaError,
+    count_frames,
+    decode_video,
+    encode_mp4,
+    read_image,
+    sample_frames,
+    write_png,
+    write_pngs,
+)
 
 
 def _moving_gradient(frames: int, height: int, width: int) -> np.ndarray:
@@ -103,6 +112,59 @@ def test_decode_rejects_oversized_video(tmp_path):
         decode_video(path, max_frames=8)
     frames, _ = decode_video(path, max_frames=9, max_pixels=64 * 96)
     assert len(frames) == 9
+
+
+def _encode_streamed(path, n: int, height: int, width: int, container: str = "mp4") -> None:
+    """An n-frame H.264 video written one frame at a time (a long one never sits in memory whole)."""
+    with av.open(str(path), mode="w", format=container) as out:
+        stream = out.add_stream("libx264", rate=8)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        stream.options = {"preset": "ultrafast", "crf": "23"}
+        frame = np.zeros((height, width, 3), dtype=np.uint8)
+        for i in range(n):
+            frame[...] = i % 256
+            frame[:, : i % width] = 255 - i % 256  # every frame differs from its neighbours
+            for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+
+
+@pytest.mark.parametrize("container", ["mp4", "matroska"])  # MP4 indexes its frames, Matroska does not
+def test_sample_frames_picks_evenly_spaced_frames(tmp_path, container):
+    path = tmp_path / "v.video"
+    _encode_streamed(path, 50, 32, 48, container)
+    everything, fps = decode_video(path)
+    assert count_frames(path) == len(everything) == 50
+    sampled, sampled_fps, total = sample_frames(path, 16)
+    wanted = np.linspace(0, 49, 16).round().astype(int)
+    assert total == 50 and sampled_fps == fps and np.array_equal(sampled, everything[wanted])
+    with path.open("rb") as stream:  # an open stream is read twice (count, decode) and works too
+        assert np.array_equal(sample_frames(stream, 16)[0], sampled)
+    few, _, _ = sample_frames(path.read_bytes(), 100)  # more asked for than there are: every frame
+    assert np.array_equal(few, everything)
+    with pytest.raises(MediaError, match="larger than the 1000-pixel limit"):
+        sample_frames(path, 4, max_pixels=1000)
+    with pytest.raises(MediaError, match="not a readable video"):
+        sample_frames(b"not a video" * 20, 4)
+
+
+def test_sample_frames_memory_is_bounded_by_the_sample(tmp_path):
+    """2,100 frames (more than the old 2,000-frame verify limit): only the sample is ever held."""
+    import tracemalloc
+
+    path = tmp_path / "long.mp4"
+    _encode_streamed(path, 2100, 96, 96)
+    frame_bytes = 96 * 96 * 3
+    tracemalloc.start()  # numpy reports its buffers to tracemalloc
+    try:
+        frames, _, total = sample_frames(path, 64)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert total == 2100 and frames.shape == (64, 96, 96, 3)
+    assert frames[-1].mean() != frames[0].mean()  # the last frame is the video's last, not its first
+    assert peak < (64 + 16) * frame_bytes, f"peak {peak} bytes: more than the sample ({64 * frame_bytes})"
 
 
 @pytest.mark.parametrize("fmt", ["PNG", "JPEG", "WEBP"])

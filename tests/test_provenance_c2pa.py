@@ -189,3 +189,26 @@ def test_report_json_schema(signed, dev_keys_dir):
     assert data["verdict"] == "verified" and data["consistent"] is True
     assert {"found", "id", "confidence"} <= data["watermark"].keys()
     assert {"present", "valid", "trusted", "errors"} <= data["c2pa"].keys()
+
+
+def test_long_video_is_verified_not_rejected(dev_keys_dir, tmp_path):
+    """A 2,100-frame video (over the 2,000 frames verification used to hold in memory, then refuse) is
+    verified from an evenly spaced sample decoded as a stream."""
+    import av
+
+    marked = watermark.embed_frames(natural_video(9, 256, 256, seed=5), 0x5151)
+    with av.open(str(tmp_path / "long.mp4"), mode="w", format="mp4") as out:
+        stream = out.add_stream("libx264", rate=8)
+        stream.width, stream.height, stream.pix_fmt = 256, 256, "yuv420p"
+        stream.options = {"preset": "veryfast", "crf": "17"}
+        for i in range(2100):  # written a frame at a time: the test holds 9 frames, not 2,100
+            for packet in stream.encode(av.VideoFrame.from_ndarray(marked[i % 9], format="rgb24")):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    signing.sign_mp4(tmp_path / "long.mp4", tmp_path / "signed.mp4", _info(0x5151),
+                     keys.load_keys_dir(dev_keys_dir))
+    report = verify.verify_file(tmp_path / "signed.mp4", trust_anchors=_anchor(dev_keys_dir))
+    assert report.verified, report.reasons
+    assert report.watermark.id == f"{0x5151:016x}"
+    assert report.watermark.frames_analyzed == verify.DETECT_FRAMES

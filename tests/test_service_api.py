@@ -189,6 +189,20 @@ def test_tenant_isolation(live_server, tmp_path: Path) -> None:
         assert job.id in {j.id for j in a.iter_jobs()}
         assert job.id not in {j.id for j in b.iter_jobs()}
         assert all(j.tenant == "tenant-b" for j in b.iter_jobs())
+        video = a.download(job.id, tmp_path)
+        own = a.verify(video).audit
+        assert own.found and own.tenant == "tenant-a" and own.event.leaf_data and own.event.job_id == job.id
+    # Another tenant (and a public verifier) learn that the ledger holds the video, and can check the
+    # proof, but nothing about the job: no tenant, job id, key id, seed, params or leaf bytes.
+    for role, tenant in (("client", "tenant-b"), ("verifier", "public")):
+        with live_server.client(role, tenant) as other:
+            audit = other.verify(video).audit
+        assert audit.found and audit.proof.verified
+        assert (audit.event.seq, audit.event.leaf_hash) == (own.event.seq, own.event.leaf_hash)
+        assert not (audit.job_id or audit.tenant), role
+        event = audit.event
+        assert not (event.leaf_data or event.tenant or event.job_id or event.actor), role
+        assert not event.payload.fields, role
 
 
 def test_list_pagination_and_idempotency(live_server) -> None:

@@ -81,6 +81,11 @@ def test_generate_through_the_server(live_server, tmp_path: Path) -> None:
         "vf_000000000000_nope",
     )
     assert wrong.returncode == 3 and "Unauthenticated" in wrong.stderr
+    # Local-only options mean nothing to the server: refused, not silently ignored.
+    for extra in (["--model", "tiny"], ["--crf", "20"], ["--keys", str(tmp_path)], ["--offload", "none"]):
+        refused = run("veriframe", "generate", "a fox", "-o", str(tmp_path / "y.mp4"), *common, *extra)
+        assert refused.returncode == 2 and extra[0] in refused.stderr and "--server" in refused.stderr, extra
+    assert not (tmp_path / "y.mp4").exists()
 
 
 def test_demo_runs_end_to_end(tmp_path: Path) -> None:

@@ -112,6 +112,17 @@ def test_verify_unreadable_inputs_exit_2(tmp_path, marked):
         assert message in result.stderr
     # One unreadable file among good ones still exits 2 (the worst outcome wins).
     assert _verify(str(out / "in.mp4"), str(tmp_path / "notes.txt")).exit_code == 2
+    # --json: an unreadable file's entry has every field a readable file's has, plus `error`.
+    result = _verify(str(out / "in.mp4"), str(tmp_path / "notes.txt"), "--json")
+    assert result.exit_code == 2
+    good, bad = json.loads(result.stdout)
+    assert set(bad) == set(good) | {"error"} and set(bad["watermark"]) == set(good["watermark"])
+    assert set(bad["c2pa"]) == set(good["c2pa"])
+    assert bad["verdict"] == "error" and "not an MP4, PNG or JPEG" in bad["error"]
+    assert bad["watermark"]["found"] is False and bad["watermark"]["id"] is None
+    assert bad["watermark"]["confidence"] == 0.0
+    assert (bad["c2pa"]["present"], bad["c2pa"]["valid"], bad["c2pa"]["trusted"]) == (False, False, False)
+    assert bad["c2pa"]["errors"] == [bad["error"]] and bad["consistent"] is None and bad["audit"] is None
 
 
 def test_verify_usage_errors_exit_2(marked):

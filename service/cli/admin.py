@@ -793,10 +793,15 @@ def audit_verify(
              "Without it, the server (--server) verifies its own ledger."),
     public_key: str | None = typer.Option(
         None, "--public-key", help="ledger-pub.pem: also check every checkpoint's ES256 signature."),
+    keys: Path | None = typer.Option(
+        None, "--keys", help="A key directory (veriframe keys init): its ledger-pub.pem, as --public-key."),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
 ) -> None:
     """Recompute the ledger's Merkle tree and checkpoints; list every edited, deleted, inserted or
-    reordered event. Exit 0 intact, 1 tampering found, 2 unusable input or database unreachable."""
+    reordered event. With --database, checkpoint signatures need the ledger's public key
+    (--public-key or --keys): without one, a ledger that has checkpoints is not called intact.
+    Exit 0 intact, 1 tampering found or checkpoints left unchecked, 2 unusable input or database
+    unreachable."""
     # (admin tool) No database, or one only from the environment while --server was given: ask the server.
     from click.core import ParameterSource
 
@@ -804,15 +809,24 @@ def audit_verify(
     if database is None or (from_env and ctx.find_root().obj.server_from_command_line):
         _audit_verify_server(ctx, as_json)
     from service.db import DatabaseUnavailable, make_engine, redact, session_factory
+    from service.db.engine import read_only_url
     from service.ledger import Ledger, LedgerError, load_public_key
 
+    if public_key and keys:
+        typer.echo("error: pass --public-key or --keys, not both", err=True)
+        raise typer.Exit(2)
+    key_file = public_key or (str(keys / "ledger-pub.pem") if keys else None)
     try:
-        key = load_public_key(Path(public_key)) if public_key else None
+        key = load_public_key(Path(key_file)) if key_file else None
     except (OSError, ValueError) as error:
-        typer.echo(f"error: cannot read the public key {public_key}: {error}", err=True)
+        typer.echo(f"error: cannot read the public key {key_file}: {error}", err=True)
         raise typer.Exit(2) from None
     try:
-        engine = make_engine(database)
+        # Read-only: verifying never writes, and a mistyped SQLite path must not create a new database.
+        engine = make_engine(read_only_url(database))
+    except FileNotFoundError as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(2) from None
     except Exception as error:  # an unparseable URL or a missing driver: usage, not tampering
         typer.echo(f"error: cannot use database URL: {error}", err=True)
         raise typer.Exit(2) from None
@@ -824,18 +838,27 @@ def audit_verify(
     finally:
         engine.dispose()
 
+    # Without the public key nothing proves the checkpoints are the server's: someone with write access
+    # to the database can re-sign the whole tree with a key of their own. Not "intact", then.
+    unchecked = 0 if report.signatures_checked else report.checkpoints
+    not_checked = f"{unchecked} checkpoint(s) not checked: pass --public-key/--keys" if unchecked else None
+    ok = report.ok and not unchecked
     if as_json:
-        typer.echo(json.dumps({"database": redact(database), **report.to_dict()}, indent=2))
+        typer.echo(json.dumps({"database": redact(database), **report.to_dict(), "ok": ok,
+                               "not_checked": not_checked}, indent=2))
     else:
-        signatures = "signatures checked"
-        if not report.signatures_checked:
-            signatures = "signatures NOT checked: pass --public-key"
+        signatures = "signatures checked" if report.signatures_checked else "signatures NOT checked"
         typer.echo(f"ledger {redact(database)}: {report.events} events, tree size {report.tree_size}, "
                    f"root {report.root_hash}, {report.checkpoints} checkpoints ({signatures})")
         for finding in report.findings:
             typer.echo(f"  {finding}")
-        typer.echo("intact" if report.ok else f"TAMPERED: {len(report.findings)} finding(s)")
-    raise typer.Exit(0 if report.ok else 1)
+        if not report.ok:
+            typer.echo(f"TAMPERED: {len(report.findings)} finding(s)")
+        if not_checked:
+            typer.echo(f"NOT VERIFIED: {not_checked}")
+        if ok:
+            typer.echo("intact")
+    raise typer.Exit(0 if ok else 1)
 
 
 # --- end of `audit verify` ----------------------------------------------------------------------------
@@ -853,6 +876,11 @@ def stats(ctx: typer.Context,
     from rich.table import Table
 
     start, end = parse_time(since, "--since"), parse_time(until, "--until")
+    now = datetime.now(timezone.utc)
+    if start is not None and start > now:
+        _fail(EXIT_USAGE, f"--since {since!r} is in the future ({start:%Y-%m-%d %H:%M}Z): nothing to count")
+    if start is not None and end is not None and end <= start:
+        _fail(EXIT_USAGE, f"--until {until!r} must be later than --since {since!r}")
     with _calling(ctx) as client:
         s = client.stats(start=start, end=end, tenant=tenant)
     if as_json:

@@ -108,7 +108,33 @@ def generate_local(
             signal.signal(signal.SIGINT, previous)
 
 
+# Options that only mean something when the model runs here: refused with --server, not ignored.
+LOCAL_ONLY = {
+    "model": "--model",
+    "device": "--device",
+    "dtype": "--dtype",
+    "offload": "--offload",
+    "vae_tiling": "--vae-tiling",
+    "vae_slicing": "--vae-slicing",
+    "crf": "--crf",
+    "frames_dir": "--frames-dir",
+    "keys": "--keys",
+}
+
+
+def _local_only_given(ctx: typer.Context) -> list[str]:
+    """The local-only options given on the command line (or by environment), in LOCAL_ONLY's order."""
+    given = []
+    for name, flag in LOCAL_ONLY.items():
+        source = ctx.get_parameter_source(name)
+        # By name: typer may bring its own copy of click's ParameterSource enum.
+        if source is not None and source.name in ("COMMANDLINE", "ENVIRONMENT"):
+            given.append(flag)
+    return given
+
+
 def generate(
+    ctx: typer.Context,
     prompt: str = typer.Argument(..., help="What the video should show (at most 226 T5 tokens)."),
     output: Path = typer.Option(..., "-o", "--output", help="MP4 file to write."),
     model: str | None = typer.Option(
@@ -183,14 +209,25 @@ def generate(
         False, "--return-frames", help="--server: also download every signed frame (a zip beside -o)."
     ),
 ) -> None:
-    """Generate a video on this machine (development only).
+    """Generate a video on this machine (development only), or through the service with --server.
 
     Without --keys the MP4 is unsigned and unwatermarked: for development only, never for release.
     The service (`veriframe serve`) screens prompts, watermarks, signs and audits everything it releases.
-    Exit codes: 0 done, 1 cancelled, 2 invalid input.
+    With --server the model, device and encoding are the server's: --model, --keys, --frames-dir,
+    --device, --dtype, --offload, --crf and --vae-* are refused (exit 2).
+    Exit codes: 0 done; 1 cancelled, or (--server) blocked, rejected, failed, rate limited or not
+    verified; 2 invalid input or usage, or (--server) the server unreachable or failing; 3 (--server)
+    the key was refused (unauthenticated or permission denied), as for veriframe-admin.
     """
     if server:  # the product path: the service through the SDK (no torch in this process)
         from service.client.remote_generate import run_remote
+
+        local_only = _local_only_given(ctx)
+        if local_only:
+            raise _fail(
+                f"{', '.join(local_only)}: only for local generation; with --server the server's model and "
+                "settings are used (--return-frames downloads the signed frames)"
+            )
 
         run_remote(server=server, api_key=api_key, prompt=prompt, output=output, tls=tls, root_cert=root_cert,
                    client_cert=client_cert, client_key=client_key, negative_prompt=negative_prompt,

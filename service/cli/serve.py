@@ -29,6 +29,9 @@ def serve(
     Settings come from defaults < --config file < VERIFRAME_* environment variables < these options
     (see docs/service.md). The database is migrated to the newest schema at start. SIGTERM drains:
     the running job finishes within shutdown_grace_s or goes back to the queue.
+
+    Exit codes: 0 stopped cleanly; 2 bad settings, or the server cannot start (missing or unreadable
+    C2PA signing keys, ledger key, trust anchors or TLS files; the listen address in use).
     """
     import asyncio
     import contextlib
@@ -53,7 +56,11 @@ def serve(
     except (ValidationError, OSError, ValueError) as exc:
         typer.echo(f"veriframe serve: bad settings: {exc}", err=True)
         raise typer.Exit(2) from None
-    from service.server.app import serve_forever
+    from service.server.app import StartupError, serve_forever
 
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(serve_forever(settings))
+    try:
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(serve_forever(settings))
+    except StartupError as exc:
+        typer.echo(f"veriframe serve: cannot start: {exc}", err=True)
+        raise typer.Exit(2) from None

@@ -47,7 +47,7 @@ def verify(
     Exit 1: a file is not verified. Exit 2: usage error or an unreadable file.
     """
     from provenance.keys import KeyFileError, load_trust_anchors
-    from provenance.verify import UnreadableInput, configured_trust_anchors, verify_file
+    from provenance.verify import UnreadableInput, configured_trust_anchors, error_json, verify_file
 
     try:
         anchors = configured_trust_anchors() + load_trust_anchors(list(trust_anchor))
@@ -61,8 +61,7 @@ def verify(
             report = verify_file(path, trust_anchors=anchors)
         except UnreadableInput as exc:
             typer.echo(f"veriframe-verify: {exc}", err=True)
-            reports.append({"schema": "veriframe.verify/1", "file": str(path), "verdict": "error",
-                            "error": str(exc)})
+            reports.append(error_json(str(path), str(exc)))
             worst = 2
             continue
         if client is not None:

@@ -30,6 +30,8 @@ from service.client.common import (
     Progress,
     Sink,
     VerificationSummary,
+    check_job_id,
+    list_request,
     progress_of,
     state_name,
     submit_request,
@@ -126,18 +128,20 @@ class AsyncClient:
         return await self.call(self.generation.Submit, submit_request(prompt, **kwargs))
 
     async def get_job(self, job_id: str) -> common_pb2.Job:
-        return await self.call(self.generation.GetJob, generation_pb2.GetJobRequest(job_id=job_id))
+        request = generation_pb2.GetJobRequest(job_id=check_job_id(job_id))
+        return await self.call(self.generation.GetJob, request)
 
     async def list_jobs(
         self, *, page_size: int = 50, page_token: str = "", states: list[int] | None = None
     ) -> generation_pb2.ListJobsResponse:
         return await self.call(
             self.generation.ListJobs,
-            generation_pb2.ListJobsRequest(page_size=page_size, page_token=page_token, states=states or []),
+            list_request(page_size, page_token, states),
         )
 
     async def cancel_job(self, job_id: str) -> common_pb2.Job:
-        return await self.call(self.generation.CancelJob, generation_pb2.CancelJobRequest(job_id=job_id))
+        request = generation_pb2.CancelJobRequest(job_id=check_job_id(job_id))
+        return await self.call(self.generation.CancelJob, request)
 
     async def events(
         self, job_id: str, *, timeout: float | None = None
@@ -147,7 +151,7 @@ class AsyncClient:
                 seen_terminal = False
                 async for event in self.stream(
                     self.generation.StreamEvents,
-                    generation_pb2.StreamEventsRequest(job_id=job_id),
+                    generation_pb2.StreamEventsRequest(job_id=check_job_id(job_id)),
                     timeout=timeout,
                 ):
                     seen_terminal = event.state in TERMINAL
@@ -185,7 +189,7 @@ class AsyncClient:
         if what not in WHAT:
             raise E.InvalidArgument(f"what must be one of {', '.join(WHAT)}", field="what")
         request = generation_pb2.DownloadRequest(
-            job_id=job_id, what=WHAT[what], frame_index=frame_index, chunk_size=chunk_size
+            job_id=check_job_id(job_id), what=WHAT[what], frame_index=frame_index, chunk_size=chunk_size
         )
         async for attempt in self._retrying():
             with attempt:

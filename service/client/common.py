@@ -19,6 +19,8 @@ API_KEY_ENV = "VERIFRAME_API_KEY"
 SERVER_ENV = "VERIFRAME_SERVER"
 DEFAULT_SERVER = "127.0.0.1:50051"
 UPLOAD_CHUNK = 1024 * 1024
+MAX_PAGE_SIZE = 500  # the server's limit
+MAX_JOB_ID = 36  # a UUID; longer ids exist nowhere
 MODES = {"t2v": common_pb2.MODE_T2V, "i2v": common_pb2.MODE_I2V, "v2v": common_pb2.MODE_V2V}
 WHAT = {
     "video": generation_pb2.DownloadRequest.WHAT_VIDEO,
@@ -98,6 +100,51 @@ def _bytes(value: str | Path | bytes | None) -> bytes:
     return value if isinstance(value, bytes) else Path(value).read_bytes()
 
 
+def _set_field(message: Any, name: str, value: Any, field: str) -> None:
+    """Set a protobuf field, turning protobuf's ValueError/TypeError (out of range, wrong type) into
+    the SDK's InvalidArgument naming the field, as the server would."""
+    from service.client.errors import InvalidArgument
+
+    try:
+        setattr(message, name, value)
+    except (ValueError, TypeError) as error:
+        raise InvalidArgument(
+            f"{field}: {value!r} is not a valid value ({error})", field=field, description=str(error)
+        ) from None
+
+
+def list_request(page_size: int, page_token: str, states: list[int] | None) -> generation_pb2.ListJobsRequest:
+    """A ListJobsRequest; InvalidArgument(field="page_size") for a size outside 0..500 (0: the default)."""
+    from service.client.errors import InvalidArgument
+
+    if isinstance(page_size, bool) or not isinstance(page_size, int) or not 0 <= page_size <= MAX_PAGE_SIZE:
+        raise InvalidArgument(
+            f"page_size must be an integer in 0..{MAX_PAGE_SIZE}, got {page_size!r}", field="page_size"
+        )
+    request = generation_pb2.ListJobsRequest(page_size=page_size)
+    _set_field(request, "page_token", page_token, "page_token")
+    for state in states or []:
+        try:
+            request.states.append(state)
+        except (ValueError, TypeError) as error:
+            raise InvalidArgument(f"states: {state!r} is not a job state", field="states") from error
+    return request
+
+
+def check_job_id(job_id: str) -> str:
+    """Job ids are UUIDs: refuse anything else here, with a typed error, before it goes on the wire."""
+    from service.client.errors import InvalidArgument
+
+    if not isinstance(job_id, str) or not 0 < len(job_id) <= MAX_JOB_ID:
+        shown = (
+            repr(job_id)
+            if not isinstance(job_id, str) or len(job_id) <= MAX_JOB_ID
+            else f"{len(job_id)} characters"
+        )
+        raise InvalidArgument(f"job_id must be a job id (a UUID), got {shown}", field="job_id")
+    return job_id
+
+
 def submit_request(
     prompt: str,
     *,
@@ -140,7 +187,7 @@ def submit_request(
         ("height", height),
     ):
         if value is not None:
-            setattr(params, name, value)
+            _set_field(params, name, value, f"params.{name}")
     return generation_pb2.SubmitRequest(
         params=params, idempotency_key=idempotency_key or str(uuid.uuid4()), return_frames=return_frames
     )

@@ -1,8 +1,9 @@
 """`veriframe generate --server ADDR ...`: generation through the service with a live progress bar.
 
 Kept beside the SDK (light imports only); `service/cli/generate.py` calls `run_remote` when --server is given.
-Exit codes: 0 the signed video was saved and verified; 1 blocked, rejected, failed or not verified;
-2 bad usage or input (InvalidArgument); 3 the server is unreachable or refused the key.
+Exit codes (as veriframe-admin's): 0 the signed video was saved and verified; 1 blocked, rejected,
+failed, rate limited or not verified; 2 bad usage or input (InvalidArgument, an unreadable file), or
+the server unreachable or failing; 3 the server refused the key (unauthenticated, permission denied).
 """
 
 from __future__ import annotations
@@ -87,12 +88,18 @@ def run_remote(
     except RateLimited as exc:
         console.print(f"[yellow]{exc.message}[/yellow]: retry in {exc.retry_after or 0:.1f} s")
         raise typer.Exit(1) from None
-    except (Unavailable, Unauthenticated, PermissionDenied) as exc:
+    except (Unauthenticated, PermissionDenied) as exc:
         console.print(f"[red]{type(exc).__name__}[/red]: {exc.message}")
         raise typer.Exit(3) from None
-    except (VeriframeError, OSError) as exc:
-        console.print(f"[red]error[/red]: {exc}")
-        raise typer.Exit(1) from None
+    except Unavailable as exc:
+        console.print(f"[red]server unavailable[/red]: {exc.message}")
+        raise typer.Exit(2) from None
+    except OSError as exc:
+        console.print(f"[red]cannot read or write a file[/red]: {exc}")
+        raise typer.Exit(2) from None
+    except VeriframeError as exc:
+        console.print(f"[red]server error[/red]: {exc.message}")
+        raise typer.Exit(2) from None
     summary = result.verification
     if as_json:
         typer.echo(

@@ -32,6 +32,8 @@ from service.client.common import (
     Progress,
     Sink,
     VerificationSummary,
+    check_job_id,
+    list_request,
     progress_of,
     state_name,
     submit_request,
@@ -141,14 +143,15 @@ class Client:
         return self.call(self.generation.Submit, submit_request(prompt, **kwargs))
 
     def get_job(self, job_id: str) -> common_pb2.Job:
-        return self.call(self.generation.GetJob, generation_pb2.GetJobRequest(job_id=job_id))
+        request = generation_pb2.GetJobRequest(job_id=check_job_id(job_id))
+        return self.call(self.generation.GetJob, request)
 
     def list_jobs(
         self, *, page_size: int = 50, page_token: str = "", states: list[int] | None = None
     ) -> generation_pb2.ListJobsResponse:
         return self.call(
             self.generation.ListJobs,
-            generation_pb2.ListJobsRequest(page_size=page_size, page_token=page_token, states=states or []),
+            list_request(page_size, page_token, states),
         )
 
     def iter_jobs(self, *, page_size: int = 100) -> Iterator[common_pb2.Job]:
@@ -161,7 +164,8 @@ class Client:
                 return
 
     def cancel_job(self, job_id: str) -> common_pb2.Job:
-        return self.call(self.generation.CancelJob, generation_pb2.CancelJobRequest(job_id=job_id))
+        request = generation_pb2.CancelJobRequest(job_id=check_job_id(job_id))
+        return self.call(self.generation.CancelJob, request)
 
     def events(self, job_id: str, *, timeout: float | None = None) -> Iterator[generation_pb2.JobEvent]:
         """The job's events until it ends; reconnects (with backoff) if the server goes away meanwhile."""
@@ -170,7 +174,7 @@ class Client:
                 seen_terminal = False
                 for event in self.stream(
                     self.generation.StreamEvents,
-                    generation_pb2.StreamEventsRequest(job_id=job_id),
+                    generation_pb2.StreamEventsRequest(job_id=check_job_id(job_id)),
                     timeout=timeout,
                 ):
                     seen_terminal = event.state in TERMINAL
@@ -214,7 +218,7 @@ class Client:
         if what not in WHAT:
             raise E.InvalidArgument(f"what must be one of {', '.join(WHAT)}", field="what")
         request = generation_pb2.DownloadRequest(
-            job_id=job_id, what=WHAT[what], frame_index=frame_index, chunk_size=chunk_size
+            job_id=check_job_id(job_id), what=WHAT[what], frame_index=frame_index, chunk_size=chunk_size
         )
         for attempt in self._retrying():
             with attempt:

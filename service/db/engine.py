@@ -5,7 +5,9 @@ from __future__ import annotations
 import contextlib
 import functools
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import quote, unquote
 
 from sqlalchemy import Engine, create_engine, event, exc
 from sqlalchemy.engine import make_url
@@ -34,6 +36,33 @@ def normalise_url(url: str) -> str:
         if url.startswith(prefix):
             return "postgresql+psycopg://" + url[len(prefix):]
     return url
+
+
+def sqlite_file(url: str) -> Path | None:
+    """The file a SQLite URL names (`sqlite:///PATH` or `sqlite:///file:PATH?...&uri=true`); None for
+    other databases and in-memory SQLite."""
+    parsed = make_url(normalise_url(url))
+    database = parsed.database
+    if parsed.get_backend_name() != "sqlite" or database in (None, "", ":memory:"):
+        return None
+    if database.startswith("file:"):  # an SQLite URI filename
+        database = unquote(database[len("file:"):])
+        if database in ("", ":memory:") or parsed.query.get("mode") == "memory":
+            return None
+    return Path(database)
+
+
+def read_only_url(url: str) -> str:
+    """`url` opened for reading only. For a SQLite file, a read-only URI: a mistyped path is an error
+    (FileNotFoundError) instead of a new, empty database. Other databases: `url` unchanged."""
+    path = sqlite_file(url)
+    if path is None:
+        return url
+    if not path.is_file():
+        raise FileNotFoundError(f"no such database: {path}")
+    parsed = make_url(normalise_url(url))
+    read_only = parsed.set(database="file:" + quote(str(path.resolve())), query={"mode": "ro", "uri": "true"})
+    return read_only.render_as_string(hide_password=False)
 
 
 def make_engine(url: str, *, echo: bool = False, sqlite_immediate: bool = True) -> Engine:

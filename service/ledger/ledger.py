@@ -23,13 +23,17 @@ from sqlalchemy import and_, delete, func, insert, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from service.db.engine import reading, unavailable_as_error
-from service.db.models import AuditEvent, Checkpoint, LedgerHead, MerkleNode, PromptText
+from service.db.models import AuditEvent, Checkpoint, Job, LedgerHead, MerkleNode, PromptText
 from service.ledger import checkpoint as cp
 from service.ledger import events as ev
 from service.ledger import merkle
 from service.ledger.canonical import EVENT_TYPE_PATTERN, canonical_json, event_document, normalise_payload
 
 __all__ = ["ConsistencyProof", "EventInput", "InclusionProof", "Ledger", "LedgerError", "TreeHead"]
+
+
+# service.jobs' terminal states (not imported: service.jobs depends on this package).
+FINAL_JOB_STATES = ("succeeded", "failed", "rejected", "cancelled")
 
 
 class LedgerError(RuntimeError):
@@ -221,13 +225,19 @@ class Ledger:
     def purge_prompts(self, now: datetime | None = None, *, actor: str = "system:retention") -> list[str]:
         """Delete prompt texts whose `purge_after` has passed and record a `retention.purged` event.
 
-        Deletion and its record commit together. Returns the purged job ids (nothing recorded if none).
+        Only prompts of jobs in a final state are purged: a queued or held job still needs its prompt to
+        run (it is purged at the first pass after it ends). Deletion and its record commit together.
+        Returns the purged job ids (nothing recorded if none).
         """
         now = now or _utcnow()
         with unavailable_as_error("the audit ledger database"), self._local_lock, self._sessions.begin() as s:
             # Lock the head first: on PostgreSQL this also orders concurrent purges.
             self._lock_head(s)
-            job_ids = list(s.scalars(select(PromptText.job_id).where(PromptText.purge_after <= now)))
+            job_ids = list(s.scalars(
+                select(PromptText.job_id)
+                .join(Job, Job.id == PromptText.job_id)
+                .where(PromptText.purge_after <= now, Job.state.in_(FINAL_JOB_STATES))
+            ))
             if not job_ids:
                 return []
             s.execute(delete(PromptText).where(PromptText.job_id.in_(job_ids)))

@@ -81,15 +81,33 @@ def _engine_loader(settings: Settings, device: str | None) -> Callable[[], Any]:
     return load
 
 
+class StartupError(RuntimeError):
+    """The server cannot start as configured (missing keys or certificates, a port in use...): the
+    message says what and how to fix it; `veriframe serve` prints it and exits 2."""
+
+
+def _read(path: Path | None, what: str, fix: str) -> bytes:
+    try:
+        data = Path(path).read_bytes()  # type: ignore[arg-type]
+    except OSError as error:
+        raise StartupError(f"cannot read the {what} {path}: {error.strerror or error}; {fix}") from None
+    if not data.strip():
+        raise StartupError(f"the {what} {path} is empty; {fix}")
+    return data
+
+
 def _credentials(settings: Settings) -> grpc.ServerCredentials | None:
     if settings.tls_cert is None:
         return None
-    chain = Path(settings.tls_cert).read_bytes()
-    key = Path(settings.tls_key).read_bytes()  # type: ignore[arg-type]
+    fix = "check tls_cert / tls_key / tls_client_ca"
+    chain = _read(settings.tls_cert, "TLS certificate chain (tls_cert)", fix)
+    key = _read(settings.tls_key, "TLS private key (tls_key)", fix)
     if settings.tls_client_ca is None:
         return grpc.ssl_server_credentials([(key, chain)])
     return grpc.ssl_server_credentials(
-        [(key, chain)], root_certificates=Path(settings.tls_client_ca).read_bytes(), require_client_auth=True
+        [(key, chain)],
+        root_certificates=_read(settings.tls_client_ca, "client CA (tls_client_ca)", fix),
+        require_client_auth=True,
     )
 
 
@@ -114,6 +132,7 @@ class VeriframeServer:
         loop = asyncio.get_running_loop()
         # DB calls and auth run in threads: give them room (the generation runs in its own thread).
         loop.set_default_executor(ThreadPoolExecutor(max_workers=32, thread_name_prefix="veriframe-io"))
+        credentials = _credentials(settings)  # missing certificate files stop us before anything else
         ctx = await asyncio.to_thread(self._build_context, loop)
         self.ctx = ctx
 
@@ -124,6 +143,8 @@ class VeriframeServer:
             ("grpc.keepalive_timeout_ms", int(settings.keepalive_timeout_s * 1000)),
             ("grpc.http2.min_ping_interval_without_data_ms", 5000),
             ("grpc.keepalive_permit_without_calls", 1),
+            # A second server on a port in use must fail to bind, not silently share it.
+            ("grpc.so_reuseport", 0),
         ]
         server = grpc.aio.server(options=options)
         from service.api.gen import admin_pb2_grpc
@@ -139,13 +160,18 @@ class VeriframeServer:
         reflection.enable_server_reflection(
             (*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME), server
         )
-        credentials = _credentials(settings)
-        if credentials is None:
-            self.port = server.add_insecure_port(settings.listen)
-        else:
-            self.port = server.add_secure_port(settings.listen, credentials)
+        try:
+            if credentials is None:
+                self.port = server.add_insecure_port(settings.listen)
+            else:
+                self.port = server.add_secure_port(settings.listen, credentials)
+        except RuntimeError:
+            self.port = 0
         if self.port == 0:
-            raise RuntimeError(f"could not listen on {settings.listen}")
+            raise StartupError(
+                f"cannot listen on {settings.listen}: the address is in use or not valid here "
+                "(is another server running? choose another --listen host:port)"
+            )
         await server.start()
         self.server = server
         self._health = health_servicer
@@ -158,6 +184,7 @@ class VeriframeServer:
                 _engine_loader(settings, device),
                 worker_id=new_worker_id(index),
                 notify=ctx.notifier.notify,
+                on_loaded=self._worker_loaded,
             )
             worker.start()
             ctx.workers.append(worker)
@@ -171,6 +198,7 @@ class VeriframeServer:
         self._maintenance.start()
         for name in ("", *SERVICE_NAMES):
             await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+        await self._set_generation_health()
         log.info(
             "veriframe serving on %s (%d worker(s), database %s)",
             self.address,
@@ -178,17 +206,65 @@ class VeriframeServer:
             _redact(settings.database_url),
         )
 
+    def _ledger(self, sessions: Any) -> Any:
+        """The ledger with its checkpoint key: a server never runs without one (checkpoints, proofs)."""
+        from service.ledger import Ledger
+
+        ledger_key = Path(self.settings.keys_dir) / "ledger-key.pem"
+        fix = f"run `veriframe keys init {self.settings.keys_dir}` or set keys_dir"
+        _read(ledger_key, "ledger signing key", fix)
+        try:
+            return Ledger(sessions, ledger_key)
+        except Exception as error:
+            raise StartupError(f"the ledger key {ledger_key} is not usable ({error}); {fix}") from None
+
+    def _load_keys(self, workflow: Workflow) -> None:
+        """C2PA signing keys and Verify's trust anchors, loaded now: a bad path fails the start, not a job."""
+        fix = f"run `veriframe keys init {self.settings.keys_dir}` or set keys_dir"
+        try:
+            workflow.signing_keys()
+        except Exception as error:
+            raise StartupError(
+                f"cannot load the C2PA signing keys from {self.settings.keys_dir} ({error}); {fix}"
+            ) from None
+        anchors = [
+            _read(path, "trust anchor (trust_anchors)", "check trust_anchors / VERIFRAME_TRUST_ANCHORS")
+            for path in self.settings.trust_anchors
+        ]
+        root = Path(self.settings.keys_dir) / "root-ca.pem"
+        if root.is_file():
+            anchors.append(root.read_bytes())
+        workflow.trust_anchors = anchors
+
+    def _worker_loaded(self, worker: Worker, error: str | None) -> None:
+        """A worker loaded its model (or failed to): with every worker failed, generation is down."""
+        assert self.ctx is not None
+        workers = self.ctx.workers
+        if error is None:
+            if self.ctx.workflow.limits is not None:
+                self.ctx.workflow.set_model_error(None)
+        elif workers and all(w.load_error is not None for w in workers):
+            self.ctx.workflow.set_model_error(error)
+        if self._health is not None:
+            asyncio.get_running_loop().create_task(self._set_generation_health())
+
+    async def _set_generation_health(self) -> None:
+        """Generation is NOT_SERVING while the model cannot be loaded (Submit answers UNAVAILABLE)."""
+        if self._health is None or self.ctx is None:
+            return
+        serving = health_pb2.HealthCheckResponse
+        status = serving.NOT_SERVING if self.ctx.workflow.model_error is not None else serving.SERVING
+        await self._health.set(SERVICE_NAMES[0], status)
+
     def _build_context(self, loop: asyncio.AbstractEventLoop) -> ServerContext:
         from service.db import make_engine, session_factory, upgrade
-        from service.ledger import Ledger
 
         settings = self.settings
         if self.migrate:
             upgrade(settings.database_url)
         self._engine = make_engine(settings.database_url)
         sessions = session_factory(self._engine)
-        ledger_key = Path(settings.keys_dir) / "ledger-key.pem"
-        ledger = Ledger(sessions, ledger_key if ledger_key.is_file() else None)
+        ledger = self._ledger(sessions)
         public_pem = ""
         if ledger.public_key is not None:
             from cryptography.hazmat.primitives import serialization
@@ -200,6 +276,14 @@ class VeriframeServer:
             sessions, ledger, lease_seconds=settings.lease_seconds, max_attempts=settings.max_attempts
         )
         workflow = Workflow(settings, sessions, ledger, store)
+        self._load_keys(workflow)
+        from service.server.model_limits import ModelUnavailable, SubmitLimits
+
+        try:
+            workflow.limits = SubmitLimits(settings.model, settings.i2v_model)
+            workflow.set_model_error(None)
+        except ModelUnavailable as error:
+            workflow.set_model_error(str(error))
         workflow.ensure_policy()
         workflow.classifier()  # load once, before the first request
         auth = Authenticator(
@@ -248,8 +332,13 @@ async def running_server(settings: Settings, *, migrate: bool = True) -> AsyncIt
 
 
 async def serve_forever(settings: Settings) -> None:
+    """Serve until SIGTERM / SIGINT. Raises StartupError when the server cannot start as configured."""
     server = VeriframeServer(settings)
-    await server.start()
+    try:
+        await server.start()
+    except BaseException:
+        await server.stop(0)
+        raise
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

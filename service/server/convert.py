@@ -20,7 +20,7 @@ MODE_NAMES = {
     common_pb2.MODE_UNSPECIFIED: "",
 }
 MODE_VALUES = {v: k for k, v in MODE_NAMES.items() if v}
-_HIDDEN_PARAMS = ("input_file",)
+_HIDDEN_PARAMS = ("input_file", "request_sha256")  # server paths; the idempotency fingerprint
 
 
 def timestamp(moment: datetime | None) -> timestamp_pb2.Timestamp | None:
@@ -151,6 +151,11 @@ def audit_event(row: Any) -> common_pb2.AuditEvent:
         created_at=timestamp(row.time),
         leaf_data=event_bytes(row).decode(),
     )
+
+
+def redacted_audit_event(row: Any) -> common_pb2.AuditEvent:
+    """What a caller outside the video's tenant may see: the leaf's position and hash, for the proof."""
+    return common_pb2.AuditEvent(seq=row.seq, leaf_hash=row.leaf_hash)
 
 
 def checkpoint(row: Any, public_key_pem: str = "") -> common_pb2.Checkpoint:

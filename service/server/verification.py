@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import tempfile
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -19,6 +20,7 @@ from service.server.errors import rpc
 if TYPE_CHECKING:
     from service.server.app import ServerContext
 
+log = logging.getLogger(__name__)
 SUFFIXES = {"video/mp4": ".mp4", "image/png": ".png", "image/jpeg": ".jpg"}
 
 
@@ -69,16 +71,21 @@ class VerificationServicer(verification_pb2_grpc.VerificationServicer):
                     handle.close()
             if handle is None or size == 0:
                 raise InvalidArgument("chunk", "no file was uploaded")
-            result = await asyncio.to_thread(self._verify, principal, path)
+            shown = Path(header.filename).name if header is not None and header.filename else "the upload"
+            result = await asyncio.to_thread(self._verify, principal, path, shown)
         return result
 
-    def _verify(self, principal: Principal, path: Path) -> verification_pb2.VerifyResponse:
+    def _verify(self, principal: Principal, path: Path, shown: str) -> verification_pb2.VerifyResponse:
         from provenance.media import MediaError
 
         try:
             outcome = self.ctx.workflow.verify(principal, path)
         except (MediaError, ValueError) as error:
-            raise InvalidArgument("chunk", f"not a readable video or image: {error}") from error
+            # The reason helps the caller; the server's temporary path does not (and is not theirs).
+            log.info("Verify: unreadable upload from key %s: %s", principal.key_id, error)
+            reason = str(error).replace(str(path), shown).replace(str(path.parent), "")
+            message = f"not a readable MP4 video or PNG/JPEG image ({reason})"
+            raise InvalidArgument("chunk", message) from error
         report = outcome["report"]
         watermark = report.get("watermark") or {}
         c2pa = report.get("c2pa") or {}
@@ -111,7 +118,9 @@ class VerificationServicer(verification_pb2_grpc.VerificationServicer):
                     found=True,
                     job_id=audit["job_id"],
                     tenant=audit["tenant"],
-                    event=convert.audit_event(audit["event"]),
+                    event=convert.audit_event(audit["event"])
+                    if audit["disclosed"]
+                    else convert.redacted_audit_event(audit["event"]),
                     proof=convert.inclusion_proof(audit["proof"], audit["checkpoint"], key_pem),
                     manifest_matches=audit["manifest_matches"],
                     video_matches=audit["video_matches"],
