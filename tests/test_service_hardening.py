@@ -224,3 +224,52 @@ def test_retention_purges_only_ended_jobs(api_only) -> None:
     with ctx.sessions() as s:
         assert s.get(PromptText, queued) is not None and s.get(PromptText, ended) is None
         assert s.get(Job, queued).state == "queued"
+
+
+def test_uploaded_inputs_are_deleted_whenever_a_job_ends(api_only) -> None:
+    from service.auth import Principal
+    from service.db import Job
+    from service.jobs import utcnow
+
+    ctx = api_only.ctx
+    inputs = Path(api_only.settings.output_dir) / "inputs"
+    video = _mp4(9, 256, 256)
+    with api_only.client(tenant="inputs") as client:
+        held = client.submit("Barack Obama giving a speech in a sunny park", mode="v2v", video=video,
+                             **{**TEST_PARAMS, "num_frames": None}).job
+        lost = client.submit(BENIGN, mode="v2v", video=video, **{**TEST_PARAMS, "num_frames": None}).job
+    assert held.review_id and list(inputs.glob(f"{held.id}*")) and list(inputs.glob(f"{lost.id}*"))
+    moderator = Principal(key_id="key:mod", role="moderator", tenant="ops", prefix="mod")
+    ctx.workflow.reject_review(moderator, held.review_id, "not allowed")
+    assert not list(inputs.glob(f"{held.id}*"))  # review rejected
+    # A worker died on its last attempt: the maintenance loop fails the job and drops its input.
+    with ctx.sessions.begin() as s:
+        row = s.get(Job, lost.id)
+        row.state, row.worker_id, row.attempts = "running", "dead-worker", ctx.store.max_attempts
+        row.lease_expires_at = utcnow() - timedelta(seconds=1)
+    recovered = {r.job_id: r.action for r in ctx.store.recover_expired()}
+    assert recovered[lost.id] == "failed" and not list(inputs.glob(f"{lost.id}*"))
+
+
+def test_client_errors_carry_no_server_internals(api_only) -> None:
+    with api_only.client(tenant="internals") as client, pytest.raises(InvalidArgument) as caught:
+        client.verify(b"definitely not media", filename="x.mp4")
+    assert caught.value.field == "chunk"
+    assert "veriframe-verify-" not in caught.value.message and "/tmp" not in caught.value.message
+
+
+def test_failed_job_tells_the_requester_what_to_do_not_the_exception(make_live_server) -> None:
+    from service.api.gen import common_pb2
+
+    api = make_live_server(workers=0)
+    with api.client(tenant="fails") as client:
+        v2v = {**TEST_PARAMS, "num_frames": None}
+        job = client.submit(BENIGN, mode="v2v", video=_mp4(9, 256, 256), **v2v).job
+    stored = list((Path(api.settings.output_dir) / "inputs").glob(f"{job.id}*"))
+    stored[0].unlink()  # the worker will not find the input: a server-side failure
+    worker = make_live_server(database_url=api.settings.database_url, output_dir=api.settings.output_dir)
+    with worker.client(tenant="fails") as client:
+        final = client.wait(job.id, timeout=120)
+    assert final.state == common_pb2.JOB_STATE_FAILED and final.error.code == "GENERATION_FAILED"
+    assert str(stored[0]) not in final.error.message and "/" not in final.error.message
+    assert "submit the request again" in final.error.message

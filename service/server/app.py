@@ -121,6 +121,7 @@ class VeriframeServer:
         self._maintenance: Maintenance | None = None
         self._health: health.aio.HealthServicer | None = None  # type: ignore[name-defined]
         self._engine: Any = None
+        self._tasks: set[asyncio.Task[None]] = set()
 
     @property
     def address(self) -> str:
@@ -241,12 +242,35 @@ class VeriframeServer:
         assert self.ctx is not None
         workers = self.ctx.workers
         if error is None:
-            if self.ctx.workflow.limits is not None:
-                self.ctx.workflow.set_model_error(None)
-        elif workers and all(w.load_error is not None for w in workers):
+            known = self.ctx.workflow.limits is not None
+            self._background(self._serve_model() if known else self._inspect_again())
+            return
+        if workers and all(w.load_error is not None for w in workers):
             self.ctx.workflow.set_model_error(error)
-        if self._health is not None:
-            asyncio.get_running_loop().create_task(self._set_generation_health())
+        self._background(self._set_generation_health())
+
+    def _background(self, coroutine: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coroutine)
+        self._tasks.add(task)  # keep a reference until it is done
+        task.add_done_callback(self._tasks.discard)
+
+    async def _serve_model(self) -> None:
+        assert self.ctx is not None
+        self.ctx.workflow.set_model_error(None)
+        await self._set_generation_health()
+
+    async def _inspect_again(self) -> None:
+        """A worker loaded the model that could not be inspected at start (e.g. it was downloaded)."""
+        from service.server.model_limits import ModelUnavailable, SubmitLimits
+
+        assert self.ctx is not None
+        try:
+            limits = await asyncio.to_thread(SubmitLimits, self.settings.model, self.settings.i2v_model)
+        except ModelUnavailable as error:
+            log.error("the model loaded but its limits still cannot be read: %s", error)
+            return
+        self.ctx.workflow.limits = limits
+        await self._serve_model()
 
     async def _set_generation_health(self) -> None:
         """Generation is NOT_SERVING while the model cannot be loaded (Submit answers UNAVAILABLE)."""
