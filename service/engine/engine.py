@@ -415,6 +415,26 @@ class Engine:
         self._offloaded_on: Any = pipe if offload != "none" else None
 
     @classmethod
+    def for_validation(cls, model: str) -> Engine:
+        """An engine that can only `validate`: the checkpoint's configs and tokenizer, no weights.
+
+        API servers use it to refuse at Submit what the model cannot take (sizes, frame counts, the
+        prompt's token limit) with exactly the checks a worker runs, before any GPU is involved.
+        """
+        from types import SimpleNamespace
+
+        from transformers import AutoTokenizer
+
+        path, family, transformer_config, info = _inspect(model, configs_only=True)
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(path / "tokenizer")
+        except (OSError, ValueError) as exc:
+            raise ModelLoadError(f"{model}: cannot read its tokenizer ({exc})") from exc
+        # `validate` reads only the tokenizer and the transformer's config.
+        pipe = SimpleNamespace(tokenizer=tokenizer, transformer=SimpleNamespace(config=transformer_config))
+        return cls(pipe, info, family, offload="none")
+
+    @classmethod
     def load(
         cls,
         model: str,

@@ -9,7 +9,6 @@ tokenizer (read by the engine's config-only inspection), so the API and the work
 from __future__ import annotations
 
 from collections.abc import Callable
-from types import SimpleNamespace
 from typing import Any
 
 Validator = Callable[[Any], Any]
@@ -23,27 +22,17 @@ class _ConfigEngine:
     """`Engine.validate` of one checkpoint, run on its configs and tokenizer only."""
 
     def __init__(self, model: str) -> None:
-        from transformers import AutoTokenizer
-
-        from service.engine import ModelLoadError
-        from service.engine import engine as engine_module
+        from service.engine import Engine, ModelLoadError
+        from service.engine.engine import MAX_SIDE
 
         try:
-            # The engine's config-only inspection (what `inspect_model` returns, plus the family limits
-            # with the checkpoint's overrides): no weights are read.
-            path, family, transformer_config, info = engine_module._inspect(model, configs_only=True)
+            engine = Engine.for_validation(model)
         except (ModelLoadError, OSError, ValueError, KeyError) as error:
             raise ModelUnavailable(str(error)) from error
-        try:
-            tokenizer = AutoTokenizer.from_pretrained(path / "tokenizer")
-        except (OSError, ValueError) as error:
-            raise ModelUnavailable(f"{model}: cannot read its tokenizer ({error})") from error
-        # Engine.validate reads only `pipe.tokenizer` and `pipe.transformer.config`.
-        pipe = SimpleNamespace(tokenizer=tokenizer, transformer=SimpleNamespace(config=transformer_config))
-        self.validate: Validator = engine_module.Engine(pipe, info, family, offload="none").validate
-        self.modes = tuple(info.modes)
-        self.max_frames = family.max_frames
-        self.max_pixels = engine_module.MAX_SIDE * engine_module.MAX_SIDE
+        self.validate: Validator = engine.validate
+        self.modes = tuple(engine.info.modes)
+        self.max_frames = engine.family.max_frames
+        self.max_pixels = MAX_SIDE * MAX_SIDE
 
 
 class SubmitLimits:
