@@ -96,5 +96,7 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
     videos = list((workdir / "out").glob("*.mp4"))
     assert len(videos) == 1
     assert "blocked" in result.stdout and "ledger verification: OK" in result.stdout
+    assert "inclusion proof holds" in result.stdout
+    assert "veriframe-verify --server exit code 0" in result.stdout
     verify = run("veriframe-verify", str(videos[0]), "--trust-anchor", str(workdir / "keys" / "root-ca.pem"))
     assert verify.returncode == 0, verify.stdout + verify.stderr

@@ -131,8 +131,20 @@ def demo(
         if completed.returncode != 0:
             exit_code = 1
 
+        step("tracing the file through the service's ledger: veriframe-verify --server")
+        ctx.ledger.checkpoint()  # a signed tree head for the proof to end in
+        command += ["--server", server.address, "--ledger-key", str(keys_dir / "ledger-pub.pem")]
+        # The key goes through the environment, not the command line (other users can read argv).
+        environment = {**os.environ, "VERIFRAME_API_KEY": key.secret}
+        completed = subprocess.run(command, capture_output=True, text=True, timeout=300, env=environment)
+        console.print("    " + (completed.stdout.strip() or completed.stderr.strip()).replace("\n", "\n    "))
+        console.print(
+            f"    veriframe-verify --server exit code {completed.returncode} (0 = verified and in the ledger)"
+        )
+        if completed.returncode != 0:
+            exit_code = 1
+
         step("the audit ledger")
-        ctx.ledger.checkpoint()
         _print_ledger(console, ctx, Table)
         report = ctx.ledger.verify()
         console.print(
