@@ -72,7 +72,6 @@ class Settings(BaseSettings):
     rate_limit_per_minute: float = Field(120.0, gt=0, description="requests per API key (token bucket rate)")
     rate_limit_burst: int = Field(60, ge=1, description="token bucket size")
     tenant_queue_cap: int = Field(20, ge=1, description="queued + held jobs per tenant")
-    review_expiry_hours: float = Field(72.0, gt=0, description="pending reviews expire after this")
     max_prompt_chars: int = Field(4000, ge=1)
 
     # --- safety

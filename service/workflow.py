@@ -286,7 +286,7 @@ class Workflow:
                     session=s,
                 )
                 if state == J.REVIEW:
-                    self._queue_review(s, job, decision, policy_version)
+                    self._queue_review(s, job, decision, policy_version, policy.review_ttl_seconds)
         except exc.IntegrityError:
             # The same idempotency key won a race in another request: return that job.
             self._remove_paths(input_file)
@@ -394,8 +394,11 @@ class Workflow:
         job.params["input_file"] = str(path)
         return path
 
-    def _queue_review(self, s: Session, job: Job, decision: Any, policy_version: int) -> None:
-        expires = J.utcnow() + timedelta(hours=self.settings.review_expiry_hours)
+    def _queue_review(
+        self, s: Session, job: Job, decision: Any, policy_version: int, ttl_seconds: int
+    ) -> None:
+        # How long a prompt may wait for a moderator is moderation policy (versioned, in the ledger).
+        expires = J.utcnow() + timedelta(seconds=ttl_seconds)
         item = ReviewItem(
             job_id=job.id,
             tenant=job.tenant,

@@ -579,3 +579,30 @@ def test_cli_over_mutual_tls(make_live_server: Any, tmp_path: Path) -> None:
     assert plaintext.exit_code == 2
     half = runner.invoke(app, [*base, "--tls-cert", str(pki["client"]), "stats"])
     assert half.exit_code == 2 and "go together" in half.stderr
+
+
+def test_review_expires_after_the_policys_ttl(live_server: Any, staff: dict[str, str]) -> None:
+    """How long a held prompt waits is moderation policy: a new version's `review_ttl_seconds` applies
+    to the next review, and an expired review rejects the job with a ledger record."""
+    from datetime import datetime, timedelta
+
+    from service.client.admin import AdminClient
+    from service.jobs import utcnow
+
+    with AdminClient(live_server.address, api_key=staff["admin"]) as sdk:
+        document = json.loads(sdk.get_policy().document_json)
+        sdk.update_policy({**document, "review_ttl_seconds": 60}, comment="one-minute reviews")
+    with live_server.client("client", "t-expire") as client:
+        before = utcnow()
+        job = client.submit(REVIEWED, **TEST_PARAMS).job
+        assert job.state == common_pb2.JOB_STATE_REVIEW
+        shown = cli_json(live_server, staff["moderator"], "review", "show", job.review_id)
+        expires = datetime.fromisoformat(shown["expires_at"].replace("Z", "+00:00"))
+        assert timedelta(seconds=55) <= expires - before <= timedelta(seconds=65)
+
+        assert live_server.ctx.workflow.expire_reviews(utcnow()) == []  # not yet
+        assert live_server.ctx.workflow.expire_reviews(utcnow() + timedelta(minutes=2)) == [job.review_id]
+        final = client.get_job(job.id)
+        assert final.state == common_pb2.JOB_STATE_REJECTED and final.error.code == "REVIEW_EXPIRED"
+    events = cli_json(live_server, staff["moderator"], "audit", "search", "--job", job.id)["events"]
+    assert [e["event_type"] for e in events][-1] == "review.expired"
