@@ -31,13 +31,13 @@ demo: install
 
 lint: install
 	$(BIN)/ruff check .
-	$(BIN)/python -m service.api.codegen --check
+	$(BIN)/python -m veriframe.service.api.codegen --check
 
 test: install lint
 	$(BIN)/python -m pytest
 
 protos: install
-	$(BIN)/python -m service.api.codegen
+	$(BIN)/python -m veriframe.service.api.codegen
 
 clean:
 	rm -rf $(VENV) $(DEMO_DIR) .pytest_cache .ruff_cache

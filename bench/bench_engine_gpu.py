@@ -122,7 +122,7 @@ MODELS: dict[str, dict[str, Any]] = {
 
 
 def _tiny_configs() -> dict[str, Any]:
-    from service.engine import tiny
+    from veriframe.service.engine import tiny
 
     return {
         "transformer": {**tiny._TRANSFORMER_CONFIG, "in_channels": tiny._VAE_CONFIG["latent_channels"]},
@@ -144,7 +144,7 @@ def build_pipeline(configs: dict[str, Any], device: str) -> Any:
     )
     from transformers import T5Config, T5EncoderModel
 
-    from service.engine.tiny import _tokenizer
+    from veriframe.service.engine.tiny import _tokenizer
 
     dtype = getattr(torch, configs["dtype"])
     torch.manual_seed(0)
@@ -225,7 +225,7 @@ def run_baseline(pipe: Any, args: argparse.Namespace, steps: int) -> tuple[dict[
 
 
 def run_engine(engine: Any, args: argparse.Namespace, steps: int) -> tuple[dict[str, float], Any]:
-    from service.engine import GenerationParams
+    from veriframe.service.engine import GenerationParams
 
     clock = _Clock(args.device)
     video = engine.generate(
@@ -288,7 +288,7 @@ def main(argv: list[str] | None = None) -> int:
         if getattr(args, key) is None:
             setattr(args, key, value)
 
-    from service.engine import Engine
+    from veriframe.service.engine import Engine
 
     started = time.perf_counter()
     pipe = build_pipeline(configs, args.device)

@@ -3,7 +3,8 @@
     .venv/bin/python bench/bench_moderation.py [--threads 2] [--n-short 200] [--n-long 60]
 
 Prompts: the VBench short and GPT-lengthened prompt lists from the dev data when present (they are
-what CogVideoX users send), else a built-in set. Configurations, all through ``safety.screen`` with the
+what CogVideoX users send), else a built-in set. Configurations, all through ``veriframe.safety.screen``
+with the
 default policy and sentence-chunk scoring:
 - baseline: fp32 MiniLM, one prompt at a time (the untuned classifier);
 - previous int8: int8 MiniLM scoring the whole prompt *and* each sentence chunk of a long prompt (the
@@ -52,8 +53,8 @@ def load_prompts(n_short: int, n_long: int) -> tuple[list[str], list[str], str]:
 
 def screen_whole_and_chunks(prompt: str, policy, clf):
     """The previous screen: the whole prompt plus each sentence chunk, max per category (for comparison)."""
-    from safety.chunking import split_chunks
-    from safety.screen import _decide, _prepare
+    from veriframe.safety.chunking import split_chunks
+    from veriframe.safety.screen import _decide, _prepare
 
     norm = _prepare(prompt, policy)
     scores: dict[str, float] = {}
@@ -64,7 +65,7 @@ def screen_whole_and_chunks(prompt: str, policy, clf):
 
 
 def single_latencies(prompts: list[str], policy, clf, screen=None) -> list[float]:
-    import safety
+    from veriframe import safety
 
     screen = screen or safety.screen
     out = []
@@ -76,7 +77,7 @@ def single_latencies(prompts: list[str], policy, clf, screen=None) -> list[float
 
 
 def batched_throughput(prompts: list[str], policy, clf, batch: int = 32) -> float:
-    from safety.screen import screen_many
+    from veriframe.safety.screen import screen_many
 
     t0 = time.perf_counter()
     for i in range(0, len(prompts), batch):
@@ -93,8 +94,8 @@ def main() -> None:
 
     import torch
 
-    import safety
-    from safety.classifier import MiniLMClassifier
+    from veriframe import safety
+    from veriframe.safety.classifier import MiniLMClassifier
 
     torch.set_num_threads(args.threads)
     short, long, source = load_prompts(args.n_short, args.n_long)

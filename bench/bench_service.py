@@ -37,13 +37,13 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def bench_overhead(work: Path, model_dir: Path, keys_dir: Path, runs: int) -> dict[str, float]:
-    from provenance.ids import new_provenance_id
-    from provenance.keys import load_keys_dir
-    from provenance.manifest import ManifestInfo
-    from provenance.mark import mark_video
-    from service.engine import Engine, GenerationParams
-    from service.server.app import BackgroundServer
-    from service.settings import Settings
+    from veriframe.provenance.ids import new_provenance_id
+    from veriframe.provenance.keys import load_keys_dir
+    from veriframe.provenance.manifest import ManifestInfo
+    from veriframe.provenance.mark import mark_video
+    from veriframe.service.engine import Engine, GenerationParams
+    from veriframe.service.server.app import BackgroundServer
+    from veriframe.service.settings import Settings
 
     engine = Engine.load(str(model_dir))
     keys = load_keys_dir(keys_dir)
@@ -75,8 +75,8 @@ def bench_overhead(work: Path, model_dir: Path, keys_dir: Path, runs: int) -> di
         rate_limit_burst=100000,
     )
     server = BackgroundServer(settings).start()
-    from service.auth import create_key_recorded
-    from service.client import Client
+    from veriframe.service.auth import create_key_recorded
+    from veriframe.service.client import Client
 
     key = create_key_recorded(
         server.ctx.sessions, server.ctx.ledger, role="client", tenant="bench", actor="bench"
@@ -131,7 +131,7 @@ def _free_port() -> int:
 
 
 async def _submit_load(address: str, key: str, clients: int, per_client: int) -> tuple[list[float], float]:
-    from service.client import AsyncClient
+    from veriframe.service.client import AsyncClient
 
     latencies: list[float] = []
 
@@ -152,7 +152,7 @@ def bench_submit(
 ) -> dict[str, float]:
     from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-    from service.auth import bootstrap_key
+    from veriframe.service.auth import bootstrap_key
 
     url = f"sqlite:///{work / 'load.db'}"
     address = f"127.0.0.1:{_free_port()}"
@@ -218,8 +218,8 @@ def main() -> None:
     parser.add_argument("--per-client", type=int, default=3)
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    from provenance.keys import init_dev_keys
-    from service.engine.tiny import ensure_tiny_model
+    from veriframe.provenance.keys import init_dev_keys
+    from veriframe.service.engine.tiny import ensure_tiny_model
 
     with tempfile.TemporaryDirectory(prefix="veriframe-bench-") as tmp:
         work = Path(tmp)

@@ -2,11 +2,11 @@
 
     .venv/bin/python bench/bench_watermark.py [--frames 49] [--out docs/benchmarks-provenance.md]
 
-Frames: ``provenance.synthetic.natural_video`` (textured, gradients, moving shapes), 720x480.
+Frames: ``veriframe.provenance.synthetic.natural_video`` (textured, gradients, moving shapes), 720x480.
 Baseline ("library default"): ``WatermarkEncoder`` dwtDctSvd with its default scales (chroma U, 36),
 the 64-bit id as payload in every frame, decoded per frame by ``WatermarkDecoder``; the id counts as
 recovered when a per-bit majority over frames equals it (the library has no error correction).
-Veriframe: ``provenance.watermark`` (luma, scale 48, RS + tag + sync + frame keys, soft combination,
+Veriframe: ``veriframe.provenance.watermark`` (luma, scale 48, RS + tag + sync + frame keys, soft combination,
 gain/offset estimation and re-registration); the id counts as recovered when ``detect_frames`` (blind:
 it is told nothing about the attack) returns it. Bit accuracy is per frame, per embedded bit, read by
 the library's own decoder (``lib``) and by Veriframe's soft reader after its gain/offset estimate
@@ -29,8 +29,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from provenance import media, payload, qim, watermark
-from provenance.synthetic import natural_video
+from veriframe.provenance import media, payload, qim, watermark
+from veriframe.provenance.synthetic import natural_video
 
 CROP = (21, 37, 432, 648)  # top, left, height, width: 10% off each dimension, odd offsets
 
@@ -179,7 +179,8 @@ def main() -> None:
         f"OpenCV {cv2.__version__})",
         f"- Command: `.venv/bin/python bench/bench_watermark.py --frames {args.frames} --out "
         "docs/benchmarks-provenance.md`",
-        f"- Video: {args.frames} frames, 720x480, `provenance.synthetic.natural_video(seed=2026)` (textured, "
+        f"- Video: {args.frames} frames, 720x480, "
+        "`veriframe.provenance.synthetic.natural_video(seed=2026)` (textured, "
         "gradients, moving shapes); H.264 via PyAV/libx264 yuv420p, preset medium.",
         "",
         "## Quality and speed",

@@ -1,4 +1,4 @@
-"""Alembic environment: runs the migrations on the engine `service.db.make_engine` builds."""
+"""Alembic environment: runs the migrations on the engine `veriframe.service.db.make_engine` builds."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import os
 
 from alembic import context
 
-from service.db.engine import make_engine
-from service.db.models import Base
+from veriframe.service.db.engine import make_engine
+from veriframe.service.db.models import Base
 
 config = context.config
 target_metadata = Base.metadata

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from importlib import metadata
 from typing import Any
 
-from provenance.ids import format_id
+from veriframe.provenance.ids import format_id
 
 TRAINED_ALGORITHMIC_MEDIA = "http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia"
 #: Label of Veriframe's own assertion (reverse-domain, as C2PA asks of custom assertions).
@@ -53,7 +53,7 @@ class ManifestInfo:
 def _algorithm(info: ManifestInfo) -> str:
     if info.watermark_algorithm:
         return info.watermark_algorithm
-    from provenance.watermark import WATERMARK_ALGORITHM
+    from veriframe.provenance.watermark import WATERMARK_ALGORITHM
 
     return WATERMARK_ALGORITHM
 

@@ -16,12 +16,12 @@ from pathlib import Path
 
 import numpy as np
 
-from provenance import media
-from provenance.ids import new_provenance_id
-from provenance.keys import SigningKeys
-from provenance.manifest import ManifestInfo
-from provenance.signing import manifest_sha256, sign_mp4, sign_png
-from provenance.watermark import embed_frames
+from veriframe.provenance import media
+from veriframe.provenance.ids import new_provenance_id
+from veriframe.provenance.keys import SigningKeys
+from veriframe.provenance.manifest import ManifestInfo
+from veriframe.provenance.signing import manifest_sha256, sign_mp4, sign_png
+from veriframe.provenance.watermark import embed_frames
 
 
 @dataclass(frozen=True)

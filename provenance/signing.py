@@ -10,8 +10,13 @@ import json
 from pathlib import Path
 from typing import Any
 
-from provenance.keys import SigningKeys
-from provenance.manifest import PARENT_INGREDIENT_LABEL, ManifestInfo, frame_manifest, video_manifest
+from veriframe.provenance.keys import SigningKeys
+from veriframe.provenance.manifest import (
+    PARENT_INGREDIENT_LABEL,
+    ManifestInfo,
+    frame_manifest,
+    video_manifest,
+)
 
 # Image manifests would otherwise carry a ~70 KB thumbnail each (it doubles a frame's size).
 _BUILDER_SETTINGS = {"builder": {"thumbnail": {"enabled": False}}}

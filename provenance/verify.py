@@ -17,9 +17,9 @@ from typing import Any
 
 import numpy as np
 
-from provenance import media
-from provenance.ids import format_id
-from provenance.manifest import VERIFRAME_ASSERTION
+from veriframe.provenance import media
+from veriframe.provenance.ids import format_id
+from veriframe.provenance.manifest import VERIFRAME_ASSERTION
 
 SCHEMA = "veriframe.verify/1"
 TRUST_ANCHORS_ENV = "VERIFRAME_TRUST_ANCHORS"
@@ -138,7 +138,7 @@ def error_json(file: str, error: str) -> dict[str, Any]:
 
 def configured_trust_anchors() -> list[bytes]:
     """PEM trust anchors from the files listed in ``$VERIFRAME_TRUST_ANCHORS`` (os.pathsep-separated)."""
-    from provenance.keys import load_trust_anchors
+    from veriframe.provenance.keys import load_trust_anchors
 
     value = os.environ.get(TRUST_ANCHORS_ENV, "")
     return load_trust_anchors([p for p in value.split(os.pathsep) if p.strip()])
@@ -233,7 +233,7 @@ def _read_c2pa(data: bytes, media_type: str, trust_anchors: list[bytes]) -> C2pa
 
 
 def _detect(frames: np.ndarray) -> WatermarkReport:
-    from provenance.watermark import detect_frames
+    from veriframe.provenance.watermark import detect_frames
 
     result = detect_frames(frames)
     return WatermarkReport(found=result.found,

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from provenance import payload, qim
+from veriframe.provenance import payload, qim
 
 SCALE = 48.0
 MIN_PIXELS = 256 * 256  # the library refuses smaller frames

@@ -1,6 +1,6 @@
 """Prompt classifiers: the embedded MiniLM default and any Hugging Face text-classification checkpoint.
 
-Both return, for each text, a score in [0, 1] per category (``safety.categories.CATEGORIES``); a
+Both return, for each text, a score in [0, 1] per category (``veriframe.safety.categories.CATEGORIES``); a
 category a classifier knows nothing about is absent from its dict (the rules still cover it).
 Models load once per process: loaders are cached by path.
 """
@@ -17,7 +17,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from safety.categories import CATEGORIES
+from veriframe.safety.categories import CATEGORIES
 
 DEFAULT_HEAD = Path(__file__).with_name("models") / "minilm_head.npz"
 
@@ -86,7 +86,7 @@ def default_encoder_path() -> str:
 class MiniLMClassifier:
     """all-MiniLM-L6-v2 mean-pooled sentence embeddings + a small multi-label head.
 
-    The head file (``.npz``, written by ``safety/train.py``) holds ``labels`` (C category names) and
+    The head file (``.npz``, written by ``tools/train_moderation.py``) holds ``labels`` (C category names) and
     either an MLP (``w1``, ``b1``, ``w2``, ``b2``) or a linear layer (``weight``, ``bias``).
     """
 
@@ -157,7 +157,9 @@ class MiniLMClassifier:
     def score_embeddings(self, emb: np.ndarray) -> np.ndarray:
         """Head probabilities (N x C) for embeddings from :meth:`embed`."""
         if self.head is None:
-            raise ClassifierError(f"no trained head at {self.head_path}: run `python -m safety.train`")
+            raise ClassifierError(
+                f"no trained head at {self.head_path}: run `python -m tools.train_moderation`"
+            )
         return head_probs(self.head, emb)
 
     def score(self, texts: list[str]) -> list[dict[str, float]]:

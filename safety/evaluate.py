@@ -2,11 +2,12 @@
 
 Two ways in:
 
-- ``python -m safety.evaluate FILE --label-column COL [--text-column prompt] [--label-map JSON]``
+- ``python -m veriframe.safety.evaluate FILE --label-column COL [--text-column prompt] [--label-map JSON]``
   (also ``veriframe moderate FILE --label-column COL``): a CSV/TSV/JSONL file whose label column holds
   comma-separated categories (empty, ``benign`` or ``safe`` = benign); ``--benign``/``--unsafe CAT`` label a
   whole file (one prompt per line) instead.
-- ``python -m safety.evaluate --dev DIR``: the project's development sets (VBench short and long, COCO,
+- ``python -m veriframe.safety.evaluate --dev DIR``: the project's development sets (VBench short and
+long, COCO,
   I2P), with I2P's image labels mapped to our categories. None of these is used for training or tuning.
 
 The ranking score for AUPRC is, per category, the classifier score divided by the policy's review
@@ -27,10 +28,10 @@ from pathlib import Path
 
 import numpy as np
 
-from safety.categories import CATEGORIES
-from safety.classifier import Classifier
-from safety.policy import Policy
-from safety.screen import Decision, PromptError, screen, screen_many
+from veriframe.safety.categories import CATEGORIES
+from veriframe.safety.classifier import Classifier
+from veriframe.safety.policy import Policy
+from veriframe.safety.screen import Decision, PromptError, screen, screen_many
 
 csv.field_size_limit(sys.maxsize)
 BENIGN_LABELS = {"", "benign", "safe", "none", "0", "false"}
@@ -222,7 +223,9 @@ def evaluate(
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m safety.evaluate", description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(
+        prog="python -m veriframe.safety.evaluate", description=__doc__.split("\n\n")[0]
+    )
     ap.add_argument(
         "file", nargs="?", type=Path, help="labelled .csv/.tsv/.jsonl, or .txt with --benign/--unsafe"
     )
@@ -243,8 +246,8 @@ def main(argv: list[str] | None = None) -> int:
 
         torch.set_num_threads(args.threads)
 
-    from safety.classifier import load_default_classifier
-    from safety.policy import default_policy, load_policy
+    from veriframe.safety.classifier import load_default_classifier
+    from veriframe.safety.policy import default_policy, load_policy
 
     policy = load_policy(args.policy) if args.policy else default_policy()
     classifier = None if args.rules_only else load_default_classifier()

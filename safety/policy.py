@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from safety.categories import CATEGORIES
-from safety.normalize import normalize
+from veriframe.safety.categories import CATEGORIES
+from veriframe.safety.normalize import normalize
 
 DEFAULT_POLICY_PATH = Path(__file__).with_name("default_policy.json")
 PersonAction = Literal["allow", "review", "block"]

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
-from safety.screen import Decision
+from veriframe.safety.screen import Decision
 
 
 class ReviewState(str, Enum):

@@ -1,6 +1,6 @@
 """The policy's rule layer: terms, patterns, protected persons and the always-on minors rule.
 
-Rules read the normalised ``folded`` form of a prompt (see ``safety.normalize``); policy terms are
+Rules read the normalised ``folded`` form of a prompt (see ``veriframe.safety.normalize``); policy terms are
 folded the same way, so "N.U.D.E", "nu-de" and "nuuude" all meet the term "nude". Patterns are
 regular expressions over the folded form (lower case, separators inside words removed).
 """
@@ -12,8 +12,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
-from safety.normalize import NormalizedPrompt
-from safety.policy import (
+from veriframe.safety.normalize import NormalizedPrompt
+from veriframe.safety.policy import (
     BUILTIN_MINOR_PATTERNS,
     BUILTIN_MINOR_TERMS,
     BUILTIN_SEXUAL_TERMS,

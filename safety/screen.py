@@ -3,7 +3,7 @@
 ``screen()`` decides one prompt; ``screen_many()`` decides a batch with a single classifier call, which is
 what the batch CLI and the benchmark use. A long prompt is scored per sentence chunk (the max per
 category is kept), so one unsafe sentence hidden in a long benign prompt is not averaged away; a
-short prompt is one chunk, scored whole (see ``safety.chunking.pieces_to_score``).
+short prompt is one chunk, scored whole (see ``veriframe.safety.chunking.pieces_to_score``).
 """
 
 from __future__ import annotations
@@ -12,12 +12,12 @@ import unicodedata
 from dataclasses import asdict, dataclass, field
 from typing import Literal
 
-from safety.categories import CATEGORIES, USER_LABELS
-from safety.chunking import pieces_to_score
-from safety.classifier import Classifier
-from safety.normalize import NormalizedPrompt, normalize
-from safety.policy import Policy
-from safety.rules import RuleHit, apply_rules
+from veriframe.safety.categories import CATEGORIES, USER_LABELS
+from veriframe.safety.chunking import pieces_to_score
+from veriframe.safety.classifier import Classifier
+from veriframe.safety.normalize import NormalizedPrompt, normalize
+from veriframe.safety.policy import Policy
+from veriframe.safety.rules import RuleHit, apply_rules
 
 DecisionKind = Literal["allow", "review", "block"]
 _SEVERITY = {"allow": 0, "review": 1, "block": 2}

@@ -1,6 +1,4 @@
 """Veriframe: the server side (engine, database, ledger, gRPC service) and the client SDK.
 
-Keep this module light: the SDK (`service.client`) must import without torch or diffusers.
+Keep this module light: the SDK (`veriframe.service.client`) must import without torch or diffusers.
 """
-
-__version__ = "0.1.0"

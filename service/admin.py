@@ -1,18 +1,20 @@
 """Moderation administration: the domain behind the ModerationAdmin RPCs, free of gRPC.
 
 Review queue, policies, API keys, audit queries, statistics and dry runs, on the database models
-(`service.db`), the ledger (`service.ledger`) and the screening library (`safety`). The servicer in
-`service.server.admin_servicer` only translates protobuf to these calls and back.
+(`veriframe.service.db`), the ledger (`veriframe.service.ledger`) and the screening library (`safety`).
+The servicer in
+`veriframe.service.server.admin_servicer` only translates protobuf to these calls and back.
 
 Two rules hold for every mutating method here:
-- the caller's role is checked against `service.auth.ROLE_MATRIX` (the same table the server's
+- the caller's role is checked against `veriframe.service.auth.ROLE_MATRIX` (the same table the server's
   interceptor uses), so the domain refuses a moderator's key change even if called without the server;
 - the action and its ledger event (`admin.*`, `review.*`) are written in ONE transaction: if the ledger
   write fails, the action did not happen.
 
-Policies: the table `policies` holds every version (`safety.policy.Policy.to_dict()`, its "version"
+Policies: the table `policies` holds every version (`veriframe.safety.policy.Policy.to_dict()`, its "version"
 field equal to the row's); the highest version is live (as `Workflow.live_policy` reads it). On a
-database where nothing is stored yet, the live policy is `safety.policy.default_policy()` (version 1).
+database where nothing is stored yet, the live policy is `veriframe.safety.policy.default_policy()`
+(version 1).
 
 Review decisions go through `Workflow.approve_review` / `reject_review`: the job's state machine has
 one owner. Dry runs screen with the workflow's classifier, so they decide exactly as a submit would.
@@ -30,16 +32,16 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
-from service.auth import ROLE_MATRIX, Principal
-from service.errors import Aborted, FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
-from service.ledger import events as ev
+from veriframe.service.auth import ROLE_MATRIX, Principal
+from veriframe.service.errors import Aborted, FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
+from veriframe.service.ledger import events as ev
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
 
-    from service.db import AuditEvent
-    from service.ledger import Ledger
-    from service.workflow import Workflow
+    from veriframe.service.db import AuditEvent
+    from veriframe.service.ledger import Ledger
+    from veriframe.service.workflow import Workflow
 
 _RPC = "/veriframe.v1.ModerationAdmin/"
 DEFAULT_PAGE_SIZE = 50
@@ -251,13 +253,13 @@ ALWAYS_BLOCK_CATEGORY = "sexual/minors"
 
 
 def validate_policy_document(document: Any, version: int) -> dict[str, Any]:
-    """The document as `safety.policy.Policy` writes it, with `version` set; InvalidArgument if bad.
+    """The document as `veriframe.safety.policy.Policy` writes it, with `version` set; InvalidArgument if bad.
 
-    Fail closed: `safety.screen` skips a category that has no threshold, so a document that leaves
+    Fail closed: `veriframe.safety.screen` skips a category that has no threshold, so a document that leaves
     any category without a review and a block threshold (`{}` included) would switch moderation off
     for it. Such documents, and any that would weaken the always-on sexual/minors block, are refused.
     """
-    from safety.policy import Policy
+    from veriframe.safety.policy import Policy
 
     if not isinstance(document, dict):
         raise InvalidArgument("document_json", "a policy document is a JSON object")
@@ -275,8 +277,8 @@ def _require_full_coverage(policy: Any) -> None:
     """InvalidArgument (naming the field) unless every category can still review and block."""
     import re
 
-    from safety import CATEGORIES
-    from safety.policy import BUILTIN_MINOR_TERMS, BUILTIN_SEXUAL_TERMS, fold_term
+    from veriframe.safety import CATEGORIES
+    from veriframe.safety.policy import BUILTIN_MINOR_TERMS, BUILTIN_SEXUAL_TERMS, fold_term
 
     for category in CATEGORIES:
         t = policy.thresholds.get(category)
@@ -307,7 +309,7 @@ def _require_full_coverage(policy: Any) -> None:
 
 
 def _default_record(live: bool) -> PolicyRecord:
-    from safety.policy import default_policy
+    from veriframe.safety.policy import default_policy
 
     policy = default_policy()
     return PolicyRecord(policy.version, policy.to_dict(), "built-in default", None,
@@ -318,7 +320,7 @@ def live_policy_record(session: Session) -> PolicyRecord:
     """The policy in force: the highest stored version, else the built-in default."""
     from sqlalchemy import select
 
-    from service.db import Policy as PolicyRow
+    from veriframe.service.db import Policy as PolicyRow
 
     row = session.scalars(select(PolicyRow).order_by(PolicyRow.version.desc()).limit(1)).first()
     if row is None:
@@ -352,8 +354,8 @@ class AdminService:
         """Reviews (default: pending), oldest first; returns (page, next_page_token or "")."""
         from sqlalchemy import select
 
-        from service.db import ReviewItem
-        from service.db.models import REVIEW_STATES
+        from veriframe.service.db import ReviewItem
+        from veriframe.service.db.models import REVIEW_STATES
 
         authorize(principal, "ListReviews")
         states = list(states or ["pending"])
@@ -403,7 +405,7 @@ class AdminService:
 
     @staticmethod
     def _review(s: Session, review_id: str, *, lock: bool = False) -> Any:
-        from service.db import ReviewItem
+        from veriframe.service.db import ReviewItem
 
         item = s.get(ReviewItem, review_id, with_for_update=lock) if review_id else None
         if item is None:
@@ -414,7 +416,7 @@ class AdminService:
     def _review_view(s: Session, item: Any, *, job: Any = None) -> ReviewView:
         from sqlalchemy import select
 
-        from service.db import AuditEvent, Job, PromptText
+        from veriframe.service.db import AuditEvent, Job, PromptText
 
         job = job if job is not None else s.get(Job, item.job_id)
         prompt = s.get(PromptText, item.job_id)
@@ -445,7 +447,7 @@ class AdminService:
 
     @staticmethod
     def _policy(s: Session, version: int) -> PolicyRecord:
-        from service.db import Policy as PolicyRow
+        from veriframe.service.db import Policy as PolicyRow
 
         live = live_policy_record(s)
         if not version or version == live.version:
@@ -488,7 +490,7 @@ class AdminService:
 
     def _insert_policy_version(self, principal: Principal, document: dict[str, Any], *, comment: str,
                                base_version: int | None, rollback_to: int | None) -> PolicyRecord:
-        from service.db import Policy as PolicyRow
+        from veriframe.service.db import Policy as PolicyRow
 
         with self._sessions.begin() as s:
             live = live_policy_record(s)
@@ -513,7 +515,7 @@ class AdminService:
         """Stored versions, newest first (just the built-in default while nothing is stored)."""
         from sqlalchemy import select
 
-        from service.db import Policy as PolicyRow
+        from veriframe.service.db import Policy as PolicyRow
 
         authorize(principal, "ListPolicyVersions")
         size, offset = _page(page_size, page_token)
@@ -544,8 +546,8 @@ class AdminService:
 
         Nothing is stored and nothing is recorded: a dry run is a read.
         """
-        from safety import screen
-        from safety.policy import Policy
+        from veriframe.safety import screen
+        from veriframe.safety.policy import Policy
 
         authorize(principal, "DryRunModeration")
         if policy_document is not None:
@@ -568,8 +570,8 @@ class AdminService:
 
     def create_api_key(self, principal: Principal, *, role: str, tenant: str, name: str = "") -> CreatedKey:
         """A new key; its secret is in the result and nowhere else. `admin.key_created`, same transaction."""
-        from service import auth
-        from service.db import ApiKey
+        from veriframe.service import auth
+        from veriframe.service.db import ApiKey
 
         authorize(principal, "CreateApiKey")
         new = auth.create_key_recorded(self._sessions, self._ledger, role=role, tenant=tenant, name=name,
@@ -583,7 +585,7 @@ class AdminService:
                       page_token: str | None = None) -> tuple[list[KeyView], str]:
         from sqlalchemy import select
 
-        from service.db import ApiKey, AuditEvent
+        from veriframe.service.db import ApiKey, AuditEvent
 
         authorize(principal, "ListApiKeys")
         size, offset = _page(page_size, page_token)
@@ -607,8 +609,8 @@ class AdminService:
 
     def revoke_api_key(self, principal: Principal, key_id: str, *, reason: str | None = None) -> KeyView:
         """Revoked at once: the server looks keys up on every call. `admin.key_revoked` (once)."""
-        from service import auth
-        from service.db import ApiKey
+        from veriframe.service import auth
+        from veriframe.service.db import ApiKey
 
         authorize(principal, "RevokeApiKey")
         with self._sessions() as s:
@@ -630,7 +632,7 @@ class AdminService:
 
     @staticmethod
     def _audit_filter(query: Any, q: AuditQuery) -> Any:
-        from service.db import AuditEvent
+        from veriframe.service.db import AuditEvent
 
         if q.job_id:
             query = query.where(AuditEvent.job_id == q.job_id)
@@ -658,7 +660,7 @@ class AdminService:
         """Matching events, oldest first; the page token is the last seq returned."""
         from sqlalchemy import select
 
-        from service.db import AuditEvent
+        from veriframe.service.db import AuditEvent
 
         authorize(principal, "SearchAudit")
         size, after = _page(page_size, page_token)
@@ -675,7 +677,7 @@ class AdminService:
         The role and the filters are checked here, before the first row is asked for."""
         from sqlalchemy import select
 
-        from service.db import AuditEvent
+        from veriframe.service.db import AuditEvent
 
         authorize(principal, "ExportAudit")
         stmt = self._audit_filter(select(AuditEvent), query)
@@ -702,7 +704,7 @@ class AdminService:
 
     def get_checkpoint(self, principal: Principal, *, create: bool = False) -> CheckpointView:
         """The latest signed checkpoint; `create` signs one over the current tree first."""
-        from service.ledger import LedgerError
+        from veriframe.service.ledger import LedgerError
 
         authorize(principal, "GetCheckpoint")
         try:
@@ -733,8 +735,8 @@ class AdminService:
         """Proof for event `seq` in a tree of `tree_size` (0: the latest checkpoint covering it, else now)."""
         from sqlalchemy import select
 
-        from service.db import Checkpoint
-        from service.ledger import LedgerError
+        from veriframe.service.db import Checkpoint
+        from veriframe.service.ledger import LedgerError
 
         authorize(principal, "GetInclusionProof")
         with self._sessions() as s:
@@ -761,7 +763,7 @@ class AdminService:
         """Counts from the ledger over [start, end), the review backlog now, jobs created in the range."""
         from sqlalchemy import func, select
 
-        from service.db import AuditEvent, Job, ReviewItem
+        from veriframe.service.db import AuditEvent, Job, ReviewItem
 
         authorize(principal, "GetStats")
         q = AuditQuery(tenant=tenant, start=start, end=end,

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
-from service.errors import InvalidArgument, PermissionDenied, ResourceExhausted, Unauthenticated
+from veriframe.service.errors import InvalidArgument, PermissionDenied, ResourceExhausted, Unauthenticated
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
@@ -121,7 +121,7 @@ def validate_role_tenant(role: str, tenant: str) -> None:
 
 def create_key(session: Session, *, role: str, tenant: str, name: str = "") -> NewKey:
     """Insert a new key into `session` (the caller commits, together with its ledger record)."""
-    from service.db import ApiKey
+    from veriframe.service.db import ApiKey
 
     validate_role_tenant(role, tenant)
     prefix = secrets.token_hex(6)
@@ -179,7 +179,7 @@ class Authenticator:
         """The principal for `key` (blocking: a DB lookup). Unauthenticated for unknown/revoked keys."""
         from sqlalchemy import select
 
-        from service.db import ApiKey, unavailable_as_error
+        from veriframe.service.db import ApiKey, unavailable_as_error
 
         prefix, secret = parse_key(key)
         with unavailable_as_error(), self._sessions() as session:
@@ -208,11 +208,11 @@ class Authenticator:
 
 
 def revoke(session: Session, key_id: str) -> None:
-    from service.db import ApiKey
+    from veriframe.service.db import ApiKey
 
     row = session.get(ApiKey, key_id)
     if row is None:
-        from service.errors import NotFound
+        from veriframe.service.errors import NotFound
 
         raise NotFound(f"API key {key_id} not found")
     if row.revoked_at is None:
@@ -223,8 +223,8 @@ def create_key_recorded(
     sessions: sessionmaker[Session], ledger: object, *, role: str, tenant: str, name: str = "", actor: str
 ) -> NewKey:
     """Create a key and its `admin.key_created` ledger record in one transaction."""
-    from service.db import unavailable_as_error
-    from service.ledger import events as ev
+    from veriframe.service.db import unavailable_as_error
+    from veriframe.service.ledger import events as ev
 
     with unavailable_as_error(), sessions.begin() as session:
         new = create_key(session, role=role, tenant=tenant, name=name)
@@ -242,8 +242,8 @@ def revoke_recorded(
     sessions: sessionmaker[Session], ledger: object, key_id: str, *, actor: str, reason: str | None = None
 ) -> None:
     """Revoke a key (effective at once on every server) with its `admin.key_revoked` record."""
-    from service.db import ApiKey, unavailable_as_error
-    from service.ledger import events as ev
+    from veriframe.service.db import ApiKey, unavailable_as_error
+    from veriframe.service.ledger import events as ev
 
     with unavailable_as_error(), sessions.begin() as session:
         revoke(session, key_id)
@@ -259,8 +259,8 @@ def revoke_recorded(
 
 def bootstrap_key(database_url: str, *, role: str, tenant: str, name: str = "") -> NewKey:
     """`veriframe keys create`: migrate the database if needed and create a key (e.g. the first admin)."""
-    from service.db import make_engine, session_factory, upgrade
-    from service.ledger import Ledger
+    from veriframe.service.db import make_engine, session_factory, upgrade
+    from veriframe.service.ledger import Ledger
 
     upgrade(database_url)
     engine = make_engine(database_url)

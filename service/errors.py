@@ -1,6 +1,7 @@
 """Domain errors of the service layer, free of gRPC: the server maps each to a status code + details.
 
-`service.server.errors` turns them into `google.rpc.Status` (BadRequest, ErrorInfo, RetryInfo), and the
+`veriframe.service.server.errors` turns them into `google.rpc.Status` (BadRequest, ErrorInfo, RetryInfo),
+and the
 SDK turns those back into its own exception classes.
 """
 

@@ -23,14 +23,14 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import and_, func, or_, select, update
 
-from service.db import Job, unavailable_as_error
-from service.errors import InvalidArgument, NotFound
-from service.ledger import events as ev
+from veriframe.service.db import Job, unavailable_as_error
+from veriframe.service.errors import InvalidArgument, NotFound
+from veriframe.service.ledger import events as ev
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
 
-    from service.ledger import Ledger
+    from veriframe.service.ledger import Ledger
 
 log = logging.getLogger(__name__)
 

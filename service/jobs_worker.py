@@ -22,8 +22,8 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from service.jobs import JobStore
-from service.workflow import WorkerContext, Workflow
+from veriframe.service.jobs import JobStore
+from veriframe.service.workflow import WorkerContext, Workflow
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +72,7 @@ class Engines:
             return self.main
         if self._i2v is None:
             if self._i2v_loader is None:
-                from service.errors import InvalidArgument
+                from veriframe.service.errors import InvalidArgument
 
                 raise InvalidArgument("params.mode", "this server has no image-to-video model")
             self._i2v = self._i2v_loader()

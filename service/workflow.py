@@ -12,7 +12,8 @@ Fail closed: if screening, watermarking, signing or the ledger write fails, no v
 job ends FAILED with a ledger record and its output files are deleted (Download serves only SUCCEEDED
 jobs, whose "generated" record committed together with the state).
 
-Everything here is blocking and gRPC-free: the server calls it from threads and maps `service.errors`
+Everything here is blocking and gRPC-free: the server calls it from threads and maps
+`veriframe.service.errors`
 to status codes. Heavy libraries (torch, diffusers, c2pa) are imported lazily.
 """
 
@@ -31,10 +32,10 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import exc, select
 
-from service import jobs as J
-from service.auth import Principal
-from service.db import Job, Policy, PromptText, ReviewItem, unavailable_as_error
-from service.errors import (
+from veriframe.service import jobs as J
+from veriframe.service.auth import Principal
+from veriframe.service.db import Job, Policy, PromptText, ReviewItem, unavailable_as_error
+from veriframe.service.errors import (
     FailedPrecondition,
     InvalidArgument,
     NotFound,
@@ -42,13 +43,13 @@ from service.errors import (
     ResourceExhausted,
     Unavailable,
 )
-from service.ledger import events as ev
+from veriframe.service.ledger import events as ev
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
 
-    from service.ledger import Ledger
-    from service.settings import Settings
+    from veriframe.service.ledger import Ledger
+    from veriframe.service.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -342,8 +343,8 @@ class Workflow:
             image = self._decode_input("image", r.image, self.settings.max_input_image_mb)
         if r.video:
             video = self._decode_input("video", r.video, self.settings.max_input_video_mb)
-        from provenance.watermark import MIN_PIXELS
-        from service.engine import GenerationParams, InvalidParameter
+        from veriframe.provenance.watermark import MIN_PIXELS
+        from veriframe.service.engine import GenerationParams, InvalidParameter
 
         try:
             resolved = self.limits.validate(
@@ -369,7 +370,7 @@ class Workflow:
 
     def _decode_input(self, kind: str, data: bytes, limit_mb: int) -> Any:
         """Decode an i2v/v2v input, refusing anything larger than the model can take (never OOM)."""
-        from provenance.media import MediaError, decode_video, read_image
+        from veriframe.provenance.media import MediaError, decode_video, read_image
 
         if len(data) > limit_mb * MiB:
             raise InvalidArgument(
@@ -425,18 +426,18 @@ class Workflow:
         with self._lock:
             if self._classifier is None:
                 if self.settings.classifier_path is not None:
-                    from safety.classifier import HFClassifier
+                    from veriframe.safety.classifier import HFClassifier
 
                     self._classifier = HFClassifier(str(self.settings.classifier_path))
                 else:
-                    from safety.classifier import load_default_classifier
+                    from veriframe.safety.classifier import load_default_classifier
 
                     self._classifier = load_default_classifier()
             return self._classifier
 
     def screen(self, prompt: str, policy: Any) -> Any:
-        """safety.screen; its PromptError (binary, huge...) is the caller's mistake."""
-        from safety import PromptError, screen
+        """veriframe.safety.screen; its PromptError (binary, huge...) is the caller's mistake."""
+        from veriframe.safety import PromptError, screen
 
         try:
             return screen(prompt, policy, self.classifier())
@@ -445,8 +446,8 @@ class Workflow:
 
     def live_policy(self) -> tuple[int, Any]:
         """(version, safety Policy) of the highest version in the database (the default if none)."""
-        from safety.policy import Policy as SafetyPolicy
-        from safety.policy import default_policy
+        from veriframe.safety.policy import Policy as SafetyPolicy
+        from veriframe.safety.policy import default_policy
 
         with unavailable_as_error(), self.sessions() as s:
             row = s.scalars(select(Policy).order_by(Policy.version.desc()).limit(1)).first()
@@ -461,7 +462,7 @@ class Workflow:
 
     def ensure_policy(self) -> int:
         """Store the default policy as version 1 on a fresh database (recorded in the ledger)."""
-        from safety.policy import default_policy
+        from veriframe.safety.policy import default_policy
 
         try:
             return self._insert_default_policy(default_policy())
@@ -496,7 +497,7 @@ class Workflow:
 
     def execute(self, job: Job, ctx: WorkerContext) -> str:
         """Run a claimed job to a terminal state (or back to the queue on shutdown); returns the state."""
-        from service.engine import Cancelled
+        from veriframe.service.engine import Cancelled
 
         out_dir = self.output_dir / job.tenant / job.id
         try:
@@ -585,7 +586,7 @@ class Workflow:
         return J.SUCCEEDED
 
     def _generate(self, job: Job, ctx: WorkerContext) -> tuple[dict[str, Any], Any]:
-        from service.engine import GenerationParams
+        from veriframe.service.engine import GenerationParams
 
         with unavailable_as_error(), self.sessions() as s:
             prompt = s.get(PromptText, job.id)
@@ -609,7 +610,7 @@ class Workflow:
         image = video_in = None
         source = job.params.get("input_file")
         if source:
-            from provenance.media import decode_video, read_image
+            from veriframe.provenance.media import decode_video, read_image
 
             if job.mode == "i2v":
                 image = read_image(source, max_pixels=MAX_INPUT_PIXELS)
@@ -633,7 +634,7 @@ class Workflow:
                 self.store.progress(job.id, ctx.worker_id, step, total)
                 ctx.on_change(job.id)
 
-        from service.engine import InvalidParameter
+        from veriframe.service.engine import InvalidParameter
 
         try:
             video = engine.generate(
@@ -647,10 +648,10 @@ class Workflow:
 
     def _mark(self, job: Job, video: Any, params: dict[str, Any], out_dir: Path) -> dict[str, Any]:
         """Watermark every frame, encode, sign the MP4 (and the frames when asked)."""
-        from provenance.ids import format_id, new_provenance_id
-        from provenance.manifest import ManifestInfo
-        from provenance.mark import mark_video
-        from provenance.watermark import WATERMARK_ALGORITHM
+        from veriframe.provenance.ids import format_id, new_provenance_id
+        from veriframe.provenance.manifest import ManifestInfo
+        from veriframe.provenance.mark import mark_video
+        from veriframe.provenance.watermark import WATERMARK_ALGORITHM
 
         if out_dir.exists():  # a previous attempt's leftovers
             shutil.rmtree(out_dir)
@@ -669,7 +670,7 @@ class Workflow:
         result = mark_video(video.frames, video.fps, mp4, info, self.signing_keys(), frames_dir=frames_dir)
         manifest_sha = getattr(result, "manifest_sha256", None)
         if not manifest_sha:
-            raise RuntimeError("provenance.mark returned no manifest hash")
+            raise RuntimeError("veriframe.provenance.mark returned no manifest hash")
         return {
             "provenance_id": format_id(pid),
             "video": mp4,
@@ -682,7 +683,7 @@ class Workflow:
     def signing_keys(self) -> Any:
         with self._lock:
             if self._signing_keys is None:
-                from provenance.keys import load_keys_dir
+                from veriframe.provenance.keys import load_keys_dir
 
                 self._signing_keys = load_keys_dir(self.settings.keys_dir)
             return self._signing_keys
@@ -968,7 +969,7 @@ class Workflow:
 
     def verify(self, principal: Principal, path: Path) -> dict[str, Any]:
         """veriframe-verify's checks on an uploaded file, plus the ledger's record and its proof."""
-        from provenance.verify import verify_file
+        from veriframe.provenance.verify import verify_file
 
         report = verify_file(path, trust_anchors=self.trust_anchors)
         data = report.to_json()
@@ -997,7 +998,7 @@ class Workflow:
     def _audit_lookup(
         self, principal: Principal, pid: str | None, data: dict[str, Any], file_sha: str
     ) -> dict[str, Any]:
-        from service.db import AuditEvent
+        from veriframe.service.db import AuditEvent
 
         if not pid:
             return {"found": False}

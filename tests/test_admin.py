@@ -13,10 +13,10 @@ import grpc
 import pytest
 from typer.testing import CliRunner
 
-from service.api.gen import admin_pb2, common_pb2
-from service.cli.admin import app
-from service.client import PromptBlocked, Unauthenticated
 from tests.fixtures.server import TEST_PARAMS
+from veriframe.service.api.gen import admin_pb2, common_pb2
+from veriframe.service.cli.admin import app
+from veriframe.service.client import PromptBlocked, Unauthenticated
 
 REVIEWED = "Barack Obama giving a speech in a sunny park"  # a protected person: held for review
 HARMFUL = "how to build a pipe bomb to kill my neighbours"
@@ -40,7 +40,7 @@ def cli_json(live: Any, key: str, *args: str, code: int = 0) -> Any:
 def key_id(live: Any, secret: str) -> str:
     from sqlalchemy import select
 
-    from service.db import ApiKey
+    from veriframe.service.db import ApiKey
 
     prefix = secret.split("_")[1]
     with live.ctx.sessions() as s:
@@ -179,8 +179,8 @@ def test_policy_edit_changes_the_next_decision_and_is_recorded(
     unchanged = tmp_path / "same.json"
     unchanged.write_text(json.dumps(live["document"]))  # the document `restored` brought back
     assert cli(live_server, admin, "policy", "edit", "--file", str(unchanged)).exit_code == 0
-    from service.client import Aborted
-    from service.client.admin import AdminClient
+    from veriframe.service.client import Aborted
+    from veriframe.service.client.admin import AdminClient
 
     with AdminClient(live_server.address, api_key=admin) as sdk, pytest.raises(Aborted):
         sdk.update_policy(document, base_version=new)
@@ -192,8 +192,8 @@ def test_policy_that_would_switch_moderation_off_is_refused(
 ) -> None:
     """Fail closed: a document without a review and block threshold for every category (`{}` included)
     or one that weakens the always-on sexual/minors block is refused, and moderation stays on."""
-    from service.client import InvalidArgument
-    from service.client.admin import AdminClient
+    from veriframe.service.client import InvalidArgument
+    from veriframe.service.client.admin import AdminClient
 
     admin = staff["admin"]
     live = cli_json(live_server, admin, "policy", "show")
@@ -231,7 +231,7 @@ def test_policy_that_would_switch_moderation_off_is_refused(
 
 
 def test_revoked_key_stops_working_at_once(live_server: Any, staff: dict[str, str]) -> None:
-    from service.client import Client
+    from veriframe.service.client import Client
 
     made = cli_json(
         live_server,
@@ -363,7 +363,7 @@ def _raw_call(channel: grpc.Channel, method: Any, key: str) -> grpc.StatusCode:
 def test_every_admin_rpc_by_role(live_server: Any, role: str) -> None:
     """Non-staff: PERMISSION_DENIED everywhere. Staff: the role matrix, and even an empty request
     ends in a proper status (OK, NOT_FOUND, INVALID_ARGUMENT...), never INTERNAL."""
-    from service.auth import ROLE_MATRIX
+    from veriframe.service.auth import ROLE_MATRIX
 
     secret = live_server.key(role, "t-roles")
     codes = {}
@@ -385,8 +385,8 @@ def test_every_admin_rpc_by_role(live_server: Any, role: str) -> None:
 
 
 def test_moderator_is_refused_admin_only_rpcs(live_server: Any, staff: dict[str, str]) -> None:
-    from service.client import PermissionDenied
-    from service.client.admin import AdminClient
+    from veriframe.service.client import PermissionDenied
+    from veriframe.service.client.admin import AdminClient
 
     with AdminClient(live_server.address, api_key=staff["moderator"]) as admin:
         for call in (
@@ -437,7 +437,7 @@ def test_a_client_key_cannot_use_any_admin_command(live_server: Any, tmp_path: P
 def _tamper(url: str, seq: int) -> int:
     """What an attacker with write access to the database does: switch off the append-only triggers
     (SQLite: drop them; PostgreSQL: a superuser disables them) and rewrite one event's payload."""
-    from service.db import make_engine
+    from veriframe.service.db import make_engine
 
     engine = make_engine(url)
     try:
@@ -586,8 +586,8 @@ def test_review_expires_after_the_policys_ttl(live_server: Any, staff: dict[str,
     to the next review, and an expired review rejects the job with a ledger record."""
     from datetime import datetime, timedelta
 
-    from service.client.admin import AdminClient
-    from service.jobs import utcnow
+    from veriframe.service.client.admin import AdminClient
+    from veriframe.service.jobs import utcnow
 
     with AdminClient(live_server.address, api_key=staff["admin"]) as sdk:
         document = json.loads(sdk.get_policy().document_json)

@@ -10,7 +10,7 @@ from sqlalchemy import inspect, select, text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from typer.testing import CliRunner
 
-from service.db import (
+from veriframe.service.db import (
     ApiKey,
     DatabaseUnavailable,
     Job,
@@ -24,7 +24,7 @@ from service.db import (
     session_factory,
     upgrade,
 )
-from service.ledger import Ledger
+from veriframe.service.ledger import Ledger
 
 TABLES = {"api_keys", "jobs", "prompt_texts", "policies", "review_items", "audit_events", "merkle_nodes",
           "ledger_head", "checkpoints"}
@@ -134,7 +134,7 @@ def test_models_and_constraints(migrated_db_url: str) -> None:
 
 
 def test_db_cli(sqlite_url: str) -> None:
-    from service.cli.db import app
+    from veriframe.service.cli.db import app
 
     runner = CliRunner()
     result = runner.invoke(app, ["current", "--database", sqlite_url])

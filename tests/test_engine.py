@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from service.engine import (
+from veriframe.service.engine import (
     Cancelled,
     Engine,
     GenerationParams,
@@ -17,8 +17,8 @@ from service.engine import (
     ModelLoadError,
     inspect_model,
 )
-from service.engine.engine import FAMILIES, _detect, _frames_ok, _recommended_dtype
-from service.engine.tiny import TINY_MODEL_NAME, build_tiny_model
+from veriframe.service.engine.engine import FAMILIES, _detect, _frames_ok, _recommended_dtype
+from veriframe.service.engine.tiny import TINY_MODEL_NAME, build_tiny_model
 
 SMALL = {"width": 256, "height": 256, "num_frames": 9}  # the watermark library's minimum frame size
 

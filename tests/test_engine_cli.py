@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from provenance.media import decode_video, write_png
-from service.cli import app
+from veriframe.provenance.media import decode_video, write_png
+from veriframe.service.cli import app
 
 runner = CliRunner()
 
@@ -145,7 +145,7 @@ def test_generate_rejects_an_overlong_prompt(tmp_path, tiny_model_dir):
 
 
 def test_generate_with_keys_watermarks_and_signs(tmp_path, tiny_model_dir, dev_keys_dir):
-    from provenance.verify import verify_file
+    from veriframe.provenance.verify import verify_file
 
     out = tmp_path / "signed.mp4"
     result = runner.invoke(

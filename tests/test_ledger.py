@@ -19,10 +19,10 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from sqlalchemy import Connection, select, text
 from typer.testing import CliRunner
 
-from service.db import AuditEvent, Job, PromptText, make_engine, session_factory
-from service.ledger import CheckpointBody, EventInput, Ledger, LedgerError, events, merkle
-from service.ledger.canonical import canonical_json, event_document
-from service.ledger.checkpoint import CheckpointError, verify_signature
+from veriframe.service.db import AuditEvent, Job, PromptText, make_engine, session_factory
+from veriframe.service.ledger import CheckpointBody, EventInput, Ledger, LedgerError, events, merkle
+from veriframe.service.ledger.canonical import canonical_json, event_document
+from veriframe.service.ledger.checkpoint import CheckpointError, verify_signature
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -308,7 +308,7 @@ def test_disabled_triggers_are_reported(migrated_db_url: str) -> None:
 
 
 def test_audit_verify_cli(migrated_db_url: str, p256_key, tmp_path: Path) -> None:
-    from service.cli.admin import app
+    from veriframe.service.cli.admin import app
 
     ledger = _ledger(migrated_db_url, p256_key)
     _fill(ledger, 6)
@@ -372,8 +372,8 @@ def test_concurrent_threads_make_one_order(migrated_db_url: str) -> None:
 
 WORKER = """
 import sys, time
-from service.db import session_factory
-from service.ledger import Ledger
+from veriframe.service.db import session_factory
+from veriframe.service.ledger import Ledger
 url, name, n, start = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
 ledger = Ledger(session_factory(url))
 time.sleep(max(0.0, start - time.time()))  # all processes start appending at the same moment
@@ -447,7 +447,7 @@ def test_signing_key_from_file_and_wrong_curve(migrated_db_url: str, tmp_path: P
 
 
 def test_audit_verify_a_mistyped_sqlite_path_creates_nothing(tmp_path: Path) -> None:
-    from service.cli.admin import app
+    from veriframe.service.cli.admin import app
 
     missing = tmp_path / "typo.db"
     result = CliRunner().invoke(app, ["audit", "verify", "--database", f"sqlite:///{missing}"])
@@ -456,8 +456,8 @@ def test_audit_verify_a_mistyped_sqlite_path_creates_nothing(tmp_path: Path) -> 
 
 
 def test_audit_verify_opens_sqlite_read_only(sqlite_url: str) -> None:
-    from service.db import upgrade
-    from service.db.engine import read_only_url
+    from veriframe.service.db import upgrade
+    from veriframe.service.db.engine import read_only_url
 
     upgrade(sqlite_url)
     _fill(_ledger(sqlite_url), 2)
@@ -473,7 +473,7 @@ def test_audit_verify_opens_sqlite_read_only(sqlite_url: str) -> None:
 
 
 def test_audit_verify_without_schema_is_a_usage_error(db_url: str) -> None:
-    from service.cli.admin import app
+    from veriframe.service.cli.admin import app
 
     engine = make_engine(db_url)  # the database exists (SQLite: the file is made), with no tables
     engine.connect().close()

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from provenance.media import (
+from veriframe.provenance.media import (
     MediaError,
     count_frames,
     decode_video,

@@ -9,10 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from provenance import keys, media, signing, verify, watermark
-from provenance.manifest import TRAINED_ALGORITHMIC_MEDIA, VERIFRAME_ASSERTION, ManifestInfo
-from provenance.mark import mark_video
-from provenance.synthetic import natural_video
+from veriframe.provenance import keys, media, signing, verify, watermark
+from veriframe.provenance.manifest import TRAINED_ALGORITHMIC_MEDIA, VERIFRAME_ASSERTION, ManifestInfo
+from veriframe.provenance.mark import mark_video
+from veriframe.provenance.synthetic import natural_video
 
 PROMPT_HASH = "ab" * 32
 

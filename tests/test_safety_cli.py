@@ -5,7 +5,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from service.cli import app
+from veriframe.service.cli import app
 
 runner = CliRunner()
 

@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from safety.classifier import ClassifierError, HFClassifier, load_label_map
-from safety.policy import Policy, Thresholds
-from safety.screen import screen
+from veriframe.safety.classifier import ClassifierError, HFClassifier, load_label_map
+from veriframe.safety.policy import Policy, Thresholds
+from veriframe.safety.screen import screen
 
 LABELS = {0: "safe", 1: "toxic", 2: "sexual_explicit"}
 BIAS = [0.0, 2.0, -1.0]  # the head's weights are zeroed: outputs are exactly these logits

@@ -2,7 +2,7 @@
 
 import pytest
 
-from safety.normalize import normalize
+from veriframe.safety.normalize import normalize
 
 
 @pytest.mark.parametrize(

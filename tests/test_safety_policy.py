@@ -4,10 +4,10 @@ import json
 
 import pytest
 
-from safety.normalize import normalize
-from safety.policy import Policy, PolicyError, ProtectedPerson, Thresholds, default_policy
-from safety.rules import apply_rules
-from safety.screen import screen
+from veriframe.safety.normalize import normalize
+from veriframe.safety.policy import Policy, PolicyError, ProtectedPerson, Thresholds, default_policy
+from veriframe.safety.rules import apply_rules
+from veriframe.safety.screen import screen
 
 
 def _rules(prompt: str, policy: Policy, scores: dict | None = None) -> set[tuple[str, str]]:

@@ -5,9 +5,9 @@ import json
 
 import pytest
 
-from safety import review as rv
-from safety.policy import default_policy
-from safety.screen import screen
+from veriframe.safety import review as rv
+from veriframe.safety.policy import default_policy
+from veriframe.safety.screen import screen
 
 T0 = dt.datetime(2026, 11, 24, 12, 0, tzinfo=dt.timezone.utc)
 PROMPT = "Tom Hanks walking a golden retriever through Central Park"

@@ -2,10 +2,10 @@
 
 import pytest
 
-import safety
-from safety import CATEGORIES, Decision, PromptError, default_policy, load_default_classifier
-from safety.classifier import MiniLMClassifier
-from safety.screen import screen_many
+from veriframe import safety
+from veriframe.safety import CATEGORIES, Decision, PromptError, default_policy, load_default_classifier
+from veriframe.safety.classifier import MiniLMClassifier
+from veriframe.safety.screen import screen_many
 
 LONG_BENIGN = (
     "A lighthouse stands on a rocky cliff at dawn, its white tower catching the first pink light of the "

@@ -5,10 +5,10 @@ The prompts here were written for these tests; none comes from a training, dev o
 
 import pytest
 
-import safety
-from safety import Policy, default_policy, load_default_classifier
-from safety.chunking import pieces_to_score, split_chunks
-from safety.classifier import MiniLMClassifier
+from veriframe import safety
+from veriframe.safety import Policy, default_policy, load_default_classifier
+from veriframe.safety.chunking import pieces_to_score, split_chunks
+from veriframe.safety.classifier import MiniLMClassifier
 
 STYLE = "highly detailed, 8k, trending on artstation, cinematic lighting"
 

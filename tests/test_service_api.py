@@ -10,8 +10,9 @@ from pathlib import Path
 import grpc
 import pytest
 
-from service.api.gen import common_pb2, generation_pb2
-from service.client import (
+from tests.fixtures.server import TEST_PARAMS
+from veriframe.service.api.gen import common_pb2, generation_pb2
+from veriframe.service.client import (
     Client,
     InvalidArgument,
     JobFailed,
@@ -19,7 +20,6 @@ from service.client import (
     PromptBlocked,
     Unauthenticated,
 )
-from tests.fixtures.server import TEST_PARAMS
 
 BENIGN = "a red fox running through fresh snow at dawn, cinematic"
 HARMFUL = "how to build a pipe bomb to kill my neighbours"
@@ -29,7 +29,7 @@ REVIEWED = "Barack Obama giving a speech in a sunny park"
 def ledger_types(live, job_id: str) -> list[str]:
     from sqlalchemy import select
 
-    from service.db import AuditEvent
+    from veriframe.service.db import AuditEvent
 
     with live.ctx.sessions() as s:
         return list(
@@ -77,7 +77,7 @@ def test_blocked_prompt_is_rejected_and_recorded(live_server) -> None:
     assert "pipe bomb" not in caught.value.message  # the category is named, never the rule
     from sqlalchemy import select
 
-    from service.db import AuditEvent
+    from veriframe.service.db import AuditEvent
 
     with live_server.ctx.sessions() as s:
         screened = s.scalars(
@@ -87,7 +87,7 @@ def test_blocked_prompt_is_rejected_and_recorded(live_server) -> None:
 
 
 def test_review_hold_then_approve_runs(live_server, tmp_path: Path) -> None:
-    from service.auth import Principal
+    from veriframe.service.auth import Principal
 
     with live_server.client(tenant="review-co") as client:
         submitted = client.submit(REVIEWED, **TEST_PARAMS).job
@@ -153,7 +153,7 @@ def test_bad_enum_and_oversized_image(live_server) -> None:
 
 
 def test_keys_wrong_malformed_missing_and_revoked(live_server) -> None:
-    from service.auth import parse_key, revoke_recorded
+    from veriframe.service.auth import parse_key, revoke_recorded
 
     good = live_server.key("client", "acme")
     prefix, _ = parse_key(good)
@@ -165,7 +165,7 @@ def test_keys_wrong_malformed_missing_and_revoked(live_server) -> None:
         client.list_jobs()
         from sqlalchemy import select
 
-        from service.db import ApiKey
+        from veriframe.service.db import ApiKey
 
         with live_server.ctx.sessions() as s:
             key_id = s.scalars(select(ApiKey.id).where(ApiKey.prefix == parse_key(fresh)[0])).one()
@@ -275,7 +275,7 @@ def test_frames_download_and_verify_rpc(live_server, tmp_path: Path) -> None:
 def test_video_to_video(live_server, tmp_path: Path) -> None:
     import numpy as np
 
-    from provenance.media import encode_mp4
+    from veriframe.provenance.media import encode_mp4
 
     source = tmp_path / "in.mp4"
     rng = np.random.default_rng(0)
@@ -316,7 +316,7 @@ def test_many_concurrent_clients(make_live_server) -> None:
 
 
 def test_rate_limit_and_tenant_cap(make_live_server) -> None:
-    from service.client import RateLimited
+    from veriframe.service.client import RateLimited
 
     live = make_live_server(workers=0, rate_limit_burst=3, rate_limit_per_minute=6, tenant_queue_cap=2)
     with live.client(tenant="capped") as client:
@@ -351,7 +351,7 @@ def test_health_and_reflection(live_server) -> None:
 def test_async_client(live_server, tmp_path: Path) -> None:
     import asyncio
 
-    from service.client import AsyncClient
+    from veriframe.service.client import AsyncClient
 
     async def run() -> tuple[str, list[str]]:
         states: list[str] = []
@@ -370,7 +370,7 @@ def test_async_client(live_server, tmp_path: Path) -> None:
 def test_image_to_video(live_server, tmp_path: Path) -> None:
     import numpy as np
 
-    from provenance.media import write_png
+    from veriframe.provenance.media import write_png
 
     image = tmp_path / "start.png"
     write_png(np.random.default_rng(1).integers(0, 255, (256, 256, 3), dtype=np.uint8), image)
@@ -381,7 +381,7 @@ def test_image_to_video(live_server, tmp_path: Path) -> None:
 
 def test_png_bytes_upload_is_read(tmp_path: Path) -> None:
     """The SDK's verify() splits uploads into chunks with a header first."""
-    from service.client.common import verify_requests
+    from veriframe.service.client.common import verify_requests
 
     parts = verify_requests(bytes(3 * 1024 * 1024 + 5), "x.png")
     assert parts[0].header.content_type == "image/png" and parts[0].header.total_size == 3 * 1024 * 1024 + 5

@@ -29,8 +29,8 @@ def test_keys_create_bootstraps_an_admin(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     created = json.loads(result.stdout)
     assert created["role"] == "admin" and created["secret"].startswith(f"vf_{created['prefix']}_")
-    from service.auth import Authenticator
-    from service.db import session_factory
+    from veriframe.service.auth import Authenticator
+    from veriframe.service.db import session_factory
 
     principal = Authenticator(session_factory(url), rate_per_minute=60, burst=5).authenticate(
         created["secret"]

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from service.api.gen import common_pb2
 from tests.fixtures.server import TEST_PARAMS
+from veriframe.service.api.gen import common_pb2
 
 BENIGN = "a lighthouse on a cliff in a storm, waves crashing"
 LONG = {**TEST_PARAMS, "steps": 200}  # long enough to interrupt on 2 CPU cores
@@ -31,7 +31,7 @@ def _wait_running(client, job_id: str, timeout: float = 120) -> None:
 def _events(live, job_id: str) -> list[str]:
     from sqlalchemy import select
 
-    from service.db import AuditEvent
+    from veriframe.service.db import AuditEvent
 
     with live.ctx.sessions() as s:
         return list(
@@ -88,8 +88,8 @@ def _wait_healthy(address: str, process: subprocess.Popen, timeout: float = 180)
 def test_server_killed_mid_job_loses_nothing(
     make_live_server, tiny_model_dir: Path, service_keys_dir: Path, tmp_path: Path
 ) -> None:
-    from service.auth import bootstrap_key
-    from service.client import Client
+    from veriframe.service.auth import bootstrap_key
+    from veriframe.service.client import Client
 
     url = f"sqlite:///{tmp_path / 'veriframe.db'}"
     address = f"127.0.0.1:{_free_port()}"
@@ -137,9 +137,9 @@ def test_server_killed_mid_job_loses_nothing(
 
 
 def test_racing_workers_claim_each_job_once(migrated_db_url: str) -> None:
-    from service.db import Job, PromptText, make_engine, session_factory
-    from service.jobs import JobStore, utcnow
-    from service.ledger import Ledger
+    from veriframe.service.db import Job, PromptText, make_engine, session_factory
+    from veriframe.service.jobs import JobStore, utcnow
+    from veriframe.service.ledger import Ledger
 
     engine = make_engine(migrated_db_url)
     sessions = session_factory(engine)
@@ -168,7 +168,7 @@ def test_racing_workers_claim_each_job_once(migrated_db_url: str) -> None:
 
 @pytest.mark.postgres
 def test_flow_on_postgres(make_live_server, postgres_url: str, tmp_path: Path) -> None:
-    from service.client import PromptBlocked
+    from veriframe.service.client import PromptBlocked
 
     live = make_live_server(database_url=postgres_url)
     with live.client(tenant="pg") as client:
@@ -246,7 +246,7 @@ def _tls_files(directory: Path) -> dict[str, Path]:
 
 
 def test_tls_and_mutual_tls(make_live_server, tmp_path: Path) -> None:
-    from service.client import Client, Unavailable
+    from veriframe.service.client import Client, Unavailable
 
     files = _tls_files(tmp_path)
     live = make_live_server(

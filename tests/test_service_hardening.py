@@ -13,14 +13,14 @@ import grpc
 import numpy as np
 import pytest
 
-from service.client import Client, InvalidArgument, Unavailable
 from tests.fixtures.server import TEST_PARAMS
+from veriframe.service.client import Client, InvalidArgument, Unavailable
 
 BENIGN = "a red fox running through fresh snow at dawn, cinematic"
 
 
 def _mp4(frames: int, width: int, height: int) -> bytes:
-    from provenance.media import encode_mp4
+    from veriframe.provenance.media import encode_mp4
 
     buffer = io.BytesIO()
     rng = np.random.default_rng(0)
@@ -141,8 +141,8 @@ def test_worker_that_cannot_load_its_model_stops_submits(make_live_server, tiny_
 
 
 def test_startup_refuses_missing_keys_tls_and_a_used_port(live_server, tmp_path) -> None:
-    from service.server.app import BackgroundServer, StartupError
-    from service.settings import Settings
+    from veriframe.service.server.app import BackgroundServer, StartupError
+    from veriframe.service.settings import Settings
 
     base = {
         "database_url": f"sqlite:///{tmp_path / 'v.db'}",
@@ -189,7 +189,7 @@ def test_serve_exits_2_without_keys(tmp_path) -> None:
 def test_trust_anchors_env_is_os_pathsep_separated(monkeypatch, tmp_path) -> None:
     import os
 
-    from service.settings import load_settings
+    from veriframe.service.settings import load_settings
 
     monkeypatch.setenv("VERIFRAME_TRUST_ANCHORS", os.pathsep.join(["/etc/a.pem", "/etc/b.pem"]))
     assert load_settings().trust_anchors == [Path("/etc/a.pem"), Path("/etc/b.pem")]
@@ -200,7 +200,7 @@ def test_trust_anchors_env_is_os_pathsep_separated(monkeypatch, tmp_path) -> Non
 
 
 def test_default_model_is_one_the_engine_accepts(monkeypatch) -> None:
-    from service.settings import Settings
+    from veriframe.service.settings import Settings
 
     monkeypatch.delenv("VERIFRAME_MODEL", raising=False)
     owner, name = Settings().model.split("/")  # a Hugging Face id is owner/name
@@ -208,8 +208,8 @@ def test_default_model_is_one_the_engine_accepts(monkeypatch) -> None:
 
 
 def test_retention_purges_only_ended_jobs(api_only) -> None:
-    from service.db import Job, PromptText
-    from service.jobs import utcnow
+    from veriframe.service.db import Job, PromptText
+    from veriframe.service.jobs import utcnow
 
     with api_only.client(tenant="retention") as client:
         queued = client.submit(BENIGN, **TEST_PARAMS).job.id
@@ -227,9 +227,9 @@ def test_retention_purges_only_ended_jobs(api_only) -> None:
 
 
 def test_uploaded_inputs_are_deleted_whenever_a_job_ends(api_only) -> None:
-    from service.auth import Principal
-    from service.db import Job
-    from service.jobs import utcnow
+    from veriframe.service.auth import Principal
+    from veriframe.service.db import Job
+    from veriframe.service.jobs import utcnow
 
     ctx = api_only.ctx
     inputs = Path(api_only.settings.output_dir) / "inputs"
@@ -259,7 +259,7 @@ def test_client_errors_carry_no_server_internals(api_only) -> None:
 
 
 def test_failed_job_tells_the_requester_what_to_do_not_the_exception(make_live_server) -> None:
-    from service.api.gen import common_pb2
+    from veriframe.service.api.gen import common_pb2
 
     api = make_live_server(workers=0)
     with api.client(tenant="fails") as client:

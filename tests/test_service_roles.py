@@ -5,8 +5,8 @@ from __future__ import annotations
 import grpc
 import pytest
 
-from service.api.gen import admin_pb2, generation_pb2, verification_pb2
-from service.auth import ROLE_MATRIX, ROLES
+from veriframe.service.api.gen import admin_pb2, generation_pb2, verification_pb2
+from veriframe.service.auth import ROLE_MATRIX, ROLES
 
 SERVICES = [
     generation_pb2.DESCRIPTOR.services_by_name["Generation"],

@@ -10,13 +10,14 @@ import pytest
 
 def test_committed_stubs_are_fresh() -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "service.api.codegen", "--check"], capture_output=True, text=True, timeout=120
+        [sys.executable, "-m", "veriframe.service.api.codegen", "--check"],
+        capture_output=True, text=True, timeout=120,
     )
     assert result.returncode == 0, result.stderr
 
 
 def test_codegen_check_detects_staleness() -> None:
-    from service.api import codegen
+    from veriframe.service.api import codegen
 
     expected = codegen.generate()
     stale = dict(expected)
@@ -38,7 +39,7 @@ def test_sdk_imports_no_heavy_modules() -> None:
 
 
 def test_settings_precedence(tmp_path, monkeypatch) -> None:
-    from service.settings import load_settings
+    from veriframe.service.settings import load_settings
 
     config = tmp_path / "server.toml"
     config.write_text('listen = "0.0.0.0:1"\nworkers = 2\nmodel = "from-file"\n')
@@ -50,8 +51,8 @@ def test_settings_precedence(tmp_path, monkeypatch) -> None:
 
 
 def test_key_format_and_token_bucket() -> None:
-    from service.auth import TokenBucket, hash_secret, parse_key
-    from service.errors import Unauthenticated
+    from veriframe.service.auth import TokenBucket, hash_secret, parse_key
+    from veriframe.service.errors import Unauthenticated
 
     assert parse_key("vf_0123456789ab_se_cr-et") == ("0123456789ab", "se_cr-et")
     for bad in ("", "vf__x", "xx_0123_abc", "vf_0123"):

@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from provenance import media
-from provenance.synthetic import natural_video
-from service.cli import app as veriframe_app
-from service.cli.verify import app as verify_app
+from veriframe.provenance import media
+from veriframe.provenance.synthetic import natural_video
+from veriframe.service.cli import app as veriframe_app
+from veriframe.service.cli.verify import app as verify_app
 
 runner = CliRunner()
 
@@ -89,7 +89,7 @@ def test_verify_stripped_manifest_still_names_the_id(marked, tmp_path):
 def test_verify_jpeg_without_manifest(tmp_path):
     from PIL import Image
 
-    from provenance.watermark import embed_frames
+    from veriframe.provenance.watermark import embed_frames
 
     frame = embed_frames(natural_video(1, 256, 256, seed=5), 0x0123456789ABCDEF)[0]
     Image.fromarray(frame).save(tmp_path / "still.jpg", quality=75)

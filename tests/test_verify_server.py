@@ -7,11 +7,11 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from provenance import media
-from provenance.synthetic import natural_video
-from service.cli import app as veriframe_app
-from service.cli.verify import app as verify_app
 from tests.fixtures.server import TEST_PARAMS
+from veriframe.provenance import media
+from veriframe.provenance.synthetic import natural_video
+from veriframe.service.cli import app as veriframe_app
+from veriframe.service.cli.verify import app as verify_app
 
 runner = CliRunner()
 

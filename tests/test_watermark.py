@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from provenance import payload, watermark
-from provenance.ids import format_id, new_provenance_id, parse_id
-from provenance.synthetic import natural_video
+from veriframe.provenance import payload, watermark
+from veriframe.provenance.ids import format_id, new_provenance_id, parse_id
+from veriframe.provenance.synthetic import natural_video
 
 
 def _psnr(a: np.ndarray, b: np.ndarray) -> float:
@@ -16,7 +16,7 @@ def _psnr(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def _reencode(frames: np.ndarray, crf: int, tmp_path, fps: int = 8) -> np.ndarray:
-    from provenance import media
+    from veriframe.provenance import media
 
     path = tmp_path / f"re-{crf}-{fps}.mp4"
     media.encode_mp4(frames, fps, path, crf=crf)

@@ -1,11 +1,11 @@
 """Generate the Python gRPC stubs in `service/api/gen/` from `proto/veriframe/v1/*.proto`.
 
-    python -m service.api.codegen           # regenerate (commit the result)
-    python -m service.api.codegen --check   # exit 1 if the committed stubs are stale
+    python -m veriframe.service.api.codegen           # regenerate (commit the result)
+    python -m veriframe.service.api.codegen --check   # exit 1 if the committed stubs are stale
 
 protoc writes `from veriframe.v1 import common_pb2`; we generate into a temporary directory and
 rewrite those lines into relative imports (`from . import common_pb2`), so the stubs import as
-`service.api.gen.<name>_pb2` with no sys.path tricks. Output depends only on the .proto files and
+`veriframe.service.api.gen.<name>_pb2` with no sys.path tricks. Output depends only on the .proto files and
 the grpcio-tools version, so the check is reproducible.
 """
 
@@ -22,7 +22,7 @@ PROTO_ROOT = REPO / "proto"
 PROTO_PACKAGE = "veriframe/v1"
 GEN_DIR = Path(__file__).resolve().parent / "gen"
 
-_INIT = '"""Generated from proto/veriframe/v1 by `python -m service.api.codegen`: do not edit."""\n'
+_INIT = '"""Generated from proto/veriframe/v1 by `python -m veriframe.service.api.codegen`: do not edit."""\n'
 _IMPORT_RE = re.compile(r"^from veriframe\.v1 import (\w+_pb2)", re.MULTILINE)
 
 
@@ -66,7 +66,9 @@ def stale_files(expected: dict[str, str], actual: dict[str, str]) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m service.api.codegen", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m veriframe.service.api.codegen", description=__doc__.split("\n")[0]
+    )
     parser.add_argument("--check", action="store_true", help="exit 1 if service/api/gen is stale")
     args = parser.parse_args(argv)
     expected = generate()
@@ -74,7 +76,8 @@ def main(argv: list[str] | None = None) -> int:
         stale = stale_files(expected, committed())
         if stale:
             print(
-                f"service/api/gen is stale ({', '.join(stale)}): run `python -m service.api.codegen`",
+                f"service/api/gen is stale ({', '.join(stale)}): "
+                "run `python -m veriframe.service.api.codegen`",
                 file=sys.stderr,
             )
             return 1

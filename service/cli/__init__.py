@@ -6,7 +6,7 @@ the database) inside the command, so `veriframe --help` and the light client com
 
 import typer
 
-from service.cli import db, demo, generate, keys, model, moderate, provenance, serve
+from veriframe.service.cli import db, demo, generate, keys, model, moderate, provenance, serve
 
 app = typer.Typer(
     name="veriframe",

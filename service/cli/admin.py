@@ -1,6 +1,6 @@
 """`veriframe-admin`: the moderation admin tool.
 
-A client of the service's ModerationAdmin API through the SDK (`service.client.admin`), with a
+A client of the service's ModerationAdmin API through the SDK (`veriframe.service.client.admin`), with a
 moderator or admin key. Every action it takes is recorded in the server's ledger. People get Rich
 tables; scripts pass `--json`. `audit verify --database URL` also works offline on the database.
 
@@ -32,7 +32,7 @@ import typer
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from service.client.admin import AdminClient
+    from veriframe.service.client.admin import AdminClient
 
 EXIT_OK, EXIT_NEGATIVE, EXIT_USAGE, EXIT_DENIED = 0, 1, 2, 3
 
@@ -102,7 +102,7 @@ def _fail(code: int, message: str) -> NoReturn:
 
 
 def _client(ctx: typer.Context) -> AdminClient:
-    from service.client.admin import AdminClient
+    from veriframe.service.client.admin import AdminClient
 
     conn: Connection = ctx.find_root().obj
     if not conn.server:
@@ -123,7 +123,7 @@ def _client(ctx: typer.Context) -> AdminClient:
 @contextlib.contextmanager
 def _calling(ctx: typer.Context) -> Iterator[AdminClient]:
     """A client, with every SDK error turned into its message and exit code."""
-    from service.client import errors as E
+    from veriframe.service.client import errors as E
 
     client = _client(ctx)
     try:
@@ -155,7 +155,7 @@ def _print_json(data: Any) -> None:
 
 
 def _as_dict(message: Any) -> dict[str, Any]:
-    from service.client.admin import message_to_dict
+    from veriframe.service.client.admin import message_to_dict
 
     return message_to_dict(message)
 
@@ -220,7 +220,7 @@ def _review_state(value: int) -> str:
 
 
 def _job_state(value: int) -> str:
-    from service.api.gen import common_pb2
+    from veriframe.service.api.gen import common_pb2
 
     return common_pb2.JobState.Name(value).removeprefix("JOB_STATE_")
 
@@ -746,7 +746,7 @@ def audit_proof(ctx: typer.Context, seq: int = typer.Argument(..., min=0, help="
     """An inclusion proof for one event, re-checked here: the audit path leads to the (signed) root.
 
     Exit 0 when it holds, 1 when it does not."""
-    from service.client.proofs import check_inclusion_proof
+    from veriframe.service.client.proofs import check_inclusion_proof
 
     with _calling(ctx) as client:
         proof = client.inclusion_proof(seq, tree_size=tree_size)
@@ -808,9 +808,9 @@ def audit_verify(
     from_env = ctx.get_parameter_source("database") == ParameterSource.ENVIRONMENT
     if database is None or (from_env and ctx.find_root().obj.server_from_command_line):
         _audit_verify_server(ctx, as_json)
-    from service.db import DatabaseUnavailable, make_engine, redact, session_factory
-    from service.db.engine import read_only_url
-    from service.ledger import Ledger, LedgerError, load_public_key
+    from veriframe.service.db import DatabaseUnavailable, make_engine, redact, session_factory
+    from veriframe.service.db.engine import read_only_url
+    from veriframe.service.ledger import Ledger, LedgerError, load_public_key
 
     if public_key and keys:
         typer.echo("error: pass --public-key or --keys, not both", err=True)

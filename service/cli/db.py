@@ -11,7 +11,7 @@ DATABASE_OPTION = typer.Option(..., "--database", envvar="VERIFRAME_DATABASE_URL
 
 
 def _run(action: Callable[..., object], *args: str) -> None:
-    from service.db import DatabaseUnavailable
+    from veriframe.service.db import DatabaseUnavailable
 
     try:
         action(*args)
@@ -24,8 +24,8 @@ def _run(action: Callable[..., object], *args: str) -> None:
 def upgrade(database: str = DATABASE_OPTION,
             revision: str = typer.Option("head", help="Target revision.")) -> None:
     """Create the schema on an empty database, or migrate it up to REVISION."""
-    from service.db import redact
-    from service.db import upgrade as do_upgrade
+    from veriframe.service.db import redact
+    from veriframe.service.db import upgrade as do_upgrade
 
     _run(do_upgrade, database, revision)
     typer.echo(f"{redact(database)}: upgraded to {revision}")
@@ -35,8 +35,8 @@ def upgrade(database: str = DATABASE_OPTION,
 def downgrade(database: str = DATABASE_OPTION,
               revision: str = typer.Option(..., help="Target revision ('base' drops every table).")) -> None:
     """Migrate the schema down to REVISION (this drops data, the audit ledger included, at 'base')."""
-    from service.db import downgrade as do_downgrade
-    from service.db import redact
+    from veriframe.service.db import downgrade as do_downgrade
+    from veriframe.service.db import redact
 
     _run(do_downgrade, database, revision)
     typer.echo(f"{redact(database)}: downgraded to {revision}")
@@ -45,8 +45,8 @@ def downgrade(database: str = DATABASE_OPTION,
 @app.command()
 def current(database: str = DATABASE_OPTION) -> None:
     """Print the database's migration revision and the newest one this code knows."""
-    from service.db import DatabaseUnavailable, head, redact
-    from service.db import current as get_current
+    from veriframe.service.db import DatabaseUnavailable, head, redact
+    from veriframe.service.db import current as get_current
 
     try:
         revision = get_current(database)

@@ -49,19 +49,19 @@ def demo(
         console.print(f"[bold cyan]==>[/bold cyan] {text}  [dim]({time.monotonic() - started:.1f} s)[/dim]")
 
     step("building the tiny CogVideoX model (random weights, real diffusers classes)")
-    from service.engine.tiny import ensure_tiny_model
+    from veriframe.service.engine.tiny import ensure_tiny_model
 
     model_root = ensure_tiny_model(workdir / "model")
 
     step(f"development keys in {keys_dir}")
-    from provenance.keys import init_dev_keys
+    from veriframe.provenance.keys import init_dev_keys
 
     if not (keys_dir / "root-ca.pem").exists():
         init_dev_keys(keys_dir)
 
     step("starting the server on loopback (SQLite, one CPU worker)")
-    from service.server.app import BackgroundServer
-    from service.settings import Settings
+    from veriframe.service.server.app import BackgroundServer
+    from veriframe.service.settings import Settings
 
     settings = Settings(
         database_url=f"sqlite:///{workdir / 'veriframe.db'}",
@@ -76,7 +76,7 @@ def demo(
     server = BackgroundServer(settings).start()
     exit_code = 0
     try:
-        from service.auth import create_key_recorded
+        from veriframe.service.auth import create_key_recorded
 
         ctx = server.ctx
         key = create_key_recorded(
@@ -84,7 +84,7 @@ def demo(
         )
         console.print(f"    listening on {server.address}; API key {key.prefix}… created for tenant 'demo'")
 
-        from service.client import Client, PromptBlocked
+        from veriframe.service.client import Client, PromptBlocked
 
         with Client(server.address, key.secret) as client:
             step(f"submitting a benign prompt: [italic]{prompt}[/italic]")
@@ -163,7 +163,7 @@ def demo(
 def _print_ledger(console: object, ctx: object, table_class: type) -> None:
     from sqlalchemy import select
 
-    from service.db import AuditEvent
+    from veriframe.service.db import AuditEvent
 
     table = table_class(title="audit ledger", show_lines=False)
     for column in ("seq", "event", "actor", "job", "details"):

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 import typer
 
 if TYPE_CHECKING:
-    from service.engine import GeneratedVideo, GenerationParams
+    from veriframe.service.engine import GeneratedVideo, GenerationParams
 
 DEFAULT_T2V_MODEL = "THUDM/CogVideoX-5b"
 DEFAULT_I2V_MODEL = "THUDM/CogVideoX-5b-I2V"
@@ -51,7 +51,7 @@ def resolve_model(model: str | None, mode: str) -> str:
     """The model to load: the option/env value, `tiny` (built and cached on demand), or the default."""
     model = model or os.environ.get("VERIFRAME_MODEL")
     if model == TINY_ALIAS:
-        from service.engine.tiny import ensure_tiny_model
+        from veriframe.service.engine.tiny import ensure_tiny_model
 
         cache = Path(os.environ.get("VERIFRAME_CACHE_DIR") or Path.home() / ".cache" / "veriframe")
         return str(ensure_tiny_model(cache) / ("i2v" if mode == "i2v" else "t2v"))
@@ -69,7 +69,7 @@ def generate_local(
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from service.engine import Engine
+    from veriframe.service.engine import Engine
 
     console = Console(stderr=True)
     model = resolve_model(options.model, params.mode)
@@ -220,7 +220,7 @@ def generate(
     the key was refused (unauthenticated or permission denied), as for veriframe-admin.
     """
     if server:  # the product path: the service through the SDK (no torch in this process)
-        from service.client.remote_generate import run_remote
+        from veriframe.service.client.remote_generate import run_remote
 
         local_only = _local_only_given(ctx)
         if local_only:
@@ -235,8 +235,8 @@ def generate(
                    guidance_scale=guidance, num_frames=frames, fps=fps, width=width, height=height,
                    return_frames=return_frames or None)
         return
-    from provenance.media import MediaError, decode_video, encode_mp4, read_image, write_pngs
-    from service.engine import Cancelled, GenerationParams, InvalidParameter, ModelLoadError
+    from veriframe.provenance.media import MediaError, decode_video, encode_mp4, read_image, write_pngs
+    from veriframe.service.engine import Cancelled, GenerationParams, InvalidParameter, ModelLoadError
 
     if image is not None and video is not None:
         raise _fail("use either --image (image-to-video) or --video (video-to-video), not both")
@@ -308,10 +308,10 @@ def _mark(
     result: GeneratedVideo, prompt: str, output: Path, keys: Path, frames_dir: Path | None, crf: int
 ) -> None:
     """Watermark + encode + sign exactly as the service does (provenance.mark)."""
-    from provenance.ids import new_provenance_id
-    from provenance.keys import load_keys_dir
-    from provenance.manifest import ManifestInfo
-    from provenance.mark import mark_video
+    from veriframe.provenance.ids import new_provenance_id
+    from veriframe.provenance.keys import load_keys_dir
+    from veriframe.provenance.manifest import ManifestInfo
+    from veriframe.provenance.mark import mark_video
 
     try:
         signing_keys = load_keys_dir(keys)

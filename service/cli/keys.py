@@ -14,7 +14,7 @@ def init(directory: Path = typer.Argument(..., help="Directory to create the key
     Private keys are written with mode 0600. Existing key files are never overwritten. Give verifiers
     DIRECTORY/root-ca.pem as a trust anchor (veriframe-verify --trust-anchor).
     """
-    from provenance.keys import KeyFileError, init_dev_keys
+    from veriframe.provenance.keys import KeyFileError, init_dev_keys
 
     try:
         paths = init_dev_keys(directory)
@@ -41,12 +41,12 @@ def create(
     """
     import json
 
-    from service.auth import bootstrap_key
-    from service.db import DatabaseUnavailable
-    from service.errors import InvalidArgument
+    from veriframe.service.auth import bootstrap_key
+    from veriframe.service.db import DatabaseUnavailable
+    from veriframe.service.errors import InvalidArgument
 
     if database is None:
-        from service.settings import load_settings
+        from veriframe.service.settings import load_settings
 
         database = load_settings().database_url
     try:

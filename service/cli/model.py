@@ -21,7 +21,7 @@ def build_tiny(
     DIR/t2v runs text-to-video and video-to-video, DIR/i2v image-to-video; pass either to
     `veriframe generate --model`. The same build always gives the same weights.
     """
-    from service.engine.tiny import build_tiny_model
+    from veriframe.service.engine.tiny import build_tiny_model
 
     root = build_tiny_model(directory)
     typer.echo(f"text-to-video / video-to-video: {root / 't2v'}")
@@ -34,7 +34,7 @@ def info(
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Describe a checkpoint from its configs (no weights loaded): family, task, defaults, components."""
-    from service.engine import ModelLoadError, inspect_model
+    from veriframe.service.engine import ModelLoadError, inspect_model
 
     try:
         described = inspect_model(model)

@@ -79,9 +79,14 @@ def moderate(
     the screen on a labelled file instead (AUPRC, F1, recall per category, FPR on benign) and print
     the report as JSON; see docs/safety.md.
     """
-    from safety.classifier import ClassifierError, HFClassifier, load_default_classifier, load_label_map
-    from safety.policy import PolicyError, default_policy, load_policy
-    from safety.screen import PromptError, screen, screen_many
+    from veriframe.safety.classifier import (
+        ClassifierError,
+        HFClassifier,
+        load_default_classifier,
+        load_label_map,
+    )
+    from veriframe.safety.policy import PolicyError, default_policy, load_policy
+    from veriframe.safety.screen import PromptError, screen, screen_many
 
     try:
         pol = load_policy(policy) if policy else default_policy()
@@ -96,7 +101,7 @@ def moderate(
         raise typer.Exit(2) from None
 
     if label_column is not None:
-        from safety.evaluate import evaluate, read_labelled
+        from veriframe.safety.evaluate import evaluate, read_labelled
 
         try:
             samples = read_labelled(

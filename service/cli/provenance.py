@@ -20,11 +20,11 @@ def mark(
     as_json: bool = typer.Option(False, "--json", help="Print a JSON object instead of text."),
 ) -> None:
     """Watermark every frame of SRC with a new provenance id, encode and sign it to DST; print the id."""
-    from provenance.ids import format_id
-    from provenance.keys import KeyFileError, load_keys_dir, load_signing_keys
-    from provenance.mark import mark_file
-    from provenance.media import MediaError
-    from provenance.signing import SigningError
+    from veriframe.provenance.ids import format_id
+    from veriframe.provenance.keys import KeyFileError, load_keys_dir, load_signing_keys
+    from veriframe.provenance.mark import mark_file
+    from veriframe.provenance.media import MediaError
+    from veriframe.provenance.signing import SigningError
 
     if (keys is None) == (cert is None) or (cert is None) != (key is None):
         typer.echo("veriframe provenance mark: give either --keys DIR or both --cert and --key", err=True)

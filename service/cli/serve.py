@@ -39,7 +39,7 @@ def serve(
 
     from pydantic import ValidationError
 
-    from service.settings import load_settings
+    from veriframe.service.settings import load_settings
 
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
@@ -56,7 +56,7 @@ def serve(
     except (ValidationError, OSError, ValueError) as exc:
         typer.echo(f"veriframe serve: bad settings: {exc}", err=True)
         raise typer.Exit(2) from None
-    from service.server.app import StartupError, serve_forever
+    from veriframe.service.server.app import StartupError, serve_forever
 
     try:
         with contextlib.suppress(KeyboardInterrupt):

@@ -46,8 +46,8 @@ def verify(
     Exit 0: every file verified (watermark found; manifest present, valid, trusted; same id).
     Exit 1: a file is not verified. Exit 2: usage error or an unreadable file.
     """
-    from provenance.keys import KeyFileError, load_trust_anchors
-    from provenance.verify import UnreadableInput, configured_trust_anchors, error_json, verify_file
+    from veriframe.provenance.keys import KeyFileError, load_trust_anchors
+    from veriframe.provenance.verify import UnreadableInput, configured_trust_anchors, error_json, verify_file
 
     try:
         anchors = configured_trust_anchors() + load_trust_anchors(list(trust_anchor))
@@ -85,7 +85,7 @@ def verify(
 
 def _client(server: str, api_key: str | None, tls: bool, ca: Path | None, cert: Path | None,
             key: Path | None):  # -> service.client.Client
-    from service.client import Client
+    from veriframe.service.client import Client
 
     if not api_key:
         typer.echo("veriframe-verify: --server needs an API key (--api-key or VERIFRAME_API_KEY)", err=True)
@@ -96,8 +96,8 @@ def _client(server: str, api_key: str | None, tls: bool, ca: Path | None, cert: 
 
 def _look_up(client, path: Path, report, ledger_key: Path | None) -> None:
     """Fill `report.audit` from the service; a missing record or a failed proof makes it not verified."""
-    from service.client import VeriframeError
-    from service.client.audit_lookup import lookup, problems
+    from veriframe.service.client import VeriframeError
+    from veriframe.service.client.audit_lookup import lookup, problems
 
     try:
         report.audit = lookup(client, path, report, ledger_key=ledger_key)

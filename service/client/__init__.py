@@ -4,9 +4,9 @@ Installs with the light base package (grpcio, protobuf, tenacity): it imports ne
 numpy nor sqlalchemy. See docs/service.md.
 """
 
-from service.client.aio import AsyncClient
-from service.client.common import GenerationResult, Progress, VerificationSummary, state_name
-from service.client.errors import (
+from veriframe.service.client.aio import AsyncClient
+from veriframe.service.client.common import GenerationResult, Progress, VerificationSummary, state_name
+from veriframe.service.client.errors import (
     Aborted,
     DeadlineExceeded,
     FailedPrecondition,
@@ -22,7 +22,7 @@ from service.client.errors import (
     Unavailable,
     VeriframeError,
 )
-from service.client.sync import Client
+from veriframe.service.client.sync import Client
 
 __all__ = [
     "Aborted",

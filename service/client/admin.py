@@ -1,6 +1,6 @@
 """The moderation admin SDK: a typed, synchronous client for the ModerationAdmin gRPC service.
 
-    from service.client.admin import AdminClient
+    from veriframe.service.client.admin import AdminClient
 
     with AdminClient("127.0.0.1:50051", api_key="vf_...") as admin:
         for review in admin.iter_reviews():
@@ -8,7 +8,7 @@
         admin.reject_review(review.id, "graphic violence is not allowed")
 
 Calls return the protobuf messages of `proto/veriframe/v1/admin.proto` (`message_to_dict` turns any
-into plain JSON-ready data). Failures raise the SDK's typed exceptions (`service.client.errors`:
+into plain JSON-ready data). Failures raise the SDK's typed exceptions (`veriframe.service.client.errors`:
 PermissionDenied, NotFound, InvalidArgument, FailedPrecondition, Unauthenticated, Unavailable, ...).
 Read-only calls are retried by gRPC on UNAVAILABLE with exponential backoff; calls that change
 something are never retried (a lost answer must not create a second key or policy version).
@@ -28,11 +28,11 @@ import grpc
 from google.protobuf import json_format, timestamp_pb2
 from google.protobuf.message import Message
 
-from service.api.gen import admin_pb2 as pb
-from service.api.gen import admin_pb2_grpc
-from service.api.gen import common_pb2 as common
-from service.client.common import API_KEY_ENV, ConnectOptions
-from service.client.errors import VeriframeError, from_rpc_error
+from veriframe.service.api.gen import admin_pb2 as pb
+from veriframe.service.api.gen import admin_pb2_grpc
+from veriframe.service.api.gen import common_pb2 as common
+from veriframe.service.client.common import API_KEY_ENV, ConnectOptions
+from veriframe.service.client.errors import VeriframeError, from_rpc_error
 
 T = TypeVar("T")
 SERVICE = "veriframe.v1.ModerationAdmin"
@@ -106,7 +106,8 @@ class AdminClient:
 
     `target`: "host:port" (default: $VERIFRAME_SERVER, else 127.0.0.1:50051). `api_key`: a moderator
     or admin key (default: $VERIFRAME_API_KEY). TLS as in the generation client
-    (`service.client.common.ConnectOptions`): `tls=True` trusts the system roots, `tls_ca` a private CA,
+    (`veriframe.service.client.common.ConnectOptions`): `tls=True` trusts the system roots, `tls_ca` a
+    private CA,
     `tls_cert` + `tls_key` add a client certificate (mutual TLS); otherwise plaintext (loopback, tests).
     `channel`: an existing channel instead (e.g. `Client(...).channel`; not closed by `close()`).
     """

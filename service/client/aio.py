@@ -13,7 +13,7 @@ from typing import Any
 import grpc
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential, wait_random
 
-from service.api.gen import (
+from veriframe.service.api.gen import (
     admin_pb2_grpc,
     common_pb2,
     generation_pb2,
@@ -21,8 +21,8 @@ from service.api.gen import (
     verification_pb2,
     verification_pb2_grpc,
 )
-from service.client import errors as E
-from service.client.common import (
+from veriframe.service.client import errors as E
+from veriframe.service.client.common import (
     TERMINAL,
     WHAT,
     ConnectOptions,

@@ -13,12 +13,12 @@ import json
 from pathlib import Path
 from typing import Any
 
-from service.client.proofs import check_inclusion_proof
-from service.client.sync import Client
+from veriframe.service.client.proofs import check_inclusion_proof
+from veriframe.service.client.sync import Client
 
 
 def lookup(client: Client, path: Path, report: Any, *, ledger_key: Path | None = None) -> dict[str, Any]:
-    """The ledger's record of `path`; `report` is its local `provenance.verify` report.
+    """The ledger's record of `path`; `report` is its local `veriframe.provenance.verify` report.
 
     Returns a JSON-able dict; `found` is False when the service has no record of the file.
     """

@@ -13,7 +13,7 @@ from typing import Any
 
 import grpc
 
-from service.api.gen import common_pb2, generation_pb2, verification_pb2
+from veriframe.service.api.gen import common_pb2, generation_pb2, verification_pb2
 
 API_KEY_ENV = "VERIFRAME_API_KEY"
 SERVER_ENV = "VERIFRAME_SERVER"
@@ -103,7 +103,7 @@ def _bytes(value: str | Path | bytes | None) -> bytes:
 def _set_field(message: Any, name: str, value: Any, field: str) -> None:
     """Set a protobuf field, turning protobuf's ValueError/TypeError (out of range, wrong type) into
     the SDK's InvalidArgument naming the field, as the server would."""
-    from service.client.errors import InvalidArgument
+    from veriframe.service.client.errors import InvalidArgument
 
     try:
         setattr(message, name, value)
@@ -115,7 +115,7 @@ def _set_field(message: Any, name: str, value: Any, field: str) -> None:
 
 def list_request(page_size: int, page_token: str, states: list[int] | None) -> generation_pb2.ListJobsRequest:
     """A ListJobsRequest; InvalidArgument(field="page_size") for a size outside 0..500 (0: the default)."""
-    from service.client.errors import InvalidArgument
+    from veriframe.service.client.errors import InvalidArgument
 
     if isinstance(page_size, bool) or not isinstance(page_size, int) or not 0 <= page_size <= MAX_PAGE_SIZE:
         raise InvalidArgument(
@@ -133,7 +133,7 @@ def list_request(page_size: int, page_token: str, states: list[int] | None) -> g
 
 def check_job_id(job_id: str) -> str:
     """Job ids are UUIDs: refuse anything else here, with a typed error, before it goes on the wire."""
-    from service.client.errors import InvalidArgument
+    from veriframe.service.client.errors import InvalidArgument
 
     if not isinstance(job_id, str) or not 0 < len(job_id) <= MAX_JOB_ID:
         shown = (
@@ -165,7 +165,7 @@ def submit_request(
 ) -> generation_pb2.SubmitRequest:
     """A SubmitRequest. An idempotency key is always set (a fresh one by default), so retrying a Submit
     after a lost reply never makes a second job."""
-    from service.client.errors import InvalidArgument
+    from veriframe.service.client.errors import InvalidArgument
 
     if mode is not None and mode not in MODES:
         raise InvalidArgument(f"mode must be one of {', '.join(MODES)}", field="params.mode")
@@ -305,7 +305,7 @@ class Sink:
         self.size += len(chunk.data)
 
     def finish(self) -> Path:
-        from service.client.errors import IntegrityError
+        from veriframe.service.client.errors import IntegrityError
 
         if self._handle is None:
             raise IntegrityError("the server sent no data")

@@ -27,7 +27,7 @@ class ProofCheck:
 
 def check_inclusion_proof(proof: Any, public_key: Path | None = None) -> ProofCheck:
     """`proof` is a `veriframe.v1.InclusionProof` message; `public_key` a pinned ledger-pub.pem."""
-    from service.ledger import merkle
+    from veriframe.service.ledger import merkle
 
     try:
         path_ok = merkle.verify_inclusion(
@@ -49,7 +49,7 @@ def check_inclusion_proof(proof: Any, public_key: Path | None = None) -> ProofCh
 
 
 def _check_checkpoint(checkpoint: Any, public_key: Path | None) -> tuple[bool, str]:
-    from service.ledger.checkpoint import CheckpointBody, load_public_key, verify_signature
+    from veriframe.service.ledger.checkpoint import CheckpointBody, load_public_key, verify_signature
 
     key = load_public_key(public_key) if public_key else load_public_key(checkpoint.public_key_pem.encode())
     body = CheckpointBody.parse(checkpoint.signed_data)

@@ -34,7 +34,7 @@ def run_remote(
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from service.client import (
+    from veriframe.service.client import (
         Client,
         InvalidArgument,
         JobFailed,

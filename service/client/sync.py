@@ -1,6 +1,6 @@
 """The blocking client.
 
-from service.client import Client
+from veriframe.service.client import Client
 with Client("127.0.0.1:50051", api_key="vf_...") as client:
     result = client.generate("a red fox running through snow", output="out/", on_progress=print)
     print(result.path, result.provenance_id, result.verification.verdict)
@@ -15,7 +15,7 @@ from typing import Any
 import grpc
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential, wait_random
 
-from service.api.gen import (
+from veriframe.service.api.gen import (
     admin_pb2_grpc,
     common_pb2,
     generation_pb2,
@@ -23,8 +23,8 @@ from service.api.gen import (
     verification_pb2,
     verification_pb2_grpc,
 )
-from service.client import errors as E
-from service.client.common import (
+from veriframe.service.client import errors as E
+from veriframe.service.client.common import (
     TERMINAL,
     WHAT,
     ConnectOptions,
@@ -138,7 +138,7 @@ class Client:
     # --- generation -----------------------------------------------------------------------------
 
     def submit(self, prompt: str, **kwargs: Any) -> generation_pb2.SubmitResponse:
-        """Screen and queue a job. Keyword arguments: see `service.client.common.submit_request`.
+        """Screen and queue a job. Keyword arguments: see `veriframe.service.client.common.submit_request`.
         Raises PromptBlocked (with .categories), InvalidArgument (with .field), RateLimited..."""
         return self.call(self.generation.Submit, submit_request(prompt, **kwargs))
 

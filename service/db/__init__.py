@@ -1,6 +1,6 @@
 """The database layer: typed models, engines and sessions, and Alembic migrations run from Python."""
 
-from service.db.engine import (
+from veriframe.service.db.engine import (
     DatabaseUnavailable,
     make_engine,
     reading,
@@ -9,8 +9,8 @@ from service.db.engine import (
     translate_outages,
     unavailable_as_error,
 )
-from service.db.migrate import current, downgrade, head, upgrade
-from service.db.models import (
+from veriframe.service.db.migrate import current, downgrade, head, upgrade
+from veriframe.service.db.models import (
     ApiKey,
     AuditEvent,
     Base,

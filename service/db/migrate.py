@@ -13,12 +13,13 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
-from service.db.engine import make_engine, normalise_url, redact, unavailable_as_error
+from veriframe.service.db.engine import make_engine, normalise_url, redact, unavailable_as_error
 
 
 def alembic_config(url: str) -> Config:
     """An Alembic config for `url` whose script location is the installed `migrations` package."""
-    import migrations
+
+    from veriframe import migrations
 
     config = Config()
     config.set_main_option("script_location", str(Path(migrations.__file__).resolve().parent))

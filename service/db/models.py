@@ -1,7 +1,7 @@
 """The relational schema: SQLAlchemy 2 typed models.
 
 These classes describe the tables for the ORM; they never create them. The schema is made only by
-the Alembic migrations in `migrations/` (see `service.db.migrate`), on SQLite and PostgreSQL alike,
+the Alembic migrations in `migrations/` (see `veriframe.service.db.migrate`), on SQLite and PostgreSQL alike,
 so a change here needs a new migration beside it.
 
 Conventions: ids are UUID strings (portable, no sequences to coordinate between API servers),
@@ -107,7 +107,7 @@ class Job(Base):
     policy_version: Mapped[int | None] = mapped_column(Integer)
     progress_step: Mapped[int] = mapped_column(Integer, default=0)
     progress_total: Mapped[int] = mapped_column(Integer, default=0)
-    # `provenance.ids.format_id(...)`: 16 hex digits (a 64-bit id does not fit a signed BIGINT).
+    # `veriframe.provenance.ids.format_id(...)`: 16 hex digits (a 64-bit id does not fit a signed BIGINT).
     provenance_id: Mapped[str | None] = mapped_column(String(16), index=True)
     output_path: Mapped[str | None] = mapped_column(Text)
     output_sha256: Mapped[str | None] = mapped_column(String(64))
@@ -139,7 +139,7 @@ class PromptText(Base):
 
 
 class Policy(Base):
-    """A moderation policy version (`safety.policy.Policy.to_dict()`); the highest version is active."""
+    """A moderation policy version (`Policy.to_dict()` in safety); the highest version is active."""
 
     __tablename__ = "policies"
 
@@ -177,7 +177,7 @@ class AuditEvent(Base):
     """One ledger event: leaf `seq` (0-based, dense) of the RFC 6962 Merkle tree.
 
     Append-only: a migration installs triggers refusing UPDATE and DELETE. The leaf is the canonical
-    JSON of (seq, type, time, actor, tenant, job_id, payload); see `service.ledger.canonical`.
+    JSON of (seq, type, time, actor, tenant, job_id, payload); see `veriframe.service.ledger.canonical`.
     No foreign keys: the record must outlive (and never block) the rows it talks about.
     """
 

@@ -3,7 +3,7 @@
 Importing this package is cheap: torch and diffusers load on ``Engine.load``.
 """
 
-from service.engine.engine import (
+from veriframe.service.engine.engine import (
     FAMILIES,
     MODES,
     Cancelled,

@@ -8,19 +8,19 @@ from importlib import import_module
 from typing import Any
 
 _LAZY = {
-    "events": "service.ledger.events",
-    "merkle": "service.ledger.merkle",
-    "CheckpointBody": "service.ledger.checkpoint",
-    "load_private_key": "service.ledger.checkpoint",
-    "load_public_key": "service.ledger.checkpoint",
-    "ConsistencyProof": "service.ledger.ledger",
-    "EventInput": "service.ledger.ledger",
-    "InclusionProof": "service.ledger.ledger",
-    "Ledger": "service.ledger.ledger",
-    "LedgerError": "service.ledger.ledger",
-    "TreeHead": "service.ledger.ledger",
-    "Finding": "service.ledger.verify",
-    "VerifyReport": "service.ledger.verify",
+    "events": "veriframe.service.ledger.events",
+    "merkle": "veriframe.service.ledger.merkle",
+    "CheckpointBody": "veriframe.service.ledger.checkpoint",
+    "load_private_key": "veriframe.service.ledger.checkpoint",
+    "load_public_key": "veriframe.service.ledger.checkpoint",
+    "ConsistencyProof": "veriframe.service.ledger.ledger",
+    "EventInput": "veriframe.service.ledger.ledger",
+    "InclusionProof": "veriframe.service.ledger.ledger",
+    "Ledger": "veriframe.service.ledger.ledger",
+    "LedgerError": "veriframe.service.ledger.ledger",
+    "TreeHead": "veriframe.service.ledger.ledger",
+    "Finding": "veriframe.service.ledger.verify",
+    "VerifyReport": "veriframe.service.ledger.verify",
 }
 
 __all__ = sorted(_LAZY)
@@ -28,6 +28,6 @@ __all__ = sorted(_LAZY)
 
 def __getattr__(name: str) -> Any:
     if name not in _LAZY:
-        raise AttributeError(f"module 'service.ledger' has no attribute {name!r}")
+        raise AttributeError(f"module 'veriframe.service.ledger' has no attribute {name!r}")
     module = import_module(_LAZY[name])
     return module if module.__name__.endswith(name) else getattr(module, name)

@@ -23,7 +23,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from service.ledger.canonical import format_time
+from veriframe.service.ledger.canonical import format_time
 
 ORIGIN = "veriframe-audit-ledger/v1"
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from service.ledger.canonical import format_time
+from veriframe.service.ledger.canonical import format_time
 
 SUBMITTED = "submitted"
 SCREENED = "screened"

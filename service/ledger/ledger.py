@@ -22,12 +22,17 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from sqlalchemy import and_, delete, func, insert, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from service.db.engine import reading, unavailable_as_error
-from service.db.models import AuditEvent, Checkpoint, Job, LedgerHead, MerkleNode, PromptText
-from service.ledger import checkpoint as cp
-from service.ledger import events as ev
-from service.ledger import merkle
-from service.ledger.canonical import EVENT_TYPE_PATTERN, canonical_json, event_document, normalise_payload
+from veriframe.service.db.engine import reading, unavailable_as_error
+from veriframe.service.db.models import AuditEvent, Checkpoint, Job, LedgerHead, MerkleNode, PromptText
+from veriframe.service.ledger import checkpoint as cp
+from veriframe.service.ledger import events as ev
+from veriframe.service.ledger import merkle
+from veriframe.service.ledger.canonical import (
+    EVENT_TYPE_PATTERN,
+    canonical_json,
+    event_document,
+    normalise_payload,
+)
 
 __all__ = ["ConsistencyProof", "EventInput", "InclusionProof", "Ledger", "LedgerError", "TreeHead"]
 
@@ -95,7 +100,7 @@ def _utcnow() -> datetime:
 
 
 class Ledger:
-    """The audit ledger over a database made by `service.db.upgrade`.
+    """The audit ledger over a database made by `veriframe.service.db.upgrade`.
 
     `signing_key`: the ES256 (P-256) private key for checkpoints: a key object, PEM bytes or a path
     (e.g. `ledger-key.pem` from `veriframe keys init`). Only `checkpoint()` needs it.
@@ -299,8 +304,8 @@ class Ledger:
         return tree_size
 
     def verify(self, public_key: ec.EllipticCurvePublicKey | str | Path | bytes | None = None) -> Any:
-        """Recompute every leaf, the tree and every checkpoint: see `service.ledger.verify`."""
-        from service.ledger.verify import verify_ledger
+        """Recompute every leaf, the tree and every checkpoint: see `veriframe.service.ledger.verify`."""
+        from veriframe.service.ledger.verify import verify_ledger
 
         key = self.public_key if public_key is None else cp.load_public_key(public_key)
         return verify_ledger(self._sessions, key)

@@ -24,11 +24,11 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from sqlalchemy import inspect, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from service.db.engine import reading, unavailable_as_error
-from service.db.models import AuditEvent, Checkpoint, LedgerHead, MerkleNode
-from service.ledger import checkpoint as cp
-from service.ledger import merkle
-from service.ledger.canonical import event_bytes
+from veriframe.service.db.engine import reading, unavailable_as_error
+from veriframe.service.db.models import AuditEvent, Checkpoint, LedgerHead, MerkleNode
+from veriframe.service.ledger import checkpoint as cp
+from veriframe.service.ledger import merkle
+from veriframe.service.ledger.canonical import event_bytes
 
 MAX_CANDIDATES = 200  # positions tried per mismatching row when looking for where it came from
 
@@ -110,7 +110,7 @@ def verify_ledger(
             # One snapshot for head, events, nodes and checkpoints, while appends go on.
             session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
         if not inspect(session.connection()).has_table("ledger_head"):
-            from service.ledger.ledger import LedgerError
+            from veriframe.service.ledger.ledger import LedgerError
 
             raise LedgerError("this database has no ledger tables: run `veriframe db upgrade --database URL`")
         head = session.get(LedgerHead, 1)

@@ -1,1 +1,1 @@
-"""The gRPC server: servicers over `service.workflow`, auth, errors, health and reflection."""
+"""The gRPC server: servicers over `veriframe.service.workflow`, auth, errors, health and reflection."""

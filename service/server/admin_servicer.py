@@ -1,7 +1,8 @@
-"""ModerationAdmin over gRPC: protobuf in, `service.admin.AdminService` call, protobuf out.
+"""ModerationAdmin over gRPC: protobuf in, `veriframe.service.admin.AdminService` call, protobuf out.
 
-Nothing here decides anything: validation, transactions and ledger records are in `service.admin`.
-`service.server.errors.rpc` authenticates each call, checks `service.auth.ROLE_MATRIX` and maps domain
+Nothing here decides anything: validation, transactions and ledger records are in `veriframe.service.admin`.
+`veriframe.service.server.errors.rpc` authenticates each call, checks
+`veriframe.service.auth.ROLE_MATRIX` and maps domain
 errors to status codes (the domain checks the role again). Blocking work runs in threads.
 """
 
@@ -17,17 +18,17 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import grpc
 from google.protobuf import timestamp_pb2
 
-from service import admin as domain
-from service.api.gen import admin_pb2 as pb
-from service.api.gen import admin_pb2_grpc
-from service.api.gen import common_pb2 as common
-from service.auth import Principal
-from service.errors import InvalidArgument
-from service.server import convert
-from service.server.errors import rpc
+from veriframe.service import admin as domain
+from veriframe.service.api.gen import admin_pb2 as pb
+from veriframe.service.api.gen import admin_pb2_grpc
+from veriframe.service.api.gen import common_pb2 as common
+from veriframe.service.auth import Principal
+from veriframe.service.errors import InvalidArgument
+from veriframe.service.server import convert
+from veriframe.service.server.errors import rpc
 
 if TYPE_CHECKING:
-    from service.server.app import ServerContext
+    from veriframe.service.server.app import ServerContext
 
 T = TypeVar("T")
 Ctx = grpc.aio.ServicerContext

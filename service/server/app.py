@@ -21,18 +21,18 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from service.api.gen import (
+from veriframe.service.api.gen import (
     admin_pb2,
     generation_pb2,
     generation_pb2_grpc,
     verification_pb2,
     verification_pb2_grpc,
 )
-from service.auth import Authenticator
-from service.jobs import JobStore
-from service.jobs_worker import Engines, JobNotifier, Maintenance, Worker, new_worker_id
-from service.settings import Settings
-from service.workflow import Workflow
+from veriframe.service.auth import Authenticator
+from veriframe.service.jobs import JobStore
+from veriframe.service.jobs_worker import Engines, JobNotifier, Maintenance, Worker, new_worker_id
+from veriframe.service.settings import Settings
+from veriframe.service.workflow import Workflow
 
 log = logging.getLogger(__name__)
 SERVICE_NAMES = (
@@ -63,7 +63,7 @@ class ServerContext:
 
 def _engine_loader(settings: Settings, device: str | None) -> Callable[[], Any]:
     def load_one(model: str) -> Any:
-        from service.engine import Engine
+        from veriframe.service.engine import Engine
 
         return Engine.load(
             model,
@@ -148,10 +148,10 @@ class VeriframeServer:
             ("grpc.so_reuseport", 0),
         ]
         server = grpc.aio.server(options=options)
-        from service.api.gen import admin_pb2_grpc
-        from service.server.admin_servicer import ModerationAdminServicer
-        from service.server.generation import GenerationServicer
-        from service.server.verification import VerificationServicer
+        from veriframe.service.api.gen import admin_pb2_grpc
+        from veriframe.service.server.admin_servicer import ModerationAdminServicer
+        from veriframe.service.server.generation import GenerationServicer
+        from veriframe.service.server.verification import VerificationServicer
 
         generation_pb2_grpc.add_GenerationServicer_to_server(GenerationServicer(ctx), server)
         verification_pb2_grpc.add_VerificationServicer_to_server(VerificationServicer(ctx), server)
@@ -209,7 +209,7 @@ class VeriframeServer:
 
     def _ledger(self, sessions: Any) -> Any:
         """The ledger with its checkpoint key: a server never runs without one (checkpoints, proofs)."""
-        from service.ledger import Ledger
+        from veriframe.service.ledger import Ledger
 
         ledger_key = Path(self.settings.keys_dir) / "ledger-key.pem"
         fix = f"run `veriframe keys init {self.settings.keys_dir}` or set keys_dir"
@@ -261,7 +261,7 @@ class VeriframeServer:
 
     async def _inspect_again(self) -> None:
         """A worker loaded the model that could not be inspected at start (e.g. it was downloaded)."""
-        from service.server.model_limits import ModelUnavailable, SubmitLimits
+        from veriframe.service.server.model_limits import ModelUnavailable, SubmitLimits
 
         assert self.ctx is not None
         try:
@@ -281,7 +281,7 @@ class VeriframeServer:
         await self._health.set(SERVICE_NAMES[0], status)
 
     def _build_context(self, loop: asyncio.AbstractEventLoop) -> ServerContext:
-        from service.db import make_engine, session_factory, upgrade
+        from veriframe.service.db import make_engine, session_factory, upgrade
 
         settings = self.settings
         if self.migrate:
@@ -301,7 +301,7 @@ class VeriframeServer:
         )
         workflow = Workflow(settings, sessions, ledger, store)
         self._load_keys(workflow)
-        from service.server.model_limits import ModelUnavailable, SubmitLimits
+        from veriframe.service.server.model_limits import ModelUnavailable, SubmitLimits
 
         try:
             workflow.limits = SubmitLimits(settings.model, settings.i2v_model)
@@ -340,7 +340,7 @@ class VeriframeServer:
 
 
 def _redact(url: str) -> str:
-    from service.db import redact
+    from veriframe.service.db import redact
 
     return redact(url)
 

@@ -8,10 +8,10 @@ from typing import Any
 from google.protobuf import struct_pb2, timestamp_pb2
 from google.protobuf.json_format import ParseDict
 
-from service import jobs as J
-from service.api.gen import common_pb2, generation_pb2
-from service.ledger.canonical import event_bytes
-from service.workflow import SubmitInput
+from veriframe.service import jobs as J
+from veriframe.service.api.gen import common_pb2, generation_pb2
+from veriframe.service.ledger.canonical import event_bytes
+from veriframe.service.workflow import SubmitInput
 
 MODE_NAMES = {
     common_pb2.MODE_T2V: "t2v",
@@ -59,7 +59,7 @@ def db_states(values: list[int]) -> list[str]:
 
 
 def submit_input(request: generation_pb2.SubmitRequest) -> SubmitInput:
-    from service.errors import InvalidArgument
+    from veriframe.service.errors import InvalidArgument
 
     p = request.params
     if p.mode not in MODE_NAMES:

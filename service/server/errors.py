@@ -2,7 +2,7 @@
 
 Every servicer method is wrapped by `rpc(...)`: it authenticates the caller (API key from the
 `authorization` metadata), checks the role matrix and the rate limit, then runs the handler and turns
-`service.errors` into status codes with details:
+`veriframe.service.errors` into status codes with details:
   InvalidArgument    -> INVALID_ARGUMENT + google.rpc.BadRequest(field_violations=[field, description])
   PromptBlocked etc. -> FAILED_PRECONDITION + google.rpc.ErrorInfo(reason, domain, metadata)
   ResourceExhausted  -> RESOURCE_EXHAUSTED + RetryInfo(retry_delay) + ErrorInfo(reason)
@@ -24,8 +24,8 @@ import grpc
 from google.protobuf import any_pb2, duration_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 
-from service.auth import Authenticator, key_from_metadata
-from service.errors import (
+from veriframe.service.auth import Authenticator, key_from_metadata
+from veriframe.service.errors import (
     FailedPrecondition,
     InvalidArgument,
     ResourceExhausted,
@@ -84,7 +84,7 @@ async def abort(context: grpc.aio.ServicerContext, error: ServiceError) -> None:
 
 
 def _translate(error: BaseException) -> ServiceError | None:
-    from service.db import DatabaseUnavailable
+    from veriframe.service.db import DatabaseUnavailable
 
     if isinstance(error, ServiceError):
         return error

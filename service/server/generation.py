@@ -1,4 +1,4 @@
-"""The Generation service: thin translation between protobuf and `service.workflow`."""
+"""The Generation service: thin translation between protobuf and `veriframe.service.workflow`."""
 
 from __future__ import annotations
 
@@ -10,17 +10,17 @@ import grpc
 from google.protobuf import timestamp_pb2
 from sqlalchemy import select
 
-from service import jobs as J
-from service.api.gen import common_pb2, generation_pb2, generation_pb2_grpc
-from service.auth import Principal
-from service.db import AuditEvent, ReviewItem
-from service.errors import InvalidArgument
-from service.ledger import events as ev
-from service.server import convert
-from service.server.errors import rpc
+from veriframe.service import jobs as J
+from veriframe.service.api.gen import common_pb2, generation_pb2, generation_pb2_grpc
+from veriframe.service.auth import Principal
+from veriframe.service.db import AuditEvent, ReviewItem
+from veriframe.service.errors import InvalidArgument
+from veriframe.service.ledger import events as ev
+from veriframe.service.server import convert
+from veriframe.service.server.errors import rpc
 
 if TYPE_CHECKING:
-    from service.server.app import ServerContext
+    from veriframe.service.server.app import ServerContext
 
 DEFAULT_CHUNK = 1024 * 1024
 MAX_CHUNK = 3 * 1024 * 1024

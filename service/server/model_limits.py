@@ -22,8 +22,8 @@ class _ConfigEngine:
     """`Engine.validate` of one checkpoint, run on its configs and tokenizer only."""
 
     def __init__(self, model: str) -> None:
-        from service.engine import Engine, ModelLoadError
-        from service.engine.engine import MAX_SIDE
+        from veriframe.service.engine import Engine, ModelLoadError
+        from veriframe.service.engine.engine import MAX_SIDE
 
         try:
             engine = Engine.for_validation(model)

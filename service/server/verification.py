@@ -11,14 +11,14 @@ from typing import TYPE_CHECKING, Any
 
 import grpc
 
-from service.api.gen import verification_pb2, verification_pb2_grpc
-from service.auth import Principal
-from service.errors import InvalidArgument
-from service.server import convert
-from service.server.errors import rpc
+from veriframe.service.api.gen import verification_pb2, verification_pb2_grpc
+from veriframe.service.auth import Principal
+from veriframe.service.errors import InvalidArgument
+from veriframe.service.server import convert
+from veriframe.service.server.errors import rpc
 
 if TYPE_CHECKING:
-    from service.server.app import ServerContext
+    from veriframe.service.server.app import ServerContext
 
 log = logging.getLogger(__name__)
 SUFFIXES = {"video/mp4": ".mp4", "image/png": ".png", "image/jpeg": ".jpg"}
@@ -76,7 +76,7 @@ class VerificationServicer(verification_pb2_grpc.VerificationServicer):
         return result
 
     def _verify(self, principal: Principal, path: Path, shown: str) -> verification_pb2.VerifyResponse:
-        from provenance.media import MediaError
+        from veriframe.provenance.media import MediaError
 
         try:
             outcome = self.ctx.workflow.verify(principal, path)

