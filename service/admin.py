@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 from veriframe.service.auth import ROLE_MATRIX, Principal
 from veriframe.service.errors import Aborted, FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
 from veriframe.service.ledger import events as ev
+from veriframe.service.validation import page_offset
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
@@ -213,13 +214,7 @@ def _page(page_size: int | None, page_token: str | None) -> tuple[int, int]:
     size = page_size or DEFAULT_PAGE_SIZE
     if not 1 <= size <= MAX_PAGE_SIZE:
         raise InvalidArgument("page_size", f"must be between 1 and {MAX_PAGE_SIZE}")
-    try:
-        offset = int(page_token) if page_token else 0
-    except ValueError:
-        raise InvalidArgument("page_token", "not a token returned by a previous call") from None
-    if offset < 0:
-        raise InvalidArgument("page_token", "not a token returned by a previous call")
-    return size, offset
+    return size, page_offset(page_token)
 
 
 def document_sha256(document: dict[str, Any]) -> str:

@@ -71,6 +71,10 @@ class Settings(BaseSettings):
     # --- limits
     rate_limit_per_minute: float = Field(120.0, gt=0, description="requests per API key (token bucket rate)")
     rate_limit_burst: int = Field(60, ge=1, description="token bucket size")
+    auth_failures_per_minute: float = Field(
+        30.0, ge=0, description="requests with an invalid API key per client address (0 = no limit)"
+    )
+    auth_failure_burst: int = Field(20, ge=1, description="invalid-key requests allowed in a burst")
     tenant_queue_cap: int = Field(20, ge=1, description="queued + held jobs per tenant")
     max_prompt_chars: int = Field(4000, ge=1)
 

@@ -12,7 +12,7 @@ import asyncio
 import itertools
 import json
 from collections.abc import AsyncIterator, Callable
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import grpc
@@ -26,6 +26,7 @@ from veriframe.service.auth import Principal
 from veriframe.service.errors import InvalidArgument
 from veriframe.service.server import convert
 from veriframe.service.server.errors import rpc
+from veriframe.service.validation import json_object
 
 if TYPE_CHECKING:
     from veriframe.service.server.app import ServerContext
@@ -73,7 +74,7 @@ def ts(moment: datetime | None) -> timestamp_pb2.Timestamp | None:
 
 
 def from_ts(request: Any, name: str) -> datetime | None:
-    return getattr(request, name).ToDatetime(tzinfo=timezone.utc) if request.HasField(name) else None
+    return convert.from_timestamp(request, name)
 
 
 def review_pb(v: domain.ReviewView) -> pb.Review:
@@ -140,13 +141,7 @@ def _json_or_empty(value: Any) -> str:
 
 
 def _document(text: str, field: str) -> dict[str, Any]:
-    try:
-        document = json.loads(text)
-    except ValueError as error:
-        raise InvalidArgument(field, f"not JSON: {error}") from None
-    if not isinstance(document, dict):
-        raise InvalidArgument(field, "a policy document is a JSON object")
-    return document
+    return json_object(text, field)
 
 
 def audit_query(r: pb.SearchAuditRequest) -> domain.AuditQuery:

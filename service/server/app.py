@@ -147,7 +147,9 @@ class VeriframeServer:
             # A second server on a port in use must fail to bind, not silently share it.
             ("grpc.so_reuseport", 0),
         ]
-        server = grpc.aio.server(options=options)
+        from veriframe.service.server.malformed import MalformedRequestInterceptor
+
+        server = grpc.aio.server(options=options, interceptors=[MalformedRequestInterceptor()])
         from veriframe.service.api.gen import admin_pb2_grpc
         from veriframe.service.server.admin_servicer import ModerationAdminServicer
         from veriframe.service.server.generation import GenerationServicer
@@ -311,7 +313,11 @@ class VeriframeServer:
         workflow.ensure_policy()
         workflow.classifier()  # load once, before the first request
         auth = Authenticator(
-            sessions, rate_per_minute=settings.rate_limit_per_minute, burst=settings.rate_limit_burst
+            sessions,
+            rate_per_minute=settings.rate_limit_per_minute,
+            burst=settings.rate_limit_burst,
+            failures_per_minute=settings.auth_failures_per_minute,
+            failure_burst=settings.auth_failure_burst,
         )
         return ServerContext(
             settings=settings,

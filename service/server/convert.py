@@ -10,6 +10,7 @@ from google.protobuf.json_format import ParseDict
 
 from veriframe.service import jobs as J
 from veriframe.service.api.gen import common_pb2, generation_pb2
+from veriframe.service.errors import InvalidArgument
 from veriframe.service.ledger.canonical import event_bytes
 from veriframe.service.workflow import SubmitInput
 
@@ -33,6 +34,20 @@ def timestamp(moment: datetime | None) -> timestamp_pb2.Timestamp | None:
     return stamp
 
 
+# google.protobuf.Timestamp's own range: 0001-01-01T00:00:00Z .. 9999-12-31T23:59:59.999999999Z.
+_MIN_SECONDS, _MAX_SECONDS = -62_135_596_800, 253_402_300_799
+
+
+def from_timestamp(request: Any, name: str) -> datetime | None:
+    """The aware datetime in `request.<name>`, None when unset; InvalidArgument outside the range."""
+    if not request.HasField(name):
+        return None
+    stamp = getattr(request, name)
+    if not _MIN_SECONDS <= stamp.seconds <= _MAX_SECONDS or not 0 <= stamp.nanos <= 999_999_999:
+        raise InvalidArgument(name, "a timestamp between 0001-01-01 and 9999-12-31 (nanos 0-999999999)")
+    return stamp.ToDatetime(tzinfo=timezone.utc)
+
+
 def struct(document: dict[str, Any]) -> struct_pb2.Struct:
     result = struct_pb2.Struct()
     ParseDict(_jsonable(document), result)
@@ -54,13 +69,15 @@ def job_state(state: str) -> int:
 
 
 def db_states(values: list[int]) -> list[str]:
+    known = common_pb2.JobState.values()
+    if any(v not in known for v in values):
+        names = ", ".join(common_pb2.JobState.keys()[1:])
+        raise InvalidArgument("states", f"unknown job state; one of {names}")
     names = [common_pb2.JobState.Name(v).removeprefix("JOB_STATE_") for v in values if v]
     return [J.DB_STATE[n] for n in names]
 
 
 def submit_input(request: generation_pb2.SubmitRequest) -> SubmitInput:
-    from veriframe.service.errors import InvalidArgument
-
     p = request.params
     if p.mode not in MODE_NAMES:
         raise InvalidArgument("params.mode", f"unknown mode {p.mode}")
