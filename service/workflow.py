@@ -36,6 +36,7 @@ from veriframe.service import jobs as J
 from veriframe.service.auth import Principal
 from veriframe.service.db import Job, Policy, PromptText, ReviewItem, unavailable_as_error
 from veriframe.service.errors import (
+    Aborted,
     FailedPrecondition,
     InvalidArgument,
     NotFound,
@@ -68,6 +69,7 @@ FINGERPRINT = "request_sha256"  # in Job.params: the idempotency check's record 
 # Job.params entries that are bookkeeping, not engine parameters.
 BOOKKEEPING = ("input_file", "return_frames", "resolved", "blocked_categories", FINGERPRINT)
 MODES = ("t2v", "i2v", "v2v")
+CANCEL_ATTEMPTS = 8  # compare-and-set rounds before Cancel answers ABORTED (each lost race is one step)
 # Inputs are decoded at Submit only up to what the model can take (SubmitLimits sets tighter values);
 # these bound the worker's re-read of a stored input.
 MAX_INPUT_PIXELS = 2048 * 2048
@@ -761,54 +763,70 @@ class Workflow:
     # ============================================================ cancel, download, reviews
 
     def cancel(self, principal: Principal, job_id: str) -> Job:
-        """Queued or held jobs end at once; a running one is flagged and stops between steps."""
+        """Cancel a job. The contract, under any concurrency: when this returns, the job ends CANCELLED
+        (a queued or held job at once, a running one between steps: the worker's RUNNING -> FINALIZING
+        step is conditional on no cancel request); otherwise it raises FailedPrecondition, reason
+        TOO_LATE once the video is being signed or is done, JOB_ENDED when the job ended otherwise.
+
+        Each attempt is a compare-and-set on the state just read; when the job moved meanwhile (a worker
+        claimed it, a review was decided) the state is read again and the attempt repeated."""
         job = self.store.get(job_id, tenant=principal.tenant)
-        ended = False
+        for _ in range(CANCEL_ATTEMPTS):
+            outcome = self._cancel_from(principal, job)
+            if outcome == "cancelled":
+                J.remove_input(job.params)
+            if outcome is not None:
+                return self.store.get(job.id)
+            job = self.store.get(job.id)
+        raise Aborted(f"job {job.id} kept changing state while being cancelled; retry")
+
+    def _cancel_from(self, principal: Principal, job: Job) -> str | None:
+        """One compare-and-set from `job.state`: "cancelled", "requested", or None when it moved."""
+        if job.state in (J.FINALIZING, J.SUCCEEDED):
+            raise FailedPrecondition(
+                f"job {job.id} is {J.API_STATE[job.state]}: too late to cancel", reason="TOO_LATE"
+            )
+        if job.state in J.TERMINAL:
+            raise FailedPrecondition(
+                f"job {job.id} already ended ({J.API_STATE[job.state]})", reason="JOB_ENDED"
+            )
         with unavailable_as_error(), self.sessions.begin() as s:
-            if job.state in (J.QUEUED, J.REVIEW):
-                if self.store.transition(
-                    s,
-                    job.id,
-                    owner=None,
-                    from_states=(job.state,),
-                    to_state=J.CANCELLED,
-                    error_code="CANCELLED",
-                    error_message="cancelled by the requester",
-                ):
-                    s.execute(
-                        ReviewItem.__table__.update()
-                        .where(ReviewItem.job_id == job.id, ReviewItem.state == "pending")
-                        .values(
-                            state="expired",
-                            decided_by=principal.key_id,
-                            decided_at=J.utcnow(),
-                            reason="the requester cancelled the job",
-                        )
-                    )
-                    self.ledger.append(
-                        ev.CANCELLED,
-                        ev.cancelled(by=principal.key_id, stage=job.state),
-                        actor=principal.key_id,
-                        tenant=job.tenant,
-                        job_id=job.id,
-                        session=s,
-                    )
-                    ended = True
-            elif job.state == J.RUNNING:
+            if job.state == J.RUNNING:
                 from sqlalchemy import update
 
-                s.execute(
+                flagged = s.execute(
                     update(Job).where(Job.id == job.id, Job.state == J.RUNNING).values(cancel_requested=True)
+                ).rowcount
+                return "requested" if flagged == 1 else None
+            if job.state not in (J.QUEUED, J.REVIEW) or not self.store.transition(
+                s,
+                job.id,
+                owner=None,
+                from_states=(job.state,),
+                to_state=J.CANCELLED,
+                error_code="CANCELLED",
+                error_message="cancelled by the requester",
+            ):
+                return None  # moved on (or is between states, e.g. screening): read it again
+            s.execute(
+                ReviewItem.__table__.update()
+                .where(ReviewItem.job_id == job.id, ReviewItem.state == "pending")
+                .values(
+                    state="expired",
+                    decided_by=principal.key_id,
+                    decided_at=J.utcnow(),
+                    reason="the requester cancelled the job",
                 )
-            elif job.state == J.FINALIZING:
-                raise FailedPrecondition("the video is being signed: too late to cancel", reason="TOO_LATE")
-            elif job.state in J.TERMINAL:
-                raise FailedPrecondition(
-                    f"job {job.id} already ended ({J.API_STATE[job.state]})", reason="JOB_ENDED"
-                )
-        if ended:
-            J.remove_input(job.params)
-        return self.store.get(job.id)
+            )
+            self.ledger.append(
+                ev.CANCELLED,
+                ev.cancelled(by=principal.key_id, stage=job.state),
+                actor=principal.key_id,
+                tenant=job.tenant,
+                job_id=job.id,
+                session=s,
+            )
+        return "cancelled"
 
     def artifact(self, principal: Principal, job_id: str, what: str, frame_index: int = 0) -> Artifact:
         """The file to send for Download ("video" | "frames_zip" | "frame"), recorded as downloaded."""
