@@ -69,6 +69,7 @@ FINGERPRINT = "request_sha256"  # in Job.params: the idempotency check's record 
 # Job.params entries that are bookkeeping, not engine parameters.
 BOOKKEEPING = ("input_file", "return_frames", "resolved", "blocked_categories", FINGERPRINT)
 MODES = ("t2v", "i2v", "v2v")
+MODEL_DOWN = "generation is unavailable: this server's model could not be loaded (see the server log)"
 CANCEL_ATTEMPTS = 8  # compare-and-set rounds before Cancel answers ABORTED (each lost race is one step)
 # Inputs are decoded at Submit only up to what the model can take (SubmitLimits sets tighter values);
 # these bound the worker's re-read of a stored input.
@@ -205,7 +206,8 @@ class Workflow:
         """(job, deduplicated). Raises InvalidArgument, PromptBlocked, ResourceExhausted, Unavailable."""
         if self.model_error is not None:
             # Never queue what no worker here can run (an API-only server has no workers to fail).
-            raise Unavailable(f"the model could not be loaded: {self.model_error}")
+            # The reason names server paths: it is in the server log (set_model_error), not here.
+            raise Unavailable(MODEL_DOWN)
         mode = self._validate(request)
         fingerprint = request.fingerprint(mode)
         if request.idempotency_key:

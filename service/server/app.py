@@ -275,12 +275,14 @@ class VeriframeServer:
         await self._serve_model()
 
     async def _set_generation_health(self) -> None:
-        """Generation is NOT_SERVING while the model cannot be loaded (Submit answers UNAVAILABLE)."""
+        """Generation, and the overall service "" that standard probes ask, are NOT_SERVING while the
+        model cannot be loaded (Submit answers UNAVAILABLE): a pod that cannot generate is not healthy."""
         if self._health is None or self.ctx is None:
             return
         serving = health_pb2.HealthCheckResponse
         status = serving.NOT_SERVING if self.ctx.workflow.model_error is not None else serving.SERVING
-        await self._health.set(SERVICE_NAMES[0], status)
+        for name in ("", SERVICE_NAMES[0]):
+            await self._health.set(name, status)
 
     def _build_context(self, loop: asyncio.AbstractEventLoop) -> ServerContext:
         from veriframe.service.db import make_engine, session_factory, upgrade
