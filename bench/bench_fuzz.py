@@ -75,12 +75,14 @@ def run(work: Path, kind: str, args: argparse.Namespace, model_dir: Path, keys_d
     print(f"  INTERNAL/UNKNOWN: {codes['INTERNAL'] + codes['UNKNOWN']}   answers with a problem: {len(bad)}")
     for line in bad[:10]:
         print(f"    {line}")
-    print(f"  latency: p50 {statistics.median(seconds) * 1000:.1f} ms, slowest {slowest.seconds * 1000:.0f} ms "
+    print(f"  latency: p50 {statistics.median(seconds) * 1000:.1f} ms, "
+          f"slowest {slowest.seconds * 1000:.0f} ms "
           f"({slowest.method}, {slowest.kind}, {slowest.code}); {len(outcomes) / wall:.0f} requests/s")
     print(f"  baseline ({len(base)} well-formed GetJob): p50 {statistics.median(base) * 1000:.1f} ms, "
           f"slowest {max(base) * 1000:.0f} ms; fuzz p50 / baseline p50 = "
           f"{statistics.median(seconds) / statistics.median(base):.2f}x")
-    print(f"  server RSS: start {rss_start:.0f} MB, after baseline {rss_base:.0f} MB, after fuzz {rss_end:.0f} MB")
+    print(f"  server RSS: start {rss_start:.0f} MB, after baseline {rss_base:.0f} MB, "
+          f"after fuzz {rss_end:.0f} MB")
     tracebacks = sum("Traceback" in line for line in log_lines)
     rejected = sum(" rejected " in line for line in log_lines)
     print(f"  server log: {len(log_lines)} lines ({rejected} rate-limited rejection lines), "

@@ -88,7 +88,13 @@ def wait_serving(address: str, timeout: float = 300) -> None:
 
 @contextlib.contextmanager
 def served(
-    work: Path, kind: str, *, model_dir: Path, keys_dir: Path, env: dict[str, str] | None = None, **settings: Any
+    work: Path,
+    kind: str,
+    *,
+    model_dir: Path,
+    keys_dir: Path,
+    env: dict[str, str] | None = None,
+    **settings: Any,
 ) -> Iterator[Served]:
     """`veriframe serve` on a fresh database of `kind`; settings become VERIFRAME_* variables."""
     with database(work, kind) as url:
