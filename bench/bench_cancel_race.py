@@ -6,8 +6,9 @@
 A real `veriframe serve` subprocess (one worker, the tiny model) per database; `--clients` threads
 each submit jobs and cancel every one at a drawn moment (at once, as soon as it runs, or up to 1.5 s
 later, or after up to 3 s whatever its state), then every job is waited for. The contract: Cancel
-OK => CANCELLED; TOO_LATE => SUCCEEDED; anything else is a violation (must be 0). Also printed: the server's RSS before and after (this is
-the load that grows it), and with `--malloc-arena-max` the same run under glibc's MALLOC_ARENA_MAX.
+OK => CANCELLED; TOO_LATE => SUCCEEDED; anything else is a violation (must be 0). Also printed:
+the server's RSS before and after (this is the load that grows it), and with `--malloc-arena-max`
+the same run under glibc's MALLOC_ARENA_MAX.
 """
 
 from __future__ import annotations
