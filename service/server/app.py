@@ -31,6 +31,7 @@ from veriframe.service.api.gen import (
 from veriframe.service.auth import Authenticator
 from veriframe.service.jobs import JobStore
 from veriframe.service.jobs_worker import Engines, JobNotifier, Maintenance, Worker, new_worker_id
+from veriframe.service.server import memory
 from veriframe.service.settings import Settings
 from veriframe.service.workflow import Workflow
 
@@ -131,6 +132,7 @@ class VeriframeServer:
     async def start(self) -> None:
         settings = self.settings
         loop = asyncio.get_running_loop()
+        memory.limit_arenas(settings.malloc_arena_max)  # before the thread pools allocate (see memory)
         # DB calls and auth run in threads: give them room (the generation runs in its own thread).
         loop.set_default_executor(ThreadPoolExecutor(max_workers=32, thread_name_prefix="veriframe-io"))
         credentials = _credentials(settings)  # missing certificate files stop us before anything else
@@ -188,6 +190,7 @@ class VeriframeServer:
                 worker_id=new_worker_id(index),
                 notify=ctx.notifier.notify,
                 on_loaded=self._worker_loaded,
+                after_job=memory.trim if settings.malloc_trim_after_job else None,
             )
             worker.start()
             ctx.workers.append(worker)

@@ -17,6 +17,7 @@ from typing import Any
 import grpc
 
 from veriframe.service.errors import InvalidArgument
+from veriframe.service.server.errors import abort
 from veriframe.service.server.rejections import REJECTIONS
 
 MESSAGE = "malformed request: the bytes are not a valid protobuf message for this RPC"
@@ -46,7 +47,7 @@ def _safe(deserialize: Callable[[bytes], Any] | None) -> Callable[[bytes], Any] 
 
 async def _reject(context: grpc.aio.ServicerContext, method: str) -> None:
     REJECTIONS.note("malformed message", method)
-    await context.abort(grpc.StatusCode.INVALID_ARGUMENT, MESSAGE)
+    await abort(context, MalformedRequest())  # with BadRequest(field="request"), like every INVALID_ARGUMENT
 
 
 async def _checked(requests: AsyncIterator[Any]) -> AsyncIterator[Any]:
