@@ -1,37 +1,32 @@
 """Cancel race benchmark: >= 1,000 concurrent submits and cancels, the contract checked for every job.
 
     .venv/bin/python bench/bench_cancel_race.py [--jobs 1000] [--clients 64] [--databases sqlite,postgres]
-        [--malloc-arena-max N]
 
 A real `veriframe serve` subprocess (one worker, the tiny model) per database; `--clients` threads
 each submit jobs and cancel every one at a drawn moment (at once, as soon as it runs, or up to 1.5 s
 later, or after up to 3 s whatever its state), then every job is waited for. The contract: Cancel
 OK => CANCELLED; TOO_LATE => SUCCEEDED; anything else is a violation (must be 0). Also printed:
-the server's RSS before and after (this is the load that grows it), and with `--malloc-arena-max`
-the same run under glibc's MALLOC_ARENA_MAX.
+the server's RSS before and after (bench/bench_rss.py looks at what holds it).
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.served import served
+from bench.served import served, workspace
 from tests.fixtures.cancel_race import run_race, summary
 
 PARAMS = {"width": 256, "height": 256, "num_frames": 9, "steps": 2, "fps": 8}
 
 
-def run(work: Path, kind: str, args: argparse.Namespace, model_dir: Path, keys_dir: Path,
-        env: dict[str, str]) -> None:
-    label = kind + (f", MALLOC_ARENA_MAX={env['MALLOC_ARENA_MAX']}" if env else "")
-    with served(work, kind, model_dir=model_dir, keys_dir=keys_dir, env=env, workers=1,
+def run(work: Path, kind: str, args: argparse.Namespace, model_dir: Path, keys_dir: Path) -> None:
+    label = kind
+    with served(work, kind, model_dir=model_dir, keys_dir=keys_dir, workers=1,
                 tenant_queue_cap=100_000, lease_seconds=60) as server:
         key = server.key("client")
         rss_start = server.rss_mb()
@@ -57,21 +52,10 @@ def main() -> None:
     parser.add_argument("--patience", type=float, default=0.1,
                         help="share of cancels that first wait for the job to run")
     parser.add_argument("--databases", default="sqlite,postgres")
-    parser.add_argument("--malloc-arena-max", type=int, default=0, help="also run with this arena cap")
     args = parser.parse_args()
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    from veriframe.provenance.keys import init_dev_keys
-    from veriframe.service.engine.tiny import ensure_tiny_model
-
-    with tempfile.TemporaryDirectory(prefix="veriframe-bench-cancel-") as tmp:
-        work = Path(tmp)
-        root = ensure_tiny_model(Path(tempfile.gettempdir()) / "veriframe-cache")
-        init_dev_keys(work / "keys")
+    with workspace("veriframe-bench-cancel-") as (work, model_dir, keys_dir):
         for kind in args.databases.split(","):
-            run(work, kind.strip(), args, root / "t2v", work / "keys", {})
-            if args.malloc_arena_max:
-                env = {"MALLOC_ARENA_MAX": str(args.malloc_arena_max)}
-                run(work, kind.strip(), args, root / "t2v", work / "keys", env)
+            run(work, kind.strip(), args, model_dir, keys_dir)
 
 
 if __name__ == "__main__":

@@ -13,10 +13,8 @@ with a valid key, for the latency and the RSS growth that plain traffic causes.
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
-import tempfile
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
@@ -24,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.served import served
+from bench.served import served, workspace
 from tests.fixtures import fuzz
 
 ROLES = ("client", "moderator", "admin", "verifier")
@@ -96,16 +94,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--databases", default="sqlite,postgres")
     args = parser.parse_args()
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    from veriframe.provenance.keys import init_dev_keys
-    from veriframe.service.engine.tiny import ensure_tiny_model
-
-    with tempfile.TemporaryDirectory(prefix="veriframe-bench-fuzz-") as tmp:
-        work = Path(tmp)
-        root = ensure_tiny_model(Path(tempfile.gettempdir()) / "veriframe-cache")
-        init_dev_keys(work / "keys")
+    with workspace("veriframe-bench-fuzz-") as (work, model_dir, keys_dir):
         for kind in args.databases.split(","):
-            run(work, kind.strip(), args, root / "t2v", work / "keys")
+            run(work, kind.strip(), args, model_dir, keys_dir)
 
 
 if __name__ == "__main__":

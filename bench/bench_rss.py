@@ -14,9 +14,7 @@ back through Verify. RSS is read before the load, at its peak (sampled every 0.2
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -24,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.served import served
+from bench.served import served, workspace
 
 PROMPT = "a lighthouse on a cliff at dusk, waves below, cinematic"
 CONFIGS = {
@@ -86,20 +84,13 @@ def main() -> None:
     parser.add_argument("--height", type=int, default=480)
     parser.add_argument("--configs", default=",".join(CONFIGS))
     args = parser.parse_args()
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    from veriframe.provenance.keys import init_dev_keys
-    from veriframe.service.engine.tiny import ensure_tiny_model
-
-    with tempfile.TemporaryDirectory(prefix="veriframe-bench-rss-") as tmp:
-        work = Path(tmp)
-        root = ensure_tiny_model(Path(tempfile.gettempdir()) / "veriframe-cache")
-        init_dev_keys(work / "keys")
+    with workspace("veriframe-bench-rss-") as (work, model_dir, keys_dir):
         print(f"{args.jobs} jobs ({args.width}x{args.height}, 9 frames, 2 steps) + Verify of each, "
               f"{args.clients} clients; server RSS in MB")
         print(f"  {'config':<10} {'start':>7} {'peak':>7} {'end':>7} {'end-start':>9} {'wall s':>7}")
         base = None
         for name in args.configs.split(","):
-            r = measure(work, name, args, root / "t2v", work / "keys")
+            r = measure(work, name, args, model_dir, keys_dir)
             growth = r["end"] - r["start"]
             base = growth if base is None else base
             ratio = f"  growth x{growth / base:.2f} of baseline" if base else ""

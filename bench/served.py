@@ -23,6 +23,22 @@ POSTGRES_ADMIN = os.environ.get(
 )
 
 
+@contextlib.contextmanager
+def workspace(prefix: str) -> Iterator[tuple[Path, Path, Path]]:
+    """(a scratch directory, the tiny t2v model, dev signing keys) for one benchmark run; offline."""
+    import tempfile
+
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from veriframe.provenance.keys import init_dev_keys
+    from veriframe.service.engine.tiny import ensure_tiny_model
+
+    with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
+        work = Path(tmp)
+        root = ensure_tiny_model(Path(tempfile.gettempdir()) / "veriframe-cache")
+        init_dev_keys(work / "keys")
+        yield work, root / "t2v", work / "keys"
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
