@@ -2,8 +2,8 @@
 
 Review queue, policies, API keys, audit queries, statistics and dry runs, on the database models
 (`veriframe.service.db`), the ledger (`veriframe.service.ledger`) and the screening library (`safety`).
-The servicer in
-`veriframe.service.server.admin_servicer` only translates protobuf to these calls and back.
+The servicer in `veriframe.service.server.admin_servicer` only translates protobuf to these calls and
+back. The rooms: docs/architecture.md.
 
 Two rules hold for every mutating method here:
 - the caller's role is checked against `veriframe.service.auth.ROLE_MATRIX` (the same table the server's
@@ -11,37 +11,36 @@ Two rules hold for every mutating method here:
 - the action and its ledger event (`admin.*`, `review.*`) are written in ONE transaction: if the ledger
   write fails, the action did not happen.
 
-Policies: the table `policies` holds every version (`veriframe.safety.policy.Policy.to_dict()`, its "version"
-field equal to the row's); the highest version is live (as `Workflow.live_policy` reads it). On a
-database where nothing is stored yet, the live policy is `veriframe.safety.policy.default_policy()`
-(version 1).
-
-Review decisions go through `Workflow.approve_review` / `reject_review`: the job's state machine has
-one owner. Dry runs screen with the workflow's classifier, so they decide exactly as a submit would.
+Policies are read and written by `veriframe.service.store.policies` (the one policy repository);
+a new version is checked by `veriframe.safety.policy_check`. Review decisions go through
+`veriframe.service.flow.reviews` (via `Workflow`): the job's state machine has one owner. Dry runs
+screen with the workflow's classifier, so they decide exactly as a submit would.
 """
 
 from __future__ import annotations
 
 import base64
 import difflib
-import hashlib
 import json
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from veriframe.service.auth import ROLE_MATRIX, Principal
+from veriframe.service.clock import aware
 from veriframe.service.errors import Aborted, FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
 from veriframe.service.ledger import events as ev
+from veriframe.service.store import policies
+from veriframe.service.store.policies import PolicyRecord
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
 
     from veriframe.service.db import AuditEvent
+    from veriframe.service.flow.workflow import Workflow
     from veriframe.service.ledger import Ledger
-    from veriframe.service.workflow import Workflow
 
 _RPC = "/veriframe.v1.ModerationAdmin/"
 DEFAULT_PAGE_SIZE = 50
@@ -71,16 +70,6 @@ class ReviewView:
     decided_at: datetime | None
     reason: str
     job_state: str  # as stored: pending_review, queued, running, ..., rejected
-
-
-@dataclass(frozen=True)
-class PolicyRecord:
-    version: int
-    document: dict[str, Any]
-    created_by: str
-    created_at: datetime | None
-    comment: str
-    live: bool
 
 
 @dataclass(frozen=True)
@@ -191,17 +180,6 @@ class StatsView:
 
 # ----------------------------------------------------------------------------------------- helpers
 
-def _utcnow() -> datetime:
-    return datetime.now(timezone.utc)
-
-
-def aware(moment: datetime | None) -> datetime | None:
-    """SQLite reads timezone-aware columns back naive: they are UTC."""
-    if moment is None or moment.tzinfo is not None:
-        return moment
-    return moment.replace(tzinfo=timezone.utc)
-
-
 def authorize(principal: Principal, rpc: str) -> None:
     """PermissionDenied unless the principal's role may call ModerationAdmin/`rpc` (ROLE_MATRIX)."""
     allowed = ROLE_MATRIX.get(_RPC + rpc)
@@ -220,10 +198,6 @@ def _page(page_size: int | None, page_token: str | None) -> tuple[int, int]:
     if offset < 0:
         raise InvalidArgument("page_token", "not a token returned by a previous call")
     return size, offset
-
-
-def document_sha256(document: dict[str, Any]) -> str:
-    return hashlib.sha256(json.dumps(document, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
 def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
@@ -247,86 +221,6 @@ def diff_documents(old: dict[str, Any], new: dict[str, Any]) -> tuple[list[Polic
     unified = "".join(difflib.unified_diff(pretty_a, pretty_b, fromfile=f"v{old.get('version', '?')}",
                                            tofile=f"v{new.get('version', '?')}"))
     return changes, unified
-
-
-ALWAYS_BLOCK_CATEGORY = "sexual/minors"
-
-
-def validate_policy_document(document: Any, version: int) -> dict[str, Any]:
-    """The document as `veriframe.safety.policy.Policy` writes it, with `version` set; InvalidArgument if bad.
-
-    Fail closed: `veriframe.safety.screen` skips a category that has no threshold, so a document that leaves
-    any category without a review and a block threshold (`{}` included) would switch moderation off
-    for it. Such documents, and any that would weaken the always-on sexual/minors block, are refused.
-    """
-    from veriframe.safety.policy import Policy
-
-    if not isinstance(document, dict):
-        raise InvalidArgument("document_json", "a policy document is a JSON object")
-    try:
-        policy = Policy.from_dict({**document, "version": version})
-        result = policy.to_dict()
-    except (KeyError, TypeError, ValueError) as error:
-        raise InvalidArgument("document_json", f"not a valid policy: {error}") from None
-    _require_full_coverage(policy)
-    result["version"] = version
-    return result
-
-
-def _require_full_coverage(policy: Any) -> None:
-    """InvalidArgument (naming the field) unless every category can still review and block."""
-    import re
-
-    from veriframe.safety import CATEGORIES
-    from veriframe.safety.policy import BUILTIN_MINOR_TERMS, BUILTIN_SEXUAL_TERMS, fold_term
-
-    for category in CATEGORIES:
-        t = policy.thresholds.get(category)
-        values = {"review": t.review if t else None, "block": t.block if t else None}
-        for action, value in values.items():
-            field_name = f"thresholds.{category}.{action}"
-            if value is None:
-                raise InvalidArgument(field_name, "every category needs a review and a block threshold "
-                                      "(a category without one is not moderated at all)")
-            if not 0.0 <= value <= 1.0:  # safety.policy checks this too; kept so the rule stands here
-                raise InvalidArgument(field_name, f"must be in [0, 1], got {value}")
-            if category == ALWAYS_BLOCK_CATEGORY and value >= 1.0:
-                raise InvalidArgument(field_name, "a threshold of 1 would switch off the always-on "
-                                      "sexual/minors block: use a value below 1")
-        if values["block"] < values["review"]:
-            raise InvalidArgument(f"thresholds.{category}.block",
-                                  f"must not be below the review threshold ({values['review']})")
-    # An allow phrase is cut out of the prompt before the rules run: one that holds a built-in minor
-    # term, or is a built-in sexual term, would hide it from the always-on sexual/minors rule.
-    minors = [fold_term(term) for term in BUILTIN_MINOR_TERMS]
-    sexual = {fold_term(term) for term in BUILTIN_SEXUAL_TERMS}
-    for index, phrase in enumerate(policy.allow_phrases):
-        folded = fold_term(phrase)
-        masked = next((m for m in minors if re.search(rf"(?<!\w){re.escape(m)}(?!\w)", folded)), None)
-        if masked is not None or folded in sexual:
-            raise InvalidArgument(f"allow_phrases[{index}]", f"{phrase!r} would hide the built-in term "
-                                  f"{masked or folded!r} from the always-on sexual/minors block")
-
-
-def _default_record(live: bool) -> PolicyRecord:
-    from veriframe.safety.policy import default_policy
-
-    policy = default_policy()
-    return PolicyRecord(policy.version, policy.to_dict(), "built-in default", None,
-                        "safety/default_policy.json (not stored yet)", live)
-
-
-def live_policy_record(session: Session) -> PolicyRecord:
-    """The policy in force: the highest stored version, else the built-in default."""
-    from sqlalchemy import select
-
-    from veriframe.service.db import Policy as PolicyRow
-
-    row = session.scalars(select(PolicyRow).order_by(PolicyRow.version.desc()).limit(1)).first()
-    if row is None:
-        return _default_record(True)
-    return PolicyRecord(row.version, {**row.document, "version": row.version}, row.created_by,
-                        aware(row.created_at), row.comment, True)
 
 
 # ---------------------------------------------------------------------------------------- the service
@@ -355,7 +249,7 @@ class AdminService:
         from sqlalchemy import select
 
         from veriframe.service.db import ReviewItem
-        from veriframe.service.db.models import REVIEW_STATES
+        from veriframe.service.store.states import REVIEW_STATES
 
         authorize(principal, "ListReviews")
         states = list(states or ["pending"])
@@ -443,20 +337,7 @@ class AdminService:
         """`version` 0: the live one."""
         authorize(principal, "GetPolicy")
         with self._sessions() as s:
-            return self._policy(s, version)
-
-    @staticmethod
-    def _policy(s: Session, version: int) -> PolicyRecord:
-        from veriframe.service.db import Policy as PolicyRow
-
-        live = live_policy_record(s)
-        if not version or version == live.version:
-            return live
-        row = s.get(PolicyRow, version)
-        if row is None:
-            raise NotFound(f"policy version {version} not found (live: v{live.version})")
-        return PolicyRecord(row.version, {**row.document, "version": row.version}, row.created_by,
-                            aware(row.created_at), row.comment, False)
+            return policies.record(s, version)
 
     def update_policy(self, principal: Principal, document: dict[str, Any], *, comment: str = "",
                       base_version: int | None = None) -> PolicyRecord:
@@ -473,7 +354,7 @@ class AdminService:
         if to_version < 1:
             raise InvalidArgument("to_version", "must be a version number (>= 1)")
         with self._sessions() as s:
-            old = self._policy(s, to_version)
+            old = policies.record(s, to_version)
         text = f"rollback to v{to_version}" + (f": {comment}" if comment else "")
         return self._new_policy_version(principal, old.document, comment=text, rollback_to=to_version)
 
@@ -490,53 +371,34 @@ class AdminService:
 
     def _insert_policy_version(self, principal: Principal, document: dict[str, Any], *, comment: str,
                                base_version: int | None, rollback_to: int | None) -> PolicyRecord:
-        from veriframe.service.db import Policy as PolicyRow
-
         with self._sessions.begin() as s:
-            live = live_policy_record(s)
+            live = policies.live_record(s)
             if base_version and base_version != live.version:
                 raise Aborted(f"the live policy is v{live.version}, not v{base_version}: reload and retry")
-            version = live.version + 1
-            clean = validate_policy_document(document, version)
-            row = PolicyRow(version=version, document=clean, created_by=principal.key_id, comment=comment)
-            s.add(row)
-            payload = ev.policy_changed(version=version, document_sha256=document_sha256(clean),
-                                        comment=comment)
-            payload["previous_version"] = live.version
+            extra: dict[str, Any] = {"previous_version": live.version}
             if rollback_to is not None:
-                payload["rollback_to"] = rollback_to
-            self._ledger.append(ev.ADMIN_POLICY_CHANGED, payload, actor=principal.key_id, tenant=None,
-                                session=s)
-            s.flush()
-            return PolicyRecord(version, clean, principal.key_id, aware(row.created_at), comment, True)
+                extra["rollback_to"] = rollback_to
+            return policies.insert_version(s, self._ledger, document, actor=principal.key_id, comment=comment,
+                                           version=live.version + 1, extra=extra)
 
     def list_policy_versions(self, principal: Principal, *, page_size: int | None = None,
                              page_token: str | None = None) -> tuple[list[PolicyRecord], str]:
         """Stored versions, newest first (just the built-in default while nothing is stored)."""
-        from sqlalchemy import select
 
-        from veriframe.service.db import Policy as PolicyRow
 
         authorize(principal, "ListPolicyVersions")
         size, offset = _page(page_size, page_token)
         with self._sessions() as s:
-            live = live_policy_record(s)
-            rows = list(s.scalars(select(PolicyRow).order_by(PolicyRow.version.desc())
-                                  .offset(offset).limit(size + 1)))
-        records = [PolicyRecord(r.version, {**r.document, "version": r.version}, r.created_by,
-                                aware(r.created_at), r.comment, r.version == live.version)
-                   for r in rows[:size]]
-        if not rows and not offset:
-            records = [live]  # nothing stored: the built-in default is in force
-        return records, str(offset + size) if len(rows) > size else ""
+            rows = policies.records(s, offset=offset, limit=size + 1)
+        return rows[:size], str(offset + size) if len(rows) > size else ""
 
     def diff_policies(self, principal: Principal, from_version: int, to_version: int = 0) -> PolicyDiff:
         authorize(principal, "DiffPolicies")
         if from_version < 1:
             raise InvalidArgument("from_version", "must be a version number (>= 1)")
         with self._sessions() as s:
-            old = self._policy(s, from_version)
-            new = self._policy(s, to_version)
+            old = policies.record(s, from_version)
+            new = policies.record(s, to_version)
         changes, unified = diff_documents(old.document, new.document)
         return PolicyDiff(old.version, new.version, changes, unified)
 
@@ -548,15 +410,19 @@ class AdminService:
         """
         from veriframe.safety import screen
         from veriframe.safety.policy import Policy
+        from veriframe.safety.policy_check import PolicyDocumentError, validate_document
 
         authorize(principal, "DryRunModeration")
         if policy_document is not None:
             with self._sessions() as s:
-                draft_version = live_policy_record(s).version + 1
-            policy = Policy.from_dict(validate_policy_document(policy_document, draft_version))
+                draft_version = policies.live_record(s).version + 1
+            try:
+                policy = Policy.from_dict(validate_document(policy_document, draft_version))
+            except PolicyDocumentError as error:
+                raise InvalidArgument(error.field, error.message) from None
         else:
             with self._sessions() as s:
-                policy = Policy.from_dict(self._policy(s, policy_version).document)
+                policy = Policy.from_dict(policies.record(s, policy_version).document)
         classifier = self._workflow.classifier()
         try:
             decision = screen(prompt, policy, classifier)

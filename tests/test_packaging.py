@@ -86,7 +86,7 @@ def test_wheel_installs_into_a_fresh_venv_with_one_top_level_name(built: dict[st
 def test_sdist_carries_the_sources_and_the_mapping(built: dict[str, Path]) -> None:
     with tarfile.open(built["sdist"]) as archive:
         names = {name.split("/", 1)[1] for name in archive.getnames() if "/" in name}
-    for path in ("setup.py", "pyproject.toml", "README.md", "service/workflow.py", "safety/policy.py",
+    for path in ("setup.py", "pyproject.toml", "README.md", "service/flow/workflow.py", "safety/policy.py",
                  "provenance/verify.py", "migrations/env.py", "veriframe/__init__.py",
                  "safety/default_policy.json"):
         assert path in names, f"{path} missing from the sdist"

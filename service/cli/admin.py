@@ -29,6 +29,8 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import typer
 
+from veriframe.service.cli import connection
+
 if TYPE_CHECKING:
     from rich.console import Console
 
@@ -74,18 +76,12 @@ class Connection:
 @app.callback()
 def main(
     ctx: typer.Context,
-    server: str | None = typer.Option(None, "--server", envvar="VERIFRAME_SERVER",
-                                      help="Server address host:port."),
-    api_key: str | None = typer.Option(None, "--api-key", envvar="VERIFRAME_API_KEY",
-                                       help="Moderator or admin API key.",
-                                       show_default=False),
-    tls: bool = typer.Option(False, "--tls", help="Use TLS with the system's root certificates."),
-    tls_ca: Path | None = typer.Option(None, "--tls-ca", envvar="VERIFRAME_TLS_CA",
-                                       help="CA certificate (PEM) to trust for the server; implies TLS."),
-    tls_cert: Path | None = typer.Option(None, "--tls-cert", envvar="VERIFRAME_TLS_CERT",
-                                         help="Client certificate chain (PEM) for mutual TLS."),
-    tls_key: Path | None = typer.Option(None, "--tls-key", envvar="VERIFRAME_TLS_KEY",
-                                        help="Client private key (PEM) for mutual TLS."),
+    server: str | None = connection.server("Server address host:port."),
+    api_key: str | None = connection.api_key("Moderator or admin API key."),
+    tls: bool = connection.tls(),
+    tls_ca: Path | None = connection.tls_ca(),
+    tls_cert: Path | None = connection.tls_cert(),
+    tls_key: Path | None = connection.tls_key(),
     timeout: float = typer.Option(30.0, "--timeout", min=0.1, help="Seconds per call."),
 ) -> None:
     """Connection options come before the command: veriframe-admin --server HOST:PORT review list."""
@@ -109,10 +105,9 @@ def _client(ctx: typer.Context) -> AdminClient:
         _fail(EXIT_USAGE, "no server: pass --server HOST:PORT or set VERIFRAME_SERVER")
     if not conn.api_key:
         _fail(EXIT_USAGE, "no API key: pass --api-key or set VERIFRAME_API_KEY")
-    files = (("--tls-ca", conn.tls_ca), ("--tls-cert", conn.tls_cert), ("--tls-key", conn.tls_key))
-    for label, path in files:
-        if path is not None and not path.is_file():
-            _fail(EXIT_USAGE, f"{label} {path}: no such file")
+    problem = connection.missing_tls_file(conn.tls_ca, conn.tls_cert, conn.tls_key)
+    if problem:
+        _fail(EXIT_USAGE, problem)
     try:
         return AdminClient(conn.server, api_key=conn.api_key, tls=conn.tls, tls_ca=conn.tls_ca,
                            tls_cert=conn.tls_cert, tls_key=conn.tls_key, timeout=conn.timeout)

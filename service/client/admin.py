@@ -28,6 +28,7 @@ import grpc
 from google.protobuf import json_format, timestamp_pb2
 from google.protobuf.message import Message
 
+from veriframe.service.api.enums import REVIEW_STATE_PB, ROLE_PB
 from veriframe.service.api.gen import admin_pb2 as pb
 from veriframe.service.api.gen import admin_pb2_grpc
 from veriframe.service.api.gen import common_pb2 as common
@@ -38,18 +39,6 @@ T = TypeVar("T")
 SERVICE = "veriframe.v1.ModerationAdmin"
 DEFAULT_TIMEOUT_S = 30.0
 LONG_TIMEOUT_S = 600.0  # whole-ledger verification and export
-ROLES = {
-    "client": pb.ROLE_CLIENT,
-    "moderator": pb.ROLE_MODERATOR,
-    "admin": pb.ROLE_ADMIN,
-    "verifier": pb.ROLE_VERIFIER,
-}
-REVIEW_STATES = {
-    "pending": pb.REVIEW_STATE_PENDING,
-    "approved": pb.REVIEW_STATE_APPROVED,
-    "rejected": pb.REVIEW_STATE_REJECTED,
-    "expired": pb.REVIEW_STATE_EXPIRED,
-}
 _READS = (
     "ListReviews",
     "GetReview",
@@ -178,9 +167,9 @@ class AdminClient:
     ) -> pb.ListReviewsResponse:
         """One page of reviews, oldest first; `states` default to pending only."""
         try:
-            codes = [REVIEW_STATES[s] for s in states]
+            codes = [REVIEW_STATE_PB[s] for s in states]
         except KeyError as error:
-            raise ValueError(f"unknown review state {error}; use {', '.join(REVIEW_STATES)}") from None
+            raise ValueError(f"unknown review state {error}; use {', '.join(REVIEW_STATE_PB)}") from None
         return self._call(
             self._stub.ListReviews,
             pb.ListReviewsRequest(states=codes, tenant=tenant, page_size=page_size, page_token=page_token),
@@ -271,10 +260,10 @@ class AdminClient:
 
     def create_api_key(self, *, role: str, tenant: str, name: str = "") -> pb.CreateApiKeyResponse:
         """`result.secret` is the full key: it is shown this once and never again."""
-        if role not in ROLES:
-            raise ValueError(f"unknown role {role!r}; use {', '.join(ROLES)}")
+        if role not in ROLE_PB:
+            raise ValueError(f"unknown role {role!r}; use {', '.join(ROLE_PB)}")
         return self._call(
-            self._stub.CreateApiKey, pb.CreateApiKeyRequest(role=ROLES[role], tenant=tenant, name=name)
+            self._stub.CreateApiKey, pb.CreateApiKeyRequest(role=ROLE_PB[role], tenant=tenant, name=name)
         )
 
     def list_api_keys(
