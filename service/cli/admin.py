@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import typer
 
 from veriframe.service.cli import connection
+from veriframe.service.clock import aware, utcnow
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -171,7 +172,7 @@ def _age(stamp: Any) -> str:
     moment = _dt(stamp)
     if moment is None:
         return ""
-    seconds = max(0, int((datetime.now(timezone.utc) - moment).total_seconds()))
+    seconds = max(0, int((utcnow() - moment).total_seconds()))
     for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
         if seconds >= size:
             return f"{seconds // size}{unit}"
@@ -198,13 +199,13 @@ def parse_time(value: str | None, option: str) -> datetime | None:
         return None
     match = _RELATIVE.match(value.strip())
     if match:
-        return datetime.now(timezone.utc) - timedelta(**{_UNITS[match.group(2)]: float(match.group(1))})
+        return utcnow() - timedelta(**{_UNITS[match.group(2)]: float(match.group(1))})
     try:
         moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
     except ValueError:
         _fail(EXIT_USAGE, f"{option} {value!r}: use ISO 8601 (2026-11-24, 2026-11-24T18:00) "
                           "or an age (24h, 7d)")
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return aware(moment)
 
 
 _REVIEW_STATE = {1: "pending", 2: "approved", 3: "rejected", 4: "expired"}
@@ -871,7 +872,7 @@ def stats(ctx: typer.Context,
     from rich.table import Table
 
     start, end = parse_time(since, "--since"), parse_time(until, "--until")
-    now = datetime.now(timezone.utc)
+    now = utcnow()
     if start is not None and start > now:
         _fail(EXIT_USAGE, f"--since {since!r} is in the future ({start:%Y-%m-%d %H:%M}Z): nothing to count")
     if start is not None and end is not None and end <= start:

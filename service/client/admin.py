@@ -20,18 +20,19 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator, Sequence
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
 import grpc
-from google.protobuf import json_format, timestamp_pb2
+from google.protobuf import json_format
 from google.protobuf.message import Message
 
 from veriframe.service.api.enums import REVIEW_STATE_PB, ROLE_PB
 from veriframe.service.api.gen import admin_pb2 as pb
 from veriframe.service.api.gen import admin_pb2_grpc
 from veriframe.service.api.gen import common_pb2 as common
+from veriframe.service.api.timestamps import to_timestamp
 from veriframe.service.client.common import API_KEY_ENV, ConnectOptions
 from veriframe.service.client.errors import VeriframeError, from_rpc_error
 
@@ -78,16 +79,6 @@ def message_to_dict(message: Message) -> dict[str, Any]:
     return json_format.MessageToDict(
         message, preserving_proto_field_name=True, always_print_fields_with_no_presence=True
     )
-
-
-def _timestamp(moment: datetime | None) -> timestamp_pb2.Timestamp | None:
-    if moment is None:
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    out = timestamp_pb2.Timestamp()
-    out.FromDatetime(moment)
-    return out
 
 
 class AdminClient:
@@ -310,8 +301,8 @@ class AdminClient:
             tenant=tenant,
             event_types=list(event_types),
             decision=decision,
-            start_time=_timestamp(start),
-            end_time=_timestamp(end),
+            start_time=to_timestamp(start),
+            end_time=to_timestamp(end),
             page_size=page_size,
             page_token=page_token,
         )
@@ -351,7 +342,7 @@ class AdminClient:
     ) -> pb.Stats:
         return self._call(
             self._stub.GetStats,
-            pb.GetStatsRequest(start_time=_timestamp(start), end_time=_timestamp(end), tenant=tenant),
+            pb.GetStatsRequest(start_time=to_timestamp(start), end_time=to_timestamp(end), tenant=tenant),
         )
 
 

@@ -12,17 +12,16 @@ import asyncio
 import itertools
 import json
 from collections.abc import AsyncIterator, Callable
-from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import grpc
-from google.protobuf import timestamp_pb2
 
 from veriframe.service import admin as domain
 from veriframe.service.api.enums import JOB_STATE_PB, REVIEW_STATE_NAME, REVIEW_STATE_PB, ROLE_NAME, ROLE_PB
 from veriframe.service.api.gen import admin_pb2 as pb
 from veriframe.service.api.gen import admin_pb2_grpc
 from veriframe.service.api.gen import common_pb2 as common
+from veriframe.service.api.timestamps import from_timestamp, to_timestamp
 from veriframe.service.auth import Principal
 from veriframe.service.errors import InvalidArgument
 from veriframe.service.server import convert
@@ -40,18 +39,6 @@ EXPORT_CHUNK = 200
 # ------------------------------------------------------------------------------ protobuf helpers
 
 
-def ts(moment: datetime | None) -> timestamp_pb2.Timestamp | None:
-    if moment is None:
-        return None
-    out = timestamp_pb2.Timestamp()
-    out.FromDatetime(domain.aware(moment))  # type: ignore[arg-type]
-    return out
-
-
-def from_ts(request: Any, name: str) -> datetime | None:
-    return getattr(request, name).ToDatetime(tzinfo=timezone.utc) if request.HasField(name) else None
-
-
 def review_pb(v: domain.ReviewView) -> pb.Review:
     return pb.Review(
         id=v.id,
@@ -65,10 +52,10 @@ def review_pb(v: domain.ReviewView) -> pb.Review:
         tenant=v.tenant,
         policy_version=v.policy_version,
         rule=v.rule,
-        created_at=ts(v.created_at),
-        expires_at=ts(v.expires_at),
+        created_at=to_timestamp(v.created_at),
+        expires_at=to_timestamp(v.expires_at),
         decided_by=v.decided_by,
-        decided_at=ts(v.decided_at),
+        decided_at=to_timestamp(v.decided_at),
         reason=v.reason,
         job_state=JOB_STATE_PB.get(v.job_state, common.JOB_STATE_UNSPECIFIED),
     )
@@ -79,7 +66,7 @@ def policy_pb(p: domain.PolicyRecord) -> pb.PolicyVersion:
         version=p.version,
         document_json=json.dumps(p.document, sort_keys=True),
         created_by=p.created_by,
-        created_at=ts(p.created_at),
+        created_at=to_timestamp(p.created_at),
         comment=p.comment,
         live=p.live,
     )
@@ -92,8 +79,8 @@ def key_pb(k: domain.KeyView) -> pb.ApiKey:
         role=ROLE_PB.get(k.role, pb.ROLE_UNSPECIFIED),
         tenant=k.tenant,
         name=k.name,
-        created_at=ts(k.created_at),
-        revoked_at=ts(k.revoked_at),
+        created_at=to_timestamp(k.created_at),
+        revoked_at=to_timestamp(k.revoked_at),
         revoked=k.revoked_at is not None,
         created_by=k.created_by,
     )
@@ -103,7 +90,7 @@ def checkpoint_pb(c: domain.CheckpointView) -> common.Checkpoint:
     return common.Checkpoint(
         tree_size=c.tree_size,
         root_hash=c.root_hash,
-        created_at=ts(c.created_at),
+        created_at=to_timestamp(c.created_at),
         signature=c.signature,
         signed_data=c.signed_data,
         key_id=c.key_id,
@@ -132,8 +119,8 @@ def audit_query(r: pb.SearchAuditRequest) -> domain.AuditQuery:
         tenant=r.tenant or None,
         event_types=tuple(r.event_types),
         decision=r.decision or None,
-        start=from_ts(r, "start_time"),
-        end=from_ts(r, "end_time"),
+        start=from_timestamp(r, "start_time"),
+        end=from_timestamp(r, "end_time"),
     )
 
 
@@ -372,7 +359,7 @@ class ModerationAdminServicer(admin_pb2_grpc.ModerationAdminServicer):
     # --- statistics
     @rpc
     async def GetStats(self, request: pb.GetStatsRequest, context: Ctx, principal: Principal) -> pb.Stats:
-        start, end = from_ts(request, "start_time"), from_ts(request, "end_time")
+        start, end = from_timestamp(request, "start_time"), from_timestamp(request, "end_time")
         s = await self._run(self.admin.stats, principal, start=start, end=end, tenant=request.tenant or None)
         return pb.Stats(
             requests=s.requests,
@@ -387,6 +374,6 @@ class ModerationAdminServicer(admin_pb2_grpc.ModerationAdminServicer):
             jobs_by_state=s.jobs_by_state,
             succeeded=s.succeeded,
             failed=s.failed,
-            start_time=ts(start),
-            end_time=ts(end),
+            start_time=to_timestamp(start),
+            end_time=to_timestamp(end),
         )

@@ -2,30 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
 from typing import Any
 
-from google.protobuf import struct_pb2, timestamp_pb2
+from google.protobuf import struct_pb2
 from google.protobuf.json_format import ParseDict
 
 from veriframe.service.api.enums import JOB_STATE_DB, JOB_STATE_PB, MODE_NAME, MODE_PB
 from veriframe.service.api.gen import common_pb2, generation_pb2
+from veriframe.service.api.timestamps import to_timestamp
 from veriframe.service.errors import InvalidArgument
 from veriframe.service.flow.types import SubmitInput
 from veriframe.service.ledger.canonical import event_bytes
 from veriframe.service.store import states as S
 
 _HIDDEN_PARAMS = ("input_file", "request_sha256")  # server paths; the idempotency fingerprint
-
-
-def timestamp(moment: datetime | None) -> timestamp_pb2.Timestamp | None:
-    if moment is None:
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    stamp = timestamp_pb2.Timestamp()
-    stamp.FromDatetime(moment)
-    return stamp
 
 
 def struct(document: dict[str, Any]) -> struct_pb2.Struct:
@@ -100,8 +90,8 @@ def job(row: Any, *, review_id: str = "", generated_seq: int | None = None) -> c
         idempotency_key=row.idempotency_key or "",
         return_frames=bool(params.get("return_frames")),
         attempts=row.attempts or 0,
-        created_at=timestamp(row.created_at),
-        updated_at=timestamp(row.updated_at),
+        created_at=to_timestamp(row.created_at),
+        updated_at=to_timestamp(row.updated_at),
     )
     if row.error_code:
         categories = []
@@ -145,7 +135,7 @@ def audit_event(row: Any) -> common_pb2.AuditEvent:
         job_id=row.job_id or "",
         payload=struct(row.payload or {}),
         leaf_hash=row.leaf_hash,
-        created_at=timestamp(row.time),
+        created_at=to_timestamp(row.time),
         leaf_data=event_bytes(row).decode(),
     )
 
@@ -166,7 +156,7 @@ def checkpoint(row: Any, public_key_pem: str = "") -> common_pb2.Checkpoint:
     return common_pb2.Checkpoint(
         tree_size=row.tree_size,
         root_hash=row.root_hash,
-        created_at=timestamp(row.timestamp),
+        created_at=to_timestamp(row.timestamp),
         signature=signature_bytes,
         signed_data=row.body.encode(),
         key_id=row.key_id,
