@@ -10,7 +10,7 @@ import pytest
 
 from tests.fixtures.cancel_race import run_race, summary
 from tests.fixtures.server import TEST_PARAMS
-from veriframe.service import jobs as J
+from veriframe.service.store import states as J
 
 RACE_PARAMS = {**TEST_PARAMS, "steps": 3}
 

@@ -1,7 +1,7 @@
-"""Domain errors -> gRPC status with `google.rpc.Status` details, and the per-RPC auth wrapper.
+"""Domain errors -> gRPC status with `google.rpc.Status` details (the status mapping, in one place).
 
-Every servicer method is wrapped by `rpc(...)`: it authenticates the caller (API key from the
-`authorization` metadata), checks the role matrix and the rate limit, then runs the handler and turns
+Every servicer method is wrapped by `rpc`: it hands the handler the caller's principal (authenticated
+and authorized before, by `veriframe.service.server.interceptor.AuthInterceptor`), runs it and turns
 `veriframe.service.errors` into status codes with details:
   InvalidArgument    -> INVALID_ARGUMENT + google.rpc.BadRequest(field_violations=[field, description])
   PromptBlocked etc. -> FAILED_PRECONDITION + google.rpc.ErrorInfo(reason, domain, metadata)
@@ -9,9 +9,9 @@ Every servicer method is wrapped by `rpc(...)`: it authenticates the caller (API
   DatabaseUnavailable-> UNAVAILABLE (clients retry) with a fixed message: the driver's text, which
                        names the database host and port, goes to the server log only
 Anything unexpected is logged and becomes INTERNAL with a generic message (no internals leak).
+Before the handler runs, the request is checked against `bounds.check_request` (ids, integers, NUL).
 Status messages are clamped to MAX_MESSAGE_CHARS, whatever a handler put in them. Client errors are
-noted in the rate-limited rejection log (never with a traceback, a key or the client's values), and
-requests with an invalid key are rate-limited per client address (`Authenticator.failures`).
+noted in the rate-limited rejection log (never with a traceback, a key or the client's values).
 """
 
 from __future__ import annotations
@@ -29,16 +29,15 @@ from google.protobuf import any_pb2, duration_pb2
 from google.protobuf.message import Message
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 
-from veriframe.service.auth import Authenticator, key_from_metadata
 from veriframe.service.errors import (
     FailedPrecondition,
     InvalidArgument,
     ResourceExhausted,
     ServiceError,
-    Unauthenticated,
     Unavailable,
 )
 from veriframe.service.server.bounds import check_request, shown
+from veriframe.service.server.context import current_principal
 from veriframe.service.server.rejections import REJECTIONS
 
 log = logging.getLogger(__name__)
@@ -96,7 +95,8 @@ async def abort(context: grpc.aio.ServicerContext, error: ServiceError) -> None:
     await context.abort(code, message, trailing_metadata=((STATUS_DETAILS_KEY, status.SerializeToString()),))
 
 
-def _translate(error: BaseException) -> ServiceError | None:
+def translate(error: BaseException) -> ServiceError | None:
+    """The domain error an exception stands for (None: an unexpected one)."""
     from veriframe.service.db import DatabaseUnavailable
 
     if isinstance(error, ServiceError):
@@ -113,67 +113,51 @@ def _rejected_class(error: ServiceError) -> str:
     return error.code
 
 
-def _peer_address(context: grpc.aio.ServicerContext) -> str:
-    """The client's address without its port ("ipv4:10.0.0.7:51234" -> "ipv4:10.0.0.7")."""
-    peer = context.peer() or ""
-    return peer.rsplit(":", 1)[0] if peer.count(":") >= 2 else peer
+def note_rejection(error: ServiceError, method: str) -> None:
+    """One rate-limited log line per class of client error (server-side failures are logged apart)."""
+    if error.code not in ("UNAVAILABLE", "INTERNAL"):
+        REJECTIONS.note(_rejected_class(error), method)
 
 
-def rpc(service: str, authenticator: Callable[[Any], Authenticator]) -> Callable[[Callable[..., Any]], Any]:
+def rpc(handler: Callable[..., Any]) -> Any:
     """Decorate a servicer method `(self, request, context, principal)`; works for unary and streaming."""
+    method = handler.__qualname__
 
-    def decorate(handler: Callable[..., Any]) -> Any:
-        method = f"/veriframe.v1.{service}/{handler.__name__}"
+    async def fail(context: grpc.aio.ServicerContext, error: BaseException) -> None:
+        translated = translate(error)
+        if translated is None:
+            log.exception("%s failed", method, exc_info=error)
+            translated = ServiceError("internal error (logged on the server)")
+        else:
+            note_rejection(translated, handler.__name__)
+        await abort(context, translated)
 
-        async def authorize(self: Any, context: grpc.aio.ServicerContext, request: Any) -> Any:
-            auth = authenticator(self)
-            address = _peer_address(context)
-            auth.failures.check(address)  # a client sending bad keys is slowed down before the lookup
-            try:
-                key = key_from_metadata(context.invocation_metadata())
-                principal = await asyncio.to_thread(auth.authenticate, key)
-            except Unauthenticated:
-                auth.failures.record(address)
-                raise
-            auth.authorize(principal, method)
-            if isinstance(request, Message):  # a client stream's messages are checked by its handler
-                check_request(request)
-            return principal
+    def checked(request: Any) -> Any:
+        if isinstance(request, Message):  # a client stream's messages are checked by its handler
+            check_request(request)
+        return request
 
-        async def fail(context: grpc.aio.ServicerContext, error: BaseException) -> None:
-            translated = _translate(error)
-            if translated is None:
-                log.exception("%s failed", method, exc_info=error)
-                translated = ServiceError("internal error (logged on the server)")
-            elif translated.code != "UNAVAILABLE":
-                REJECTIONS.note(_rejected_class(translated), handler.__name__)
-            await abort(context, translated)
-
-        if inspect.isasyncgenfunction(handler):
-
-            @functools.wraps(handler)
-            async def stream_wrapper(self: Any, request: Any, context: grpc.aio.ServicerContext) -> Any:
-                try:
-                    principal = await authorize(self, context, request)
-                    async for item in handler(self, request, context, principal):
-                        yield item
-                except (asyncio.CancelledError, grpc.aio.AbortError):
-                    raise
-                except Exception as error:
-                    await fail(context, error)
-
-            return stream_wrapper
+    if inspect.isasyncgenfunction(handler):
 
         @functools.wraps(handler)
-        async def unary_wrapper(self: Any, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        async def stream_wrapper(self: Any, request: Any, context: grpc.aio.ServicerContext) -> Any:
             try:
-                principal = await authorize(self, context, request)
-                return await handler(self, request, context, principal)
+                async for item in handler(self, checked(request), context, current_principal()):
+                    yield item
             except (asyncio.CancelledError, grpc.aio.AbortError):
                 raise
             except Exception as error:
                 await fail(context, error)
 
-        return unary_wrapper
+        return stream_wrapper
 
-    return decorate
+    @functools.wraps(handler)
+    async def unary_wrapper(self: Any, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        try:
+            return await handler(self, checked(request), context, current_principal())
+        except (asyncio.CancelledError, grpc.aio.AbortError):
+            raise
+        except Exception as error:
+            await fail(context, error)
+
+    return unary_wrapper
