@@ -149,6 +149,7 @@ class CheckpointView:
     signed_data: bytes
     key_id: str
     public_key_pem: str
+    note: str = ""  # the C2SP signed note (empty for a v1 checkpoint)
 
 
 @dataclass(frozen=True)
@@ -722,7 +723,26 @@ class AdminService:
         pem = "" if key is None else key.public_bytes(
             serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
         return CheckpointView(row.tree_size, row.root_hash, aware(row.timestamp),  # type: ignore[arg-type]
-                              base64.b64decode(row.signature), row.body.encode(), row.key_id, pem)
+                              base64.b64decode(row.signature), row.body.encode(), row.key_id, pem,
+                              row.note or "")
+
+    def latest_checkpoint(self, principal: Principal) -> CheckpointView:
+        """The signed checkpoint over the whole current log (the head's, signed with every append)."""
+        authorize(principal, "GetLatestCheckpoint")
+        row = self._ledger.latest_checkpoint()
+        if row is None:
+            raise NotFound("the ledger has no signed checkpoint yet: the server signs one with its next append")
+        return self._checkpoint_view(row)
+
+    def consistency_proof(self, principal: Principal, first_size: int, second_size: int = 0) -> Any:
+        """RFC 9162 proof that the tree of `second_size` (0: current) extends the tree of `first_size`."""
+        from veriframe.service.ledger import LedgerError
+
+        authorize(principal, "GetConsistencyProof")
+        try:
+            return self._ledger.consistency_proof(first_size, second_size or None)
+        except LedgerError as error:
+            raise InvalidArgument("first_size", str(error)) from None
 
     def verify_ledger(self, principal: Principal) -> LedgerCheck:
         """Recompute the tree from the events; check every checkpoint (signed with the server's key)."""

@@ -1,6 +1,6 @@
 """Merkle tree hashing, inclusion and consistency proofs as in RFC 6962 / RFC 9162 (section 2.1).
 
-Pure functions over SHA-256 digests; nothing here knows about databases. The proof algorithms read
+Pure functions over SHA-256 digests; nothing here knows about databases (docs/ledger.md). The proof algorithms read
 the tree through a `NodeGetter`: `get(level, index)` returns the hash of the *perfect* subtree of
 2**level leaves starting at leaf `index * 2**level`. A list of leaf hashes (`ListTree`) or stored
 nodes (the ledger) can answer it; every other subtree hash is composed from those here, following
