@@ -440,7 +440,10 @@ class _Verifier:
         except CheckpointError as error:
             self.findings.append(Finding("checkpoint", None, f"the head's signed checkpoint: {error}"))
             return
-        if (body.tree_size, body.root_hash.hex()) != (self.head_size, self.head_root):
+        # An older size is an unkeyed writer's tail (reported as `unsigned`); a larger one, or another
+        # root for the head's size, is a head that no longer matches what was signed.
+        if body.tree_size > self.head_size or (body.tree_size == self.head_size
+                                                and body.root_hash.hex() != self.head_root):
             self.findings.append(Finding("checkpoint", None, "the head's signed checkpoint "
                                          f"({describe(body)}) is not the head's tree"))
         self._against_tree("the head's signed checkpoint", body.tree_size, body.root_hash, tree)
@@ -527,6 +530,7 @@ class _Tail:
         claims = self._claims(trusted)
         stored = self._stored_nodes()
         size = self.since.tree_size
+        self.roots[size] = merkle.frontier_root(frontier)
         rows = self.session.execute(
             select(AuditEvent.seq, AuditEvent.event_type, AuditEvent.time, AuditEvent.actor, AuditEvent.tenant,
                    AuditEvent.job_id, AuditEvent.payload, AuditEvent.leaf_hash, AuditEvent.leaf_version)
