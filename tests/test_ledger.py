@@ -96,8 +96,8 @@ def test_append_proofs_and_checkpoints(migrated_db_url: str, p256_key) -> None:
     assert report.ok and report.signatures_checked and (report.events, report.checkpoints) == (37, 2)
 
 
-def test_leaf_is_the_canonical_event(migrated_db_url: str) -> None:
-    ledger = _ledger(migrated_db_url)
+def test_leaf_is_the_canonical_event(migrated_db_url: str, p256_key) -> None:
+    ledger = _ledger(migrated_db_url, p256_key)
     row = ledger.append("screened", {"b": (1, 2), "a": "é", "scores": {"x": 0.1}}, actor="svc", tenant=None)
     stored = ledger.event(row.seq)
     assert stored is not None and stored.payload == {"a": "é", "b": [1, 2], "scores": {"x": 0.1}}
@@ -106,12 +106,14 @@ def test_leaf_is_the_canonical_event(migrated_db_url: str) -> None:
     assert stored.leaf_version == 2
     assert leaf_data(doc).startswith(b'{"actor":"svc","job_id":null,"payload":{"a":"\xc3\xa9","b":[1,2]')
     assert stored.leaf_hash == merkle.leaf_hash(leaf_data(doc)).hex()
-    for bad in ({1: "x"}, {"x": float("nan")}, {"x": b"bytes"}, {"x": 2**60}):
+    big = ledger.append("generated", {"seed": 2**63 - 25, "n": [2**53 - 1, -(2**60)]}, actor="svc", tenant=None)
+    assert ledger.event(big.seq).payload == {"seed": str(2**63 - 25), "n": [2**53 - 1, str(-(2**60))]}
+    for bad in ({1: "x"}, {"x": float("nan")}, {"x": b"bytes"}):
         with pytest.raises((TypeError, ValueError)):
             ledger.append("screened", bad, actor="svc", tenant=None)
     with pytest.raises(ValueError, match="event type"):
         ledger.append("Not A Type", {}, actor="svc", tenant=None)
-    assert ledger.head().tree_size == 1
+    assert ledger.head().tree_size == 2 and ledger.verify().ok
 
 
 def test_fail_closed_event_and_action_commit_together(migrated_db_url: str, p256_key) -> None:

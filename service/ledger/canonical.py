@@ -25,17 +25,31 @@ EVENT_TYPE_PATTERN = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$")
 def normalise_payload(payload: dict[str, Any]) -> dict[str, Any]:
     """The payload as it reads back from a JSON column (tuples -> lists, ...), so the hash survives storage.
 
-    Raises TypeError/ValueError for values JSON (and RFC 8785) cannot hold: bytes, sets, NaN,
-    non-string keys, integers beyond 2**53.
+    Raises TypeError/ValueError for values JSON cannot hold: bytes, sets, NaN, non-string keys.
     """
     if not isinstance(payload, dict):
         raise TypeError(f"a ledger payload is a JSON object, not {type(payload).__name__}")
     for key in _all_keys(payload):
         if not isinstance(key, str):
             raise TypeError(f"ledger payload keys must be strings, not {key!r}")
-    normal = json.loads(json.dumps(payload, allow_nan=False))
-    canonical_json(normal)  # raises LeafError (a ValueError) for what RFC 8785 cannot encode
+    normal = _safe_integers(json.loads(json.dumps(payload, allow_nan=False)))
+    canonical_json(normal)  # raises LeafError (a ValueError) for anything else RFC 8785 cannot encode
     return normal
+
+
+SAFE_INTEGER = 2**53 - 1
+
+
+def _safe_integers(value: Any) -> Any:
+    """I-JSON (RFC 7493 section 2.2), which RFC 8785 builds on: integers beyond +-(2**53 - 1), such as
+    64-bit seeds, are recorded as their decimal string, so every JSON reader gets the exact value."""
+    if isinstance(value, dict):
+        return {k: _safe_integers(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_safe_integers(v) for v in value]
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > SAFE_INTEGER:
+        return str(value)
+    return value
 
 
 def _all_keys(value: Any) -> list[Any]:
