@@ -65,10 +65,11 @@ def follow(client: Client, state_dir: Path, seen_now: SignedCheckpoint, trust: T
 
     latest_message = client.latest_checkpoint()
     latest = trust.open(latest_message.note, latest_message.public_key_pem)
-    before = None
-    for checkpoint in (seen_now, latest):
-        previous = advance(store, checkpoint, proof_source, lambda note: trust.open(note, latest_message.public_key_pem))
-        before = before or previous
+    def opened(note: str) -> SignedCheckpoint:
+        return trust.open(note, latest_message.public_key_pem)
+
+    before = advance(store, seen_now, proof_source, opened)  # what this verifier had seen until now
+    advance(store, latest, proof_source, opened)
     size = latest.checkpoint.tree_size
     if before is None:
         return f"first checkpoint of {latest.checkpoint.origin} remembered (size {size})"
