@@ -106,7 +106,8 @@ def test_leaf_is_the_canonical_event(migrated_db_url: str, p256_key) -> None:
     assert stored.leaf_version == 2
     assert leaf_data(doc).startswith(b'{"actor":"svc","job_id":null,"payload":{"a":"\xc3\xa9","b":[1,2]')
     assert stored.leaf_hash == merkle.leaf_hash(leaf_data(doc)).hex()
-    big = ledger.append("generated", {"seed": 2**63 - 25, "n": [2**53 - 1, -(2**60)]}, actor="svc", tenant=None)
+    big = ledger.append("generated", {"seed": 2**63 - 25, "n": [2**53 - 1, -(2**60)]}, actor="svc",
+                        tenant=None)
     assert ledger.event(big.seq).payload == {"seed": str(2**63 - 25), "n": [2**53 - 1, str(-(2**60))]}
     for bad in ({1: "x"}, {"x": float("nan")}, {"x": b"bytes"}):
         with pytest.raises((TypeError, ValueError)):

@@ -32,6 +32,7 @@ TABLES = (AuditEvent.__table__, MerkleNode.__table__, Checkpoint.__table__, Ledg
 
 # --- helpers: snapshots, keys, the CLI ------------------------------------------------------------
 
+
 def _snapshot(url: str) -> dict[str, list[dict[str, Any]]]:
     with _unlocked(url) as c:
         return {t.name: [dict(r) for r in c.execute(select(t)).mappings()] for t in TABLES}
@@ -53,21 +54,33 @@ def _rebuild_without(url: str, key: ec.EllipticCurvePrivateKey, drop: int) -> No
     with _unlocked(url) as c:
         for t in TABLES[:3]:
             c.execute(t.delete())
-        c.execute(text("UPDATE ledger_head SET tree_size = 0, frontier = :f, root_hash = :r, "
-                       "checkpoint_note = NULL"), {"f": "[]", "r": merkle.EMPTY_ROOT.hex()})
+        c.execute(
+            text(
+                "UPDATE ledger_head SET tree_size = 0, frontier = :f, root_hash = :r, checkpoint_note = NULL"
+            ),
+            {"f": "[]", "r": merkle.EMPTY_ROOT.hex()},
+        )
         if c.dialect.name == "postgresql":  # checkpoint ids dense again, as a careful attacker leaves them
             c.execute(text("ALTER SEQUENCE checkpoints_id_seq RESTART WITH 1"))
     ledger = _ledger(url, key)
     for row in old:
         if row["seq"] != drop:
-            ledger.append(row["event_type"], row["payload"], actor=row["actor"], tenant=row["tenant"],
-                          job_id=row["job_id"])
+            ledger.append(
+                row["event_type"],
+                row["payload"],
+                actor=row["actor"],
+                tenant=row["tenant"],
+                job_id=row["job_id"],
+            )
     ledger.checkpoint()
 
 
 def _pem(key: ec.EllipticCurvePrivateKey, path: Path) -> Path:
-    path.write_bytes(key.public_key().public_bytes(serialization.Encoding.PEM,
-                                                   serialization.PublicFormat.SubjectPublicKeyInfo))
+    path.write_bytes(
+        key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+    )
     return path
 
 
@@ -91,6 +104,7 @@ def logged(migrated_db_url: str, p256_key, tmp_path: Path) -> tuple[str, Ledger,
 
 # --- every event is covered by a signed checkpoint -------------------------------------------------
 
+
 def test_every_append_signs_the_head(logged, p256_key) -> None:
     url, ledger, pub = logged
     _fill(ledger, 3, start=10)  # after the last stored checkpoint
@@ -113,19 +127,30 @@ def test_editing_or_forging_the_tail_breaks_the_heads_signature(logged) -> None:
     _fill(ledger, 2, start=10)  # 10, 11: newer than the last stored checkpoint
     with _unlocked(url) as c:  # edit event 11 and recompute its leaf, the tree and the head
         forged = _forged_leaf(11, {"forged": True})
-        c.execute(text("UPDATE audit_events SET actor = 'attacker', event_type = 'generated', tenant = 't1', "
-                       "job_id = NULL, time = :t, payload = :p, leaf_hash = :l WHERE seq = 11"),
-                  {"t": "2026-01-01 00:00:00", "p": json.dumps({"forged": True}), "l": forged})
+        c.execute(
+            text(
+                "UPDATE audit_events SET actor = 'attacker', event_type = 'generated', tenant = 't1', "
+                "job_id = NULL, time = :t, payload = :p, leaf_hash = :l WHERE seq = 11"
+            ),
+            {"t": "2026-01-01 00:00:00", "p": json.dumps({"forged": True}), "l": forged},
+        )
         _rewrite_head(c, url)
     result = _verify(url, pub)
     assert result.exit_code == 1 and "head's signed checkpoint" in result.output, result.output
 
     url2, ledger2 = url, ledger
     with _unlocked(url2) as c:  # append a forged event with head and nodes updated
-        c.execute(text("INSERT INTO audit_events (seq, event_type, time, actor, tenant, job_id, payload, "
-                       "leaf_hash, leaf_version) VALUES (12, 'generated', :t, 'attacker', 't1', NULL, :p, :l, 2)"),
-                  {"t": "2026-01-01 00:00:00", "p": json.dumps({"forged": True}),
-                   "l": _forged_leaf(12, {"forged": True})})
+        c.execute(
+            text(
+                "INSERT INTO audit_events (seq, event_type, time, actor, tenant, job_id, payload, "
+                "leaf_hash, leaf_version) VALUES (12, 'generated', :t, 'attacker', 't1', NULL, :p, :l, 2)"
+            ),
+            {
+                "t": "2026-01-01 00:00:00",
+                "p": json.dumps({"forged": True}),
+                "l": _forged_leaf(12, {"forged": True}),
+            },
+        )
         _rewrite_head(c, url2)
     findings = ledger2.verify().findings
     assert {"unsigned", "checkpoint"} <= {f.kind for f in findings}, [str(f) for f in findings]
@@ -133,20 +158,30 @@ def test_editing_or_forging_the_tail_breaks_the_heads_signature(logged) -> None:
 
 def _rewrite_head(c: Any, url: str) -> None:
     """Recompute nodes and head from the stored leaf hashes, as an attacker without the key would."""
-    leaves = [bytes.fromhex(h) for h in c.execute(text("SELECT leaf_hash FROM audit_events ORDER BY seq")).scalars()]
+    leaves = [
+        bytes.fromhex(h) for h in c.execute(text("SELECT leaf_hash FROM audit_events ORDER BY seq")).scalars()
+    ]
     c.execute(text("DELETE FROM merkle_nodes"))
     frontier: list[bytes] = []
     for i, leaf in enumerate(leaves):
         frontier, done = merkle.frontier_append(frontier, i, leaf)
         for level, idx, h in done:
-            c.execute(text("INSERT INTO merkle_nodes (level, idx, hash) VALUES (:l, :i, :h)"),
-                      {"l": level, "i": idx, "h": h.hex()})
-    c.execute(text("UPDATE ledger_head SET tree_size = :n, root_hash = :r, frontier = :f"),
-              {"n": len(leaves), "r": merkle.frontier_root(frontier).hex(),
-               "f": json.dumps([h.hex() for h in frontier])})
+            c.execute(
+                text("INSERT INTO merkle_nodes (level, idx, hash) VALUES (:l, :i, :h)"),
+                {"l": level, "i": idx, "h": h.hex()},
+            )
+    c.execute(
+        text("UPDATE ledger_head SET tree_size = :n, root_hash = :r, frontier = :f"),
+        {
+            "n": len(leaves),
+            "r": merkle.frontier_root(frontier).hex(),
+            "f": json.dumps([h.hex() for h in frontier]),
+        },
+    )
 
 
 # --- trusted checkpoints: rollback, truncation, rebuilt log ----------------------------------------
+
 
 def test_restored_snapshot_fails_against_a_trusted_checkpoint(logged, tmp_path: Path) -> None:
     url, ledger, pub = logged
@@ -210,16 +245,33 @@ def test_incremental_audit_checks_only_what_came_after(logged, tmp_path: Path) -
 
 # --- the witness -----------------------------------------------------------------------------------
 
+
 def _witness(url: str, pub: Path, tmp: Path, *extra: str) -> Any:
-    return runner.invoke(app, ["audit", "witness", "--key", str(tmp / "w.key"), "--name", "witness.test/w1",
-                               "--state-dir", str(tmp / "witness-state"), "--ledger-key", str(pub),
-                               "--database", url, *extra])
+    return runner.invoke(
+        app,
+        [
+            "audit",
+            "witness",
+            "--key",
+            str(tmp / "w.key"),
+            "--name",
+            "witness.test/w1",
+            "--state-dir",
+            str(tmp / "witness-state"),
+            "--ledger-key",
+            str(pub),
+            "--database",
+            url,
+            *extra,
+        ],
+    )
 
 
 def test_witness_catches_rollback_and_fork_even_resigned(logged, p256_key, tmp_path: Path) -> None:
     url, ledger, pub = logged
-    init = runner.invoke(app, ["audit", "witness", "--init", "--key", str(tmp_path / "w.key"),
-                               "--name", "witness.test/w1"])
+    init = runner.invoke(
+        app, ["audit", "witness", "--init", "--key", str(tmp_path / "w.key"), "--name", "witness.test/w1"]
+    )
     assert init.exit_code == 0, init.output
     old = _snapshot(url)
     first = _witness(url, pub, tmp_path, "--out", str(tmp_path / "cosigned.checkpoint"))
@@ -228,11 +280,17 @@ def test_witness_catches_rollback_and_fork_even_resigned(logged, p256_key, tmp_p
     assert _witness(url, pub, tmp_path, "--out", str(tmp_path / "cosigned.checkpoint")).exit_code == 0
 
     # A verifier can require the witness's cosignature on the checkpoints it trusts.
-    cosigned = ["--trusted-checkpoint", str(tmp_path / "cosigned.checkpoint"),
-                "--witness-key", str(tmp_path / "w.vkey")]
+    cosigned = [
+        "--trusted-checkpoint",
+        str(tmp_path / "cosigned.checkpoint"),
+        "--witness-key",
+        str(tmp_path / "w.vkey"),
+    ]
     assert _verify(url, pub, *cosigned).exit_code == 0
     uncosigned = _save_checkpoint(url, tmp_path / "plain.checkpoint")
-    refused = _verify(url, pub, "--trusted-checkpoint", str(uncosigned), "--witness-key", str(tmp_path / "w.vkey"))
+    refused = _verify(
+        url, pub, "--trusted-checkpoint", str(uncosigned), "--witness-key", str(tmp_path / "w.vkey")
+    )
     assert refused.exit_code == 1 and "witness cosignature" in refused.output
 
     _restore(url, old)  # rollback to 10 events
@@ -250,30 +308,52 @@ def test_witness_catches_rollback_and_fork_even_resigned(logged, p256_key, tmp_p
 
 # --- the migration path: v1 leaves and checkpoints keep verifying -----------------------------------
 
+
 def test_v1_ledger_upgraded_keeps_verifying(db_url: str, p256_key, tmp_path: Path) -> None:
     upgrade(db_url, revision="0002")
     frontier: list[bytes] = []
     with _unlocked(db_url) as c:
         for seq in range(5):
-            doc = event_document(seq=seq, event_type="submitted", time="2026-01-01T00:00:00.000000Z",
-                                 actor="key:a", tenant="t1", job_id=None, payload={"i": seq, "é": 1.5})
+            doc = event_document(
+                seq=seq,
+                event_type="submitted",
+                time="2026-01-01T00:00:00.000000Z",
+                actor="key:a",
+                tenant="t1",
+                job_id=None,
+                payload={"i": seq, "é": 1.5},
+            )
             leaf = merkle.leaf_hash(leaf_data(doc, LEAF_V1))
             frontier, done = merkle.frontier_append(frontier, seq, leaf)
-            c.execute(text("INSERT INTO audit_events (seq, event_type, time, actor, tenant, job_id, payload, "
-                           "leaf_hash) VALUES (:s, 'submitted', '2026-01-01 00:00:00', 'key:a', 't1', NULL, :p, :l)"),
-                      {"s": seq, "p": json.dumps({"i": seq, "é": 1.5}), "l": leaf.hex()})
+            c.execute(
+                text(
+                    "INSERT INTO audit_events (seq, event_type, time, actor, tenant, job_id, payload, "
+                    "leaf_hash) VALUES (:s, 'submitted', '2026-01-01 00:00:00', 'key:a', 't1', NULL, :p, :l)"
+                ),
+                {"s": seq, "p": json.dumps({"i": seq, "é": 1.5}), "l": leaf.hex()},
+            )
             for level, idx, h in done:
-                c.execute(text("INSERT INTO merkle_nodes VALUES (:l, :i, :h)"), {"l": level, "i": idx, "h": h.hex()})
+                c.execute(
+                    text("INSERT INTO merkle_nodes VALUES (:l, :i, :h)"), {"l": level, "i": idx, "h": h.hex()}
+                )
         root = merkle.frontier_root(frontier)
-        body = f"veriframe-audit-ledger/v1\n5\n{base64.b64encode(root).decode()}\ntimestamp 2026-01-01T00:00:00.000000Z\n"
-        der = p256_key.public_key().public_bytes(serialization.Encoding.DER,
-                                                        serialization.PublicFormat.SubjectPublicKeyInfo)
+        b64 = base64.b64encode(root).decode()
+        body = f"veriframe-audit-ledger/v1\n5\n{b64}\ntimestamp 2026-01-01T00:00:00.000000Z\n"
+        der = p256_key.public_key().public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
         signature = base64.b64encode(p256_key.sign(body.encode(), ec.ECDSA(hashes.SHA256()))).decode()
-        c.execute(text("INSERT INTO checkpoints (tree_size, root_hash, timestamp, key_id, body, signature) "
-                       "VALUES (5, :r, '2026-01-01 00:00:00', :k, :b, :s)"),
-                  {"r": root.hex(), "k": hashlib.sha256(der).hexdigest(), "b": body, "s": signature})
-        c.execute(text("UPDATE ledger_head SET tree_size = 5, root_hash = :r, frontier = :f"),
-                  {"r": root.hex(), "f": json.dumps([h.hex() for h in frontier])})
+        c.execute(
+            text(
+                "INSERT INTO checkpoints (tree_size, root_hash, timestamp, key_id, body, signature) "
+                "VALUES (5, :r, '2026-01-01 00:00:00', :k, :b, :s)"
+            ),
+            {"r": root.hex(), "k": hashlib.sha256(der).hexdigest(), "b": body, "s": signature},
+        )
+        c.execute(
+            text("UPDATE ledger_head SET tree_size = 5, root_hash = :r, frontier = :f"),
+            {"r": root.hex(), "f": json.dumps([h.hex() for h in frontier])},
+        )
     upgrade(db_url)
     ledger = _ledger(db_url, p256_key)
     before = ledger.verify()  # the v1 checkpoint covers all 5 v1 events
@@ -291,11 +371,14 @@ def test_v1_ledger_upgraded_keeps_verifying(db_url: str, p256_key, tmp_path: Pat
 
 # --- checkpoints read by an independent implementation of the C2SP rules ----------------------------
 
-def _independent_open(note: str, name: str, ecdsa_pub: ec.EllipticCurvePublicKey) -> tuple[int, bytes, list[str]]:
+
+def _independent_open(
+    note: str, name: str, ecdsa_pub: ec.EllipticCurvePublicKey
+) -> tuple[int, bytes, list[str]]:
     """signed-note + tlog-checkpoint, written here from the specs (c2sp.org), not the project's parser."""
     assert all(ch == "\n" or ord(ch) >= 0x20 for ch in note)
     cut = note.rindex("\n\n")
-    text_, sig_lines = note[:cut + 1], note[cut + 2:].splitlines()
+    text_, sig_lines = note[: cut + 1], note[cut + 2 :].splitlines()
     lines = text_.split("\n")
     assert lines[-1] == "" and len(lines) >= 4 and all(lines[:-1])
     origin, size, root = lines[0], int(lines[1]), base64.b64decode(lines[2], validate=True)
@@ -314,12 +397,19 @@ def _independent_open(note: str, name: str, ecdsa_pub: ec.EllipticCurvePublicKey
     return size, root, sig_lines
 
 
-def test_checkpoint_and_cosignature_verify_with_an_independent_implementation(logged, p256_key,
-                                                                             tmp_path: Path) -> None:
+def test_checkpoint_and_cosignature_verify_with_an_independent_implementation(
+    logged, p256_key, tmp_path: Path
+) -> None:
     url, ledger, pub = logged
     note = ledger.latest_note()
-    origin = "veriframe.ledger/" + hashlib.sha256(p256_key.public_key().public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)).hexdigest()[:8]
+    origin = (
+        "veriframe.ledger/"
+        + hashlib.sha256(
+            p256_key.public_key().public_bytes(
+                serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+            )
+        ).hexdigest()[:8]
+    )
     size, root, _ = _independent_open(note, origin, p256_key.public_key())
     assert (size, root.hex()) == (10, ledger.head().root_hash)
     # Forged text: the log's signature no longer holds.
@@ -328,19 +418,24 @@ def test_checkpoint_and_cosignature_verify_with_an_independent_implementation(lo
 
     # A witness cosignature (tlog-cosignature, Ed25519 type 0x04), checked from the spec.
     witness_key = ed25519.Ed25519PrivateKey.generate()
-    (tmp_path / "w.key").write_bytes(witness_key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    (tmp_path / "w.key").write_bytes(
+        witness_key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
     result = _witness(url, pub, tmp_path, "--out", str(tmp_path / "cosigned"))
     assert result.exit_code == 0, result.output
     cosigned = (tmp_path / "cosigned").read_text()
     *_, lines = _independent_open(cosigned, origin, p256_key.public_key())
-    raw_pub = witness_key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    raw_pub = witness_key.public_key().public_bytes(
+        serialization.Encoding.Raw, serialization.PublicFormat.Raw
+    )
     name = "witness.test/w1"
     key_id = hashlib.sha256(name.encode() + b"\n\x04" + raw_pub).digest()[:4]
     blobs = [base64.b64decode(line.split(" ")[2]) for line in lines if line.split(" ")[1] == name]
     assert len(blobs) == 1 and blobs[0][:4] == key_id and len(blobs[0]) == 4 + 8 + 64
     timestamp = int.from_bytes(blobs[0][4:12], "big")
-    body = cosigned[:cosigned.rindex("\n\n") + 1]
+    body = cosigned[: cosigned.rindex("\n\n") + 1]
     witness_key.public_key().verify(blobs[0][12:], f"cosignature/v1\ntime {timestamp}\n{body}".encode())
 
 

@@ -104,7 +104,8 @@ def test_verify_state_dir_catches_rollback_and_fork(make_live_server, service_ke
 
     _restore(url, old)  # the operator restores a backup taken earlier
     rolled = runner.invoke(verify_app, args)
-    assert rolled.exit_code == 1 and "rollback" in rolled.output and f"size {seen}" in rolled.output, rolled.output
+    assert rolled.exit_code == 1, rolled.output
+    assert "rollback" in rolled.output and f"size {seen}" in rolled.output, rolled.output
 
     key = service_keys_dir / "ledger-key.pem"
     _rebuild_without(url, key, drop=0)  # a fork, signed with the operator's real key...

@@ -25,17 +25,22 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    op.add_column("audit_events", sa.Column("leaf_version", sa.SmallInteger(), nullable=False,
-                                            server_default="1"))
+    op.add_column(
+        "audit_events", sa.Column("leaf_version", sa.SmallInteger(), nullable=False, server_default="1")
+    )
     op.add_column("ledger_head", sa.Column("checkpoint_note", sa.Text(), nullable=True))
     op.add_column("checkpoints", sa.Column("note", sa.Text(), nullable=True))
 
 
 def downgrade() -> None:
-    newer = op.get_bind().execute(sa.text("SELECT count(*) FROM audit_events WHERE leaf_version <> 1")).scalar()
+    newer = (
+        op.get_bind().execute(sa.text("SELECT count(*) FROM audit_events WHERE leaf_version <> 1")).scalar()
+    )
     if newer:
-        raise RuntimeError(f"cannot downgrade below 0003: {newer} event(s) use the v2 leaf format, which "
-                           "the older code cannot verify")
+        raise RuntimeError(
+            f"cannot downgrade below 0003: {newer} event(s) use the v2 leaf format, which "
+            "the older code cannot verify"
+        )
     # Plain ALTER TABLE ... DROP COLUMN (SQLite >= 3.35): a batch copy of the table would lose its
     # append-only triggers.
     op.drop_column("checkpoints", "note")

@@ -51,7 +51,12 @@ class Checkpoint:
     extensions: tuple[str, ...] = ()
 
     def body(self) -> str:
-        lines = [self.origin, str(self.tree_size), base64.b64encode(self.root_hash).decode(), *self.extensions]
+        lines = [
+            self.origin,
+            str(self.tree_size),
+            base64.b64encode(self.root_hash).decode(),
+            *self.extensions,
+        ]
         return "".join(line + "\n" for line in lines)
 
     @classmethod
@@ -59,10 +64,14 @@ class Checkpoint:
         """A checkpoint from a note's text (the tlog-checkpoint rules)."""
         lines = text.split("\n")
         if len(lines) < 4 or lines[-1] != "" or any(not line for line in lines[:-1]):
-            raise CheckpointError("a checkpoint body is at least three non-empty lines, each ending in a newline")
+            raise CheckpointError(
+                "a checkpoint body is at least three non-empty lines, each ending in a newline"
+            )
         origin, size, root = lines[0], lines[1], lines[2]
         if not size.isascii() or not size.isdigit() or (size != "0" and size.startswith("0")):
-            raise CheckpointError(f"checkpoint tree size {size[:30]!r} is not a decimal without leading zeroes")
+            raise CheckpointError(
+                f"checkpoint tree size {size[:30]!r} is not a decimal without leading zeroes"
+            )
         try:
             root_hash = base64.b64decode(root, validate=True)
         except ValueError:
@@ -100,8 +109,9 @@ def sign_checkpoint(checkpoint: Checkpoint, private_key: ec.EllipticCurvePrivate
     return Note(text, (signer.sign(text),))
 
 
-def open_checkpoint(data: str | bytes, log: ECDSAVerifier,
-                    cosigners: list[Verifier] | None = None, quorum: int = 0) -> SignedCheckpoint:
+def open_checkpoint(
+    data: str | bytes, log: ECDSAVerifier, cosigners: list[Verifier] | None = None, quorum: int = 0
+) -> SignedCheckpoint:
     """Parse a checkpoint note and check the log's signature, and at least `quorum` cosignatures.
 
     Raises CheckpointError (a NoteError) saying what failed.
@@ -137,7 +147,12 @@ class LegacyCheckpoint:
     @classmethod
     def parse(cls, body: str) -> LegacyCheckpoint:
         lines = body.split("\n")
-        if len(lines) != 5 or lines[0] != LEGACY_ORIGIN or lines[4] != "" or not lines[3].startswith("timestamp "):
+        if (
+            len(lines) != 5
+            or lines[0] != LEGACY_ORIGIN
+            or lines[4] != ""
+            or not lines[3].startswith("timestamp ")
+        ):
             raise CheckpointError("not a v1 veriframe checkpoint body")
         try:
             size, root = int(lines[1]), base64.b64decode(lines[2], validate=True)
@@ -150,8 +165,9 @@ class LegacyCheckpoint:
     @staticmethod
     def verify(body: str, signature_b64: str, public_key: ec.EllipticCurvePublicKey) -> bool:
         try:
-            public_key.verify(base64.b64decode(signature_b64, validate=True), body.encode(),
-                              ec.ECDSA(hashes.SHA256()))
+            public_key.verify(
+                base64.b64decode(signature_b64, validate=True), body.encode(), ec.ECDSA(hashes.SHA256())
+            )
         except (InvalidSignature, ValueError):
             return False
         return True

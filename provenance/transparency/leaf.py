@@ -37,8 +37,16 @@ def format_time(moment: datetime) -> str:
     return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def event_document(*, seq: int, event_type: str, time: datetime | str, actor: str, tenant: str | None,
-                   job_id: str | None, payload: dict[str, Any]) -> dict[str, Any]:
+def event_document(
+    *,
+    seq: int,
+    event_type: str,
+    time: datetime | str,
+    actor: str,
+    tenant: str | None,
+    job_id: str | None,
+    payload: dict[str, Any],
+) -> dict[str, Any]:
     """The event as the leaf records it (without the version marker)."""
     return {
         "seq": seq,
@@ -53,8 +61,9 @@ def event_document(*, seq: int, event_type: str, time: datetime | str, actor: st
 
 def python_sorted_json(value: Any) -> bytes:
     """The v1 encoding: sorted keys, no whitespace, UTF-8, no NaN/Infinity."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
-                      allow_nan=False).encode("utf-8")
+    return json.dumps(
+        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    ).encode("utf-8")
 
 
 def canonical_json(value: Any) -> bytes:

@@ -45,23 +45,33 @@ def check_extends(seen: Checkpoint, new: Checkpoint, proof_source: ProofSource) 
             proof = list(proof_source(new.tree_size, seen.tree_size))
         except Exception as error:  # whatever the source raises: it could not prove the larger tree
             proof, why = None, f" and cannot prove it grew into it ({error})"
-        if proof is not None and merkle.verify_consistency(new.tree_size, seen.tree_size, new.root_hash,
-                                                          seen.root_hash, proof):
+        if proof is not None and merkle.verify_consistency(
+            new.tree_size, seen.tree_size, new.root_hash, seen.root_hash, proof
+        ):
             return
-        raise ConsistencyError("rollback", f"rollback: the log {new.origin} now shows {describe(new)}, "
-                               f"but a checkpoint of {describe(seen)} was seen before"
-                               + (why if proof is None else "; no valid consistency proof links them"))
+        raise ConsistencyError(
+            "rollback",
+            f"rollback: the log {new.origin} now shows {describe(new)}, "
+            f"but a checkpoint of {describe(seen)} was seen before"
+            + (why if proof is None else "; no valid consistency proof links them"),
+        )
     if new.tree_size == seen.tree_size:
         if new.root_hash != seen.root_hash:
-            raise ConsistencyError("fork", f"fork: the log {new.origin} shows {describe(new)}, but a "
-                                   f"checkpoint of the same size with root "
-                                   f"{base64.b64encode(seen.root_hash).decode()} was seen before")
+            raise ConsistencyError(
+                "fork",
+                f"fork: the log {new.origin} shows {describe(new)}, but a "
+                f"checkpoint of the same size with root "
+                f"{base64.b64encode(seen.root_hash).decode()} was seen before",
+            )
         return
     proof = list(proof_source(seen.tree_size, new.tree_size))
     if not merkle.verify_consistency(seen.tree_size, new.tree_size, seen.root_hash, new.root_hash, proof):
-        raise ConsistencyError("fork", f"fork: the log {new.origin} at {describe(new)} is not an extension "
-                               f"of the checkpoint seen before ({describe(seen)}): the consistency proof "
-                               "does not hold")
+        raise ConsistencyError(
+            "fork",
+            f"fork: the log {new.origin} at {describe(new)} is not an extension "
+            f"of the checkpoint seen before ({describe(seen)}): the consistency proof "
+            "does not hold",
+        )
 
 
 class CheckpointStore:
@@ -85,8 +95,12 @@ class CheckpointStore:
         os.replace(partial, path)  # a crash leaves the old state, never half a note
 
 
-def advance(store: CheckpointStore, new: SignedCheckpoint, proof_source: ProofSource,
-            opened: Callable[[str], SignedCheckpoint]) -> Checkpoint | None:
+def advance(
+    store: CheckpointStore,
+    new: SignedCheckpoint,
+    proof_source: ProofSource,
+    opened: Callable[[str], SignedCheckpoint],
+) -> Checkpoint | None:
     """Check `new` against the largest checkpoint `store` has seen for its log; remember it if larger.
 
     `opened` parses and verifies a stored note (so a tampered state file fails loudly). Returns the

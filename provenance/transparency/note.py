@@ -82,7 +82,7 @@ def parse_note(data: str | bytes) -> Note:
     split = text.rfind("\n\n")
     if split < 0 or not text.endswith("\n"):
         raise NoteError("not a signed note: no blank line before the signatures, or no final newline")
-    body, lines = text[:split + 1], text[split + 2:].split("\n")[:-1]
+    body, lines = text[: split + 1], text[split + 2 :].split("\n")[:-1]
     if not lines:
         raise NoteError("a signed note needs at least one signature line")
     if len(lines) > MAX_SIGNATURES:
@@ -111,7 +111,9 @@ def verify_note(note: Note, verifiers: list[Verifier]) -> list[Verifier]:
         if verifier is None:
             continue  # unknown keys are ignored, as the spec requires
         if not verifier.verify(note.text.encode(), signature.signature):
-            raise NoteError(f"the signature of {signature.name} (key ID {signature.key_id.hex()}) is not valid")
+            raise NoteError(
+                f"the signature of {signature.name} (key ID {signature.key_id.hex()}) is not valid"
+            )
         verified.append(verifier)
     if not verified:
         names = ", ".join(f"{v.name} ({v.key_id.hex()})" for v in verifiers) or "no key"
@@ -120,6 +122,7 @@ def verify_note(note: Note, verifiers: list[Verifier]) -> list[Verifier]:
 
 
 # --- the log's key: ECDSA P-256 ---------------------------------------------------------------------
+
 
 def load_private_key(source: str | Path | bytes | ec.EllipticCurvePrivateKey) -> ec.EllipticCurvePrivateKey:
     """A P-256 private key from a PEM file path, PEM bytes, or a key object."""

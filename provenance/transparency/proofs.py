@@ -26,9 +26,19 @@ class ProofCheck:
         return self.path_ok and self.checkpoint_ok
 
 
-def check_inclusion(*, index: int, tree_size: int, leaf_hash: bytes, path: Sequence[bytes],
-                    root_hash: bytes, note: str | None, log: ECDSAVerifier, pinned: bool,
-                    witnesses: list[Verifier] | None = None, quorum: int = 0) -> ProofCheck:
+def check_inclusion(
+    *,
+    index: int,
+    tree_size: int,
+    leaf_hash: bytes,
+    path: Sequence[bytes],
+    root_hash: bytes,
+    note: str | None,
+    log: ECDSAVerifier,
+    pinned: bool,
+    witnesses: list[Verifier] | None = None,
+    quorum: int = 0,
+) -> ProofCheck:
     """Does `path` lead `leaf_hash` to `root_hash`, and is that root in a checkpoint `log` signed?"""
     path_ok = merkle.verify_inclusion(index, tree_size, leaf_hash, list(path), root_hash)
     if not note:

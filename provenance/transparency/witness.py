@@ -30,6 +30,7 @@ class Witness:
         # What is stored is what was cosigned: the note with the cosignature on it.
         timestamp = int(time.time()) if now is None else now
         cosigned = new.note.with_signature(self.cosigner.cosign(new.note.text, timestamp))
-        advance(self.state, SignedCheckpoint(new.checkpoint, cosigned, new.verified_by), proof_source,
-                self._open)
+        advance(
+            self.state, SignedCheckpoint(new.checkpoint, cosigned, new.verified_by), proof_source, self._open
+        )
         return cosigned

@@ -721,7 +721,7 @@ def audit_export(ctx: typer.Context, job: str = _JOB, key: str = _KEY, tenant: s
 def audit_checkpoint(ctx: typer.Context,
                      create: bool = typer.Option(False, "--create", help="Sign a new checkpoint first."),
                      database: str | None = typer.Option(
-                         None, "--database", help="Read it from this database (read-only) instead of a server."),
+                         None, "--database", help="Read it from this database (read-only), not a server."),
                      server: str | None = typer.Option(None, "--server", help="Server address (as the global "
                                                        "--server)."),
                      out: Path | None = typer.Option(None, "--out", help="Write the signed note (C2SP "

@@ -66,16 +66,18 @@ def read_public_key(public_key: str | None, keys: Path | None) -> Any:
         fail(2, f"cannot read the public key {key_file}: {error}")
 
 
-def read_trusted(files: list[Path], public_key: Any, witnesses: list[CosignatureVerifier],
-                 quorum: int) -> list[SignedCheckpoint]:
+def read_trusted(
+    files: list[Path], public_key: Any, witnesses: list[CosignatureVerifier], quorum: int
+) -> list[SignedCheckpoint]:
     """Each file's checkpoint, its log signature (and required cosignatures) checked."""
     if files and public_key is None:
         fail(2, "--trusted-checkpoint needs the ledger public key (--public-key or --keys)")
     trusted = []
     for path in files:
         try:
-            trusted.append(open_checkpoint(path.read_text(encoding="utf-8"), log_verifier(public_key),
-                                           witnesses, quorum))
+            trusted.append(
+                open_checkpoint(path.read_text(encoding="utf-8"), log_verifier(public_key), witnesses, quorum)
+            )
         except OSError as error:
             fail(2, f"cannot read {path}: {error.strerror}")
         except NoteError as error:
@@ -111,13 +113,17 @@ def checkpoint_from_database(database: str, out: Path | None) -> None:
         typer.echo(note, nl=False)
     else:
         write_out(out, note)
-        typer.echo(f"checkpoint {note.splitlines()[0]} size {note.splitlines()[1]} written to {out}", err=True)
+        typer.echo(
+            f"checkpoint {note.splitlines()[0]} size {note.splitlines()[1]} written to {out}", err=True
+        )
 
 
 # --- `audit verify --database` -------------------------------------------------------------------------
 
-def verify_database(database: str, public_key: Any, trusted: list[SignedCheckpoint], incremental: bool,
-                    as_json: bool) -> NoReturn:
+
+def verify_database(
+    database: str, public_key: Any, trusted: list[SignedCheckpoint], incremental: bool, as_json: bool
+) -> NoReturn:
     from veriframe.service.db import redact
 
     bodies = [t.checkpoint for t in trusted]
@@ -125,16 +131,21 @@ def verify_database(database: str, public_key: Any, trusted: list[SignedCheckpoi
         fail(2, "--incremental starts from a trusted checkpoint: pass --trusted-checkpoint FILE")
     since = max(bodies, key=lambda c: c.tree_size) if incremental else None
     with database_ledger(database) as ledger:
-        report = ledger.verify(public_key=public_key, trusted=[b for b in bodies if b is not since],
-                               since=since)
+        report = ledger.verify(
+            public_key=public_key, trusted=[b for b in bodies if b is not since], since=since
+        )
     # Without the public key nothing proves the checkpoints are the server's: someone with write access
     # to the database can re-sign the whole tree with a key of their own. Not "intact", then.
     unchecked = 0 if report.signatures_checked else max(report.checkpoints, 1 if report.signed_size else 0)
     not_checked = f"{unchecked} checkpoint(s) not checked: pass --public-key/--keys" if unchecked else None
     ok = report.ok and not unchecked
     if as_json:
-        typer.echo(json.dumps({"database": redact(database), **report.to_dict(), "ok": ok,
-                               "not_checked": not_checked}, indent=2))
+        typer.echo(
+            json.dumps(
+                {"database": redact(database), **report.to_dict(), "ok": ok, "not_checked": not_checked},
+                indent=2,
+            )
+        )
     else:
         _print_report(redact(database), report, not_checked, ok)
     raise typer.Exit(0 if ok else 1)
@@ -142,10 +153,15 @@ def verify_database(database: str, public_key: Any, trusted: list[SignedCheckpoi
 
 def _print_report(where: str, report: Any, not_checked: str | None, ok: bool) -> None:
     signatures = "signatures checked" if report.signatures_checked else "signatures NOT checked"
-    scope = f"events from {report.from_size} on: {report.events} checked" if report.from_size else \
-        f"{report.events} events"
-    typer.echo(f"ledger {where}: {scope}, tree size {report.tree_size}, root {report.root_hash}, "
-               f"{report.checkpoints} checkpoints ({signatures}), {report.trusted_checked} trusted checkpoint(s)")
+    scope = (
+        f"events from {report.from_size} on: {report.events} checked"
+        if report.from_size
+        else f"{report.events} events"
+    )
+    typer.echo(
+        f"ledger {where}: {scope}, tree size {report.tree_size}, root {report.root_hash}, "
+        f"{report.checkpoints} checkpoints ({signatures}), {report.trusted_checked} trusted checkpoint(s)"
+    )
     for finding in report.findings:
         typer.echo(f"  {finding}")
     if not report.ok:
@@ -158,6 +174,7 @@ def _print_report(where: str, report: Any, not_checked: str | None, ok: bool) ->
 
 # --- `audit witness` -----------------------------------------------------------------------------------
 
+
 def init_witness_key(key: Path, name: str) -> None:
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import ed25519
@@ -165,8 +182,9 @@ def init_witness_key(key: Path, name: str) -> None:
     if key.exists():
         fail(2, f"{key} exists: a witness keeps its key (remove it first to start a new witness)")
     private = ed25519.Ed25519PrivateKey.generate()
-    pem = private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                serialization.NoEncryption())
+    pem = private.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
     key.parent.mkdir(parents=True, exist_ok=True)
     key.touch(mode=0o600)
     key.write_bytes(pem)
@@ -210,11 +228,19 @@ def make_witness_command(calling: Callable[[typer.Context], Any]) -> Callable[..
 
     def witness(
         ctx: typer.Context,
-        key: Path = typer.Option(..., "--key", help="The witness's Ed25519 private key (PEM), kept by the witness."),
+        key: Path = typer.Option(
+            ..., "--key", help="The witness's Ed25519 private key (PEM), kept by the witness."
+        ),
         name: str = typer.Option(..., "--name", help="The witness's name, e.g. witness.example.org/w1."),
-        init: bool = typer.Option(False, "--init", help="Create --key (and KEY.vkey for verifiers), then exit."),
-        state_dir: Path | None = typer.Option(None, "--state-dir", help="Where the witness keeps the last "
-                                              "checkpoint it cosigned per log (outside the operator's database)."),
+        init: bool = typer.Option(
+            False, "--init", help="Create --key (and KEY.vkey for verifiers), then exit."
+        ),
+        state_dir: Path | None = typer.Option(
+            None,
+            "--state-dir",
+            help="Where the witness keeps the last "
+            "checkpoint it cosigned per log (outside the operator's database).",
+        ),
         ledger_key: Path | None = typer.Option(None, "--ledger-key", help="The log's ledger-pub.pem."),
         database: str | None = typer.Option(None, "--database", help=DATABASE_HELP),
         out: Path | None = typer.Option(None, "--out", help="Write the cosigned checkpoint here."),

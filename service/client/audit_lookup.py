@@ -25,12 +25,13 @@ from veriframe.service.client.sync import Client
 class Trust:
     """What the caller pins: the ledger key (or the one the server sends) and any required witnesses."""
 
-    def __init__(self, ledger_key: Path | None = None, witnesses: list[Verifier] | None = None,
-                 quorum: int = 0) -> None:
+    def __init__(
+        self, ledger_key: Path | None = None, witnesses: list[Verifier] | None = None, quorum: int = 0
+    ) -> None:
         self.ledger_key, self.witnesses, self.quorum = ledger_key, list(witnesses or []), quorum
 
     def log(self, server_pem: str) -> Any:
-        """The log verifier: the pinned key, else the server's own (which only shows it is self-consistent)."""
+        """The log verifier: the pinned key, else the server's own (it only shows self-consistency)."""
         return log_verifier(load_public_key(self.ledger_key if self.ledger_key else server_pem.encode()))
 
     def open(self, note: str, server_pem: str) -> SignedCheckpoint:
@@ -42,13 +43,18 @@ def check_inclusion_proof(proof: Any, trust: Trust) -> ProofCheck:
     checkpoint = proof.checkpoint if proof.HasField("checkpoint") else None
     try:
         log = trust.log(checkpoint.public_key_pem if checkpoint is not None else "")
-        return check_inclusion(index=proof.leaf_index, tree_size=proof.tree_size,
-                               leaf_hash=bytes.fromhex(proof.leaf_hash),
-                               path=[bytes.fromhex(h) for h in proof.audit_path],
-                               root_hash=bytes.fromhex(proof.root_hash),
-                               note=checkpoint.note if checkpoint is not None else None, log=log,
-                               pinned=trust.ledger_key is not None, witnesses=trust.witnesses,
-                               quorum=trust.quorum)
+        return check_inclusion(
+            index=proof.leaf_index,
+            tree_size=proof.tree_size,
+            leaf_hash=bytes.fromhex(proof.leaf_hash),
+            path=[bytes.fromhex(h) for h in proof.audit_path],
+            root_hash=bytes.fromhex(proof.root_hash),
+            note=checkpoint.note if checkpoint is not None else None,
+            log=log,
+            pinned=trust.ledger_key is not None,
+            witnesses=trust.witnesses,
+            quorum=trust.quorum,
+        )
     except (OSError, ValueError) as error:
         return ProofCheck(False, False, f"proof or checkpoint not verifiable: {error}")
 
@@ -65,6 +71,7 @@ def follow(client: Client, state_dir: Path, seen_now: SignedCheckpoint, trust: T
 
     latest_message = client.latest_checkpoint()
     latest = trust.open(latest_message.note, latest_message.public_key_pem)
+
     def opened(note: str) -> SignedCheckpoint:
         return trust.open(note, latest_message.public_key_pem)
 
@@ -76,7 +83,9 @@ def follow(client: Client, state_dir: Path, seen_now: SignedCheckpoint, trust: T
     return f"consistent with the checkpoint seen before (size {before.tree_size} -> {size})"
 
 
-def lookup(client: Client, path: Path, report: Any, *, trust: Trust, state_dir: Path | None = None) -> dict[str, Any]:
+def lookup(
+    client: Client, path: Path, report: Any, *, trust: Trust, state_dir: Path | None = None
+) -> dict[str, Any]:
     """The ledger's record of `path`; `report` is its local `veriframe.provenance.verify` report.
 
     Returns a JSON-able dict; `found` is False when the service has no record of the file.
@@ -102,7 +111,7 @@ def lookup(client: Client, path: Path, report: Any, *, trust: Trust, state_dir: 
         # whose it is, so nothing about the event can be compared here.
         return {"server": server, "found": True, "redacted": True, "seq": audit.event.seq, "proof": proof}
     leaf = audit.event.leaf_data.encode()
-    leaf_ok = (hashlib.sha256(b"\x00" + leaf).hexdigest() == audit.proof.leaf_hash == audit.event.leaf_hash)
+    leaf_ok = hashlib.sha256(b"\x00" + leaf).hexdigest() == audit.proof.leaf_hash == audit.event.leaf_hash
     payload = json.loads(leaf).get("payload", {}) if leaf_ok else {}
     ids = {report.watermark.id, report.c2pa.provenance_id} - {None}
     return {
@@ -120,6 +129,8 @@ def lookup(client: Client, path: Path, report: Any, *, trust: Trust, state_dir: 
         "manifest_matches": payload.get("manifest_sha256") == report.c2pa.manifest_sha256,
         "proof": proof,
     }
+
+
 def problems(audit: dict[str, Any], report: Any) -> list[str]:
     """Why the ledger lookup does not back the file (empty when it does)."""
     if not audit["found"]:
@@ -134,7 +145,11 @@ def problems(audit: dict[str, Any], report: Any) -> list[str]:
     if not audit["proof"]["ok"]:
         found.append(f"the ledger's inclusion proof does not hold ({audit['proof']['checked']})")
     # A signed MP4 is the very file the ledger recorded; a frame or a re-encode is not, by design.
-    if (not audit["redacted"] and report.media_type == "video/mp4" and report.c2pa.present
-            and not audit["manifest_matches"]):
+    if (
+        not audit["redacted"]
+        and report.media_type == "video/mp4"
+        and report.c2pa.present
+        and not audit["manifest_matches"]
+    ):
         found.append("the video's manifest is not the one the ledger recorded")
     return found

@@ -51,7 +51,9 @@ MAX_CANDIDATES = 200  # positions tried per mismatching row when looking for whe
 
 @dataclass
 class Finding:
-    kind: str  # edited | deleted | inserted | reordered | checkpoint | head | tree | unsigned | rollback | fork
+    kind: (
+        str  # edited | deleted | inserted | reordered | checkpoint | head | tree | unsigned | rollback | fork
+    )
     seq: int | None
     detail: str
     last_seq: int | None = None  # for a run of events
@@ -132,8 +134,11 @@ def snapshot(session: Session) -> None:
         raise LedgerError("this database has no ledger tables: run `veriframe db upgrade --database URL`")
 
 
-def verify_ledger(sessions: sessionmaker[Session], public_key: ec.EllipticCurvePublicKey | None,
-                  trusted: Sequence[CheckpointBody] = ()) -> VerifyReport:
+def verify_ledger(
+    sessions: sessionmaker[Session],
+    public_key: ec.EllipticCurvePublicKey | None,
+    trusted: Sequence[CheckpointBody] = (),
+) -> VerifyReport:
     """The full audit: every event, node and checkpoint, and the log against each trusted checkpoint."""
     with unavailable_as_error("the audit ledger database"), sessions() as session:
         snapshot(session)
@@ -158,8 +163,15 @@ def verify_ledger(sessions: sessionmaker[Session], public_key: ec.EllipticCurveP
         unguarded = _unguarded_tables(session)
     report = _Verifier(head, rows, nodes, checkpoints, public_key, trusted).run()
     if unguarded:
-        report.findings.append(Finding("schema", None, "append-only triggers missing or disabled on "
-                                       + ", ".join(unguarded) + ": the database no longer refuses edits"))
+        report.findings.append(
+            Finding(
+                "schema",
+                None,
+                "append-only triggers missing or disabled on "
+                + ", ".join(unguarded)
+                + ": the database no longer refuses edits",
+            )
+        )
     return report
 
 
@@ -173,10 +185,15 @@ def _unguarded_tables(session: Session) -> list[str]:
         expected = {t: {f"{t}_no_update", f"{t}_no_delete"} for t in APPEND_ONLY_TABLES}
     else:
         # tgenabled 'D' = disabled (ALTER TABLE ... DISABLE TRIGGER); to_regclass follows the search_path.
-        names = set(session.scalars(text(
-            "SELECT t.tgname FROM pg_trigger t WHERE t.tgenabled <> 'D' AND NOT t.tgisinternal "
-            "AND t.tgrelid IN (to_regclass('audit_events'), to_regclass('merkle_nodes'), "
-            "to_regclass('checkpoints'))")))
+        names = set(
+            session.scalars(
+                text(
+                    "SELECT t.tgname FROM pg_trigger t WHERE t.tgenabled <> 'D' AND NOT t.tgisinternal "
+                    "AND t.tgrelid IN (to_regclass('audit_events'), to_regclass('merkle_nodes'), "
+                    "to_regclass('checkpoints'))"
+                )
+            )
+        )
         expected = {t: {f"{t}_append_only", f"{t}_no_truncate"} for t in APPEND_ONLY_TABLES}
     return [table for table, wanted in expected.items() if not wanted <= names]
 
@@ -214,9 +231,16 @@ class _Verifier:
         self._head_note(tree)
         self._coverage()
         self.findings.extend(trusted_findings(self.trusted, len(recomputed), tree.root))
-        return VerifyReport(self.head_size, self.head_root, len(self.rows), len(self.checkpoints),
-                            self.public_key is not None, self.findings, signed_size=self.signed_size,
-                            trusted_checked=len(self.trusted))
+        return VerifyReport(
+            self.head_size,
+            self.head_root,
+            len(self.rows),
+            len(self.checkpoints),
+            self.public_key is not None,
+            self.findings,
+            signed_size=self.signed_size,
+            trusted_checked=len(self.trusted),
+        )
 
     # --- events ---------------------------------------------------------------------------------
 
@@ -376,10 +400,15 @@ class _Verifier:
     def _checkpoints(self, tree: merkle.ListTree) -> None:
         n = len(tree.leaves)
         if self.head_size > n:
-            self.findings.append(Finding("head", None, f"the head counts {self.head_size} events, the table holds {n}"))
+            self.findings.append(
+                Finding("head", None, f"the head counts {self.head_size} events, the table holds {n}")
+            )
         elif tree.root(self.head_size).hex() != self.head_root:
             self.findings.append(
-                Finding("head", None, f"the head's root for {self.head_size} events does not match the events"))
+                Finding(
+                    "head", None, f"the head's root for {self.head_size} events does not match the events"
+                )
+            )
         key_id = spki_sha256(self.public_key).hex() if self.public_key is not None else None
         previous_id, previous_size = 0, 0
         for c in self.checkpoints:
@@ -391,7 +420,9 @@ class _Verifier:
                 self.findings.append(Finding("checkpoint", None, f"{label} is smaller than the one before"))
             previous_id, previous_size = c.id, max(previous_size, c.tree_size)
             if key_id is not None and c.key_id != key_id:
-                self.findings.append(Finding("checkpoint", None, f"{label}: signed by another key ({c.key_id[:16]}...)"))
+                self.findings.append(
+                    Finding("checkpoint", None, f"{label}: signed by another key ({c.key_id[:16]}...)")
+                )
                 continue
             try:
                 body, signed = self._open_row(c)
@@ -400,7 +431,8 @@ class _Verifier:
                 continue
             if (body.tree_size, body.root_hash.hex()) != (c.tree_size, c.root_hash):
                 self.findings.append(
-                    Finding("checkpoint", None, f"{label}: the row's size/root differ from the signed body"))
+                    Finding("checkpoint", None, f"{label}: the row's size/root differ from the signed body")
+                )
             elif not signed:
                 self.findings.append(Finding("checkpoint", None, f"{label}: the signature is not valid"))
                 continue
@@ -417,7 +449,7 @@ class _Verifier:
         return self._open_note(c.note), True
 
     def _open_note(self, note: str) -> CheckpointBody:
-        """The checkpoint in a note, its log signature checked when there is a key (CheckpointError if not)."""
+        """The checkpoint in a note, its signature checked when there is a key (else CheckpointError)."""
         if self.public_key is None:
             return CheckpointBody.parse(parse_note(note).text)
         return open_checkpoint(note, log_verifier(self.public_key)).checkpoint
@@ -425,11 +457,19 @@ class _Verifier:
     def _against_tree(self, label: str, size: int, root: bytes, tree: merkle.ListTree) -> None:
         self.signed_size = max(self.signed_size, size)
         if size > len(tree.leaves):
-            self.findings.append(Finding("checkpoint", None,
-                                         f"{label}: signed {size} events, the table holds {len(tree.leaves)}"))
+            self.findings.append(
+                Finding(
+                    "checkpoint", None, f"{label}: signed {size} events, the table holds {len(tree.leaves)}"
+                )
+            )
         elif tree.root(size) != root:
-            self.findings.append(Finding("checkpoint", None, f"{label}: the events it covers no longer hash "
-                                         "to its root: changed after it was signed"))
+            self.findings.append(
+                Finding(
+                    "checkpoint",
+                    None,
+                    f"{label}: the events it covers no longer hash to its root: changed after it was signed",
+                )
+            )
 
     def _head_note(self, tree: merkle.ListTree) -> None:
         """The signed checkpoint written with every append must cover exactly the head."""
@@ -442,18 +482,31 @@ class _Verifier:
             return
         # An older size is an unkeyed writer's tail (reported as `unsigned`); a larger one, or another
         # root for the head's size, is a head that no longer matches what was signed.
-        if body.tree_size > self.head_size or (body.tree_size == self.head_size
-                                                and body.root_hash.hex() != self.head_root):
-            self.findings.append(Finding("checkpoint", None, "the head's signed checkpoint "
-                                         f"({describe(body)}) is not the head's tree"))
+        if body.tree_size > self.head_size or (
+            body.tree_size == self.head_size and body.root_hash.hex() != self.head_root
+        ):
+            self.findings.append(
+                Finding(
+                    "checkpoint",
+                    None,
+                    f"the head's signed checkpoint ({describe(body)}) is not the head's tree",
+                )
+            )
         self._against_tree("the head's signed checkpoint", body.tree_size, body.root_hash, tree)
 
     def _coverage(self) -> None:
         if self.signed_size < self.head_size:
-            self.findings.append(Finding(
-                "unsigned", self.signed_size, f"no valid signed checkpoint covers events {self.signed_size}.."
-                f"{self.head_size - 1}: they are not protected (sign with `veriframe-admin audit checkpoint`"
-                " or any append by the server)", self.head_size - 1))
+            self.findings.append(
+                Finding(
+                    "unsigned",
+                    self.signed_size,
+                    f"no valid signed checkpoint covers events {self.signed_size}.."
+                    f"{self.head_size - 1}: they are not protected (sign with "
+                    "`veriframe-admin audit checkpoint --create`"
+                    " or any append by the server)",
+                    self.head_size - 1,
+                )
+            )
 
 
 def trusted_findings(trusted: Sequence[CheckpointBody], size: int, root_at) -> list[Finding]:
@@ -461,11 +514,23 @@ def trusted_findings(trusted: Sequence[CheckpointBody], size: int, root_at) -> l
     findings = []
     for t in trusted:
         if t.tree_size > size:
-            findings.append(Finding("rollback", None, f"the database holds a log of {size} events, smaller than "
-                                    f"the trusted checkpoint ({describe(t)}): rolled back or truncated"))
+            findings.append(
+                Finding(
+                    "rollback",
+                    None,
+                    f"the database holds a log of {size} events, smaller than "
+                    f"the trusted checkpoint ({describe(t)}): rolled back or truncated",
+                )
+            )
         elif root_at(t.tree_size) != t.root_hash:
-            findings.append(Finding("fork", None, f"the database's first {t.tree_size} events do not hash to "
-                                    f"the trusted checkpoint ({describe(t)}): the log was rewritten"))
+            findings.append(
+                Finding(
+                    "fork",
+                    None,
+                    f"the database's first {t.tree_size} events do not hash to "
+                    f"the trusted checkpoint ({describe(t)}): the log was rewritten",
+                )
+            )
     return findings
 
 
@@ -474,8 +539,12 @@ def trusted_findings(trusted: Sequence[CheckpointBody], size: int, root_at) -> l
 BATCH = 10_000
 
 
-def verify_since(sessions: sessionmaker[Session], public_key: ec.EllipticCurvePublicKey | None,
-                 since: CheckpointBody, trusted: Sequence[CheckpointBody] = ()) -> VerifyReport:
+def verify_since(
+    sessions: sessionmaker[Session],
+    public_key: ec.EllipticCurvePublicKey | None,
+    since: CheckpointBody,
+    trusted: Sequence[CheckpointBody] = (),
+) -> VerifyReport:
     """Audit only what came after the trusted checkpoint `since` (O(new events + log n) rows).
 
     Checks that the stored tree still has `since`'s root at its size (the log extends it), then
@@ -490,29 +559,62 @@ def verify_since(sessions: sessionmaker[Session], public_key: ec.EllipticCurvePu
         head = session.get(LedgerHead, 1)
         if head is None:
             raise LedgerError("the ledger head row is missing")
-        report = VerifyReport(head.tree_size, head.root_hash, 0, 0, public_key is not None,
-                              from_size=since.tree_size, trusted_checked=1 + len(trusted))
+        report = VerifyReport(
+            head.tree_size,
+            head.root_hash,
+            0,
+            0,
+            public_key is not None,
+            from_size=since.tree_size,
+            trusted_checked=1 + len(trusted),
+        )
         if head.tree_size < since.tree_size:
-            report.findings.append(Finding("rollback", None, f"the database holds a log of {head.tree_size} "
-                                           f"events, smaller than the trusted checkpoint ({describe(since)})"))
+            report.findings.append(
+                Finding(
+                    "rollback",
+                    None,
+                    f"the database holds a log of {head.tree_size} "
+                    f"events, smaller than the trusted checkpoint ({describe(since)})",
+                )
+            )
             return report
         nodes = StoredNodes(session)
         try:
-            frontier = nodes.run(lambda get: [get(lv, ix) for lv, ix in merkle.frontier_nodes(since.tree_size)])
+            frontier = nodes.run(
+                lambda get: [get(lv, ix) for lv, ix in merkle.frontier_nodes(since.tree_size)]
+            )
             older = [t for t in trusted if t.tree_size < since.tree_size]
-            proofs = [nodes.run(lambda get, t=t: merkle.consistency_proof(t.tree_size, since.tree_size, get))
-                      for t in older]
+            proofs = [
+                nodes.run(lambda get, t=t: merkle.consistency_proof(t.tree_size, since.tree_size, get))
+                for t in older
+            ]
         except LedgerError as error:
-            report.findings.append(Finding("fork", None, f"the stored tree cannot show the trusted size: {error}"))
+            report.findings.append(
+                Finding("fork", None, f"the stored tree cannot show the trusted size: {error}")
+            )
             return report
         if merkle.frontier_root(frontier) != since.root_hash:
-            report.findings.append(Finding("fork", None, f"the stored tree at size {since.tree_size} does not "
-                                           f"hash to the trusted checkpoint ({describe(since)}): rewritten"))
+            report.findings.append(
+                Finding(
+                    "fork",
+                    None,
+                    f"the stored tree at size {since.tree_size} does not "
+                    f"hash to the trusted checkpoint ({describe(since)}): rewritten",
+                )
+            )
             return report
         for t, proof in zip(older, proofs, strict=True):
-            if not merkle.verify_consistency(t.tree_size, since.tree_size, t.root_hash, since.root_hash, proof):
-                report.findings.append(Finding("fork", None, f"the trusted checkpoints {describe(t)} and "
-                                               f"{describe(since)} are not consistent in this database"))
+            if not merkle.verify_consistency(
+                t.tree_size, since.tree_size, t.root_hash, since.root_hash, proof
+            ):
+                report.findings.append(
+                    Finding(
+                        "fork",
+                        None,
+                        f"the trusted checkpoints {describe(t)} and "
+                        f"{describe(since)} are not consistent in this database",
+                    )
+                )
         _Tail(session, head, public_key, since, report).run(frontier, [t for t in trusted if t not in older])
     return report
 
@@ -520,8 +622,14 @@ def verify_since(sessions: sessionmaker[Session], public_key: ec.EllipticCurvePu
 class _Tail:
     """The events after a trusted size, streamed: leaves, stored nodes, checkpoints and the head."""
 
-    def __init__(self, session: Session, head: LedgerHead, public_key: ec.EllipticCurvePublicKey | None,
-                 since: CheckpointBody, report: VerifyReport) -> None:
+    def __init__(
+        self,
+        session: Session,
+        head: LedgerHead,
+        public_key: ec.EllipticCurvePublicKey | None,
+        since: CheckpointBody,
+        report: VerifyReport,
+    ) -> None:
         self.session, self.head, self.since, self.report = session, head, since, report
         self.opener = _Verifier(head, [], [], [], public_key)
         self.roots: dict[int, bytes] = {}  # tree size -> root, at the sizes something claims
@@ -532,12 +640,26 @@ class _Tail:
         size = self.since.tree_size
         self.roots[size] = merkle.frontier_root(frontier)
         rows = self.session.execute(
-            select(AuditEvent.seq, AuditEvent.event_type, AuditEvent.time, AuditEvent.actor, AuditEvent.tenant,
-                   AuditEvent.job_id, AuditEvent.payload, AuditEvent.leaf_hash, AuditEvent.leaf_version)
-            .where(AuditEvent.seq >= size).order_by(AuditEvent.seq).execution_options(yield_per=BATCH))
+            select(
+                AuditEvent.seq,
+                AuditEvent.event_type,
+                AuditEvent.time,
+                AuditEvent.actor,
+                AuditEvent.tenant,
+                AuditEvent.job_id,
+                AuditEvent.payload,
+                AuditEvent.leaf_hash,
+                AuditEvent.leaf_version,
+            )
+            .where(AuditEvent.seq >= size)
+            .order_by(AuditEvent.seq)
+            .execution_options(yield_per=BATCH)
+        )
         for row in rows:
             if row.seq != size:
-                self._find("deleted" if row.seq > size else "inserted", size, f"expected seq {size}, found {row.seq}")
+                self._find(
+                    "deleted" if row.seq > size else "inserted", size, f"expected seq {size}, found {row.seq}"
+                )
                 return
             leaf = merkle.leaf_hash(event_bytes(row))
             if _hex_bytes(row.leaf_hash) != leaf:
@@ -545,8 +667,12 @@ class _Tail:
             frontier, completed = merkle.frontier_append(frontier, size, leaf)
             for level, idx, value in completed:
                 if stored.get((level, idx)) != value:
-                    self._find("edited", idx << level, "rewritten: no longer matches the tree node stored when "
-                               "it was appended", ((idx + 1) << level) - 1)
+                    self._find(
+                        "edited",
+                        idx << level,
+                        "rewritten: no longer matches the tree node stored when it was appended",
+                        ((idx + 1) << level) - 1,
+                    )
             size += 1
             self.report.events += 1
             if size in claims:
@@ -560,8 +686,9 @@ class _Tail:
     def _claims(self, trusted: list[CheckpointBody]) -> dict[int, list[tuple[str, bytes]]]:
         """Sizes >= the trusted one that a signed checkpoint (stored, head, trusted) gives a root for."""
         claims: dict[int, list[tuple[str, bytes]]] = defaultdict(list)
-        rows = self.session.scalars(select(Checkpoint).where(Checkpoint.tree_size >= self.since.tree_size)
-                                    .order_by(Checkpoint.id))
+        rows = self.session.scalars(
+            select(Checkpoint).where(Checkpoint.tree_size >= self.since.tree_size).order_by(Checkpoint.id)
+        )
         for c in rows:
             self.report.checkpoints += 1
             label = f"checkpoint #{c.id} (size {c.tree_size})"
@@ -571,7 +698,9 @@ class _Tail:
                 self.report.findings.append(Finding("checkpoint", None, f"{label}: {error}"))
                 continue
             if not signed:
-                self.report.findings.append(Finding("checkpoint", None, f"{label}: the signature is not valid"))
+                self.report.findings.append(
+                    Finding("checkpoint", None, f"{label}: the signature is not valid")
+                )
                 continue
             claims[body.tree_size].append((label, body.root_hash))
         if self.head.checkpoint_note:
@@ -579,7 +708,9 @@ class _Tail:
                 body = self.opener._open_note(self.head.checkpoint_note)
                 claims[body.tree_size].append(("the head's signed checkpoint", body.root_hash))
             except CheckpointError as error:
-                self.report.findings.append(Finding("checkpoint", None, f"the head's signed checkpoint: {error}"))
+                self.report.findings.append(
+                    Finding("checkpoint", None, f"the head's signed checkpoint: {error}")
+                )
         for t in trusted:
             claims[t.tree_size].append((f"the trusted checkpoint ({describe(t)})", t.root_hash))
         return claims
@@ -588,31 +719,49 @@ class _Tail:
         """Interior nodes completed after the trusted size (idx >= size >> level at each level)."""
         start = self.since.tree_size
         levels = range(1, max(self.head.tree_size, 1).bit_length() + 1)
-        rows = self.session.execute(select(MerkleNode.level, MerkleNode.idx, MerkleNode.hash).where(
-            or_(*(and_(MerkleNode.level == lv, MerkleNode.idx >= start >> lv) for lv in levels))))
+        rows = self.session.execute(
+            select(MerkleNode.level, MerkleNode.idx, MerkleNode.hash).where(
+                or_(*(and_(MerkleNode.level == lv, MerkleNode.idx >= start >> lv) for lv in levels))
+            )
+        )
         return {(lv, ix): bytes.fromhex(h) for lv, ix, h in rows}
 
-    def _settle(self, claims: dict[int, list[tuple[str, bytes]]], size: int, trusted: list[CheckpointBody]) -> None:
+    def _settle(
+        self, claims: dict[int, list[tuple[str, bytes]]], size: int, trusted: list[CheckpointBody]
+    ) -> None:
         if size != self.head.tree_size:
-            self.report.findings.append(Finding("head", None, f"the head counts {self.head.tree_size} events, "
-                                                f"the table holds {size}"))
+            self.report.findings.append(
+                Finding("head", None, f"the head counts {self.head.tree_size} events, the table holds {size}")
+            )
         elif self.roots[size].hex() != self.head.root_hash:
-            self.report.findings.append(Finding("head", None, f"the head's root for {size} events does not "
-                                                "match the events"))
-        signed = [s for s, claimed in claims.items() if s <= size
-                  and any(label.startswith(("checkpoint", "the head")) for label, _ in claimed)]
+            self.report.findings.append(
+                Finding("head", None, f"the head's root for {size} events does not match the events")
+            )
+        signed = [
+            s
+            for s, claimed in claims.items()
+            if s <= size and any(label.startswith(("checkpoint", "the head")) for label, _ in claimed)
+        ]
         self.report.signed_size = max([self.since.tree_size, *signed])
         for claimed_size, claimed in claims.items():
             for label, root in claimed:
                 if claimed_size > size:
                     kind = "rollback" if label.startswith("the trusted") else "checkpoint"
-                    self.report.findings.append(Finding(kind, None, f"{label}: signed {claimed_size} events, the "
-                                                        f"table holds {size}"))
+                    self.report.findings.append(
+                        Finding(kind, None, f"{label}: signed {claimed_size} events, the table holds {size}")
+                    )
                 elif self.roots.get(claimed_size) != root:
                     kind = "fork" if label.startswith("the trusted") else "checkpoint"
-                    self.report.findings.append(Finding(kind, None, f"{label}: the events it covers do not hash "
-                                                        "to its root"))
+                    self.report.findings.append(
+                        Finding(kind, None, f"{label}: the events it covers do not hash to its root")
+                    )
         if self.report.signed_size < self.head.tree_size:
-            self.report.findings.append(Finding("unsigned", self.report.signed_size, "no valid signed checkpoint "
-                                                f"covers events {self.report.signed_size}..{self.head.tree_size - 1}",
-                                                self.head.tree_size - 1))
+            self.report.findings.append(
+                Finding(
+                    "unsigned",
+                    self.report.signed_size,
+                    "no valid signed checkpoint "
+                    f"covers events {self.report.signed_size}..{self.head.tree_size - 1}",
+                    self.head.tree_size - 1,
+                )
+            )

@@ -10,12 +10,7 @@ import json
 import re
 from typing import Any
 
-from veriframe.provenance.transparency.leaf import (
-    canonical_json,
-    event_document,
-    format_time,
-    leaf_data,
-)
+from veriframe.provenance.transparency.leaf import event_document, format_time, leaf_data
 
 __all__ = ["EVENT_TYPE_PATTERN", "event_bytes", "format_time", "normalise_payload"]
 
@@ -32,9 +27,9 @@ def normalise_payload(payload: dict[str, Any]) -> dict[str, Any]:
     for key in _all_keys(payload):
         if not isinstance(key, str):
             raise TypeError(f"ledger payload keys must be strings, not {key!r}")
-    normal = _safe_integers(json.loads(json.dumps(payload, allow_nan=False)))
-    canonical_json(normal)  # raises LeafError (a ValueError) for anything else RFC 8785 cannot encode
-    return normal
+    # Anything else RFC 8785 cannot encode raises LeafError (a ValueError) when the leaf is built, inside
+    # the append's transaction, which then rolls back.
+    return _safe_integers(json.loads(json.dumps(payload, allow_nan=False)))
 
 
 SAFE_INTEGER = 2**53 - 1
@@ -67,7 +62,12 @@ def _all_keys(value: Any) -> list[Any]:
 def event_bytes(row: Any, *, seq: int | None = None) -> bytes:
     """Leaf data of an `AuditEvent` row (optionally as if it sat at another `seq`, to spot moved rows)."""
     document = event_document(
-        seq=row.seq if seq is None else seq, event_type=row.event_type, time=row.time, actor=row.actor,
-        tenant=row.tenant, job_id=row.job_id, payload=row.payload,
+        seq=row.seq if seq is None else seq,
+        event_type=row.event_type,
+        time=row.time,
+        actor=row.actor,
+        tenant=row.tenant,
+        job_id=row.job_id,
+        payload=row.payload,
     )
     return leaf_data(document, row.leaf_version)

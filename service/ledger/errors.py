@@ -1,4 +1,4 @@
-"""The ledger's one error type, in a module of its own so every role can raise it without importing another."""
+"""The ledger's one error type, in a module of its own: every role raises it without importing another."""
 
 
 class LedgerError(RuntimeError):

@@ -45,8 +45,11 @@ class Ledger:
     signed append or `checkpoint()`.
     """
 
-    def __init__(self, session_factory: sessionmaker[Session],
-                 signing_key: ec.EllipticCurvePrivateKey | str | Path | bytes | None = None) -> None:
+    def __init__(
+        self,
+        session_factory: sessionmaker[Session],
+        signing_key: ec.EllipticCurvePrivateKey | str | Path | bytes | None = None,
+    ) -> None:
         self._sessions = session_factory
         self.signer = None if signing_key is None else Signer(signing_key)
         self.log = Log(session_factory, self.signer)
@@ -57,8 +60,16 @@ class Ledger:
 
     # --- the log ---------------------------------------------------------------------------------
 
-    def append(self, event_type: str, payload: dict[str, Any], *, actor: str, tenant: str | None,
-               job_id: str | None = None, session: Session | None = None) -> AuditEvent:
+    def append(
+        self,
+        event_type: str,
+        payload: dict[str, Any],
+        *,
+        actor: str,
+        tenant: str | None,
+        job_id: str | None = None,
+        session: Session | None = None,
+    ) -> AuditEvent:
         """Record one event and return its row (with `seq` and `leaf_hash`).
 
         With `session`, the event joins the caller's transaction and is only durable when the caller
@@ -109,8 +120,11 @@ class Ledger:
         signer = self._require_signer()
         if signer.head_is_signed(self.log.head_row()):
             return
-        with unavailable_as_error("the audit ledger database"), self.log.local_lock, \
-                self._sessions.begin() as s:
+        with (
+            unavailable_as_error("the audit ledger database"),
+            self.log.local_lock,
+            self._sessions.begin() as s,
+        ):
             signer.sign_head(lock_head(s))
 
     def latest_note(self) -> str | None:
@@ -124,8 +138,9 @@ class Ledger:
             return None
         body = CheckpointBody.parse(head.checkpoint_note.split("\n\n")[0] + "\n")
         key_id = self.signer.key_id if self.signer is not None else ""
-        return checkpoint_row(head.checkpoint_note, key_id, body.tree_size, body.root_hash.hex(),
-                              head.updated_at)
+        return checkpoint_row(
+            head.checkpoint_note, key_id, body.tree_size, body.root_hash.hex(), head.updated_at
+        )
 
     # --- retention and the auditor -----------------------------------------------------------------
 
@@ -133,8 +148,13 @@ class Ledger:
         """See `retention.purge_prompts`."""
         return retention.purge_prompts(self.log, self._sessions, now, actor=actor)
 
-    def verify(self, public_key: ec.EllipticCurvePublicKey | str | Path | bytes | None = None, *,
-               trusted: Sequence[CheckpointBody] = (), since: CheckpointBody | None = None) -> auditor.VerifyReport:
+    def verify(
+        self,
+        public_key: ec.EllipticCurvePublicKey | str | Path | bytes | None = None,
+        *,
+        trusted: Sequence[CheckpointBody] = (),
+        since: CheckpointBody | None = None,
+    ) -> auditor.VerifyReport:
         """Check the ledger (see `auditor`); the key defaults to the signing key's public half.
 
         `trusted`: checkpoints kept outside the database, the log must extend each. `since`: audit only

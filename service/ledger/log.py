@@ -29,8 +29,16 @@ from veriframe.service.ledger.canonical import EVENT_TYPE_PATTERN, normalise_pay
 from veriframe.service.ledger.errors import NO_HEAD, LedgerError
 from veriframe.service.ledger.signer import Signer
 
-__all__ = ["ConsistencyProof", "EventInput", "InclusionProof", "Log", "StoredNodes", "TreeHead", "lock_head",
-           "prepare"]
+__all__ = [
+    "ConsistencyProof",
+    "EventInput",
+    "InclusionProof",
+    "Log",
+    "StoredNodes",
+    "TreeHead",
+    "lock_head",
+    "prepare",
+]
 
 
 @dataclass(frozen=True)
@@ -59,8 +67,13 @@ class InclusionProof:
     root_hash: str  # hex
 
     def verify(self) -> bool:
-        return merkle.verify_inclusion(self.seq, self.tree_size, bytes.fromhex(self.leaf_hash),
-                                       [bytes.fromhex(h) for h in self.path], bytes.fromhex(self.root_hash))
+        return merkle.verify_inclusion(
+            self.seq,
+            self.tree_size,
+            bytes.fromhex(self.leaf_hash),
+            [bytes.fromhex(h) for h in self.path],
+            bytes.fromhex(self.root_hash),
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -76,8 +89,12 @@ class ConsistencyProof:
 
     def verify(self) -> bool:
         return merkle.verify_consistency(
-            self.first_size, self.second_size, bytes.fromhex(self.first_root),
-            bytes.fromhex(self.second_root), [bytes.fromhex(h) for h in self.path])
+            self.first_size,
+            self.second_size,
+            bytes.fromhex(self.first_root),
+            bytes.fromhex(self.second_root),
+            [bytes.fromhex(h) for h in self.path],
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -89,7 +106,9 @@ def _utcnow() -> datetime:
 
 def lock_head(session: Session) -> LedgerHead:
     head = session.scalars(
-        select(LedgerHead).where(LedgerHead.id == 1).with_for_update()
+        select(LedgerHead)
+        .where(LedgerHead.id == 1)
+        .with_for_update()
         .execution_options(populate_existing=True)
     ).one_or_none()
     if head is None:
@@ -136,13 +155,30 @@ class Log:
         rows: list[dict[str, Any]] = []
         nodes: list[dict[str, Any]] = []
         for item in items:
-            document = event_document(seq=size, event_type=item.event_type, time=now, actor=item.actor,
-                                      tenant=item.tenant, job_id=item.job_id, payload=item.payload)
+            document = event_document(
+                seq=size,
+                event_type=item.event_type,
+                time=now,
+                actor=item.actor,
+                tenant=item.tenant,
+                job_id=item.job_id,
+                payload=item.payload,
+            )
             leaf = merkle.leaf_hash(leaf_data(document, CURRENT_LEAF_VERSION))
             frontier, completed = merkle.frontier_append(frontier, size, leaf)
-            rows.append({"seq": size, "event_type": item.event_type, "time": now, "actor": item.actor,
-                         "tenant": item.tenant, "job_id": item.job_id, "payload": item.payload,
-                         "leaf_hash": leaf.hex(), "leaf_version": CURRENT_LEAF_VERSION})
+            rows.append(
+                {
+                    "seq": size,
+                    "event_type": item.event_type,
+                    "time": now,
+                    "actor": item.actor,
+                    "tenant": item.tenant,
+                    "job_id": item.job_id,
+                    "payload": item.payload,
+                    "leaf_hash": leaf.hex(),
+                    "leaf_version": CURRENT_LEAF_VERSION,
+                }
+            )
             nodes.extend({"level": lv, "idx": ix, "hash": h.hex()} for lv, ix, h in completed)
             size += 1
         result: list[Any]
@@ -206,8 +242,9 @@ class Log:
             path = nodes.run(lambda get: merkle.consistency_proof(first_size, second, get))
             first_root = nodes.run(lambda get: merkle.tree_root(first_size, get))
             second_root = nodes.run(lambda get: merkle.tree_root(second, get))
-            return ConsistencyProof(first_size, second, first_root.hex(), second_root.hex(),
-                                    [h.hex() for h in path])
+            return ConsistencyProof(
+                first_size, second, first_root.hex(), second_root.hex(), [h.hex() for h in path]
+            )
 
 
 def _size(session: Session, tree_size: int | None) -> int:
@@ -241,8 +278,10 @@ class StoredNodes:
         try:
             return self._cache[(level, index)]
         except KeyError:
-            raise LedgerError(f"the ledger is missing tree node (level {level}, index {index}): "
-                              "run `veriframe-admin audit verify`") from None
+            raise LedgerError(
+                f"the ledger is missing tree node (level {level}, index {index}): "
+                "run `veriframe-admin audit verify`"
+            ) from None
 
     def _fetch(self, wanted: Iterable[tuple[int, int]]) -> None:
         wanted = list(wanted)
@@ -250,7 +289,8 @@ class StoredNodes:
         interior = [(level, index) for level, index in wanted if level > 0]
         if leaves:
             for seq, h in self._session.execute(
-                    select(AuditEvent.seq, AuditEvent.leaf_hash).where(AuditEvent.seq.in_(leaves))):
+                select(AuditEvent.seq, AuditEvent.leaf_hash).where(AuditEvent.seq.in_(leaves))
+            ):
                 self._cache[(0, seq)] = bytes.fromhex(h)
         if interior:
             # One `level = ? AND idx IN (...)` term per level: both backends use the primary key for
@@ -258,9 +298,13 @@ class StoredNodes:
             by_level: dict[int, list[int]] = defaultdict(list)
             for level, index in interior:
                 by_level[level].append(index)
-            condition = or_(*(and_(MerkleNode.level == level, MerkleNode.idx.in_(indexes))
-                              for level, indexes in by_level.items()))
+            condition = or_(
+                *(
+                    and_(MerkleNode.level == level, MerkleNode.idx.in_(indexes))
+                    for level, indexes in by_level.items()
+                )
+            )
             for level, index, h in self._session.execute(
-                    select(MerkleNode.level, MerkleNode.idx, MerkleNode.hash).where(condition)):
+                select(MerkleNode.level, MerkleNode.idx, MerkleNode.hash).where(condition)
+            ):
                 self._cache[(level, index)] = bytes.fromhex(h)
-

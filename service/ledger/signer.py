@@ -59,10 +59,17 @@ class Signer:
         return row
 
 
-def checkpoint_row(note: str, key_id: str, tree_size: int, root_hash: str,
-                   moment: datetime | None = None) -> Checkpoint:
+def checkpoint_row(
+    note: str, key_id: str, tree_size: int, root_hash: str, moment: datetime | None = None
+) -> Checkpoint:
     """A `Checkpoint` row for a signed note (`body` = the note text, `signature` = the log's, base64)."""
     parsed = parse_note(note)
-    return Checkpoint(tree_size=tree_size, root_hash=root_hash, timestamp=moment or datetime.now(timezone.utc),
-                      key_id=key_id, body=parsed.text,
-                      signature=base64.b64encode(parsed.signatures[0].signature).decode(), note=note)
+    return Checkpoint(
+        tree_size=tree_size,
+        root_hash=root_hash,
+        timestamp=moment or datetime.now(timezone.utc),
+        key_id=key_id,
+        body=parsed.text,
+        signature=base64.b64encode(parsed.signatures[0].signature).decode(),
+        note=note,
+    )
