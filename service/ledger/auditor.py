@@ -45,6 +45,7 @@ from veriframe.service.db.engine import reading, unavailable_as_error
 from veriframe.service.db.models import AuditEvent, Checkpoint, LedgerHead, MerkleNode
 from veriframe.service.ledger.canonical import event_bytes
 from veriframe.service.ledger.errors import LedgerError
+from veriframe.service.ledger.log import StoredNodes
 
 MAX_CANDIDATES = 200  # positions tried per mismatching row when looking for where it came from
 
@@ -552,8 +553,6 @@ def verify_since(
     nodes stored at append time, every checkpoint from `since` on and the head's signed note. Events
     before `since` are not re-read: the trusted root vouches for them (a full audit re-reads them).
     """
-    from veriframe.service.ledger.log import StoredNodes
-
     with unavailable_as_error("the audit ledger database"), sessions() as session:
         snapshot(session)
         head = session.get(LedgerHead, 1)
