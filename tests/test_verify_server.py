@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from tests.fixtures.server import TEST_PARAMS
@@ -112,3 +113,12 @@ def test_verify_state_dir_catches_rollback_and_fork(make_live_server, service_ke
     _fill(_ledger(url, key), seen)  # ...and larger than anything the verifier saw
     forked = runner.invoke(verify_app, args)
     assert forked.exit_code == 1 and "fork" in forked.output, forked.output
+
+    # The SDK: a size the log does not have is a clear INVALID_ARGUMENT, not a crash.
+    from veriframe.service.client import InvalidArgument
+
+    with live.client("verifier", "public") as client:
+        size = client.latest_checkpoint().tree_size
+        assert client.consistency_proof(1, size).second_size == size
+        with pytest.raises(InvalidArgument, match="not"):
+            client.consistency_proof(1, size + 10)
