@@ -244,7 +244,9 @@ def make_witness_command(calling: Callable[[typer.Context], Any]) -> Callable[..
         ledger_key: Path | None = typer.Option(None, "--ledger-key", help="The log's ledger-pub.pem."),
         database: str | None = typer.Option(None, "--database", help=DATABASE_HELP),
         out: Path | None = typer.Option(None, "--out", help="Write the cosigned checkpoint here."),
-        interval: float = typer.Option(0.0, "--interval", min=0.0, help="Poll every SECONDS (0: once)."),
+        interval: float = typer.Option(
+            0.0, "--interval", min=0.0, help="Poll every SECONDS until a refusal (0: once)."
+        ),
     ) -> None:
         """Cosign the log's latest checkpoint if it extends the last one this witness cosigned.
 

@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from sqlalchemy.orm import Session, sessionmaker
 
 from veriframe.provenance.transparency.checkpoint import Checkpoint as CheckpointBody
-from veriframe.provenance.transparency.note import load_public_key
+from veriframe.provenance.transparency.note import load_public_key, parse_note
 from veriframe.service.db.engine import unavailable_as_error
 from veriframe.service.db.models import AuditEvent, Checkpoint
 from veriframe.service.ledger import auditor, retention
@@ -136,7 +136,7 @@ class Ledger:
         head = self.log.head_row()
         if not head.checkpoint_note:
             return None
-        body = CheckpointBody.parse(head.checkpoint_note.split("\n\n")[0] + "\n")
+        body = CheckpointBody.parse(parse_note(head.checkpoint_note).text)
         key_id = self.signer.key_id if self.signer is not None else ""
         return checkpoint_row(
             head.checkpoint_note, key_id, body.tree_size, body.root_hash.hex(), head.updated_at
