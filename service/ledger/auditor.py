@@ -125,6 +125,20 @@ def _hex_bytes(value: str) -> bytes | None:
     return raw if len(raw) == merkle.HASH_SIZE else None
 
 
+# What a leaf is rebuilt from (`canonical.event_bytes`), and the stored leaf hash.
+EVENT_COLUMNS = (
+    AuditEvent.seq,
+    AuditEvent.event_type,
+    AuditEvent.time,
+    AuditEvent.actor,
+    AuditEvent.tenant,
+    AuditEvent.job_id,
+    AuditEvent.payload,
+    AuditEvent.leaf_hash,
+    AuditEvent.leaf_version,
+)
+
+
 def snapshot(session: Session) -> None:
     """One consistent view of head, events, nodes and checkpoints while appends go on."""
     if session.get_bind().dialect.name == "sqlite":
@@ -144,21 +158,7 @@ def verify_ledger(
     with unavailable_as_error("the audit ledger database"), sessions() as session:
         snapshot(session)
         head = session.get(LedgerHead, 1)
-        rows = list(
-            session.execute(
-                select(
-                    AuditEvent.seq,
-                    AuditEvent.event_type,
-                    AuditEvent.time,
-                    AuditEvent.actor,
-                    AuditEvent.tenant,
-                    AuditEvent.job_id,
-                    AuditEvent.payload,
-                    AuditEvent.leaf_hash,
-                    AuditEvent.leaf_version,
-                ).order_by(AuditEvent.seq)
-            )
-        )
+        rows = list(session.execute(select(*EVENT_COLUMNS).order_by(AuditEvent.seq)))
         nodes = list(session.execute(select(MerkleNode.level, MerkleNode.idx, MerkleNode.hash)))
         checkpoints = list(session.scalars(select(Checkpoint).order_by(Checkpoint.id)))
         unguarded = _unguarded_tables(session)
@@ -639,17 +639,7 @@ class _Tail:
         size = self.since.tree_size
         self.roots[size] = merkle.frontier_root(frontier)
         rows = self.session.execute(
-            select(
-                AuditEvent.seq,
-                AuditEvent.event_type,
-                AuditEvent.time,
-                AuditEvent.actor,
-                AuditEvent.tenant,
-                AuditEvent.job_id,
-                AuditEvent.payload,
-                AuditEvent.leaf_hash,
-                AuditEvent.leaf_version,
-            )
+            select(*EVENT_COLUMNS)
             .where(AuditEvent.seq >= size)
             .order_by(AuditEvent.seq)
             .execution_options(yield_per=BATCH)
