@@ -150,7 +150,8 @@ class AuditAdmin(AdminBase):
         authorize(principal, "GetLatestCheckpoint")
         row = self._ledger.latest_checkpoint()
         if row is None:
-            raise NotFound("the ledger has no signed checkpoint yet: the server signs one with its next append")
+            raise NotFound("the ledger has no signed checkpoint yet: the server signs one with its next "
+                           "append")
         return self._checkpoint_view(row)
 
     def consistency_proof(self, principal: Principal, first_size: int, second_size: int = 0) -> Any:

@@ -357,13 +357,13 @@ class ModerationAdminServicer(admin_pb2_grpc.ModerationAdminServicer):
             checkpoint=checkpoint_pb(p.checkpoint) if p.checkpoint else None,
         )
 
-    @rpc("ModerationAdmin", _auth)
+    @rpc
     async def GetLatestCheckpoint(
         self, request: pb.GetLatestCheckpointRequest, context: Ctx, principal: Principal
     ) -> common.Checkpoint:
         return checkpoint_pb(await self._run(self.admin.latest_checkpoint, principal))
 
-    @rpc("ModerationAdmin", _auth)
+    @rpc
     async def GetConsistencyProof(
         self, request: pb.GetConsistencyProofRequest, context: Ctx, principal: Principal
     ) -> common.ConsistencyProof:
