@@ -32,6 +32,10 @@ def verify(
     ledger_key: Path | None = typer.Option(
         None, "--ledger-key", help="The service's ledger-pub.pem: check checkpoint signatures with this key."
     ),
+    state_dir: Path | None = typer.Option(
+        None, "--state-dir", help="--server: remember the largest checkpoint seen per log here and demand a "
+        "consistency proof from it on every later lookup (rollback or fork: exit 1)."
+    ),
 ) -> None:
     """Verify the watermark and the C2PA manifest of each FILE (MP4, PNG, JPEG).
 
@@ -57,7 +61,7 @@ def verify(
             worst = 2
             continue
         if client is not None:
-            _look_up(client, path, report, ledger_key)
+            _look_up(client, path, report, ledger_key, state_dir)
         reports.append(report.to_json())
         if not report.verified:
             worst = max(worst, 1)
@@ -86,13 +90,23 @@ def _client(server: str, api_key: str | None, tls: bool, ca: Path | None, cert: 
                   client_key=key, retries=2)
 
 
-def _look_up(client, path: Path, report, ledger_key: Path | None) -> None:
+def _look_up(client, path: Path, report, ledger_key: Path | None, state_dir: Path | None) -> None:
     """Fill `report.audit` from the service; a missing record or a failed proof makes it not verified."""
+    from veriframe.provenance.transparency.monitor import ConsistencyError
+    from veriframe.provenance.transparency.note import NoteError
     from veriframe.service.client import VeriframeError
-    from veriframe.service.client.audit_lookup import lookup, problems
+    from veriframe.service.client.audit_lookup import Trust, lookup, problems
 
     try:
-        report.audit = lookup(client, path, report, ledger_key=ledger_key)
+        report.audit = lookup(client, path, report, trust=Trust(ledger_key), state_dir=state_dir)
+    except (ConsistencyError, NoteError) as exc:
+        # The log contradicts what this verifier saw before: nothing it says now can be trusted.
+        typer.echo(f"veriframe-verify: {path}: the ledger at {client.options.resolved_address()} is not "
+                   f"trustworthy: {exc} (state in {state_dir})", err=True)
+        raise typer.Exit(1) from None
+    except OSError as exc:
+        typer.echo(f"veriframe-verify: cannot use --state-dir {state_dir}: {exc}", err=True)
+        raise typer.Exit(2) from None
     except VeriframeError as exc:
         typer.echo(f"veriframe-verify: the audit lookup at {client.options.resolved_address()} failed: {exc}",
                    err=True)
