@@ -15,6 +15,7 @@ from veriframe.provenance.manifest import (
     PARENT_INGREDIENT_LABEL,
     ManifestInfo,
     frame_manifest,
+    input_ingredient,
     video_manifest,
 )
 
@@ -36,6 +37,8 @@ def _signer(keys: SigningKeys) -> Any:
 
 def _sign(definition: dict[str, Any], mime: str, src: Path, dst: Path, keys: SigningKeys,
           ingredient: tuple[dict[str, Any], str, Path] | None = None) -> bytes:
+    """Sign ``src`` into ``dst`` (atomically). ``ingredient``: (definition, media type, file); a file
+    that carries its own C2PA manifest keeps it as the ingredient's manifest (c2pa-rs embeds it)."""
     import c2pa
 
     tmp = dst.with_name(dst.name + ".partial")
@@ -59,9 +62,12 @@ def _sign(definition: dict[str, Any], mime: str, src: Path, dst: Path, keys: Sig
 
 
 def sign_mp4(src: str | Path, dst: str | Path, info: ManifestInfo, keys: SigningKeys) -> bytes:
-    """Embed a signed manifest in the MP4 ``src``, written to ``dst``; returns the manifest bytes."""
+    """Embed a signed manifest in the MP4 ``src``, written to ``dst``; returns the manifest bytes.
+    An i2v/v2v input (``info.input``) becomes the manifest's ``inputTo`` ingredient."""
     dst = Path(dst)
-    return _sign(video_manifest(info, title=dst.name), "video/mp4", Path(src), dst, keys)
+    definition = input_ingredient(info)
+    ingredient = (definition, info.input.media_type, info.input.path) if definition and info.input else None
+    return _sign(video_manifest(info, title=dst.name), "video/mp4", Path(src), dst, keys, ingredient)
 
 
 def sign_png(src: str | Path, dst: str | Path, info: ManifestInfo, keys: SigningKeys, *,

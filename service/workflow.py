@@ -650,7 +650,8 @@ class Workflow:
         """Watermark every frame, encode, sign the MP4 (and the frames when asked)."""
         from veriframe.provenance.ids import format_id, new_provenance_id
         from veriframe.provenance.manifest import ManifestInfo
-        from veriframe.provenance.mark import mark_video
+        from veriframe.provenance.mark import describe_input, mark_video
+        from veriframe.provenance.prompt_commitment import commit_digest, prompt_key_for
         from veriframe.provenance.watermark import WATERMARK_ALGORITHM
 
         if out_dir.exists():  # a previous attempt's leftovers
@@ -663,7 +664,10 @@ class Workflow:
             model_version=video.model.version,
             audit_ref=f"veriframe:job:{job.id}",
             params=params,
-            prompt_sha256=job.prompt_sha256,
+            # Keyed: a file holder cannot confirm a guessed prompt (an unsalted SHA-256 could be).
+            prompt_commitment=commit_digest(job.prompt_sha256, prompt_key_for(self.settings.keys_dir)),
+            # i2v/v2v: the input becomes the manifest's `inputTo` ingredient (with its own manifest).
+            input=describe_input(job.params["input_file"]) if job.params.get("input_file") else None,
         )
         frames_dir = out_dir / "frames" if job.params.get("return_frames") else None
         mp4 = out_dir / "video.mp4"
@@ -685,7 +689,7 @@ class Workflow:
             if self._signing_keys is None:
                 from veriframe.provenance.keys import load_keys_dir
 
-                self._signing_keys = load_keys_dir(self.settings.keys_dir)
+                self._signing_keys = load_keys_dir(self.settings.keys_dir, tsa_url=self.settings.tsa_url)
             return self._signing_keys
 
     def _fail(self, job: Job, ctx: WorkerContext, code: str, message: str, stage: str, out_dir: Path) -> str:
