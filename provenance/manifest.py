@@ -29,10 +29,12 @@ SOFT_BINDING_ALG = "org.veriframe.watermark.v1"
 
 
 def veriframe_version() -> str:
-    try:
-        return metadata.version("veriframe")
-    except metadata.PackageNotFoundError:
-        return "0.0.0+unknown"
+    for distribution in ("veriframe-service", "veriframe"):
+        try:
+            return metadata.version(distribution)
+        except metadata.PackageNotFoundError:
+            continue
+    return "0.0.0+unknown"
 
 
 @dataclass(frozen=True)

@@ -70,6 +70,8 @@ class C2paReport:
     model: dict[str, Any] | None = None
     audit_ref: str | None = None
     digital_source_type: str | None = None
+    #: The keyed prompt commitment of the Veriframe assertion (version 2), or None.
+    prompt_commitment: dict[str, Any] | None = None
     #: Regions holding data the signature does not cover: ``{"where", "offset", "size"}`` each.
     uncovered: list[dict[str, Any]] = field(default_factory=list)
     #: The active manifest's ingredients: ``{"title", "format", "relationship", "sha256", "manifest"}``.
@@ -87,6 +89,7 @@ class VerificationReport:
     consistent: bool | None
     reasons: list[str]
     audit: dict[str, Any] | None = None  # filled by the --server lookup when available
+    prompt_matches: bool | None = None  # filled by the operator's prompt check when asked for
 
     @property
     def verified(self) -> bool:
@@ -129,6 +132,7 @@ class VerificationReport:
             "c2pa": {k: v for k, v in vars(self.c2pa).items() if k != "manifest_store"},
             "consistent": self.consistent,
             "audit": self.audit,
+            "prompt_matches": self.prompt_matches,
         }
 
     def to_json_with_store(self) -> dict[str, Any]:
@@ -151,6 +155,7 @@ def error_json(file: str, error: str) -> dict[str, Any]:
         "c2pa": {k: v for k, v in vars(C2paReport(errors=[error])).items() if k != "manifest_store"},
         "consistent": None,
         "audit": None,
+        "prompt_matches": None,
         "error": error,
     }
 
@@ -235,6 +240,7 @@ def _read_c2pa(stream: BinaryIO, media_type: str, size: int, trust_anchors: list
             report.provenance_id = content.get("provenance_id")
             report.model = content.get("model")
             report.audit_ref = content.get("audit_ref")
+            report.prompt_commitment = content.get("prompt_commitment")
         elif label in ("c2pa.actions", "c2pa.actions.v2"):
             for action in content.get("actions", []):
                 if action.get("digitalSourceType") and report.digital_source_type is None:
