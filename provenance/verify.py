@@ -20,6 +20,7 @@ from veriframe.provenance import media
 from veriframe.provenance.coverage import Uncovered, data_hash_uncovered, mp4_uncovered, store_uncovered
 from veriframe.provenance.ids import format_id
 from veriframe.provenance.layout import (
+    MAX_STORE_BYTES,
     Layout,
     manifest_part,
     mp4_layout,
@@ -33,6 +34,8 @@ from veriframe.provenance.manifest_store import StoreRead, read_store
 SCHEMA = "veriframe.verify/1"
 TRUST_ANCHORS_ENV = "VERIFRAME_TRUST_ANCHORS"
 MAX_FILE_BYTES = 2 << 30
+#: Images are decoded (and hashed by c2pa-rs) in memory: a 4096x4096 frame's PNG is far below this.
+MAX_IMAGE_BYTES = 128 << 20
 MAX_PIXELS = 4096 * 4096
 #: Frames the watermark detector looks at (evenly spaced, decoded as a stream: a video of any length
 #: holds at most this many frames in memory): plenty of evidence, bounded memory.
@@ -214,7 +217,21 @@ def _uncovered(stream: BinaryIO, layout: Layout | None, read: StoreRead, media_t
     return found
 
 
-def _read_c2pa(stream: BinaryIO, media_type: str, size: int, trust_anchors: list[bytes]) -> C2paReport:
+def _refuse_oversized(path: Path, media_type: str, size: int, layout: Layout | None) -> None:
+    """Images whose reading would cost memory in proportion to their size are refused up front."""
+    if media_type == "video/mp4":
+        return  # read as streams by c2pa-rs and PyAV
+    if size > MAX_IMAGE_BYTES:
+        raise UnreadableInput(f"{path}: {size} bytes, larger than the {MAX_IMAGE_BYTES >> 20} MiB limit "
+                              "for images")
+    for part in layout.parts if layout else []:
+        if part.size > MAX_STORE_BYTES:
+            raise UnreadableInput(f"{path}: PNG chunk '{part.kind}' of {part.size} bytes is larger than "
+                                  f"the {MAX_STORE_BYTES >> 20} MiB limit")
+
+
+def _read_c2pa(stream: BinaryIO, media_type: str, layout: Layout | None,
+               trust_anchors: list[bytes]) -> C2paReport:
     report = C2paReport()
     read = read_store(stream, media_type, trust_anchors)
     if read is None:
@@ -246,7 +263,6 @@ def _read_c2pa(stream: BinaryIO, media_type: str, size: int, trust_anchors: list
                 if action.get("digitalSourceType") and report.digital_source_type is None:
                     report.digital_source_type = action["digitalSourceType"]
     report.ingredients = [_ingredient(i) for i in manifest.get("ingredients") or [] if isinstance(i, dict)]
-    layout = _layout(stream, media_type, size)
     report.uncovered = [u.to_json() for u in _uncovered(stream, layout, read, media_type, report)]
     return report
 
@@ -287,7 +303,9 @@ def verify_file(
         media_type = sniff(stream.read(16))
         if media_type not in VERIFIABLE_TYPES:
             raise UnreadableInput(f"{path}: not an MP4, PNG or JPEG file")
-        c2pa_report = _read_c2pa(stream, media_type, size, list(trust_anchors))
+        layout = _layout(stream, media_type, size)
+        _refuse_oversized(path, media_type, size, layout)
+        c2pa_report = _read_c2pa(stream, media_type, layout, list(trust_anchors))
     watermark = _watermark(path, media_type, c2pa_report)
     return VerificationReport(str(path), media_type, watermark, c2pa_report,
                               *_judge(watermark, c2pa_report))
