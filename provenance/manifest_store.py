@@ -21,6 +21,7 @@ class StoreRead:
 
     state: str | None = None  # "Invalid", "Valid" or "Trusted"
     failures: list[str] = field(default_factory=list)  # "code: explanation"
+    successes: set[str] = field(default_factory=set)  # success codes, e.g. "timeStamp.validated"
     active: dict[str, Any] = field(default_factory=dict)  # the active manifest (Reader.json() form)
     store: dict[str, Any] | None = None  # the whole store, as c2patool prints it
     hard_bindings: dict[str, dict[str, Any]] = field(default_factory=dict)  # label -> assertion data
@@ -71,13 +72,15 @@ def _read(reader: Any) -> StoreRead:
         return StoreRead(state=reader.get_validation_state(), store=store,
                          error="manifest unreadable: the active manifest is not in the manifest store")
     results = reader.get_validation_results() or {}
-    failures = (results.get("activeManifest") or {}).get("failure", [])
+    active_results = results.get("activeManifest") or {}
+    failures = active_results.get("failure", [])
     detailed = json.loads(reader.detailed_json())
     assertion_store = ((detailed.get("manifests") or {}).get(label) or {}).get("assertion_store") or {}
     bindings = {k: v for k, v in assertion_store.items() if k in HARD_BINDINGS and isinstance(v, dict)}
     return StoreRead(
         state=reader.get_validation_state(),
         failures=[f"{f.get('code')}: {f.get('explanation', '')}".strip() for f in failures],
+        successes={str(x.get("code")) for x in active_results.get("success", [])},
         active=manifests[label],
         store=store,
         hard_bindings=bindings,

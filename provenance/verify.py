@@ -73,6 +73,10 @@ class C2paReport:
     model: dict[str, Any] | None = None
     audit_ref: str | None = None
     digital_source_type: str | None = None
+    #: RFC 3161 time of the signature (ISO 8601) when a valid timestamp token carries one, else None;
+    #: ``timestamp_trusted``: its TSA chains to a configured trust anchor.
+    timestamp: str | None = None
+    timestamp_trusted: bool = False
     #: The keyed prompt commitment of the Veriframe assertion (version 2), or None.
     prompt_commitment: dict[str, Any] | None = None
     #: Regions holding data the signature does not cover: ``{"where", "offset", "size"}`` each.
@@ -247,7 +251,11 @@ def _read_c2pa(stream: BinaryIO, media_type: str, layout: Layout | None,
     report.trusted = read.state == "Trusted"
     manifest = read.active
     report.manifest_label = manifest.get("label")
-    report.signer = (manifest.get("signature_info") or {}).get("common_name")
+    signature = manifest.get("signature_info") or {}
+    report.signer = signature.get("common_name")
+    if "timeStamp.validated" in read.successes:
+        report.timestamp = signature.get("time")
+        report.timestamp_trusted = "timeStamp.trusted" in read.successes
     generators = manifest.get("claim_generator_info") or []
     if generators and isinstance(generators[0], dict):
         report.claim_generator = f"{generators[0].get('name')} {generators[0].get('version', '')}".strip()
