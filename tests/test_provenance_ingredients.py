@@ -77,6 +77,33 @@ def test_plain_input_image_is_recorded_with_its_hash(tmp_path, dev_keys_dir):
     assert "active_manifest" not in ingredient
 
 
+def test_input_with_a_damaged_manifest_is_kept_without_it(tmp_path, dev_keys_dir):
+    """An uploaded image can carry any bytes in its C2PA chunk: signing the output must not fail on it
+    (after the GPU time is spent); the ingredient is recorded, with its hash, and says why."""
+    first = tmp_path / "first.mp4"
+    mark_video(natural_video(3, 256, 256, seed=1), 8, first,
+               ManifestInfo(provenance_id=0xAB, model_name="m", model_version="1", audit_ref="first"),
+               keys.load_keys_dir(dev_keys_dir), frames_dir=tmp_path / "frames")
+    frame = (tmp_path / "frames" / "frame_0000.png").read_bytes()
+    start = frame.find(b"caBX") + 4
+    import random
+
+    rng, outcomes = random.Random(9), []
+    for attempt in range(12):
+        damaged = bytearray(frame)
+        damaged[start + rng.randrange(0, 8000)] ^= 1 << rng.randrange(8)
+        source = tmp_path / f"damaged-{attempt}.png"
+        source.write_bytes(bytes(damaged))
+        out = _mark_with_input(tmp_path, source, dev_keys_dir)
+        manifest, state = _manifest(out, [(dev_keys_dir / keys.ROOT_CA).read_bytes()])
+        assert state == "Trusted"
+        (ingredient,) = manifest["ingredients"]
+        assert ingredient["relationship"] == "inputTo" and ingredient["format"] == "image/png"
+        assert ingredient["metadata"][INGREDIENT_SHA256_KEY] == hashlib.sha256(bytes(damaged)).hexdigest()
+        outcomes.append("could not be read" in ingredient.get("description", ""))
+    assert any(outcomes), "no flip made c2pa-rs refuse the input's manifest: the fallback went untested"
+
+
 def test_t2v_output_has_no_ingredient(tmp_path, dev_keys_dir):
     out = tmp_path / "t2v.mp4"
     mark_video(natural_video(3, 256, 256, seed=1), 8, out,
