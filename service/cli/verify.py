@@ -18,7 +18,8 @@ def verify(
     files: list[Path] = typer.Argument(..., help="MP4, PNG or JPEG files."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON report per file (a list)."),
     trust_anchor: list[Path] = typer.Option(
-        [], "--trust-anchor", help="PEM root certificate to trust (repeatable); adds to the configured ones."
+        [], "--trust-anchor", help="PEM root certificate, or a PEM bundle such as the C2PA trust list, to "
+                                   "trust (repeatable); adds to $VERIFRAME_TRUST_ANCHORS."
     ),
     server: str | None = typer.Option(
         None, "--server", envvar="VERIFRAME_SERVER", show_envvar=False,
@@ -56,8 +57,9 @@ def verify(
 ) -> None:
     """Verify the watermark and the C2PA manifest of each FILE (MP4, PNG, JPEG).
 
-    Exit 0: every file verified (watermark found; manifest present, valid, trusted; same id).
-    Exit 1: a file is not verified. Exit 2: usage error or an unreadable file.
+    Exit 0: every file verified (watermark found; manifest present, valid, trusted; same id; nothing
+    in the file that the signature does not cover). Exit 1: a file is not verified. Exit 2: usage
+    error or an unreadable file. Every file gets its own result; the run goes on past bad files.
     """
     from veriframe.provenance.keys import KeyFileError, load_trust_anchors
     from veriframe.provenance.prompt_commitment import PromptKeyError, load_prompt_key
