@@ -41,20 +41,38 @@ class Uncovered:
         return asdict(self)
 
 
+def _count(value: Any) -> int | None:
+    """A non-negative integer from a (signed, but possibly hostile) assertion field, else None."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        return None
+    return value
+
+
 def _matches(stream: BinaryIO, part: Part, exclusion: dict[str, Any]) -> bool:
-    """Whether a top-level box matches a bmff-hash exclusion's conditions (C2PA 2.x, 15.10.3)."""
-    for condition in exclusion.get("data") or []:
+    """Whether a top-level box matches a bmff-hash exclusion's conditions (C2PA 2.x, 15.10.3).
+
+    A condition this verifier cannot read counts as matching: the box is then reported as not
+    covered, never trusted on a guess."""
+    conditions = exclusion.get("data") or []
+    for condition in conditions if isinstance(conditions, list) else [None]:
+        if not isinstance(condition, dict):
+            return True
+        offset = _count(condition.get("offset", 0))
         try:
-            want = base64.b64decode(condition.get("value", ""), validate=True)
-            offset = int(condition.get("offset", 0))
-        except (binascii.Error, TypeError, ValueError):
-            return True  # a condition we cannot read: assume the box is excluded (report, not trust)
+            want = base64.b64decode(str(condition.get("value", "")), validate=True)
+        except (binascii.Error, ValueError):
+            return True
+        if offset is None:
+            return True
         stream.seek(part.offset + offset)
         if stream.read(len(want)) != want:
             return False
-    if exclusion.get("version") is not None:
+    version = exclusion.get("version")
+    if version is not None:
+        if _count(version) is None:
+            return True
         stream.seek(part.offset + part.header)
-        if stream.read(1) != bytes([int(exclusion["version"]) & 0xFF]):
+        if stream.read(1) != bytes([version & 0xFF]):
             return False
     return True
 
@@ -71,7 +89,10 @@ def mp4_uncovered(stream: BinaryIO, layout: Layout, exclusions: list[dict[str, A
     found: list[Uncovered] = []
     top_level = {}
     for exclusion in exclusions:
-        xpath = str(exclusion.get("xpath", ""))
+        xpath = exclusion.get("xpath")
+        if not isinstance(xpath, str):
+            found.append(Uncovered("an unreadable bmff-hash exclusion", 0, 0))
+            continue
         if xpath.count("/") == 1 and xpath.startswith("/"):
             top_level.setdefault(xpath[1:], []).append(exclusion)
         else:
@@ -80,15 +101,22 @@ def mp4_uncovered(stream: BinaryIO, layout: Layout, exclusions: list[dict[str, A
     for index, part in enumerate(layout.parts):
         rules = top_level.get(part.kind, [])
         if any(_matches(stream, part, rule) for rule in rules) and not _allowed(part, index, manifest):
-            subsets = [s for rule in rules for s in (rule.get("subset") or [])]
-            if subsets:  # only these byte ranges of the box are excluded
-                for subset in subsets:
-                    length = int(subset.get("length", 0)) or part.size - int(subset.get("offset", 0))
-                    found.append(Uncovered(f"part of top-level '{part.kind}' box",
-                                           part.offset + int(subset.get("offset", 0)), length))
-            else:
-                found.append(Uncovered(f"top-level '{part.kind}' box", part.offset, part.size))
+            found += _excluded_parts(part, [r.get("subset") for r in rules])
     return found
+
+
+def _excluded_parts(part: Part, subset_lists: list[Any]) -> list[Uncovered]:
+    """The excluded bytes of a matching box: the whole box, or only its ``subset`` ranges."""
+    subsets = [s for subset in subset_lists if isinstance(subset, list) for s in subset]
+    ranges = []
+    for subset in subsets:
+        offset = _count(subset.get("offset", 0)) if isinstance(subset, dict) else None
+        length = _count(subset.get("length", 0)) if isinstance(subset, dict) else None
+        if offset is None or length is None:
+            return [Uncovered(f"top-level '{part.kind}' box", part.offset, part.size)]
+        ranges.append(Uncovered(f"part of top-level '{part.kind}' box", part.offset + offset,
+                                length or max(0, part.size - offset)))
+    return ranges or [Uncovered(f"top-level '{part.kind}' box", part.offset, part.size)]
 
 
 def data_hash_uncovered(exclusions: list[dict[str, Any]], manifest: Part | None) -> list[Uncovered]:
@@ -96,7 +124,10 @@ def data_hash_uncovered(exclusions: list[dict[str, Any]], manifest: Part | None)
     lo, hi = (manifest.offset, manifest.offset + manifest.size) if manifest else (0, 0)
     found = []
     for exclusion in exclusions:
-        start, length = int(exclusion.get("start", 0)), int(exclusion.get("length", 0))
+        start, length = _count(exclusion.get("start", 0)), _count(exclusion.get("length", 0))
+        if start is None or length is None:
+            found.append(Uncovered("an unreadable data-hash exclusion", 0, 0))
+            continue
         before = max(0, min(start + length, lo) - start)
         after = max(0, start + length - max(start, hi))
         if before:
