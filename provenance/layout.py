@@ -8,6 +8,7 @@ the file's structure with what the signature's hard binding covers (:mod:`proven
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
@@ -68,64 +69,70 @@ def _read_exact(stream: BinaryIO, offset: int, n: int) -> bytes:
     return stream.read(n)
 
 
+def _walk(stream: BinaryIO, file_size: int, start: int, noun: str,
+          next_part: Callable[[BinaryIO, int, bytes, int], Part | str], last: str | None = None) -> Layout:
+    """Parts one after another from ``start``; ``next_part`` reads one from its header (or says why it
+    cannot); the walk stops at the end of the file, at a problem, or after a ``last`` part."""
+    parts: list[Part] = []
+    pos = start
+    while pos < file_size:
+        if len(parts) >= MAX_PARTS:
+            plural = "boxes" if noun == "box" else noun + "s"
+            return Layout(parts, file_size, f"more than {MAX_PARTS} {plural}", pos)
+        head = _read_exact(stream, pos, 16)
+        if len(head) < 8:
+            return Layout(parts, file_size, f"{file_size - pos} trailing bytes after the last {noun}", pos)
+        part = next_part(stream, pos, head, file_size)
+        if isinstance(part, str):
+            return Layout(parts, file_size, part, pos)
+        parts.append(part)
+        pos += part.size
+        if part.kind == last and pos < file_size:
+            return Layout(parts, file_size, f"{file_size - pos} bytes after the {last} {noun}", pos)
+    return Layout(parts, file_size)
+
+
+def _box(stream: BinaryIO, pos: int, head: bytes, file_size: int) -> Part | str:
+    size, raw = struct.unpack(">I4s", head[:8])
+    header = 8
+    if size == 1:
+        if len(head) < 16:
+            return f"box at offset {pos} is cut short"
+        size, header = struct.unpack(">Q", head[8:16])[0], 16
+    elif size == 0:
+        size = file_size - pos
+    kind = _kind(raw)
+    if size < header:
+        return f"box '{kind}' at offset {pos} has an impossible size {size}"
+    if pos + size > file_size:
+        return (f"box '{kind}' at offset {pos} claims {size} bytes, {pos + size - file_size} past the end "
+                "of the file (truncated?)")
+    usertype = None
+    if raw == b"uuid":
+        usertype = _read_exact(stream, pos + header, 16)
+        if len(usertype) < 16 or size < header + 16:
+            return f"uuid box at offset {pos} is cut short"
+        header += 16
+    return Part(kind, pos, size, header, usertype)
+
+
+def _chunk(stream: BinaryIO, pos: int, head: bytes, file_size: int) -> Part | str:
+    length, raw = struct.unpack(">I4s", head[:8])
+    kind = _kind(raw)
+    if pos + 12 + length > file_size:
+        return f"chunk '{kind}' at offset {pos} claims {length} bytes, past the end of the file (truncated?)"
+    return Part(kind, pos, 12 + length, 8)
+
+
 def mp4_layout(stream: BinaryIO, file_size: int) -> Layout:
     """The top-level boxes of an MP4 file (ISO/IEC 14496-12 section 4.2: 32-bit size, or 1 and a
     64-bit size, or 0 for "to the end of the file")."""
-    parts: list[Part] = []
-    pos = 0
-    while pos < file_size:
-        if len(parts) >= MAX_PARTS:
-            return Layout(parts, file_size, f"more than {MAX_PARTS} top-level boxes", pos)
-        head = _read_exact(stream, pos, 16)
-        if len(head) < 8:
-            return Layout(parts, file_size, f"{file_size - pos} trailing bytes after the last box", pos)
-        size, raw = struct.unpack(">I4s", head[:8])
-        header = 8
-        if size == 1:
-            if len(head) < 16:
-                return Layout(parts, file_size, f"box at offset {pos} is cut short", pos)
-            size, header = struct.unpack(">Q", head[8:16])[0], 16
-        elif size == 0:
-            size = file_size - pos
-        kind = _kind(raw)
-        if size < header:
-            return Layout(parts, file_size, f"box '{kind}' at offset {pos} has an impossible size {size}",
-                          pos)
-        if pos + size > file_size:
-            past = pos + size - file_size
-            return Layout(parts, file_size, f"box '{kind}' at offset {pos} claims {size} bytes, "
-                                            f"{past} past the end of the file (truncated?)", pos)
-        usertype = None
-        if raw == b"uuid":
-            usertype = _read_exact(stream, pos + header, 16)
-            if len(usertype) < 16 or size < header + 16:
-                return Layout(parts, file_size, f"uuid box at offset {pos} is cut short", pos)
-            header += 16
-        parts.append(Part(kind, pos, size, header, usertype))
-        pos += size
-    return Layout(parts, file_size)
+    return _walk(stream, file_size, 0, "box", _box)
 
 
 def png_layout(stream: BinaryIO, file_size: int) -> Layout:
     """The chunks of a PNG file (length, type, data, CRC), up to and including ``IEND``."""
-    parts: list[Part] = []
-    pos = len(PNG_SIGNATURE)
-    while pos < file_size:
-        if len(parts) >= MAX_PARTS:
-            return Layout(parts, file_size, f"more than {MAX_PARTS} chunks", pos)
-        head = _read_exact(stream, pos, 8)
-        if len(head) < 8:
-            return Layout(parts, file_size, f"{file_size - pos} trailing bytes after the last chunk", pos)
-        length, raw = struct.unpack(">I4s", head)
-        kind = _kind(raw)
-        if pos + 12 + length > file_size:
-            return Layout(parts, file_size, f"chunk '{kind}' at offset {pos} claims {length} bytes, "
-                                            "past the end of the file (truncated?)", pos)
-        parts.append(Part(kind, pos, 12 + length, 8))
-        pos += 12 + length
-        if raw == b"IEND" and pos < file_size:
-            return Layout(parts, file_size, f"{file_size - pos} bytes after the IEND chunk", pos)
-    return Layout(parts, file_size)
+    return _walk(stream, file_size, len(PNG_SIGNATURE), "chunk", _chunk, last="IEND")
 
 
 def is_c2pa_box(part: Part) -> bool:
