@@ -187,13 +187,19 @@ def load_keys_dir(directory: str | Path, *, tsa_url: str | None = None) -> Signi
 
 
 def load_trust_anchors(paths: list[str | Path]) -> list[bytes]:
-    """Read PEM trust-anchor files (each may hold several certificates)."""
+    """Read PEM trust anchors. Each path is a PEM file (one certificate, or a bundle such as the C2PA
+    trust list, text between certificates ignored) or a directory of them (``*.pem``, ``*.crt``)."""
     anchors = []
     for path in paths:
-        data = _read(path, "trust anchor")
-        try:
-            x509.load_pem_x509_certificates(data)
-        except ValueError as exc:
-            raise KeyFileError(f"{path}: not a PEM certificate ({exc})") from exc
-        anchors.append(data)
+        files = (sorted(p for p in Path(path).iterdir() if p.suffix in (".pem", ".crt"))
+                 if Path(path).is_dir() else [Path(path)])
+        if not files:
+            raise KeyFileError(f"{path}: a directory with no .pem or .crt files")
+        for file in files:
+            data = _read(file, "trust anchor")
+            try:
+                x509.load_pem_x509_certificates(data)
+            except ValueError as exc:
+                raise KeyFileError(f"{file}: not a PEM certificate ({exc})") from exc
+            anchors.append(data)
     return anchors

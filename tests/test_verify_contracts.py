@@ -115,6 +115,12 @@ def test_trust_list_bundle_with_comments(signed, dev_keys_dir, other_keys_dir, t
                       + (dev_keys_dir / keys.ROOT_CA).read_text())
     result = runner.invoke(app, [str(signed), "--trust-anchor", str(bundle)])
     assert result.exit_code == 0, result.output
+    folder = tmp_path / "trust-list"
+    folder.mkdir()
+    (folder / "a.pem").write_bytes((other_keys_dir / keys.ROOT_CA).read_bytes())
+    (folder / "b.crt").write_bytes((dev_keys_dir / keys.ROOT_CA).read_bytes())
+    (folder / "README").write_text("ignored")
+    assert runner.invoke(app, [str(signed), "--trust-anchor", str(folder)]).exit_code == 0
     only_other = tmp_path / "other.pem"
     only_other.write_text("# one anchor\n" + (other_keys_dir / keys.ROOT_CA).read_text())
     assert runner.invoke(app, [str(signed), "--trust-anchor", str(only_other)]).exit_code == 1
