@@ -129,11 +129,12 @@ class EnsembleClassifier:
         return _sigmoid(z)
 
     # --- scoring -------------------------------------------------------------------------------------
-    def score_prompts(self, texts: Sequence[str]) -> list[PromptScores]:
-        """Scores for each (normalised) prompt: one encoder call for all prompts and their chunks."""
+    def score_prompts(self, texts: Sequence[str], *, chunks: bool = True) -> list[PromptScores]:
+        """Scores for each (normalised) prompt: one encoder call for all prompts and their chunks
+        (``chunks=False``: each prompt whole, truncated at the encoder's 128 tokens)."""
         if not texts:
             return []
-        piece_lists = [pieces_to_score(t) for t in texts]
+        piece_lists = [pieces_to_score(t) if chunks else [t] for t in texts]
         flat = [p for ps in piece_lists for p in ps]
         emb = self.encoder.embed(flat)
         whole = np.zeros((len(texts), emb.shape[1]), dtype=np.float32)

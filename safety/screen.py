@@ -97,7 +97,7 @@ def screen_many(
     norms = [_prepare(p, policy) for p in prompts]
     name = classifier.name if classifier is not None else ""
     if classifier is not None and hasattr(classifier, "score_prompts"):
-        scored = classifier.score_prompts([n.text for n in norms])
+        scored = classifier.score_prompts([n.text for n in norms], chunks=chunks)
         return [_decide(n, policy, s, name) for n, s in zip(norms, scored, strict=True)]
     texts: list[str] = []
     spans: list[tuple[int, int]] = []

@@ -154,8 +154,8 @@ def load_ailuminate(d: Path) -> Iterator[Example]:
             yield Example(row["prompt_text"], frozenset(mapping[row["hazard"]]), "ailuminate")
 
 
-def load_davidson(d: Path, rng: random.Random, max_offensive: int) -> Iterator[Example]:
-    offensive = []
+def load_davidson(d: Path, rng: random.Random, max_offensive: int, max_neither: int) -> Iterator[Example]:
+    offensive, neither = [], []
     for row in _csv(d / "davidson_hate_offensive" / "labeled_data.csv"):
         if int(row[""]) in DROP_DAVIDSON_IDS:
             continue
@@ -163,11 +163,13 @@ def load_davidson(d: Path, rng: random.Random, max_offensive: int) -> Iterator[E
         if cls == 0:
             yield Example(row["tweet"], frozenset({"hate"}), "davidson")
         elif cls == 2:
-            yield Example(row["tweet"], frozenset(), "davidson")
+            neither.append(Example(row["tweet"], frozenset(), "davidson"))
         elif int(row["offensive_language"]) == count:  # unanimous only: most "offensive" is mere profanity
             offensive.append(Example(row["tweet"], frozenset({"harassment"}), "davidson", weight=0.5))
     rng.shuffle(offensive)
+    rng.shuffle(neither)
     yield from offensive[:max_offensive]
+    yield from neither[:max_neither]
 
 
 def load_xstest(d: Path) -> Iterator[Example]:
@@ -306,7 +308,7 @@ def load_diffusiondb(d: Path) -> Iterator[Example]:
     data = json.loads(
         (d / "diffusiondb_benign" / "diffusion_db_benign_6000.json").read_text(encoding="utf-8")
     )
-    for item in data["prompts"]:
+    for item in data["prompts"][::2]:  # every other prompt: 3,000 are plenty and embedding is the cost
         if int(item["id"]) not in DROP_DIFFUSIONDB_IDS:
             yield Example(item["text"].strip(), frozenset(), "diffusiondb")
 
@@ -582,7 +584,11 @@ class _NearDuplicates:
             postings = self.index.get(w, ())
             if len(postings) <= 2000:  # a word in thousands of dev texts says nothing on its own
                 counts.update(postings)
-        return any(c / len(words | self.sets[i]) >= self.threshold for i, c in counts.items())
+        # Jaccard >= t needs at least t x |words| shared words: most candidates fail that cheap test.
+        need = self.threshold * len(words)
+        return any(
+            c >= need and c / len(words | self.sets[i]) >= self.threshold for i, c in counts.items()
+        )
 
 
 def collect(data: Path, dev: Path | None, seed: int, heldout: float) -> tuple[list[Example], dict]:
@@ -603,7 +609,8 @@ def collect(data: Path, dev: Path | None, seed: int, heldout: float) -> tuple[li
         load_esd,
     ):
         raw.extend(loader(data))
-    raw.extend(load_davidson(data, rng, max_offensive=2500))
+    # Subsampled where a set is large and uniform (2 shared CPU cores): Davidson, DiffusionDB.
+    raw.extend(load_davidson(data, rng, max_offensive=1200, max_neither=2000))
     raw.extend(synthetic_visual(rng, n_unsafe_per_template=12, n_benign=1200))
     raw.extend(
         Example(
@@ -612,7 +619,7 @@ def collect(data: Path, dev: Path | None, seed: int, heldout: float) -> tuple[li
             "synthetic_prompt_unsafe" if p.labels else "synthetic_prompt_benign",
             meta={"template": p.template},
         )
-        for p in generate_visual_prompts(rng)
+        for p in generate_visual_prompts(rng, per_unsafe_template=12, per_benign_template=20)
     )
     raw.extend(
         Example(
@@ -655,7 +662,7 @@ def collect(data: Path, dev: Path | None, seed: int, heldout: float) -> tuple[li
             if e.split == split and e.labels and len(e.text) < 400 and e.source != "davidson"
         ]
         frac = 1.0 if split == "train" else heldout / (1 - heldout)
-        examples += synthetic_long(benign, unsafe, rng, int(1500 * frac), int(800 * frac), split)
+        examples += synthetic_long(benign, unsafe, rng, int(800 * frac), int(500 * frac), split)
     info = {
         "dropped_overlap_listed_in_readme": {
             "davidson_ids": sorted(DROP_DAVIDSON_IDS),

@@ -138,3 +138,49 @@ def _media_message(decision: DecisionKind, categories: list[str], kind: str) -> 
 def default_screener() -> MediaScreener:
     """One screener per process (the models load on first use)."""
     return MediaScreener()
+
+
+def sample_array(frames: np.ndarray, fps: float, m: MediaPolicy) -> list[np.ndarray]:
+    """Generated frames (F x H x W x 3, uint8 or floats in [0, 1]) sampled like a video: ``m.sample_fps``
+    a second plus the first and the last, at most ``m.max_frames``."""
+    if frames.ndim != 4 or frames.shape[0] == 0:
+        raise ValueError(f"expected frames shaped (F, H, W, 3), got {frames.shape}")
+    n = frames.shape[0]
+    step = max(1, round(max(fps, 1e-6) / m.sample_fps))
+    idx = sorted({*range(0, n, step), n - 1})
+    if len(idx) > m.max_frames:
+        idx = sorted({idx[round(float(i))] for i in np.linspace(0, len(idx) - 1, m.max_frames)})
+    out = []
+    for i in idx:
+        f = frames[i]
+        if f.dtype != np.uint8:
+            f = (np.clip(f, 0.0, 1.0) * 255).round().astype(np.uint8)
+        out.append(np.ascontiguousarray(f[..., :3]))
+    return out
+
+
+def screen_input(
+    kind: Literal["image", "video"], data: bytes, policy: Policy, screener: MediaScreener | None = None
+) -> MediaDecision:
+    """Decode an image-to-video / video-to-video input (bounded by the policy) and screen it.
+
+    Raises ``MediaError`` for unreadable media and :class:`MediaCheckError` when a check cannot run.
+    """
+    from veriframe.safety.media.frames import load_image, sample_video
+
+    m = policy.media_policy
+    frames = (
+        [load_image(data)]
+        if kind == "image"
+        else sample_video(data, fps=m.sample_fps, max_frames=m.max_frames)
+    )
+    return (screener or default_screener()).screen(frames, policy, kind="input")
+
+
+def screen_output(
+    frames: np.ndarray, fps: float, policy: Policy, screener: MediaScreener | None = None
+) -> MediaDecision:
+    """Screen generated frames before release (nudity and protected persons)."""
+    return (screener or default_screener()).screen(
+        sample_array(frames, fps, policy.media_policy), policy, kind="output"
+    )
