@@ -243,6 +243,12 @@ def evaluate(
             "recall": round(float(flagged[any_y].mean()), 4),
             "fpr": round(float(flagged[~any_y].mean()), 4),
         }
+        # At the deployed policy: the share of each category's prompts that are held or blocked at all
+        # (whatever category they are filed under), and the benign false-positive rate.
+        report["recall_flagged_per_category"] = {
+            cat: round(float(flagged[Y[:, i]].mean()), 4) for i, cat in enumerate(CATEGORIES) if Y[:, i].any()
+        }
+        report["benign_fpr"] = report["any"]["fpr"]
     return report
 
 
