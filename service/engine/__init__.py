@@ -17,18 +17,21 @@ from veriframe.service.engine.engine import (
     ResolvedParams,
     inspect_model,
 )
+from veriframe.service.engine.options import EngineOptions, OptionError
 
 __all__ = [
     "FAMILIES",
     "MODES",
     "Cancelled",
     "Engine",
+    "EngineOptions",
     "Family",
     "GeneratedVideo",
     "GenerationParams",
     "InvalidParameter",
     "ModelInfo",
     "ModelLoadError",
+    "OptionError",
     "ResolvedParams",
     "inspect_model",
 ]

@@ -26,6 +26,9 @@ TINY_MODEL_NAME = "veriframe/tiny-cogvideox"
 #: Written beside model_index.json: names the checkpoint and relaxes the minimum size for tests.
 VERIFRAME_META = "veriframe.json"
 _SEED = 20261124
+#: Bumped when the build code changes what it writes (configs and versions are hashed anyway).
+#: 2: each component has its own seed, so the T2V and I2V checkpoints share T5 and VAE weights.
+_BUILD_REVISION = 2
 
 # Common English and video-prompt words: prompts tokenise to about one piece per word, like real T5.
 _WORD_TEXT = """
@@ -108,6 +111,7 @@ def _build_fingerprint() -> str:
     blob = json.dumps(
         [
             _SEED,
+            _BUILD_REVISION,
             _WORDS,
             _CHARS,
             _VAE_CONFIG,
@@ -143,13 +147,17 @@ def _build_one(out: Path, *, image_to_video: bool, tokenizer) -> None:
     )
     from transformers import T5Config, T5EncoderModel
 
+    # One seed per component: T5 and the VAE come out identical in both checkpoints (as in the real
+    # CogVideoX-5b / -5b-I2V pair), so the engine can share them.
     torch.manual_seed(_SEED)
     text_encoder = T5EncoderModel(T5Config(vocab_size=len(tokenizer), **_T5_CONFIG)).eval()
     latent = _VAE_CONFIG["latent_channels"]
     # I2V concatenates the image latents to the noise: twice the input channels.
+    torch.manual_seed(_SEED + 1)
     transformer = CogVideoXTransformer3DModel(
         in_channels=2 * latent if image_to_video else latent, **_TRANSFORMER_CONFIG
     ).eval()
+    torch.manual_seed(_SEED + 2)
     vae = AutoencoderKLCogVideoX(**_VAE_CONFIG).eval()
     # The scheduler settings of the published CogVideoX-2b checkpoint (v-prediction, zero terminal SNR).
     scheduler = CogVideoXDDIMScheduler(**_SCHEDULER_CONFIG)
