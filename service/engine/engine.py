@@ -406,6 +406,7 @@ class Engine:
         self.family = family
         self.options = options
         self.load_facts: dict[str, Any] = {}
+        self.in_group = False  # a rank of a CFG-parallel group (parallel.py)
         self._offload = options.offload
         self._lock = threading.Lock()  # pipelines keep per-call state: one generation at a time
         self._v2v: Any = None
@@ -728,7 +729,8 @@ class Engine:
         run = self.validate(params)
         self._check_run(run)
         total = run.denoising_steps
-        if should_cancel is not None and should_cancel():
+        # (In a CFG-parallel group every rank must enter the loop: ParallelEngine checks this before.)
+        if should_cancel is not None and should_cancel() and not self.in_group:
             raise Cancelled(0, total)
         with self._lock:
             pipe = self._pipeline_for(run.mode)
@@ -741,7 +743,10 @@ class Engine:
                 if on_step is not None:
                     on_step(done, total)
                 # Also after the last step: a cancelled video is never decoded nor returned.
-                if should_cancel is not None and should_cancel():
+                stop = should_cancel is not None and should_cancel()
+                if self.in_group:  # rank 0 decides for every rank, so they leave the loop together
+                    stop = _broadcast_flag(stop, pipeline._execution_device)
+                if stop:
                     cancelled = True
                     pipeline._interrupt = True  # the pipeline skips the remaining steps
                 return tensors
@@ -853,6 +858,15 @@ def _check_pixels(name: str, array: Any, *, ndim: int) -> None:
         raise InvalidParameter(name, f"must be a uint8 RGB array {shape}, got {got}")
     if min(array.shape[-3:-1]) < 16:
         raise InvalidParameter(name, f"is {array.shape[-2]}x{array.shape[-3]} pixels, too small")
+
+
+def _broadcast_flag(value: bool, device: Any) -> bool:
+    import torch
+    import torch.distributed as dist
+
+    flag = torch.tensor([int(value)], device=device)
+    dist.broadcast(flag, src=0)
+    return bool(flag.item())
 
 
 def _frames_ok(family: Family, frames: int) -> bool:

@@ -89,6 +89,10 @@ class EngineOptions:
             )
         if self.devices and self.offload != "none":
             raise OptionError("several devices and CPU offload do not mix: pick one")
+        if len(self.devices) > 1 and self.cache != "none":
+            raise OptionError(
+                "step caching decides per rank what to skip: it cannot run on several devices; pick one"
+            )
         if len(self.devices) > 2:
             raise OptionError(
                 "CFG parallelism splits the two guidance halves: at most 2 devices per video "
