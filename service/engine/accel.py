@@ -28,7 +28,10 @@ def compile_transformer(transformer: Any, options: EngineOptions) -> int:
     """Compile per block ("blocks") or the whole transformer ("full"); returns how many modules."""
     if options.compile in (None, "none"):
         return 0
-    kwargs: dict[str, Any] = {"dynamic": COMPILE_DYNAMIC[options.compile_dynamic]}
+    kwargs: dict[str, Any] = {
+        "dynamic": COMPILE_DYNAMIC[options.compile_dynamic],
+        "backend": options.compile_backend,
+    }
     if options.compile_mode:
         kwargs["mode"] = options.compile_mode
     if options.compile == "full":

@@ -62,8 +62,13 @@ def cache_config(name: str, pipe: Any, options: EngineOptions) -> Any:
             raise OptionError("cache=fbc needs a transformer with at least 2 blocks")
         return FirstBlockCacheConfig(threshold=float(options.extra.get("fbc_threshold", 0.05)))
     if name == "taylorseer":  # predict attention outputs by a first-order Taylor series between refreshes
+        # diffusers' default patterns must match a whole name ending in "attn": CogVideoX's is "attn1".
         return TaylorSeerCacheConfig(
-            cache_interval=5, disable_cache_before_step=3, max_order=1, taylor_factors_dtype=torch.float32
+            cache_interval=5,
+            disable_cache_before_step=3,
+            max_order=1,
+            taylor_factors_dtype=torch.float32,
+            cache_identifiers=[r"transformer_blocks\.\d+\.attn1"],
         )
     if name == "mag":  # skip steps while the residual magnitude ratio stays near the calibrated one
         ratios = options.extra.get("mag_ratios")

@@ -63,6 +63,7 @@ class EngineOptions:
     compile: str | None = None  # none | blocks (regional) | full; None: blocks on CUDA
     compile_mode: str | None = None  # torch.compile mode, e.g. "max-autotune-no-cudagraphs"
     compile_dynamic: str = "auto"
+    compile_backend: str = "inductor"  # torch.compile backend; "aot_eager" traces without codegen (tests)
     vae_channels_last: bool | None = None  # None: on with CUDA
     #: Shapes compiled (and kernels tuned) before the first job, as (width, height, frames).
     warmup: tuple[tuple[int, int, int], ...] = ()
