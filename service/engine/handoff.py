@@ -152,8 +152,8 @@ class PostProcessor:
 class ProgressBatcher:
     """Coalesces per-step progress: the step loop stores, a background thread writes.
 
-    ``write(job, step, total)`` is called off the generation thread, at most once per job per
-    ``interval``; the last value of a job is always written (``flush`` on ``done``).
+    ``write(job, step, total)`` always runs on the background thread, at most once per job per
+    ``interval``; a job's last value is always written (``done`` wakes the thread for it).
     """
 
     def __init__(self, write: Callable[[str, int, int], None], *, interval: float = 0.5) -> None:
@@ -161,8 +161,10 @@ class ProgressBatcher:
         self._interval = interval
         self._latest: dict[str, tuple[int, int]] = {}
         self._written: dict[str, tuple[int, int]] = {}
+        self._finished: set[str] = set()
         self._lock = threading.Lock()
-        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._stop = False
         self._thread = threading.Thread(target=self._run, name="progress", daemon=True)
         self._thread.start()
 
@@ -172,20 +174,27 @@ class ProgressBatcher:
             self._latest[job] = (step, total)
 
     def done(self, job: str) -> None:
-        """Write ``job``'s last value now (synchronously, from the caller) and forget it."""
+        """``job`` will not step again: write its last value soon, then forget it."""
         with self._lock:
-            value = self._latest.pop(job, None)
-            written = self._written.pop(job, None)
-        if value is not None and value != written:
-            self._safe_write(job, *value)
+            self._finished.add(job)
+        self._wake.set()
 
     def _run(self) -> None:
-        while not self._stop.wait(self._interval):
+        while True:
+            self._wake.wait(self._interval)
+            self._wake.clear()
             with self._lock:
                 pending = {j: v for j, v in self._latest.items() if self._written.get(j) != v}
                 self._written.update(pending)
+                for job in self._finished:
+                    self._latest.pop(job, None)
+                    self._written.pop(job, None)
+                self._finished.clear()
+                stopping = self._stop
             for job, (step, total) in pending.items():
                 self._safe_write(job, step, total)
+            if stopping:
+                return
 
     def _safe_write(self, job: str, step: int, total: int) -> None:
         try:
@@ -194,7 +203,8 @@ class ProgressBatcher:
             log.warning("progress write for %s failed", job, exc_info=True)
 
     def close(self) -> None:
-        self._stop.set()
+        """Write what is pending, then stop the thread."""
+        with self._lock:
+            self._stop = True
+        self._wake.set()
         self._thread.join()
-        for job in list(self._latest):
-            self.done(job)
