@@ -59,6 +59,10 @@ class Cancelled(Exception):
         self.steps_total = steps_total
 
 
+class NonFiniteOutput(RuntimeError):
+    """The pipeline produced NaN/Inf (e.g. fp16 overflow, a broken kernel): there is no video."""
+
+
 class ModelLoadError(RuntimeError):
     """The model could not be found or is not a CogVideoX checkpoint this engine can run."""
 
@@ -830,6 +834,9 @@ class Engine:
             latent_frames = (num_frames - 1) // pipe.vae_scale_factor_temporal + 1
             latents = latents[:, (patch_t - latent_frames % patch_t) % patch_t :]
         video = pipe.decode_latents(latents)  # (B, C, T, H, W) in [-1, 1]
+        # NaN would turn into black pixels after the uint8 cast: never release such a video.
+        if not (torch.isfinite(latents).all() and torch.isfinite(video).all()):
+            raise NonFiniteOutput("the model produced NaN or Inf values (numerical overflow)")
         video = (video[0].float() / 2 + 0.5).clamp(0, 1).mul(255).round().to(torch.uint8)
         return video.permute(1, 2, 3, 0).cpu().numpy()
 

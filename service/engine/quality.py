@@ -46,12 +46,14 @@ def ssim(reference: np.ndarray, test: np.ndarray) -> float:
 
 
 def compare(reference: np.ndarray, test: np.ndarray) -> dict[str, float | int | bool]:
-    """The figures the benchmark and the docs report for one option against the exact video."""
+    """The figures the benchmark and the docs report for one option against the exact video
+    (``psnr_db`` is None for identical videos: JSON has no infinity)."""
     diff = np.abs(reference.astype(np.int16) - test.astype(np.int16))
+    identical = not diff.any()
     return {
-        "identical": bool(not diff.any()),
+        "identical": bool(identical),
         "max_abs_diff": int(diff.max()),
         "mean_abs_diff": round(float(diff.mean()), 4),
-        "psnr_db": round(psnr(reference, test), 2),
+        "psnr_db": None if identical else round(psnr(reference, test), 2),
         "ssim": round(ssim(reference, test), 4),
     }
