@@ -5,7 +5,6 @@ Importing this package is cheap: torch and diffusers load on ``Engine.load``.
 
 from veriframe.service.engine.engine import (
     FAMILIES,
-    MODES,
     Cancelled,
     Engine,
     Family,
@@ -21,7 +20,6 @@ from veriframe.service.engine.options import EngineOptions, OptionError
 
 __all__ = [
     "FAMILIES",
-    "MODES",
     "Cancelled",
     "Engine",
     "EngineOptions",
