@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from veriframe.service.cli import connection
+from veriframe.service.cli import engine_flags as flags
 
 if TYPE_CHECKING:
     from veriframe.service.engine import GeneratedVideo, GenerationParams
@@ -41,6 +42,7 @@ class LocalOptions:
     offload: str = "none"
     vae_tiling: bool = False
     vae_slicing: bool = False
+    engine: dict[str, Any] | None = None  # more EngineOptions fields (cli/engine_flags.py)
 
 
 def _fail(message: str, code: int = 2) -> typer.Exit:
@@ -68,22 +70,34 @@ def generate_local(
     ModelLoadError) for the caller to report.
     """
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from veriframe.service.engine import Engine
+    from veriframe.service.engine import EngineOptions
+    from veriframe.service.engine.parallel import load_engine
 
     console = Console(stderr=True)
     model = resolve_model(options.model, params.mode)
+    engine_options = EngineOptions.from_mapping(
+        {
+            "device": options.device,
+            "dtype": options.dtype,
+            "offload": options.offload,
+            "vae_tiling": options.vae_tiling,
+            "vae_slicing": options.vae_slicing,
+            **(options.engine or {}),
+        }
+    )
     with console.status(f"loading {model} ..."):
-        engine = Engine.load(
-            model,
-            device=options.device,
-            dtype=options.dtype,
-            offload=options.offload,  # type: ignore[arg-type]
-            vae_tiling=options.vae_tiling,
-            vae_slicing=options.vae_slicing,
-        )
-    engine.validate(params)  # fail before the progress bar appears
+        engine = load_engine(model, engine_options)
+    try:
+        engine.validate(params)  # fail before the progress bar appears
+        return _run_with_progress(engine, params, console, progress)
+    finally:
+        if hasattr(engine, "close"):  # a multi-device engine: stop its follower processes
+            engine.close()
+
+
+def _run_with_progress(engine: Any, params: GenerationParams, console: Any, progress: bool) -> GeneratedVideo:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     stop = threading.Event()
 
@@ -109,6 +123,8 @@ def generate_local(
             signal.signal(signal.SIGINT, previous)
 
 
+_ENGINE_FLAGS = ("compile", "attention", "fuse_qkv", "vae_channels_last", "fp8", "cache", "devices")
+
 # Options that only mean something when the model runs here: refused with --server, not ignored.
 LOCAL_ONLY = {
     "model": "--model",
@@ -117,6 +133,13 @@ LOCAL_ONLY = {
     "offload": "--offload",
     "vae_tiling": "--vae-tiling",
     "vae_slicing": "--vae-slicing",
+    "compile": "--compile",
+    "attention": "--attention",
+    "fuse_qkv": "--fuse-qkv",
+    "vae_channels_last": "--vae-channels-last",
+    "fp8": "--fp8",
+    "cache": "--cache",
+    "devices": "--devices",
     "crf": "--crf",
     "frames_dir": "--frames-dir",
     "keys": "--keys",
@@ -173,6 +196,13 @@ def generate(
     ),
     vae_tiling: bool = typer.Option(False, "--vae-tiling", help="Decode in spatial tiles (less GPU memory)."),
     vae_slicing: bool = typer.Option(False, "--vae-slicing", help="Decode one video of a batch at a time."),
+    compile: str | None = flags.COMPILE,
+    attention: str | None = flags.ATTENTION,
+    fuse_qkv: bool | None = flags.FUSE_QKV,
+    vae_channels_last: bool | None = flags.VAE_CHANNELS_LAST,
+    fp8: bool = flags.FP8,
+    cache: str | None = flags.CACHE,
+    devices: str | None = flags.DEVICES,
     crf: int = typer.Option(
         17, "--crf", help="H.264 quality, 0-51, lower is better (17: visually lossless)."
     ),
@@ -245,6 +275,7 @@ def _generate_here(p: dict[str, Any]) -> None:
     options = LocalOptions(
         model=p["model"], device=p["device"], dtype=p["dtype"], offload=p["offload"],
         vae_tiling=p["vae_tiling"], vae_slicing=p["vae_slicing"],
+        engine=flags.engine_overrides(**{name: p[name] for name in _ENGINE_FLAGS}),
     )
     started = time.monotonic()
     try:

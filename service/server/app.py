@@ -15,6 +15,7 @@ import logging
 import signal
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -53,21 +54,23 @@ SERVICE_NAMES = (
 
 
 def _engine_loader(settings: Settings, device: str | None) -> Callable[[], Any]:
-    def load_one(model: str) -> Any:
-        from veriframe.service.engine import Engine
-
-        return Engine.load(
-            model,
-            device=device or settings.device,
-            dtype=settings.dtype,
-            offload=settings.offload,
-            vae_tiling=settings.vae_tiling,
-            vae_slicing=settings.vae_slicing,
-        )
+    options = settings.engine_options(device)
 
     def load() -> Engines:
+        from veriframe.service.engine import Engine
+        from veriframe.service.engine.parallel import load_engine
+
+        main = load_engine(settings.model, options)
+        # Compile and tune the configured shapes now, so the first request does not pay for them.
+        warmed = main.warm_up() if options.warmup else []
+        log.info("engine ready: %s; warm-up %s", main.load_facts, warmed)
         i2v = settings.i2v_model
-        return Engines(load_one(settings.model), (lambda: load_one(i2v)) if i2v else None)
+        if not i2v:
+            return Engines(main, None)
+        if options.devices:  # the i2v checkpoint runs on the first device, sharing T5 and the VAE
+            first = replace(main.engine.options, devices=())
+            return Engines(main, lambda: Engine.load(i2v, options=first, share_from=main.engine))
+        return Engines(main, lambda: Engine.load(i2v, options=options, share_from=main))
 
     return load
 
@@ -168,6 +171,7 @@ class VeriframeServer:
         self._health = health_servicer
 
         for index in range(settings.workers):
+            # (with `devices`, the one worker spans them all: the queue sees one worker)
             device = settings.worker_devices[index] if index < len(settings.worker_devices) else None
             worker = Worker(
                 ctx.workflow,
