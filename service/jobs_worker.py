@@ -23,6 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from veriframe.service.jobs import JobStore
+from veriframe.service.observability import metrics
 from veriframe.service.workflow import WorkerContext, Workflow
 
 log = logging.getLogger(__name__)
@@ -157,6 +158,7 @@ class Worker:
         try:
             state = await loop.run_in_executor(self._thread, self.workflow.execute, job, ctx)
             log.info("job %s -> %s", job.id, state)
+            metrics.JOBS_FINISHED.labels(outcome=state).inc()
         except Exception:
             # The database went away mid-job: the lease will expire and the job will be recovered.
             log.exception("job %s: could not be completed by %s", job.id, self.worker_id)

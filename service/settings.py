@@ -67,6 +67,12 @@ class Settings(BaseSettings):
     keepalive_time_s: float = Field(30.0, gt=0)
     keepalive_timeout_s: float = Field(10.0, gt=0)
     shutdown_grace_s: float = Field(30.0, ge=0, description="time for running jobs to finish on SIGTERM")
+    http_listen: str | None = Field(
+        None, description="host:port of the HTTP port (/metrics, /healthz, /readyz); off when unset"
+    )
+
+    # --- observability
+    tracing: bool = Field(False, description="OpenTelemetry spans per RPC and flow stage (tracing extra)")
 
     # --- limits
     rate_limit_per_minute: float = Field(120.0, gt=0, description="requests per API key (token bucket rate)")
@@ -85,6 +91,13 @@ class Settings(BaseSettings):
             return [part for part in value.split(os.pathsep) if part.strip()]
         return value
 
+    @field_validator("http_listen")
+    @classmethod
+    def _host_port(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_listen(value)
+        return value
+
     @model_validator(mode="after")
     def _tls_pairs(self) -> Settings:
         if (self.tls_cert is None) != (self.tls_key is None):
@@ -96,6 +109,14 @@ class Settings(BaseSettings):
     @property
     def max_message_bytes(self) -> int:
         return self.max_message_mb * MiB
+
+
+def parse_listen(listen: str) -> tuple[str, int]:
+    """host:port -> (host, port); ValueError naming the problem. `[::1]:9090` for IPv6."""
+    host, sep, port = listen.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ValueError(f"expected HOST:PORT (e.g. 127.0.0.1:9090), got {listen!r}")
+    return host.strip("[]"), int(port)
 
 
 def load_settings(path: str | Path | None = None, **overrides: Any) -> Settings:

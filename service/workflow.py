@@ -44,6 +44,7 @@ from veriframe.service.errors import (
     Unavailable,
 )
 from veriframe.service.ledger import events as ev
+from veriframe.service.observability import metrics, request_log, tracing
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
@@ -221,7 +222,9 @@ class Workflow:
 
         # Screening runs before anything is written, outside the write transaction (it takes ~10 ms).
         policy_version, policy = self.live_policy()
-        decision = self.screen(request.prompt, policy)
+        with tracing.stage("screen"):
+            decision = self.screen(request.prompt, policy)
+        metrics.record_screening(decision.decision, decision.categories)
         state = {"allow": J.QUEUED, "review": J.REVIEW, "block": J.REJECTED}[decision.decision]
 
         job = Job(
@@ -235,6 +238,7 @@ class Workflow:
             idempotency_key=request.idempotency_key or None,
             policy_version=policy_version,
         )
+        request_log.note(job_id=job.id)
         job.params["return_frames"] = request.return_frames
         job.params[FINGERPRINT] = fingerprint
         if state == J.REJECTED:
@@ -300,6 +304,7 @@ class Workflow:
             self._remove_paths(input_file)
             raise
         if state == J.REJECTED:
+            metrics.JOBS_FINISHED.labels(outcome=J.REJECTED).inc()
             raise PromptBlocked(decision.user_message, list(decision.categories), job.id)
         return job, False
 
@@ -501,7 +506,8 @@ class Workflow:
 
         out_dir = self.output_dir / job.tenant / job.id
         try:
-            params, video = self._generate(job, ctx)
+            with tracing.stage("generate", job_id=job.id), metrics.GENERATION_SECONDS.labels(job.mode).time():
+                params, video = self._generate(job, ctx)
         except Cancelled:
             return self._stopped(job, ctx, "running", out_dir)
         except InvalidArgument as error:
@@ -533,7 +539,8 @@ class Workflow:
             return self._stopped(job, ctx, "running", out_dir)
 
         try:
-            marked = self._mark(job, video, params, out_dir)
+            with tracing.stage("postprocess", job_id=job.id), metrics.POSTPROCESS_SECONDS.time():
+                marked = self._mark(job, video, params, out_dir)
         except Exception:  # watermark, encode or sign failed: nothing is released
             log.exception("job %s: provenance failed", job.id)
             message = CLIENT_MESSAGES["provenance"]
@@ -626,8 +633,10 @@ class Workflow:
             **fields,
         )
         last = [0.0]
+        step_timer = metrics.StepTimer()
 
         def on_step(step: int, total: int) -> None:
+            step_timer(step)
             now = time.monotonic()
             if step >= total or now - last[0] >= 0.2:  # at most 5 progress writes a second
                 last[0] = now

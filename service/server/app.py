@@ -31,6 +31,7 @@ from veriframe.service.api.gen import (
 from veriframe.service.auth import Authenticator
 from veriframe.service.jobs import JobStore
 from veriframe.service.jobs_worker import Engines, JobNotifier, Maintenance, Worker, new_worker_id
+from veriframe.service.observability.wiring import Observability
 from veriframe.service.settings import Settings
 from veriframe.service.workflow import Workflow
 
@@ -112,9 +113,14 @@ def _credentials(settings: Settings) -> grpc.ServerCredentials | None:
 
 
 class VeriframeServer:
-    def __init__(self, settings: Settings, *, migrate: bool = True) -> None:
+    """`http_mounts`: callables `(aiohttp app, ServerContext)` that add routes to the HTTP port."""
+
+    def __init__(
+        self, settings: Settings, *, migrate: bool = True, http_mounts: tuple[Any, ...] = ()
+    ) -> None:
         self.settings = settings
         self.migrate = migrate
+        self.ops = Observability(settings, mounts=http_mounts)
         self.server: grpc.aio.Server | None = None
         self.port = 0
         self.ctx: ServerContext | None = None
@@ -127,6 +133,11 @@ class VeriframeServer:
     def address(self) -> str:
         host = self.settings.listen.rsplit(":", 1)[0]
         return f"{host}:{self.port}"
+
+    @property
+    def http_url(self) -> str | None:
+        """http://host:port of the HTTP port (metrics, health), None when it is off."""
+        return self.ops.http.url if self.ops.http is not None else None
 
     async def start(self) -> None:
         settings = self.settings
@@ -147,7 +158,7 @@ class VeriframeServer:
             # A second server on a port in use must fail to bind, not silently share it.
             ("grpc.so_reuseport", 0),
         ]
-        server = grpc.aio.server(options=options)
+        server = grpc.aio.server(options=options, interceptors=self.ops.interceptors())
         from veriframe.service.api.gen import admin_pb2_grpc
         from veriframe.service.server.admin_servicer import ModerationAdminServicer
         from veriframe.service.server.generation import GenerationServicer
@@ -197,9 +208,13 @@ class VeriframeServer:
             notify=ctx.notifier.notify,
         )
         self._maintenance.start()
-        for name in ("", *SERVICE_NAMES):
+        for name in SERVICE_NAMES:
             await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
         await self._set_generation_health()
+        try:  # the overall ("") status follows readiness from here on
+            await self.ops.start(ctx, health_servicer)
+        except OSError as error:
+            raise StartupError(f"{error.strerror}: choose another --http-listen host:port") from None
         log.info(
             "veriframe serving on %s (%d worker(s), database %s)",
             self.address,
@@ -244,10 +259,12 @@ class VeriframeServer:
         if error is None:
             known = self.ctx.workflow.limits is not None
             self._background(self._serve_model() if known else self._inspect_again())
+            self._background(self.ops.refresh())
             return
         if workers and all(w.load_error is not None for w in workers):
             self.ctx.workflow.set_model_error(error)
         self._background(self._set_generation_health())
+        self._background(self.ops.refresh())
 
     def _background(self, coroutine: Any) -> None:
         task = asyncio.get_running_loop().create_task(coroutine)
@@ -327,6 +344,7 @@ class VeriframeServer:
     async def stop(self, grace: float | None = None) -> None:
         """Graceful: NOT_SERVING, stop accepting, let the running jobs finish (or requeue them), close."""
         grace = self.settings.shutdown_grace_s if grace is None else grace
+        await self.ops.stop()
         if self._health is not None:
             await self._health.enter_graceful_shutdown()
         if self.ctx is not None:
@@ -376,11 +394,13 @@ class BackgroundServer:
     """A server on its own event loop in a daemon thread: for the demo, tests and benchmarks, where the
     caller keeps using blocking code (the SDK's sync client) meanwhile."""
 
-    def __init__(self, settings: Settings, *, migrate: bool = True) -> None:
+    def __init__(
+        self, settings: Settings, *, migrate: bool = True, http_mounts: tuple[Any, ...] = ()
+    ) -> None:
         import threading
 
         self.settings = settings
-        self.server = VeriframeServer(settings, migrate=migrate)
+        self.server = VeriframeServer(settings, migrate=migrate, http_mounts=http_mounts)
         self.loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._run, name="veriframe-server", daemon=True)
         self._ready = threading.Event()

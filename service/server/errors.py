@@ -32,6 +32,7 @@ from veriframe.service.errors import (
     ServiceError,
     Unavailable,
 )
+from veriframe.service.observability import request_log
 
 log = logging.getLogger(__name__)
 DOMAIN = "veriframe.dev"
@@ -103,6 +104,7 @@ def rpc(service: str, authenticator: Callable[[Any], Authenticator]) -> Callable
             auth = authenticator(self)
             key = key_from_metadata(context.invocation_metadata())
             principal = await asyncio.to_thread(auth.authenticate, key)
+            request_log.note(tenant=principal.tenant)
             auth.authorize(principal, method)
             return principal
 
