@@ -177,3 +177,44 @@ def test_request_lines_carry_the_fields_and_no_secret(observed, caplog) -> None:
     assert key.split("_", 2)[2] not in text and REVIEWED not in text
     assert "held for human review" in text
     assert all(r.exc_info is None for r in lines)
+
+
+def test_tracing_spans_per_rpc_and_flow_stage(make_live_server, tmp_path) -> None:
+    from opentelemetry import trace
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    trace.set_tracer_provider(provider)  # the application's provider: the server uses it
+    traced = make_live_server(tracing=True)
+    with traced.client() as client:
+        done = client.generate(BENIGN, output=tmp_path, verify=False, **TEST_PARAMS)
+    traced.stop()
+    spans = {span.name: span for span in exporter.get_finished_spans()}
+    assert {"/veriframe.v1.Generation/Submit", "/veriframe.v1.Generation/Download"} <= set(spans)
+    assert {"veriframe.screen", "veriframe.generate", "veriframe.postprocess"} <= set(spans), set(spans)
+    assert spans["veriframe.generate"].attributes["job_id"] == done.job_id
+    # Screening runs inside the Submit RPC: its span is the RPC span's child.
+    assert (
+        spans["veriframe.screen"].parent.span_id == spans["/veriframe.v1.Generation/Submit"].context.span_id
+    )
+
+
+def test_the_grafana_dashboard_uses_only_metrics_the_server_exports(observed) -> None:
+    import re
+    from pathlib import Path
+
+    dashboard = json.loads((Path(__file__).parents[1] / "docs/grafana/veriframe-dashboard.json").read_text())
+    exprs = [t["expr"] for panel in dashboard["panels"] for t in panel["targets"]]
+    used = {name for expr in exprs for name in re.findall(r"veriframe_[a-z_]+", expr)}
+    with urllib.request.urlopen(f"{observed.url}/metrics", timeout=10) as reply:
+        families = list(text_string_to_metric_families(reply.read().decode()))
+    suffixes = {"counter": ["_total"], "histogram": ["_bucket", "_sum", "_count"], "gauge": [""]}
+    exported = {f.name + suffix for f in families for suffix in suffixes.get(f.type, [""])}
+    # GPU memory is exported only by a process with CUDA.
+    missing = {name for name in used - exported if not name.startswith("veriframe_gpu_")}
+    assert not missing, missing
+    assert len(used) >= 15

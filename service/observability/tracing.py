@@ -27,8 +27,8 @@ class TracingUnavailable(RuntimeError):
 def enable(provider: Any = None) -> list[Any]:
     """Turn tracing on; returns the gRPC server interceptors to install (first in the chain).
 
-    `provider`: a TracerProvider to use (tests pass one with an in-memory exporter); by default one is
-    made from the `OTEL_*` environment and installed as the global provider.
+    `provider`: a TracerProvider to use; by default the global one when the application set one, else
+    one made from the `OTEL_*` environment (installed as the global provider).
     """
     global _provider
     try:
@@ -39,8 +39,10 @@ def enable(provider: Any = None) -> list[Any]:
             'tracing needs the OpenTelemetry packages: pip install "veriframe-service[tracing]"'
         ) from error
     if provider is None:
-        provider = _provider_from_environment()
-        trace.set_tracer_provider(provider)
+        provider = trace.get_tracer_provider()
+        if isinstance(provider, trace.ProxyTracerProvider):  # none set by the application: make one
+            provider = _provider_from_environment()
+            trace.set_tracer_provider(provider)
     _provider = provider
     return [aio_server_interceptor(tracer_provider=provider)]
 
