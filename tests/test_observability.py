@@ -5,9 +5,14 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import shutil
+import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
+from pathlib import Path
 
 import grpc
 import pytest
@@ -134,10 +139,14 @@ def test_health_and_readiness(observed) -> None:
     assert overall_health(observed.address) == health_pb2.HealthCheckResponse.SERVING
 
 
-def test_a_worker_without_a_model_is_not_ready(make_live_server, tmp_path) -> None:
+def test_a_worker_without_a_model_is_not_ready(make_live_server, tiny_model_dir, tmp_path) -> None:
     from grpc_health.v1 import health_pb2
 
-    broken = make_live_server(http_listen="127.0.0.1:0", model=str(tmp_path / "no-model-here"))
+    weightless = tmp_path / "no-weights"  # the configs are fine (the server starts), the load fails
+    shutil.copytree(tiny_model_dir, weightless)
+    for weights in weightless.glob("transformer/*.safetensors"):
+        weights.unlink()
+    broken = make_live_server(http_listen="127.0.0.1:0", model=str(weightless), i2v_model=None)
     url = broken.background.server.http_url
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -205,7 +214,6 @@ def test_tracing_spans_per_rpc_and_flow_stage(make_live_server, tmp_path) -> Non
 
 def test_the_grafana_dashboard_uses_only_metrics_the_server_exports(observed) -> None:
     import re
-    from pathlib import Path
 
     dashboard = json.loads((Path(__file__).parents[1] / "docs/grafana/veriframe-dashboard.json").read_text())
     exprs = [t["expr"] for panel in dashboard["panels"] for t in panel["targets"]]
@@ -218,3 +226,26 @@ def test_the_grafana_dashboard_uses_only_metrics_the_server_exports(observed) ->
     missing = {name for name in used - exported if not name.startswith("veriframe_gpu_")}
     assert not missing, missing
     assert len(used) >= 15
+
+
+def test_serve_fails_at_start_with_the_fix_for_a_wrong_model_path(tiny_model_dir, service_keys_dir, tmp_path):
+    parent = tmp_path / "models"  # what `veriframe model build-tiny models` makes: t2v/ and i2v/
+    shutil.copytree(tiny_model_dir, parent / "t2v")
+    shutil.copytree(tiny_model_dir, parent / "i2v")
+    env = {
+        **os.environ,
+        "VERIFRAME_DATABASE_URL": f"sqlite:///{tmp_path / 'veriframe.db'}",
+        "VERIFRAME_KEYS_DIR": str(service_keys_dir),
+        "VERIFRAME_LISTEN": "127.0.0.1:0",
+    }
+    serve = subprocess.run(
+        [str(Path(sys.executable).parent / "veriframe"), "serve", "--model", str(parent)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert serve.returncode == 2, serve.stderr[-2000:]
+    last = serve.stderr.strip().splitlines()[-1]
+    assert f"{parent} has i2v/ and t2v/: pass --model {parent}/t2v" in last, last
+    assert "Traceback" not in serve.stderr

@@ -324,7 +324,9 @@ class VeriframeServer:
             workflow.limits = SubmitLimits(settings.model, settings.i2v_model)
             workflow.set_model_error(None)
         except ModelUnavailable as error:
-            workflow.set_model_error(str(error))
+            if settings.workers > 0:  # a worker that cannot have a model is a configuration mistake
+                raise StartupError(f"the model cannot be loaded: {error}") from None
+            workflow.set_model_error(str(error))  # API-only: stay up, Generation NOT_SERVING
         workflow.ensure_policy()
         workflow.classifier()  # load once, before the first request
         auth = Authenticator(
