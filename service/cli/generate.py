@@ -136,7 +136,13 @@ def _local_only_given(ctx: typer.Context) -> list[str]:
 def generate(
     ctx: typer.Context,
     prompt: str = typer.Argument(..., help="What the video should show (at most 226 T5 tokens)."),
-    output: Path = typer.Option(..., "-o", "--output", help="MP4 file to write."),
+    output: str | None = typer.Option(
+        None,
+        "-o",
+        "--output",
+        help="MP4 file to write (required locally); with --server also a directory (existing, or ending "
+        "with /) for the server's file name (default: the current directory).",
+    ),
     model: str | None = typer.Option(
         None,
         "--model",
@@ -153,16 +159,30 @@ def generate(
         None, "--strength", help="Video-to-video: how much to change the input, (0, 1] (default 0.8)."
     ),
     seed: int | None = typer.Option(
-        None, "--seed", help="Same seed, same video on the same device (default: random, printed)."
+        None, "--seed", min=0, help="Same seed, same video on the same device (default: random, printed)."
     ),
-    steps: int | None = typer.Option(None, "--steps", help="Denoising steps (model default, 50)."),
-    guidance: float | None = typer.Option(None, "--guidance", help="Classifier-free guidance scale (6)."),
+    steps: int | None = typer.Option(
+        None, "--num-inference-steps", "--steps", min=1, help="Denoising steps (model default, 50)."
+    ),
+    guidance: float | None = typer.Option(
+        None, "--guidance-scale", "--guidance", min=0.0, help="Classifier-free guidance scale (6)."
+    ),
     frames: int | None = typer.Option(
-        None, "--frames", help="Frame count: 8N+1 for CogVideoX 1.0 (49), 16N+1 for 1.5 (81)."
+        None,
+        "--num-frames",
+        "--frames",
+        min=1,
+        help="Frame count: 8N+1 for CogVideoX 1.0 (49), 16N+1 for 1.5 (81).",
     ),
-    fps: int | None = typer.Option(None, "--fps", help="Frames per second of the MP4 (8; 16 for 1.5)."),
-    width: int | None = typer.Option(None, "--width", help="Width, a multiple of 16 (720; 1360 for 1.5)."),
-    height: int | None = typer.Option(None, "--height", help="Height, a multiple of 16 (480; 768 for 1.5)."),
+    fps: int | None = typer.Option(
+        None, "--fps", min=1, help="Frames per second of the MP4 (8; 16 for 1.5)."
+    ),
+    width: int | None = typer.Option(
+        None, "--width", min=1, help="Width, a multiple of 16 (720; 1360 for 1.5)."
+    ),
+    height: int | None = typer.Option(
+        None, "--height", min=1, help="Height, a multiple of 16 (480; 768 for 1.5)."
+    ),
     negative_prompt: str = typer.Option("", "--negative-prompt", help="What to steer away from."),
     device: str | None = typer.Option(None, "--device", help="cuda, cuda:1, cpu (cuda when present)."),
     dtype: str | None = typer.Option(
@@ -208,6 +228,15 @@ def generate(
     return_frames: bool = typer.Option(
         False, "--return-frames", help="--server: also download every signed frame (a zip beside -o)."
     ),
+    no_wait: bool = typer.Option(
+        False, "--no-wait", help="--server: print the job id and state and exit (follow: veriframe job)."
+    ),
+    as_json: bool = typer.Option(
+        False, "--json", help="--server: one JSON object on stdout (job_id, state, path, verification...)."
+    ),
+    timeout: float | None = typer.Option(
+        None, "--timeout", min=0.1, help="--server: stop following after this many seconds (exit 4)."
+    ),
 ) -> None:
     """Generate a video on this machine (development only), or through the service with --server.
 
@@ -215,9 +244,12 @@ def generate(
     The service (`veriframe serve`) screens prompts, watermarks, signs and audits everything it releases.
     With --server the model, device and encoding are the server's: --model, --keys, --frames-dir,
     --device, --dtype, --offload, --crf and --vae-* are refused (exit 2).
-    Exit codes: 0 done; 1 cancelled, or (--server) blocked, rejected, failed, rate limited or not
-    verified; 2 invalid input or usage, or (--server) the server unreachable or failing; 3 (--server)
-    the key was refused (unauthenticated or permission denied), as for veriframe-admin.
+    With --server the job id is printed as soon as the job is accepted; a job held for human review
+    says so, and how to follow it (`veriframe job wait JOB`); --no-wait exits there.
+    Exit codes: 0 done (--no-wait: accepted); 1 cancelled, or (--server) blocked, rejected, failed,
+    rate limited or not verified; 2 invalid input or usage, or (--server) the server unreachable or
+    failing; 3 (--server) the key was refused (unauthenticated or permission denied), as for
+    veriframe-admin; 4 (--server --timeout) the job had not ended (it goes on).
     """
     if server:  # the product path: the service through the SDK (no torch in this process)
         from veriframe.service.client.remote_generate import run_remote
@@ -229,12 +261,18 @@ def generate(
                 "settings are used (--return-frames downloads the signed frames)"
             )
 
-        run_remote(server=server, api_key=api_key, prompt=prompt, output=output, tls=tls, root_cert=root_cert,
-                   client_cert=client_cert, client_key=client_key, negative_prompt=negative_prompt,
-                   image=image, video=video, strength=strength, seed=seed, steps=steps,
-                   guidance_scale=guidance, num_frames=frames, fps=fps, width=width, height=height,
-                   return_frames=return_frames or None)
+        run_remote(server=server, api_key=api_key, prompt=prompt, output=output or "./", tls=tls,
+                   root_cert=root_cert, client_cert=client_cert, client_key=client_key,
+                   negative_prompt=negative_prompt, image=image, video=video, strength=strength, seed=seed,
+                   steps=steps, guidance_scale=guidance, num_frames=frames, fps=fps, width=width,
+                   height=height, return_frames=return_frames or None, as_json=as_json, wait=not no_wait,
+                   timeout=timeout)
         return
+    if no_wait or as_json or timeout is not None:
+        raise _fail("--no-wait, --json and --timeout follow a job on the service: use them with --server")
+    if output is None:
+        raise _fail("-o/--output FILE.mp4 is required for local generation")
+    output_file = Path(output)
     from veriframe.provenance.media import MediaError, decode_video, encode_mp4, read_image, write_pngs
     from veriframe.service.engine import Cancelled, GenerationParams, InvalidParameter, ModelLoadError
 
@@ -288,18 +326,18 @@ def generate(
         raise _fail(str(error), code=1) from error
     seconds = time.monotonic() - started
 
-    output.parent.mkdir(parents=True, exist_ok=True)
+    output_file.parent.mkdir(parents=True, exist_ok=True)
     if keys is not None:
-        _mark(result, prompt, output, keys, frames_dir, crf)
+        _mark(result, prompt, output_file, keys, frames_dir, crf)
         note = "watermarked and signed (not recorded in any audit ledger)"
     else:
-        encode_mp4(result.frames, result.fps, output, crf=crf)
+        encode_mp4(result.frames, result.fps, output_file, crf=crf)
         if frames_dir is not None:
             write_pngs(result.frames, frames_dir)
         note = "UNSIGNED and UNWATERMARKED: development only"
     t, h, w, _ = result.frames.shape
     typer.echo(
-        f"{output}: {t} frames {w}x{h} at {result.fps} fps, seed {result.seed}, "
+        f"{output_file}: {t} frames {w}x{h} at {result.fps} fps, seed {result.seed}, "
         f"{result.model.name} ({seconds:.1f} s); {note}"
     )
 

@@ -275,12 +275,14 @@ class GenerationResult:
 
 
 class Sink:
-    """Writes downloaded chunks to `dest` (a file, or a directory for the server's file name)."""
+    """Writes downloaded chunks to `dest`: into it, under the server's file name, when it is a directory
+    or looks like one (ends with "/"; it is created), else to that file."""
 
     def __init__(self, dest: str | Path) -> None:
         import hashlib
 
         self.dest = Path(dest)
+        self.into_directory = self.dest.is_dir() or str(dest).endswith(("/", os.sep))
         self.digest = hashlib.sha256()
         self.expected = ""
         self.path: Path | None = None
@@ -291,7 +293,7 @@ class Sink:
 
     def write(self, chunk: generation_pb2.DownloadChunk) -> None:
         if self._handle is None:
-            self.path = self.dest / chunk.filename if self.dest.is_dir() else self.dest
+            self.path = self.dest / chunk.filename if self.into_directory else self.dest
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._part = self.path.with_name(self.path.name + ".part")
             self._handle = open(self._part, "wb")  # noqa: SIM115 (closed in finish/abort)
