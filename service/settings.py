@@ -77,6 +77,9 @@ class Settings(BaseSettings):
     # --- limits
     rate_limit_per_minute: float = Field(120.0, gt=0, description="requests per API key (token bucket rate)")
     rate_limit_burst: int = Field(60, ge=1, description="token bucket size")
+    rate_limit_storage: str | None = Field(
+        None, description="rate limits shared by API servers: redis://127.0.0.1:6379/0 (unset: per process)"
+    )
     tenant_queue_cap: int = Field(20, ge=1, description="queued + held jobs per tenant")
     max_prompt_chars: int = Field(4000, ge=1)
 

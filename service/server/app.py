@@ -330,7 +330,10 @@ class VeriframeServer:
         workflow.ensure_policy()
         workflow.classifier()  # load once, before the first request
         auth = Authenticator(
-            sessions, rate_per_minute=settings.rate_limit_per_minute, burst=settings.rate_limit_burst
+            sessions,
+            rate_per_minute=settings.rate_limit_per_minute,
+            burst=settings.rate_limit_burst,
+            shared_limiter=_shared_limiter(settings),
         )
         return ServerContext(
             settings=settings,
@@ -357,6 +360,22 @@ class VeriframeServer:
             await self.server.stop(min(grace, 5.0))
         if self._engine is not None:
             self._engine.dispose()
+
+
+def _shared_limiter(settings: Settings) -> Any:
+    """The limiter every API server shares (rate_limit_storage), or None for per-process buckets."""
+    if not settings.rate_limit_storage:
+        return None
+    from veriframe.service.ratelimit import RateLimitStorageError, SharedRateLimiter
+
+    try:
+        return SharedRateLimiter(
+            settings.rate_limit_storage,
+            rate_per_minute=settings.rate_limit_per_minute,
+            burst=settings.rate_limit_burst,
+        )
+    except RateLimitStorageError as error:
+        raise StartupError(f"{error}; fix or unset rate_limit_storage") from None
 
 
 def _redact(url: str) -> str:
