@@ -83,6 +83,19 @@ class Settings(BaseSettings):
     tenant_queue_cap: int = Field(20, ge=1, description="queued + held jobs per tenant")
     max_prompt_chars: int = Field(4000, ge=1)
 
+    # --- webhooks (per-request callback_url; see docs/operations.md)
+    webhook_secret: str | None = Field(
+        None, description="Standard Webhooks signing secret (whsec_<base64>); callbacks are refused without"
+    )
+    webhook_allowed_schemes: list[str] = Field(default_factory=lambda: ["http", "https"])
+    webhook_allowed_hosts: list[str] = Field(
+        default_factory=lambda: ["127.0.0.1", "::1", "localhost"],
+        description="callback hosts allowed (exact, or *.example.com); loopback only by default",
+    )
+    webhook_max_attempts: int = Field(10, ge=1, description="deliveries tried this often, then failed")
+    webhook_retry_base_s: float = Field(5.0, gt=0, description="first retry delay; doubles each time")
+    webhook_timeout_s: float = Field(10.0, gt=0, description="per delivery attempt")
+
     # --- safety
     classifier_path: Path | None = Field(None, description="HF text-classification model dir")
 

@@ -67,7 +67,7 @@ CLIENT_MESSAGES = {
 }
 FINGERPRINT = "request_sha256"  # in Job.params: the idempotency check's record of the request
 # Job.params entries that are bookkeeping, not engine parameters.
-BOOKKEEPING = ("input_file", "return_frames", "resolved", "blocked_categories", FINGERPRINT)
+BOOKKEEPING = ("input_file", "return_frames", "resolved", "blocked_categories", FINGERPRINT, "callback_url")
 MODES = ("t2v", "i2v", "v2v")
 # Inputs are decoded at Submit only up to what the model can take (SubmitLimits sets tighter values);
 # these bound the worker's re-read of a stored input.
@@ -103,6 +103,7 @@ class SubmitInput:
     height: int | None = None
     idempotency_key: str = ""
     return_frames: bool = False
+    callback_url: str = ""  # webhooks (veriframe.service.webhooks); checked against the allow-list
 
     def engine_fields(self) -> dict[str, Any]:
         names = (
@@ -240,6 +241,8 @@ class Workflow:
         )
         request_log.note(job_id=job.id)
         job.params["return_frames"] = request.return_frames
+        if request.callback_url:
+            job.params["callback_url"] = request.callback_url
         job.params[FINGERPRINT] = fingerprint
         if state == J.REJECTED:
             job.params["blocked_categories"] = list(decision.categories)
@@ -310,6 +313,8 @@ class Workflow:
 
     def _validate(self, r: SubmitInput) -> str:
         """The mode; InvalidArgument naming the field for anything wrong."""
+        if r.callback_url:
+            self._check_callback(r.callback_url)
         if not r.prompt.strip():
             raise InvalidArgument("params.prompt", "must not be empty")
         if len(r.prompt) > self.settings.max_prompt_chars:
@@ -372,6 +377,15 @@ class Workflow:
                 f"at least {MIN_PIXELS} pixels (e.g. 256x256)",
             )
         return mode
+
+    def _check_callback(self, url: str) -> None:
+        from veriframe.service.webhooks import check_callback_url
+
+        if not self.settings.webhook_secret:
+            raise InvalidArgument("callback_url", "this server sends no webhooks (no webhook_secret is set)")
+        check_callback_url(
+            url, schemes=self.settings.webhook_allowed_schemes, hosts=self.settings.webhook_allowed_hosts
+        )
 
     def _decode_input(self, kind: str, data: bytes, limit_mb: int) -> Any:
         """Decode an i2v/v2v input, refusing anything larger than the model can take (never OOM)."""

@@ -237,6 +237,9 @@ def generate(
     timeout: float | None = typer.Option(
         None, "--timeout", min=0.1, help="--server: stop following after this many seconds (exit 4)."
     ),
+    callback_url: str | None = typer.Option(
+        None, "--callback-url", help="--server: POST signed webhooks (held, rejected, succeeded, failed) here."
+    ),
 ) -> None:
     """Generate a video on this machine (development only), or through the service with --server.
 
@@ -266,10 +269,10 @@ def generate(
                    negative_prompt=negative_prompt, image=image, video=video, strength=strength, seed=seed,
                    steps=steps, guidance_scale=guidance, num_frames=frames, fps=fps, width=width,
                    height=height, return_frames=return_frames or None, as_json=as_json, wait=not no_wait,
-                   timeout=timeout)
+                   timeout=timeout, callback_url=callback_url)
         return
-    if no_wait or as_json or timeout is not None:
-        raise _fail("--no-wait, --json and --timeout follow a job on the service: use them with --server")
+    if no_wait or as_json or timeout is not None or callback_url:
+        raise _fail("--no-wait, --json, --timeout and --callback-url are for the service: add --server")
     if output is None:
         raise _fail("-o/--output FILE.mp4 is required for local generation")
     output_file = Path(output)

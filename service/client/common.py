@@ -162,6 +162,7 @@ def submit_request(
     height: int | None = None,
     idempotency_key: str | None = None,
     return_frames: bool = False,
+    callback_url: str = "",
 ) -> generation_pb2.SubmitRequest:
     """A SubmitRequest. An idempotency key is always set (a fresh one by default), so retrying a Submit
     after a lost reply never makes a second job."""
@@ -189,7 +190,10 @@ def submit_request(
         if value is not None:
             _set_field(params, name, value, f"params.{name}")
     return generation_pb2.SubmitRequest(
-        params=params, idempotency_key=idempotency_key or str(uuid.uuid4()), return_frames=return_frames
+        params=params,
+        idempotency_key=idempotency_key or str(uuid.uuid4()),
+        return_frames=return_frames,
+        callback_url=callback_url,
     )
 
 

@@ -125,6 +125,7 @@ class VeriframeServer:
         self.port = 0
         self.ctx: ServerContext | None = None
         self._maintenance: Maintenance | None = None
+        self._webhooks: Any = None  # webhooks.WebhookDispatcher when webhook_secret is set
         self._health: health.aio.HealthServicer | None = None  # type: ignore[name-defined]
         self._engine: Any = None
         self._tasks: set[asyncio.Task[None]] = set()
@@ -208,6 +209,17 @@ class VeriframeServer:
             notify=ctx.notifier.notify,
         )
         self._maintenance.start()
+        if settings.webhook_secret:
+            from veriframe.service.webhooks import WebhookDispatcher
+
+            self._webhooks = WebhookDispatcher(
+                ctx.sessions,
+                settings.webhook_secret,
+                max_attempts=settings.webhook_max_attempts,
+                retry_base_s=settings.webhook_retry_base_s,
+                timeout_s=settings.webhook_timeout_s,
+            )
+            self._webhooks.start()
         for name in SERVICE_NAMES:
             await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
         await self._set_generation_health()
@@ -356,6 +368,8 @@ class VeriframeServer:
             await asyncio.gather(*(w.stop(grace) for w in self.ctx.workers))
         if self._maintenance is not None:
             await self._maintenance.stop()
+        if self._webhooks is not None:
+            await self._webhooks.stop()
         if self.server is not None:
             await self.server.stop(min(grace, 5.0))
         if self._engine is not None:

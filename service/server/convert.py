@@ -20,7 +20,8 @@ MODE_NAMES = {
     common_pb2.MODE_UNSPECIFIED: "",
 }
 MODE_VALUES = {v: k for k, v in MODE_NAMES.items() if v}
-_HIDDEN_PARAMS = ("input_file", "request_sha256")  # server paths; the idempotency fingerprint
+# Server paths; the idempotency fingerprint; the callback URL (the client knows it; others need not).
+_HIDDEN_PARAMS = ("input_file", "request_sha256", "callback_url")
 
 
 def timestamp(moment: datetime | None) -> timestamp_pb2.Timestamp | None:
@@ -84,6 +85,7 @@ def submit_input(request: generation_pb2.SubmitRequest) -> SubmitInput:
         height=opt("height"),
         idempotency_key=request.idempotency_key,
         return_frames=request.return_frames,
+        callback_url=request.callback_url,
     )
 
 
