@@ -238,7 +238,7 @@ def generate(
         None, "--timeout", min=0.1, help="--server: stop following after this many seconds (exit 4)."
     ),
     callback_url: str | None = typer.Option(
-        None, "--callback-url", help="--server: POST signed webhooks (held, rejected, succeeded, failed) here."
+        None, "--callback-url", help="--server: POST signed webhooks (held, rejected, succeeded, failed)."
     ),
 ) -> None:
     """Generate a video on this machine (development only), or through the service with --server.
