@@ -114,8 +114,8 @@ def test_a_tampered_body_fails_verification(make_live_server) -> None:
         Webhook(SECRET).verify(body.replace(b"REVIEW", b"SUCCEEDED"), headers)
 
 
-def test_deliveries_survive_a_server_restart(make_live_server, tmp_path) -> None:
-    url = f"sqlite:///{tmp_path / 'hooks.db'}"
+def test_deliveries_survive_a_server_restart(make_live_server, db_url) -> None:
+    url = db_url  # SQLite and PostgreSQL
     receiver = Receiver()
     down = receiver.url
     receiver.close()  # nobody listens: the first server cannot deliver
