@@ -102,3 +102,20 @@ def test_bad_input_is_answered_before_any_progress_bar(conn, tmp_path) -> None:
     assert refused.returncode == 3 and "Unauthenticated" in refused.stderr
     unknown_state = veriframe("job", "list", "--state", "sleeping", *conn)
     assert unknown_state.returncode == 2 and "review" in unknown_state.stderr
+
+
+def test_every_public_sdk_method_is_documented_with_an_example() -> None:
+    import re
+
+    from veriframe.service.client import Client
+
+    doc = (Path(__file__).parents[1] / "docs" / "sdk.md").read_text()
+    sections = re.split(r"^### ", doc, flags=re.M)[1:]
+    documented = {}
+    for section in sections:
+        name = re.match(r"`client\.(\w+)\(", section)
+        if name:
+            documented[name.group(1)] = section
+    public = {m for m in dir(Client) if not m.startswith("_")}
+    assert public <= set(documented), public - set(documented)
+    assert all("```python" in documented[m] for m in public)
