@@ -28,6 +28,12 @@ class Settings(BaseSettings):
     # --- storage
     database_url: str = Field("sqlite:///veriframe.db", description="SQLAlchemy URL (SQLite/PostgreSQL)")
     output_dir: Path = Field(Path("veriframe-output"), description="where signed videos and frames are kept")
+    storage_url: str | None = Field(
+        None, description="object store for artifacts (s3://bucket/prefix); unset: output_dir on local disk"
+    )
+    storage_options: dict[str, Any] = Field(
+        default_factory=dict, description="obstore options: endpoint, region, allow_http, ... (JSON in env)"
+    )
     # Only prompts of ended jobs are ever purged, so 0 (purge as soon as a job ends) is safe.
     prompt_retention_days: float = Field(
         30.0, ge=0, description="prompt text of ended jobs kept this long, then purged"
