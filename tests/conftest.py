@@ -6,4 +6,5 @@ pytest_plugins = [
     "tests.fixtures.keys",
     "tests.fixtures.server",
     "tests.fixtures.object_store",
+    "tests.fixtures.hosts",
 ]
