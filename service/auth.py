@@ -19,18 +19,17 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
+from veriframe.service.clock import utcnow
 from veriframe.service.errors import InvalidArgument, PermissionDenied, ResourceExhausted, Unauthenticated
+from veriframe.service.roles import ROLES, STAFF
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
 
 KEY_PREFIX = "vf"
 _TENANT_RE = re.compile(r"[A-Za-z0-9._-]{1,128}")
-ROLES = ("client", "moderator", "admin", "verifier")
-STAFF = frozenset({"moderator", "admin"})
 
 _GEN = "/veriframe.v1.Generation/"
 _VER = "/veriframe.v1.Verification/"
@@ -229,7 +228,7 @@ def revoke(session: Session, key_id: str) -> None:
 
         raise NotFound(f"API key {key_id} not found")
     if row.revoked_at is None:
-        row.revoked_at = datetime.now(timezone.utc)
+        row.revoked_at = utcnow()
 
 
 def create_key_recorded(

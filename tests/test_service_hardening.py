@@ -208,8 +208,8 @@ def test_default_model_is_one_the_engine_accepts(monkeypatch) -> None:
 
 
 def test_retention_purges_only_ended_jobs(api_only) -> None:
+    from veriframe.service.clock import utcnow
     from veriframe.service.db import Job, PromptText
-    from veriframe.service.jobs import utcnow
 
     with api_only.client(tenant="retention") as client:
         queued = client.submit(BENIGN, **TEST_PARAMS).job.id
@@ -228,8 +228,8 @@ def test_retention_purges_only_ended_jobs(api_only) -> None:
 
 def test_uploaded_inputs_are_deleted_whenever_a_job_ends(api_only) -> None:
     from veriframe.service.auth import Principal
+    from veriframe.service.clock import utcnow
     from veriframe.service.db import Job
-    from veriframe.service.jobs import utcnow
 
     ctx = api_only.ctx
     inputs = Path(api_only.settings.output_dir) / "inputs"

@@ -17,21 +17,11 @@ from typing import Any, NoReturn
 
 import typer
 
+from veriframe.service.cli import connection
 from veriframe.service.cli import follow as F
 
 app = typer.Typer(help="Follow jobs on the service: get, list, wait, download, cancel.", no_args_is_help=True)
 
-SERVER = typer.Option(None, "--server", envvar="VERIFRAME_SERVER", help="Server address host:port.")
-API_KEY = typer.Option(
-    None, "--api-key", envvar="VERIFRAME_API_KEY", help="Client API key.", show_default=False
-)
-TLS = typer.Option(False, "--tls", help="Use TLS with the system's root certificates.")
-TLS_CA = typer.Option(None, "--tls-ca", envvar="VERIFRAME_TLS_CA", help="CA certificate (PEM); implies TLS.")
-TLS_CERT = typer.Option(
-    None, "--tls-cert", envvar="VERIFRAME_TLS_CERT", help="Client certificate (mutual TLS)."
-)
-TLS_KEY = typer.Option(None, "--tls-key", envvar="VERIFRAME_TLS_KEY", help="Client key (mutual TLS).")
-JSON = typer.Option(False, "--json", help="One JSON object on stdout.")
 
 
 def _fail(code: int, message: str) -> NoReturn:
@@ -56,9 +46,9 @@ def connected(
         _fail(F.EXIT_USAGE, "no server: pass --server HOST:PORT or set VERIFRAME_SERVER")
     if not api_key:
         _fail(F.EXIT_USAGE, "no API key: pass --api-key or set VERIFRAME_API_KEY")
-    for label, path in (("--tls-ca", tls_ca), ("--tls-cert", tls_cert), ("--tls-key", tls_key)):
-        if path is not None and not path.is_file():
-            _fail(F.EXIT_USAGE, f"{label} {path}: no such file")
+    missing = connection.missing_tls_file(tls_ca, tls_cert, tls_key)
+    if missing:
+        _fail(F.EXIT_USAGE, missing)
     client = Client(
         server, api_key, tls=tls, root_certificates=tls_ca, client_cert=tls_cert, client_key=tls_key
     )
@@ -88,13 +78,13 @@ def _print(job: Any, as_json: bool) -> None:
 @app.command("get")
 def get(
     job_id: str = typer.Argument(..., help="The job id (printed by `veriframe generate --server`)."),
-    as_json: bool = JSON,
-    server: str | None = SERVER,
-    api_key: str | None = API_KEY,
-    tls: bool = TLS,
-    tls_ca: Path | None = TLS_CA,
-    tls_cert: Path | None = TLS_CERT,
-    tls_key: Path | None = TLS_KEY,
+    as_json: bool = typer.Option(False, "--json", help="One JSON object on stdout."),
+    server: str | None = connection.server("Server address host:port."),
+    api_key: str | None = connection.api_key("Client API key."),
+    tls: bool = connection.tls(),
+    tls_ca: Path | None = connection.tls_ca(),
+    tls_cert: Path | None = connection.tls_cert(),
+    tls_key: Path | None = connection.tls_key(),
 ) -> None:
     """Show one job: state, progress, error, provenance id."""
     from veriframe.service.client.job import Job
@@ -110,12 +100,12 @@ def list_jobs(
     ),
     limit: int = typer.Option(20, "--limit", min=1, max=500, help="At most this many, newest first."),
     as_json: bool = typer.Option(False, "--json", help="A JSON array on stdout."),
-    server: str | None = SERVER,
-    api_key: str | None = API_KEY,
-    tls: bool = TLS,
-    tls_ca: Path | None = TLS_CA,
-    tls_cert: Path | None = TLS_CERT,
-    tls_key: Path | None = TLS_KEY,
+    server: str | None = connection.server("Server address host:port."),
+    api_key: str | None = connection.api_key("Client API key."),
+    tls: bool = connection.tls(),
+    tls_ca: Path | None = connection.tls_ca(),
+    tls_cert: Path | None = connection.tls_cert(),
+    tls_key: Path | None = connection.tls_key(),
 ) -> None:
     """Your tenant's jobs, newest first."""
     from veriframe.service.api.gen import common_pb2
@@ -149,13 +139,13 @@ def wait(
     download: str | None = typer.Option(
         None, "--download", "-o", help="When it succeeds, save the signed video here (file or directory/)."
     ),
-    as_json: bool = JSON,
-    server: str | None = SERVER,
-    api_key: str | None = API_KEY,
-    tls: bool = TLS,
-    tls_ca: Path | None = TLS_CA,
-    tls_cert: Path | None = TLS_CERT,
-    tls_key: Path | None = TLS_KEY,
+    as_json: bool = typer.Option(False, "--json", help="One JSON object on stdout."),
+    server: str | None = connection.server("Server address host:port."),
+    api_key: str | None = connection.api_key("Client API key."),
+    tls: bool = connection.tls(),
+    tls_ca: Path | None = connection.tls_ca(),
+    tls_cert: Path | None = connection.tls_cert(),
+    tls_key: Path | None = connection.tls_key(),
 ) -> None:
     """Follow a job until it ends (or --timeout): state changes, progress, review holds."""
     from rich.console import Console
@@ -186,13 +176,13 @@ def download(
     ),
     what: str = typer.Option("video", "--what", help="video, frames_zip (signed PNG frames) or frame."),
     frame: int = typer.Option(0, "--frame", min=0, help="--what frame: which frame."),
-    as_json: bool = JSON,
-    server: str | None = SERVER,
-    api_key: str | None = API_KEY,
-    tls: bool = TLS,
-    tls_ca: Path | None = TLS_CA,
-    tls_cert: Path | None = TLS_CERT,
-    tls_key: Path | None = TLS_KEY,
+    as_json: bool = typer.Option(False, "--json", help="One JSON object on stdout."),
+    server: str | None = connection.server("Server address host:port."),
+    api_key: str | None = connection.api_key("Client API key."),
+    tls: bool = connection.tls(),
+    tls_ca: Path | None = connection.tls_ca(),
+    tls_cert: Path | None = connection.tls_cert(),
+    tls_key: Path | None = connection.tls_key(),
 ) -> None:
     """Save a succeeded job's signed video (or frames); the SHA-256 the server announced is checked."""
     with connected(server, api_key, tls, tls_ca, tls_cert, tls_key) as client:
@@ -203,13 +193,13 @@ def download(
 @app.command("cancel")
 def cancel(
     job_id: str = typer.Argument(..., help="The job id."),
-    as_json: bool = JSON,
-    server: str | None = SERVER,
-    api_key: str | None = API_KEY,
-    tls: bool = TLS,
-    tls_ca: Path | None = TLS_CA,
-    tls_cert: Path | None = TLS_CERT,
-    tls_key: Path | None = TLS_KEY,
+    as_json: bool = typer.Option(False, "--json", help="One JSON object on stdout."),
+    server: str | None = connection.server("Server address host:port."),
+    api_key: str | None = connection.api_key("Client API key."),
+    tls: bool = connection.tls(),
+    tls_ca: Path | None = connection.tls_ca(),
+    tls_cert: Path | None = connection.tls_cert(),
+    tls_key: Path | None = connection.tls_key(),
 ) -> None:
     """Cancel a job that has not ended (a running one stops between steps)."""
     from veriframe.service.client.job import Job

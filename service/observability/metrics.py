@@ -119,7 +119,7 @@ class DatabaseCollector(Collector):
         self._sessions = sessions
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        from veriframe.service import jobs as J
+        from veriframe.service.store import states as S
 
         try:
             snapshot = self._snapshot()
@@ -133,7 +133,7 @@ class DatabaseCollector(Collector):
         up.add_metric([], 1)
         yield up
         jobs = GaugeMetricFamily("veriframe_jobs", "Jobs in the database, by state", labels=["state"])
-        for state in J.API_STATE:
+        for state in S.API_STATE:
             jobs.add_metric([state], snapshot["states"].get(state, 0))
         yield jobs
         yield _gauge("veriframe_queue_depth", "Jobs queued for a worker", snapshot["queued"])
@@ -156,13 +156,13 @@ class DatabaseCollector(Collector):
     def _snapshot(self) -> dict[str, Any]:
         from sqlalchemy import func, select
 
-        from veriframe.service import jobs as J
         from veriframe.service.db import Checkpoint, Job, LedgerHead, ReviewItem
+        from veriframe.service.store import states as S
 
         now = datetime.now(timezone.utc)
         with self._sessions() as s:
             states = dict(s.execute(select(Job.state, func.count()).group_by(Job.state)).all())
-            queued_since = s.scalar(select(func.min(Job.created_at)).where(Job.state == J.QUEUED))
+            queued_since = s.scalar(select(func.min(Job.created_at)).where(Job.state == S.QUEUED))
             reviews, review_since = s.execute(
                 select(func.count(), func.min(ReviewItem.created_at)).where(ReviewItem.state == "pending")
             ).one()
@@ -170,7 +170,7 @@ class DatabaseCollector(Collector):
             newest = s.scalar(select(func.max(Checkpoint.timestamp)))
         return {
             "states": states,
-            "queued": states.get(J.QUEUED, 0),
+            "queued": states.get(S.QUEUED, 0),
             "queued_age": _age(queued_since, now),
             "reviews": reviews,
             "review_age": _age(review_since, now),

@@ -1,5 +1,7 @@
 """Assemble and run the gRPC server: database, ledger, workflow, workers, servicers, health, reflection.
 
+The ONE place where the rooms are wired together (docs/architecture.md).
+
 async with running_server(settings) as server:   # tests, the demo
     print(server.address)
 serve(settings)                                    # `veriframe serve`: until SIGTERM / SIGINT
@@ -13,7 +15,6 @@ import logging
 import signal
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -21,19 +22,26 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from veriframe.service.admin import AdminService
 from veriframe.service.api.gen import (
     admin_pb2,
+    admin_pb2_grpc,
     generation_pb2,
     generation_pb2_grpc,
     verification_pb2,
     verification_pb2_grpc,
 )
 from veriframe.service.auth import Authenticator
-from veriframe.service.jobs import JobStore
-from veriframe.service.jobs_worker import Engines, JobNotifier, Maintenance, Worker, new_worker_id
+from veriframe.service.flow.workflow import Workflow
 from veriframe.service.observability.wiring import Observability
+from veriframe.service.server.admin_servicer import ModerationAdminServicer
+from veriframe.service.server.context import ServerContext
+from veriframe.service.server.generation import GenerationServicer
+from veriframe.service.server.interceptor import AuthInterceptor
+from veriframe.service.server.verification import VerificationServicer
 from veriframe.service.settings import Settings
-from veriframe.service.workflow import Workflow
+from veriframe.service.store.jobs import JobStore
+from veriframe.service.worker import Engines, JobNotifier, Maintenance, Worker, new_worker_id
 
 log = logging.getLogger(__name__)
 SERVICE_NAMES = (
@@ -41,25 +49,6 @@ SERVICE_NAMES = (
     verification_pb2.DESCRIPTOR.services_by_name["Verification"].full_name,
     admin_pb2.DESCRIPTOR.services_by_name["ModerationAdmin"].full_name,
 )
-
-
-@dataclass
-class ServerContext:
-    """Everything a servicer needs (the admin servicer included)."""
-
-    settings: Settings
-    sessions: Any
-    ledger: Any
-    store: JobStore
-    workflow: Workflow
-    auth: Authenticator
-    notifier: JobNotifier
-    workers: list[Worker] = field(default_factory=list)
-    ledger_public_key_pem: str = ""
-
-    def wake_workers(self) -> None:
-        for worker in self.workers:
-            worker.wake()
 
 
 def _engine_loader(settings: Settings, device: str | None) -> Callable[[], Any]:
@@ -159,11 +148,9 @@ class VeriframeServer:
             # A second server on a port in use must fail to bind, not silently share it.
             ("grpc.so_reuseport", 0),
         ]
-        server = grpc.aio.server(options=options, interceptors=self.ops.interceptors())
-        from veriframe.service.api.gen import admin_pb2_grpc
-        from veriframe.service.server.admin_servicer import ModerationAdminServicer
-        from veriframe.service.server.generation import GenerationServicer
-        from veriframe.service.server.verification import VerificationServicer
+        # The observer first: it sees every call's final status, auth refusals included.
+        interceptors = [*self.ops.interceptors(), AuthInterceptor(ctx.auth)]
+        server = grpc.aio.server(options=options, interceptors=interceptors)
 
         generation_pb2_grpc.add_GenerationServicer_to_server(GenerationServicer(ctx), server)
         verification_pb2_grpc.add_VerificationServicer_to_server(VerificationServicer(ctx), server)
@@ -290,7 +277,7 @@ class VeriframeServer:
 
     async def _inspect_again(self) -> None:
         """A worker loaded the model that could not be inspected at start (e.g. it was downloaded)."""
-        from veriframe.service.server.model_limits import ModelUnavailable, SubmitLimits
+        from veriframe.service.flow.model_limits import ModelUnavailable, SubmitLimits
 
         assert self.ctx is not None
         try:
@@ -330,7 +317,7 @@ class VeriframeServer:
         )
         workflow = Workflow(settings, sessions, ledger, store)
         self._load_keys(workflow)
-        from veriframe.service.server.model_limits import ModelUnavailable, SubmitLimits
+        from veriframe.service.flow.model_limits import ModelUnavailable, SubmitLimits
 
         try:
             workflow.limits = SubmitLimits(settings.model, settings.i2v_model)
@@ -347,7 +334,7 @@ class VeriframeServer:
             burst=settings.rate_limit_burst,
             shared_limiter=_shared_limiter(settings),
         )
-        return ServerContext(
+        ctx = ServerContext(
             settings=settings,
             sessions=sessions,
             ledger=ledger,
@@ -357,6 +344,8 @@ class VeriframeServer:
             notifier=JobNotifier(loop),
             ledger_public_key_pem=public_pem,
         )
+        ctx.admin = AdminService(sessions, ledger, workflow, on_job_change=ctx.job_changed)
+        return ctx
 
     async def stop(self, grace: float | None = None) -> None:
         """Graceful: NOT_SERVING, stop accepting, let the running jobs finish (or requeue them), close."""

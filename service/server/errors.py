@@ -1,7 +1,7 @@
-"""Domain errors -> gRPC status with `google.rpc.Status` details, and the per-RPC auth wrapper.
+"""Domain errors -> gRPC status with `google.rpc.Status` details (the status mapping, in one place).
 
-Every servicer method is wrapped by `rpc(...)`: it authenticates the caller (API key from the
-`authorization` metadata), checks the role matrix and the rate limit, then runs the handler and turns
+Every servicer method is wrapped by `rpc`: it hands the handler the caller's principal (authenticated
+and authorized before, by `veriframe.service.server.interceptor.AuthInterceptor`), runs it and turns
 `veriframe.service.errors` into status codes with details:
   InvalidArgument    -> INVALID_ARGUMENT + google.rpc.BadRequest(field_violations=[field, description])
   PromptBlocked etc. -> FAILED_PRECONDITION + google.rpc.ErrorInfo(reason, domain, metadata)
@@ -24,7 +24,6 @@ import grpc
 from google.protobuf import any_pb2, duration_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 
-from veriframe.service.auth import Authenticator, key_from_metadata
 from veriframe.service.errors import (
     FailedPrecondition,
     InvalidArgument,
@@ -32,7 +31,7 @@ from veriframe.service.errors import (
     ServiceError,
     Unavailable,
 )
-from veriframe.service.observability import request_log
+from veriframe.service.server.context import current_principal
 
 log = logging.getLogger(__name__)
 DOMAIN = "veriframe.dev"
@@ -84,7 +83,8 @@ async def abort(context: grpc.aio.ServicerContext, error: ServiceError) -> None:
     await context.abort(code, message, trailing_metadata=((STATUS_DETAILS_KEY, status.SerializeToString()),))
 
 
-def _translate(error: BaseException) -> ServiceError | None:
+def translate(error: BaseException) -> ServiceError | None:
+    """The domain error an exception stands for (None: an unexpected one)."""
     from veriframe.service.db import DatabaseUnavailable
 
     if isinstance(error, ServiceError):
@@ -94,52 +94,38 @@ def _translate(error: BaseException) -> ServiceError | None:
     return None
 
 
-def rpc(service: str, authenticator: Callable[[Any], Authenticator]) -> Callable[[Callable[..., Any]], Any]:
+def rpc(handler: Callable[..., Any]) -> Any:
     """Decorate a servicer method `(self, request, context, principal)`; works for unary and streaming."""
+    method = handler.__qualname__
 
-    def decorate(handler: Callable[..., Any]) -> Any:
-        method = f"/veriframe.v1.{service}/{handler.__name__}"
+    async def fail(context: grpc.aio.ServicerContext, error: BaseException) -> None:
+        translated = translate(error)
+        if translated is None:
+            log.exception("%s failed", method, exc_info=error)
+            translated = ServiceError("internal error (logged on the server)")
+        await abort(context, translated)
 
-        async def authorize(self: Any, context: grpc.aio.ServicerContext) -> Any:
-            auth = authenticator(self)
-            key = key_from_metadata(context.invocation_metadata())
-            principal = await asyncio.to_thread(auth.authenticate, key)
-            request_log.note(tenant=principal.tenant)
-            auth.authorize(principal, method)
-            return principal
-
-        async def fail(context: grpc.aio.ServicerContext, error: BaseException) -> None:
-            translated = _translate(error)
-            if translated is None:
-                log.exception("%s failed", method, exc_info=error)
-                translated = ServiceError("internal error (logged on the server)")
-            await abort(context, translated)
-
-        if inspect.isasyncgenfunction(handler):
-
-            @functools.wraps(handler)
-            async def stream_wrapper(self: Any, request: Any, context: grpc.aio.ServicerContext) -> Any:
-                try:
-                    principal = await authorize(self, context)
-                    async for item in handler(self, request, context, principal):
-                        yield item
-                except (asyncio.CancelledError, grpc.aio.AbortError):
-                    raise
-                except Exception as error:
-                    await fail(context, error)
-
-            return stream_wrapper
+    if inspect.isasyncgenfunction(handler):
 
         @functools.wraps(handler)
-        async def unary_wrapper(self: Any, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        async def stream_wrapper(self: Any, request: Any, context: grpc.aio.ServicerContext) -> Any:
             try:
-                principal = await authorize(self, context)
-                return await handler(self, request, context, principal)
+                async for item in handler(self, request, context, current_principal()):
+                    yield item
             except (asyncio.CancelledError, grpc.aio.AbortError):
                 raise
             except Exception as error:
                 await fail(context, error)
 
-        return unary_wrapper
+        return stream_wrapper
 
-    return decorate
+    @functools.wraps(handler)
+    async def unary_wrapper(self: Any, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        try:
+            return await handler(self, request, context, current_principal())
+        except (asyncio.CancelledError, grpc.aio.AbortError):
+            raise
+        except Exception as error:
+            await fail(context, error)
+
+    return unary_wrapper

@@ -1,4 +1,5 @@
-"""The GPU worker (one per device) and the maintenance loop, as asyncio tasks of the server process.
+"""The GPU worker (one per device) and the maintenance loop, as asyncio tasks of the server process
+(docs/architecture.md: the walk of one execute).
 
 A worker claims a job (atomically, under a lease), runs `Workflow.execute` in its own thread, and
 renews the lease from the event loop every third of its length. A heartbeat that finds the job no
@@ -22,9 +23,10 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from veriframe.service.jobs import JobStore
+from veriframe.service.flow.types import WorkerContext
+from veriframe.service.flow.workflow import Workflow
 from veriframe.service.observability import metrics
-from veriframe.service.workflow import WorkerContext, Workflow
+from veriframe.service.store.jobs import JobStore
 
 log = logging.getLogger(__name__)
 
