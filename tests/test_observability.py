@@ -97,7 +97,7 @@ def test_metrics_move_with_real_requests(observed) -> None:
         with pytest.raises(PromptBlocked):
             client.submit(HARMFUL, **TEST_PARAMS)
         with pytest.raises(InvalidArgument):
-            client.submit(BENIGN, **{**TEST_PARAMS, "width": 100})
+            client.submit(BENIGN, **{**TEST_PARAMS, "width": 64, "height": 64})  # refused by the server
     with Client(observed.address, "vf_000000000000_nope", retries=1) as bad, pytest.raises(Unauthenticated):
         bad.get_job(done.job_id)
     after = scrape(url)
@@ -171,7 +171,7 @@ def test_request_lines_carry_the_fields_and_no_secret(observed, caplog) -> None:
     with observed.client() as client:
         held = client.submit(REVIEWED, **TEST_PARAMS)
         with pytest.raises(InvalidArgument):
-            client.submit(BENIGN, **{**TEST_PARAMS, "height": 100})
+            client.submit(BENIGN, **{**TEST_PARAMS, "width": 64, "height": 64})
     with Client(observed.address, key[:-4] + "AAAA", retries=1) as bad, pytest.raises(Unauthenticated):
         bad.get_job(held.job.id)
     lines = [r for r in caplog.records if r.name == "veriframe.access"]

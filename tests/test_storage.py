@@ -49,3 +49,40 @@ def test_local_keys_cannot_leave_the_root(tmp_path: Path) -> None:
     legacy = tmp_path / "legacy.mp4"  # a row written before keys existed holds an absolute path
     legacy.write_bytes(b"old")
     assert storage.size(str(legacy)) == 3
+
+
+def test_outputs_live_in_the_object_store_and_download_works_from_another_api_server(
+    make_live_server, s3_server, tmp_path: Path
+) -> None:
+    """A worker server and an API-only server with separate disks share the database and the store."""
+    import zipfile
+
+    from tests.fixtures.server import TEST_PARAMS
+
+    bucket = f"veriframe-{uuid.uuid4().hex[:8]}"
+    shared = {
+        "database_url": f"sqlite:///{tmp_path / 'shared.db'}",
+        "storage_url": f"s3://{bucket}/artifacts",
+        "storage_options": s3_server["options"],
+    }
+    worker = make_live_server(output_dir=tmp_path / "worker-disk", **shared)
+    api = make_live_server(output_dir=tmp_path / "api-disk", workers=0, **shared)
+    key = worker.key("client", "hosts")
+    from veriframe.service.client import Client
+
+    with Client(worker.address, key) as client:
+        job = client.submit("a lighthouse on a cliff, waves crashing", return_frames=True, **TEST_PARAMS).job
+        final = client.wait(job.id, timeout=300)
+    assert final.output.video_sha256, final
+    store = ObjectStorage(f"s3://{bucket}/artifacts", s3_server["options"])
+    keys = store.list(f"hosts/{job.id}")
+    assert f"hosts/{job.id}/video.mp4" in keys and any("/frames/" in k for k in keys), keys
+    assert not list((tmp_path / "worker-disk").rglob("*.mp4"))  # no copy stays on the worker's disk
+    with Client(api.address, key) as client:
+        video = client.download(job.id, tmp_path / "from-api/")
+        frames = client.download(job.id, tmp_path / "from-api/", what="frames_zip")
+        report = client.verify(video)
+    assert video.read_bytes() == b"".join(store.read_chunks(f"hosts/{job.id}/video.mp4", 1 << 20))
+    assert report.verified and report.watermark.id == final.provenance_id
+    with zipfile.ZipFile(frames) as archive:
+        assert len(archive.namelist()) == 9

@@ -181,11 +181,11 @@ def store_input(services: Services, job: Job, r: SubmitInput) -> Path | None:
     """i2v/v2v inputs live beside the outputs (shared storage when workers run elsewhere)."""
     if job.state == S.REJECTED or not (r.image or r.video):
         return None
-    path = services.output_dir / "inputs" / f"{job.id}.{'img' if r.image else 'mp4'}"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(r.image or r.video)
-    job.params["input_file"] = str(path)
-    return path
+    from veriframe.service.flow import publish
+
+    recorded = publish.store_input(services, job.id, "img" if r.image else "mp4", r.image or r.video)
+    job.params["input_file"] = recorded
+    return Path(recorded) if Path(recorded).is_absolute() else None
 
 
 def record(

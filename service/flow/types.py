@@ -143,6 +143,7 @@ class Services:
     signing: Any  # veriframe.service.flow.execute.SigningKeys
     limits: Any = None  # veriframe.service.flow.model_limits.SubmitLimits, or None (not inspected)
     trust_anchors: list[bytes] = field(default_factory=list)  # PEM roots Verify trusts
+    storage: Any = None  # veriframe.service.storage: where artifacts live (None: output_dir on disk)
 
     @property
     def output_dir(self) -> Path:

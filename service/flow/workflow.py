@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import exc
 
 from veriframe.service.errors import InvalidArgument, PromptBlocked, Unavailable
-from veriframe.service.flow import artifacts, cancel, execute, reviews, submit, verify
+from veriframe.service.flow import artifacts, cancel, execute, publish, reviews, submit, verify
 from veriframe.service.flow.execute import CLIENT_MESSAGES, LeaseLost, SigningKeys
 from veriframe.service.flow.screening import Screener
 from veriframe.service.flow.types import (
@@ -44,6 +44,7 @@ from veriframe.service.flow.types import (
     WorkerContext,
 )
 from veriframe.service.observability import metrics, tracing
+from veriframe.service.storage import storage_for
 from veriframe.service.store import policies
 from veriframe.service.store import states as S
 
@@ -80,6 +81,7 @@ class Workflow:
             screener=Screener(settings.classifier_path, classifier),
             signing=SigningKeys(settings.keys_dir, signing_keys),
             limits=limits,
+            storage=storage_for(settings),
         )
         # Why this server cannot generate (its model could not be inspected or loaded), or None.
         self.model_error: str | None = None if limits is not None else "the model was not inspected"
@@ -143,7 +145,7 @@ class Workflow:
 
         try:
             with tracing.stage("postprocess", job_id=job.id), metrics.POSTPROCESS_SECONDS.time():
-                marked = execute.mark(services, job, video, params)
+                marked = publish.publish(services, job, execute.mark(services, job, video, params))
         except Exception:  # watermark, encode or sign failed: nothing is released
             log.exception("job %s: provenance failed", job.id)
             return execute.fail(
@@ -153,8 +155,11 @@ class Workflow:
         # The ledger record and SUCCEEDED commit together, or neither does.
         try:
             execute.succeed(services, job, ctx, params, video, marked)
+            if publish.remote(services):  # uploaded: no copy stays on this host
+                execute.remove_paths(execute.out_dir(services, job))
         except LeaseLost:
             execute.remove_paths(execute.out_dir(services, job))
+            publish.unpublish(services, job)
             return "lost"
         except Exception:
             log.exception("job %s: ledger write failed", job.id)
