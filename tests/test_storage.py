@@ -15,7 +15,7 @@ def storage(request, tmp_path):
     if request.param == "local":
         return LocalStorage(tmp_path / "root")
     server = request.getfixturevalue("s3_server")
-    return ObjectStorage(f"s3://veriframe-{uuid.uuid4().hex[:8]}/artifacts", server["options"])
+    return ObjectStorage(f"s3://veriframe-test/{uuid.uuid4().hex[:8]}", server["options"])
 
 
 def test_round_trip(storage, tmp_path: Path) -> None:
@@ -59,10 +59,10 @@ def test_outputs_live_in_the_object_store_and_download_works_from_another_api_se
 
     from tests.fixtures.server import TEST_PARAMS
 
-    bucket = f"veriframe-{uuid.uuid4().hex[:8]}"
+    url = f"s3://veriframe-test/{uuid.uuid4().hex[:8]}"  # one bucket; a prefix per test
     shared = {
         "database_url": f"sqlite:///{tmp_path / 'shared.db'}",
-        "storage_url": f"s3://{bucket}/artifacts",
+        "storage_url": url,
         "storage_options": s3_server["options"],
     }
     worker = make_live_server(output_dir=tmp_path / "worker-disk", **shared)
@@ -74,13 +74,13 @@ def test_outputs_live_in_the_object_store_and_download_works_from_another_api_se
         job = client.submit("a lighthouse on a cliff, waves crashing", return_frames=True, **TEST_PARAMS).job
         final = client.wait(job.id, timeout=300)
     assert final.output.video_sha256, final
-    store = ObjectStorage(f"s3://{bucket}/artifacts", s3_server["options"])
+    store = ObjectStorage(url, s3_server["options"])
     keys = store.list(f"hosts/{job.id}")
     assert f"hosts/{job.id}/video.mp4" in keys and any("/frames/" in k for k in keys), keys
     assert not list((tmp_path / "worker-disk").rglob("*.mp4"))  # no copy stays on the worker's disk
     with Client(api.address, key) as client:
-        video = client.download(job.id, tmp_path / "from-api/")
-        frames = client.download(job.id, tmp_path / "from-api/", what="frames_zip")
+        video = client.download(job.id, f"{tmp_path / 'from-api'}/")
+        frames = client.download(job.id, f"{tmp_path / 'from-api'}/", what="frames_zip")
         report = client.verify(video)
     assert video.read_bytes() == b"".join(store.read_chunks(f"hosts/{job.id}/video.mp4", 1 << 20))
     assert report.verified and report.watermark.id == final.provenance_id
