@@ -110,22 +110,15 @@ FAMILIES: dict[str, Family] = {
 
 
 @dataclass
-class GenerationParams:
-    """One generation request. ``None`` means "the model's default"."""
+class GenerationParams(schema.Numbers):
+    """One generation request: the schema's numeric parameters (``veriframe.service.params.Numbers``;
+    ``None`` means "the model's default") plus the prompts, the mode and its decoded inputs."""
 
     prompt: str
     negative_prompt: str = ""
     mode: Mode = "t2v"
     image: np.ndarray | None = None  # i2v: (H, W, 3) uint8 RGB
     video: np.ndarray | None = None  # v2v: (T, H, W, 3) uint8 RGB
-    strength: float | None = None  # v2v: how much of the input video is re-noised (0, 1]
-    seed: int | None = None
-    num_inference_steps: int | None = None
-    guidance_scale: float | None = None
-    num_frames: int | None = None
-    fps: int | None = None
-    width: int | None = None
-    height: int | None = None
 
 
 @dataclass(frozen=True)

@@ -174,7 +174,7 @@ def test_startup_refuses_missing_keys_tls_and_a_used_port(live_server, tmp_path)
 
 
 def test_serve_exits_2_without_keys(tmp_path) -> None:
-    from tests.test_service_cli import run
+    from tests.test_cli_generate_and_demo import run
 
     database = f"sqlite:///{tmp_path / 'v.db'}"
     result = run(
