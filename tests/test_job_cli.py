@@ -119,3 +119,17 @@ def test_every_public_sdk_method_is_documented_with_an_example() -> None:
     public = {m for m in dir(Client) if not m.startswith("_")}
     assert public <= set(documented), public - set(documented)
     assert all("```python" in documented[m] for m in public)
+
+
+def test_the_sdk_takes_diffusers_names_and_warns_on_the_old_ones() -> None:
+    from veriframe.service.client import InvalidArgument
+    from veriframe.service.client.common import submit_request
+
+    new = submit_request("a fox", num_inference_steps=4, guidance_scale=6.0, num_frames=9).params
+    with pytest.warns(DeprecationWarning, match="steps= is deprecated: use num_inference_steps="):
+        old = submit_request("a fox", steps=4, guidance=6.0, frames=9).params
+    assert (old.num_inference_steps, old.guidance_scale, old.num_frames) == (4, 6.0, 9)
+    assert (new.num_inference_steps, new.guidance_scale, new.num_frames) == (4, 6.0, 9)
+    with pytest.warns(DeprecationWarning), pytest.raises(InvalidArgument) as caught:
+        submit_request("a fox", num_frames=9, frames=17)
+    assert caught.value.field == "params.num_frames"
