@@ -606,3 +606,16 @@ def test_review_expires_after_the_policys_ttl(live_server: Any, staff: dict[str,
         assert final.state == common_pb2.JOB_STATE_REJECTED and final.error.code == "REVIEW_EXPIRED"
     events = cli_json(live_server, staff["moderator"], "audit", "search", "--job", job.id)["events"]
     assert [e["event_type"] for e in events][-1] == "review.expired"
+
+
+def test_keys_list_is_readable_at_80_columns(live_server: Any, staff: dict[str, str]) -> None:
+    made = cli_json(live_server, staff["admin"], "keys", "create", "--role", "moderator", "--tenant", "t-narrow")
+    result = CliRunner().invoke(
+        app,
+        ["--server", live_server.address, "--api-key", staff["admin"], "keys", "list", "--tenant", "t-narrow"],
+        env={"COLUMNS": "80"},
+    )
+    assert result.exit_code == 0, result.stdout
+    assert max(len(line) for line in result.stdout.splitlines()) <= 80
+    assert made["key"]["id"] in result.stdout and made["key"]["prefix"] in result.stdout  # whole, not "…"
+    assert "moderator" in result.stdout and "…" not in result.stdout
