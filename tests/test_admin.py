@@ -619,3 +619,17 @@ def test_keys_list_is_readable_at_80_columns(live_server: Any, staff: dict[str, 
     assert max(len(line) for line in result.stdout.splitlines()) <= 80
     assert made["key"]["id"] in result.stdout and made["key"]["prefix"] in result.stdout  # whole, not "…"
     assert "moderator" in result.stdout and "…" not in result.stdout
+
+
+def test_connection_options_work_after_the_sub_command(live_server: Any, staff: dict[str, str]) -> None:
+    from veriframe.service.cli.admin import hoist_connection_options
+
+    args = ["keys", "list", "--tenant", "t-after", "--server", live_server.address, "--api-key=" + staff["admin"],
+            "--tls-ca", "ca.pem", "--json"]
+    assert hoist_connection_options(args) == [
+        "--server", live_server.address, "--api-key=" + staff["admin"], "--tls-ca", "ca.pem",
+        "keys", "list", "--tenant", "t-after", "--json",
+    ]
+    result = CliRunner().invoke(app, hoist_connection_options(args[:-3] + ["--json"]), env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.stdout
+    assert json.loads(result.stdout) == []

@@ -74,6 +74,38 @@ class Connection:
     server_from_command_line: bool = False
 
 
+# The connection options (flag -> takes a value). They belong to the top-level command, so
+# `hoist_connection_options` moves any given after the sub-command to the front before click parses.
+CONNECTION_FLAGS = {"--server": True, "--api-key": True, "--tls": False, "--tls-ca": True,
+                    "--tls-cert": True, "--tls-key": True, "--timeout": True}
+
+
+def hoist_connection_options(args: list[str]) -> list[str]:
+    """`review list --server X` -> `--server X review list` (both orders work for people)."""
+    front: list[str] = []
+    rest: list[str] = []
+    index = 0
+    while index < len(args):
+        arg = args[index]
+        if arg == "--":
+            rest += args[index:]
+            break
+        flag = arg.split("=", 1)[0]
+        if flag in CONNECTION_FLAGS:
+            takes_value = CONNECTION_FLAGS[flag] and "=" not in arg
+            front += args[index : index + 1 + takes_value]
+            index += 1 + takes_value
+            continue
+        rest.append(arg)
+        index += 1
+    return front + rest
+
+
+def run() -> None:
+    """The `veriframe-admin` console script."""
+    app(args=hoist_connection_options(sys.argv[1:]), prog_name="veriframe-admin")
+
+
 @app.callback()
 def main(
     ctx: typer.Context,
@@ -85,7 +117,7 @@ def main(
     tls_key: Path | None = connection.tls_key(),
     timeout: float = typer.Option(30.0, "--timeout", min=0.1, help="Seconds per call."),
 ) -> None:
-    """Connection options come before the command: veriframe-admin --server HOST:PORT review list."""
+    """Connection options go before or after the command: veriframe-admin review list --server HOST:PORT."""
     from click.core import ParameterSource
 
     source = ctx.get_parameter_source("server")
