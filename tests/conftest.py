@@ -6,5 +6,4 @@ pytest_plugins = [
     "tests.fixtures.keys",
     "tests.fixtures.server",
     "tests.fixtures.object_store",
-    "tests.fixtures.hosts",
 ]
