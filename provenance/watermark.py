@@ -35,7 +35,7 @@ WATERMARK_ALGORITHM = (
     "JND-masked"
 )
 #: Frames the v1 fallback reads (it costs ~35 ms a frame; old files carry the id in every frame).
-V1_FRAMES = 12
+V1_FRAMES = 8
 MAX_CANDIDATES = watermark_v2.MAX_DECODES + watermark_v1.MAX_DECODES * payload.MAX_CANDIDATES_PER_DECODE
 FALSE_POSITIVE_BOUND = MAX_CANDIDATES * 2.0**-32
 

@@ -25,8 +25,9 @@ from veriframe.provenance.watermark_tile import TILE
 
 MIN_SCALE, MAX_SCALE = 0.3, 2.2
 MAX_ANGLE_DEG = 20.0
+MIN_PEAK_Z = 4.0  # a lattice peak must stand this many standard deviations above the lag window
 _MAX_LAG = int(MAX_SCALE * TILE * 1.05)
-_ANALYSIS_SIZE = 768  # the lattice is estimated on at most this central window
+_ANALYSIS_SIZE = 544  # the lattice is estimated on at most this central window (>= 2 periods at 2.2x)
 
 
 def residual(y: np.ndarray, sigma: float) -> np.ndarray:
@@ -35,7 +36,7 @@ def residual(y: np.ndarray, sigma: float) -> np.ndarray:
     Two box-filter passes approximate a Gaussian of that sigma at a fraction of the cost.
     """
     y = y.astype(np.float32, copy=False)
-    k = max(3, int(round(np.sqrt(6.0 * sigma * sigma + 1.0))) | 1)
+    k = max(3, round(np.sqrt(6.0 * sigma * sigma + 1.0)) | 1)
     r = y - cv2.blur(cv2.blur(y, (k, k)), (k, k))
     local = cv2.blur(np.abs(r), (2 * k + 1, 2 * k + 1))
     return r / (local + 1.0)
@@ -47,6 +48,8 @@ def _whitened_autocorrelation(rs: list[np.ndarray]) -> np.ndarray:
     Power spectra ignore translation, so frames whose mark drifted with the motion still add up.
     """
     h, w = rs[0].shape
+    lag_y, lag_x = min(_MAX_LAG, int(0.8 * h)), min(_MAX_LAG, int(0.8 * w))
+    # Zero padding to twice the size keeps the correlation linear (no wrap-around).
     ph, pw = cv2.getOptimalDFTSize(2 * h), cv2.getOptimalDFTSize(2 * w)
     padded = np.zeros((ph, pw), np.float32)
     power = 0.0
@@ -57,10 +60,10 @@ def _whitened_autocorrelation(rs: list[np.ndarray]) -> np.ndarray:
     white = np.minimum(power / smooth, 25.0)
     # The codec's block grid (periods dividing 16 pixels) is periodic too: notch its spectral lines.
     for step in range(1, 16):
-        col = int(round(step * pw / 16))
+        col = round(step * pw / 16)
         if col < white.shape[1]:
             white[:, max(0, col - 1) : col + 2] = 0.0
-        row = int(round(step * ph / 16))
+        row = round(step * ph / 16)
         white[max(0, row - 1) : row + 2, :] = 0.0
         white[max(0, ph - row - 1) : ph - row + 2, :] = 0.0
     radius_y = np.abs(np.fft.fftfreq(ph))[:, None] * ph
@@ -68,13 +71,12 @@ def _whitened_autocorrelation(rs: list[np.ndarray]) -> np.ndarray:
     white[np.hypot(radius_y / ph, radius_x / pw) < 1.0 / (MAX_SCALE * TILE / 2)] = 0.0
     auto = np.fft.irfft2(white, s=(ph, pw))
     auto /= max(float(auto[0, 0]), 1e-12)
-    lag_y, lag_x = min(_MAX_LAG, int(0.8 * h)), min(_MAX_LAG, int(0.8 * w))
     return np.roll(auto, (lag_y, lag_x), axis=(0, 1))[: 2 * lag_y + 1, : 2 * lag_x + 1]
 
 
 def _peak_at(auto: np.ndarray, centre: np.ndarray, origin: np.ndarray, reach: int = 2):
     """Sub-pixel position (lag, relative to ``origin``) and value of the maximum near lag ``centre``."""
-    cy, cx = int(round(centre[1] + origin[1])), int(round(centre[0] + origin[0]))
+    cy, cx = round(centre[1] + origin[1]), round(centre[0] + origin[0])
     y0, x0 = max(cy - reach, 1), max(cx - reach, 1)
     y1, x1 = min(cy + reach + 1, auto.shape[0] - 1), min(cx + reach + 1, auto.shape[1] - 1)
     if y0 >= y1 or x0 >= x1:
@@ -130,7 +132,12 @@ def lattice_candidates(rs: list[np.ndarray], max_candidates: int = 4) -> list[np
     lag = np.stack([xs - origin[0], ys - origin[1]], axis=1).astype(np.float64)
     length = np.hypot(lag[:, 0], lag[:, 1])
     keep = (length >= MIN_SCALE * TILE * 0.95) & (length <= MAX_SCALE * TILE * 1.05)
+    # Peaks are scored against the spread of the whole lag window: a picture without the mark has
+    # no peak standing out, and then no geometry is worth reading.
+    spread = max(float(np.std(auto)), 1e-12)
     lag, length, value = lag[keep], length[keep], auto[ys[keep], xs[keep]]
+    strong_enough = value >= MIN_PEAK_Z * spread
+    lag, length, value = lag[strong_enough], length[strong_enough], value[strong_enough]
     angle = np.degrees(np.arctan2(lag[:, 1], lag[:, 0]))
     options = []
     for axis_angle in (0.0, 90.0):  # near-horizontal and near-vertical basis vectors (x >= 0 / y >= 0)

@@ -26,6 +26,8 @@ from veriframe.provenance import payload
 TILE = 128
 R_LO, R_HI = 3.0, 18.0
 SYNC_SHARE = 0.3
+#: Carrier magnitude ~ radius^-TILT: more energy at the low end of the band, which codecs keep.
+TILT = 0.0
 
 _rng = np.random.default_rng(0x7E1F_0002)  # fixed: part of the format, not a secret
 
@@ -45,7 +47,10 @@ def _annulus() -> tuple[np.ndarray, np.ndarray]:
 
 BIN_ROWS, BIN_COLS = _annulus()
 NUM_BINS = BIN_ROWS.size
-NUM_SYNC = int(round(SYNC_SHARE * NUM_BINS))
+_RADIUS = np.hypot(np.fft.fftfreq(TILE, 1.0 / TILE)[BIN_ROWS], BIN_COLS)
+MAGNITUDE = (_RADIUS / R_LO) ** -TILT
+MAGNITUDE /= np.sqrt(np.mean(MAGNITUDE**2))  # same total energy whatever the tilt
+NUM_SYNC = round(SYNC_SHARE * NUM_BINS)
 #: Sync bins: the first NUM_SYNC of the shuffled annulus, each with a fixed unit phasor.
 SYNC_PHASOR = np.exp(2j * np.pi * _rng.random(NUM_SYNC))
 _DATA_ROWS, _DATA_COLS = BIN_ROWS[NUM_SYNC:], BIN_COLS[NUM_SYNC:]
@@ -59,10 +64,10 @@ _NORM = TILE * TILE / np.sqrt(2.0 * NUM_BINS)  # makes the tile's RMS exactly 1
 def spectrum(codeword: np.ndarray) -> np.ndarray:
     """The tile's ``rfft2`` coefficients for the 306 coded bits (0/1)."""
     spec = np.zeros((TILE, TILE // 2 + 1), np.complex128)
-    spec[BIN_ROWS[:NUM_SYNC], BIN_COLS[:NUM_SYNC]] = SYNC_PHASOR
+    spec[BIN_ROWS[:NUM_SYNC], BIN_COLS[:NUM_SYNC]] = SYNC_PHASOR * MAGNITUDE[:NUM_SYNC]
     chips = CHIP_SIGN * (2.0 * np.asarray(codeword, np.float64)[CHIP_BIT] - 1.0)
     half = NUM_CHIPS // 2
-    spec[_DATA_ROWS, _DATA_COLS] = (chips[:half] + 1j * chips[half:]) / np.sqrt(2.0)
+    spec[_DATA_ROWS, _DATA_COLS] = (chips[:half] + 1j * chips[half:]) / np.sqrt(2.0) * MAGNITUDE[NUM_SYNC:]
     return spec * _NORM
 
 
@@ -76,7 +81,7 @@ def sync_correlation(folded_spec: np.ndarray) -> np.ndarray:
     """Cyclic cross-correlation (TILE x TILE, by shift) of a folded tile's spectrum with the sync pattern."""
     g = np.zeros_like(folded_spec)
     g[BIN_ROWS[:NUM_SYNC], BIN_COLS[:NUM_SYNC]] = (
-        folded_spec[BIN_ROWS[:NUM_SYNC], BIN_COLS[:NUM_SYNC]] * np.conj(SYNC_PHASOR)
+        folded_spec[BIN_ROWS[:NUM_SYNC], BIN_COLS[:NUM_SYNC]] * np.conj(SYNC_PHASOR) * MAGNITUDE[:NUM_SYNC]
     )
     return np.fft.irfft2(g, s=(TILE, TILE))
 
@@ -93,8 +98,9 @@ def unshift(spec: np.ndarray, shift: tuple[float, float]) -> np.ndarray:
 
 
 def soft_bits(aligned_spec: np.ndarray) -> np.ndarray:
-    """The 306 soft code values (unit variance) of an aligned folded tile's spectrum."""
-    values = aligned_spec[_DATA_ROWS, _DATA_COLS]
+    """The 306 soft code values (unit variance) of an aligned folded tile's spectrum (matched filter:
+    each chip weighted by its carrier's magnitude)."""
+    values = aligned_spec[_DATA_ROWS, _DATA_COLS] * MAGNITUDE[NUM_SYNC:]
     chips = np.concatenate([values.real, values.imag]) * CHIP_SIGN
     soft = np.bincount(CHIP_BIT, chips, minlength=payload.V2_CODED_BITS)
     return soft / max(float(np.std(soft)), 1e-12)

@@ -35,7 +35,8 @@ DETECT_FRAMES = 24
 MIN_SIDE = 64  # smaller frames hold too little of a tile to read
 _RESIDUAL_SIGMA = 4.0  # tile pixels: the high-pass scales with the geometry
 _FRAME_Z = 4.5  # one frame's sync z-score below this is noise (the max over 16384 shifts is ~4.3)
-_LATTICE_FRAMES = 8
+_LATTICE_FRAMES = 4
+ALIGN_FRAMES = 12  # frames warped one by one under a lattice geometry
 
 
 @dataclass(frozen=True)
@@ -95,27 +96,44 @@ def _aligned_sum(specs: list[np.ndarray]) -> tuple[np.ndarray, float]:
     return total, weight
 
 
-def _read_geometry(ys: list[np.ndarray], a: np.ndarray | None, label: str) -> Reading | None:
-    """Decode attempts (at most ``DECODES_PER_GEOMETRY``) under one geometry hypothesis."""
+def _folds(ys: list[np.ndarray], a: np.ndarray | None) -> list[np.ndarray]:
     scale = 1.0 if a is None else float(np.sqrt(abs(np.linalg.det(a))))
-    folds = [watermark_sync.fold(watermark_sync.residual(y, _RESIDUAL_SIGMA * scale), a) for y in ys]
-    total = np.sum(folds, axis=0)
+    return [watermark_sync.fold(watermark_sync.residual(y, _RESIDUAL_SIGMA * scale), a) for y in ys]
+
+
+def _read_geometry(ys: list[np.ndarray], a: np.ndarray | None, label: str) -> Reading | None:
+    """Decode attempts (at most ``DECODES_PER_GEOMETRY``) under one geometry hypothesis.
+
+    The frames' residuals are summed before the (costly) warp of a lattice geometry; they are
+    warped one by one only if that coherent read fails, and then only the first ``ALIGN_FRAMES``.
+    """
+    if a is None:
+        folds = _folds(ys, None)
+        total = np.sum(folds, axis=0)
+    else:
+        folds = None
+        scale = float(np.sqrt(abs(np.linalg.det(a))))
+        total = watermark_sync.fold(np.sum([watermark_sync.residual(y, _RESIDUAL_SIGMA * scale) for y in ys],
+                                           axis=0), a)
     ranked = []
     for name, image, turns, mirror in _mirrors(total):
         spec = np.fft.rfft2(image)
         ranked.append((*_sync_spec(spec), spec, name, turns, mirror))
     ranked.sort(key=lambda item: -item[0])
     for z, shift, spec, name, turns, mirror in ranked[: DECODES_PER_GEOMETRY // 2]:
-        attempts = [(f"sync z {z:.1f}", watermark_tile.unshift(spec, shift))]
-        if len(folds) > 1:
+        decoded = payload.decode_soft_v2(watermark_tile.soft_bits(watermark_tile.unshift(spec, shift)))
+        how = f"sync z {z:.1f}"
+        if decoded is None and len(ys) > 1:
+            if folds is None:
+                step = max(1, len(ys) // ALIGN_FRAMES)
+                folds = _folds(ys[::step], a)
             aligned, weight = _aligned_sum([np.fft.rfft2(_mirror(f, turns, mirror)) for f in folds])
             if weight > 0:
-                attempts.append(("frames aligned one by one", aligned))
-        for how, combined in attempts:
-            decoded = payload.decode_soft_v2(watermark_tile.soft_bits(combined))
-            if decoded is not None:
-                return Reading(decoded.provenance_id, decoded.bit_errors, round(z, 1),
-                               f"v2 {label}, {name}, {how}")
+                decoded = payload.decode_soft_v2(watermark_tile.soft_bits(aligned))
+                how = "frames aligned one by one"
+        if decoded is not None:
+            return Reading(decoded.provenance_id, decoded.bit_errors, round(z, 1),
+                           f"v2 {label}, {name}, {how}")
     return None
 
 
