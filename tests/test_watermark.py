@@ -115,7 +115,7 @@ def test_clean_detection_and_psnr(marked_720):
     frames, marked, pid = marked_720
     assert _psnr(marked, frames) >= 42.0
     result = watermark.detect_frames(marked)
-    assert result.found and result.provenance_id == pid and result.confidence == 1.0
+    assert result.found and result.provenance_id == pid and result.confidence >= 0.98
     assert result.registration.startswith("v2 pixel grid")
 
 
