@@ -223,9 +223,11 @@ def rivagan(frames: np.ndarray) -> list[str]:
 
     rows = [f"- RivaGAN (ONNX, 32 bits, no error correction): embed **{embed_ms:.0f} ms/frame** at "
             f"720x480, PSNR {psnr(marked, frames):.1f} dB; bit accuracy:"]
+    print(rows[0], flush=True)
     for name in ("none", "H.264 CRF 28", "crop to 25% area, corner + CRF 23", "scale 50% + CRF 23",
                  "horizontal flip + CRF 23", "rotation -5 deg + CRF 23"):
         rows.append(f"  {name} {accuracy(np.ascontiguousarray(ATTACKS[name](marked))):.2f}")
+        print(rows[-1], flush=True)
     return rows
 
 
@@ -240,7 +242,7 @@ def main() -> None:
                         help="only evaluate the RivaGAN ONNX coder on N frames (needs onnxruntime)")
     args = parser.parse_args()
     if args.rivagan:
-        print("\n".join(rivagan(natural_video(args.rivagan, 480, 720, seed=1))))
+        rivagan(natural_video(args.rivagan, 480, 720, seed=1))
         return
     contents = args.contents.split(",")
     attacks = {k: v for k, v in ATTACKS.items() if args.attacks.lower() in k.lower()}

@@ -15,13 +15,12 @@ candidates per video is bounded (:data:`MAX_CANDIDATES`), so P(false positive) <
 
 from __future__ import annotations
 
-import os
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
 from veriframe.provenance import payload, watermark_embed, watermark_tile, watermark_v1, watermark_v2
-from veriframe.provenance.watermark_v1 import WatermarkResult
+from veriframe.provenance.watermark_v1 import WatermarkResult, check_frames, default_workers
 
 __all__ = ["MIN_PIXELS", "WATERMARK_ALGORITHM", "WatermarkResult", "detect_frames", "embed_frames"]
 
@@ -40,27 +39,12 @@ MAX_CANDIDATES = watermark_v2.MAX_DECODES + watermark_v1.MAX_DECODES * payload.M
 FALSE_POSITIVE_BOUND = MAX_CANDIDATES * 2.0**-32
 
 
-def _workers() -> int:
-    return max(1, min(8, os.cpu_count() or 1))
-
-
-def _check_frames(frames: np.ndarray) -> np.ndarray:
-    frames = np.asarray(frames)
-    if frames.ndim == 3:
-        frames = frames[None]
-    if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
-        raise ValueError(f"frames must be uint8 (T, H, W, 3) or (H, W, 3), got {frames.shape} {frames.dtype}")
-    if frames.shape[0] == 0:
-        raise ValueError("no frames")
-    return frames
-
-
 def embed_frames(frames: np.ndarray, provenance_id: int, *, workers: int | None = None) -> np.ndarray:
     """Watermark every frame of ``frames`` (T, H, W, 3) uint8 RGB with ``provenance_id`` (new array).
 
     ``workers`` threads mark frames in parallel (OpenCV and NumPy release the GIL); 1 = this thread.
     """
-    frames = _check_frames(frames)
+    frames = check_frames(frames)
     _, height, width, _ = frames.shape
     if height * width < MIN_PIXELS:
         raise ValueError(f"frames of {width}x{height} are too small to watermark (need {MIN_PIXELS} pixels)")
@@ -72,7 +56,7 @@ def embed_frames(frames: np.ndarray, provenance_id: int, *, workers: int | None 
     def mark(t: int) -> None:
         out[t] = watermark_embed.embed_frame(frames[t], pattern)
 
-    count = workers or _workers()
+    count = workers or default_workers()
     if count == 1:
         for t in range(len(frames)):
             mark(t)
@@ -84,7 +68,7 @@ def embed_frames(frames: np.ndarray, provenance_id: int, *, workers: int | None 
 
 def detect_frames(frames: np.ndarray) -> WatermarkResult:
     """Look for a Veriframe watermark in ``frames`` ((T, H, W, 3) or one (H, W, 3) uint8 RGB image)."""
-    frames = _check_frames(frames)
+    frames = check_frames(frames)
     _, height, width, _ = frames.shape
     if min(height, width) < watermark_v2.MIN_SIDE:
         return WatermarkResult(False, None, 0.0, f"frames of {width}x{height} are too small to carry a mark "

@@ -71,11 +71,13 @@ class WatermarkResult:
     registration: str = "none"
 
 
-def _workers() -> int:
+def default_workers() -> int:
+    """Threads for per-frame work: the cores, at most 8."""
     return max(1, min(8, os.cpu_count() or 1))
 
 
-def _check_frames(frames: np.ndarray) -> np.ndarray:
+def check_frames(frames: np.ndarray) -> np.ndarray:
+    """``frames`` as a (T, H, W, 3) uint8 array (one image becomes T = 1), or ValueError."""
     frames = np.asarray(frames)
     if frames.ndim == 3:
         frames = frames[None]
@@ -88,7 +90,7 @@ def _check_frames(frames: np.ndarray) -> np.ndarray:
 
 def embed_frames(frames: np.ndarray, provenance_id: int, *, workers: int | None = None) -> np.ndarray:
     """Watermark every frame of ``frames`` (T, H, W, 3) uint8 RGB with ``provenance_id`` (new array)."""
-    frames = _check_frames(frames)
+    frames = check_frames(frames)
     _, height, width, _ = frames.shape
     if height * width < MIN_PIXELS:
         raise ValueError(f"frames of {width}x{height} are too small to watermark (need {MIN_PIXELS} pixels)")
@@ -99,14 +101,14 @@ def embed_frames(frames: np.ndarray, provenance_id: int, *, workers: int | None 
     def mark(t: int) -> None:
         out[t] = qim.embed_frame(frames[t], payload.frame_bits(provenance_id, t), SCALE)
 
-    with ThreadPoolExecutor(workers or _workers()) as pool:
+    with ThreadPoolExecutor(workers or default_workers()) as pool:
         list(pool.map(mark, range(len(frames))))
     return out
 
 
 def _s0(y: np.ndarray) -> np.ndarray:
     """s0 grids of a stack of luma planes (T, H, W) -> (T, rows, cols), in a thread pool."""
-    with ThreadPoolExecutor(_workers()) as pool:
+    with ThreadPoolExecutor(default_workers()) as pool:
         return np.stack(list(pool.map(qim.top_singular_values, y)))
 
 
@@ -233,7 +235,7 @@ def _crop_search(y: np.ndarray) -> WatermarkResult | None:
 
 def detect_frames(frames: np.ndarray) -> WatermarkResult:
     """Look for a Veriframe watermark in ``frames`` ((T, H, W, 3) or one (H, W, 3) uint8 RGB image)."""
-    frames = _check_frames(frames)
+    frames = check_frames(frames)
     _, height, width, _ = frames.shape
     if height * width < MIN_PIXELS:
         return WatermarkResult(False, None, 0.0, f"frames of {width}x{height} are too small to carry a mark")
