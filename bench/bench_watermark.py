@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/bench_watermark.py [--frames 49] [--contents textured,sky,night,motion]
         [--unmarked 1000] [--attacks SUBSTRING] [--out FILE.md]
+    .venv/bin/python bench/bench_watermark.py --rivagan 2   # the RivaGAN ONNX coder (needs onnxruntime)
 
 Contents: ``veriframe.provenance.synthetic.content_video`` (textured, smooth sky, dark night, fast
 motion), 720x480. Every attack is blind: ``watermark.detect_frames`` is told nothing about it. PSNR and
@@ -284,6 +285,8 @@ def main() -> None:
     for frames in unmarked_items(args.unmarked):
         n += 1
         fp += watermark.detect_frames(frames).found
+        if n % 50 == 0:
+            print(f"unmarked items: {n}, false positives so far: {fp}", flush=True)
     fp_s = time.perf_counter() - start
     lines += ["| content | PSNR before encoding | PSNR after CRF 23 (vs same encode unmarked) "
               "| SSIM after CRF 23 |", "|---|---|---|---|", *quality, "", *table, "",
