@@ -290,11 +290,13 @@ def main() -> None:
     fp_s = time.perf_counter() - start
     lines += ["| content | PSNR before encoding | PSNR after CRF 23 (vs same encode unmarked) "
               "| SSIM after CRF 23 |", "|---|---|---|---|", *quality, "", *table, "",
-              f"Totals: recovered {totals['recovered']}, none {totals['none']}, wrong {totals['wrong']}.", "",
-              f"False positives: **{fp} of {n}** unmarked items (contents x sizes 160x240-1280x720 x raw / "
-              f"H.264 / H.265 / stills / stock-library dwtDct+dwtDctSvd marks with other payloads), "
-              f"{fp_s / max(n, 1):.2f} s per item; bound by construction "
-              f"{watermark.FALSE_POSITIVE_BOUND:.1e} per video.", ""]
+              f"Totals: recovered {totals['recovered']}, none {totals['none']}, wrong {totals['wrong']}.", ""]
+    if n:
+        lines += [f"False positives: **{fp} of {n}** unmarked items (contents x sizes 160x240-1280x720 "
+                  "x raw / H.264 / H.265 / stills / stock-library dwtDct+dwtDctSvd marks with other "
+                  f"payloads), "
+                  f"{fp_s / n:.2f} s per item; bound by construction "
+                  f"{watermark.FALSE_POSITIVE_BOUND:.1e} per video.", ""]
     report = "\n".join(lines)
     print(report)
     if args.out:
