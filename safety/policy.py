@@ -128,6 +128,16 @@ class PolicyError(ValueError):
     """A policy document is invalid (the message names the field)."""
 
 
+def document_digest(document: dict[str, Any]) -> str:
+    """THE policy digest: SHA-256 of the canonical JSON (sorted keys, no spaces, ASCII escapes).
+
+    The ledger's `admin.policy_changed` records it and screening decisions cite it; one function, so a
+    policy with non-ASCII terms has one digest everywhere.
+    """
+    canonical = json.dumps(document, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
 @dataclass(frozen=True)
 class Thresholds:
     """Classifier score thresholds for one category; ``None`` disables that action."""
@@ -231,9 +241,8 @@ class Policy:
             raise PolicyError(f"policy is not valid JSON: {exc}") from exc
 
     def digest(self) -> str:
-        """SHA-256 of the canonical JSON: lets the audit log pin the exact policy content."""
-        canonical = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-        return hashlib.sha256(canonical.encode()).hexdigest()
+        """SHA-256 of the canonical JSON: the digest the ledger records for this policy."""
+        return document_digest(self.to_dict())
 
     def new_version(self, comment: str = "", **changes: Any) -> Policy:
         """A copy with ``changes`` applied and ``version`` + 1 (policies are never edited in place)."""

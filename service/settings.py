@@ -71,8 +71,16 @@ class Settings(BaseSettings):
     # --- limits
     rate_limit_per_minute: float = Field(120.0, gt=0, description="requests per API key (token bucket rate)")
     rate_limit_burst: int = Field(60, ge=1, description="token bucket size")
+    auth_failures_per_minute: float = Field(
+        30.0, ge=0, description="requests with an invalid API key per client address (0 = no limit)"
+    )
+    auth_failure_burst: int = Field(20, ge=1, description="invalid-key requests allowed in a burst")
     tenant_queue_cap: int = Field(20, ge=1, description="queued + held jobs per tenant")
     max_prompt_chars: int = Field(4000, ge=1)
+    malloc_arena_max: int = Field(
+        2, ge=0, description="glibc malloc arenas for the server process (0 = glibc's default, 8 per core)"
+    )
+    malloc_trim_after_job: bool = Field(True, description="hand freed heap back to the OS after each job")
 
     # --- safety
     classifier_path: Path | None = Field(None, description="HF text-classification model dir")

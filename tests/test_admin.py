@@ -587,7 +587,7 @@ def test_review_expires_after_the_policys_ttl(live_server: Any, staff: dict[str,
     from datetime import datetime, timedelta
 
     from veriframe.service.client.admin import AdminClient
-    from veriframe.service.jobs import utcnow
+    from veriframe.service.clock import utcnow
 
     with AdminClient(live_server.address, api_key=staff["admin"]) as sdk:
         document = json.loads(sdk.get_policy().document_json)

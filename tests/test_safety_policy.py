@@ -105,3 +105,20 @@ def test_default_policy_blocks_deceptive_use_of_a_listed_person() -> None:
     d = screen("Taylor Swift endorsing a crypto giveaway", default_policy(), None)
     assert d.decision == "block" and d.categories == ["deception/real-person"]
     assert screen("Tom Hanks smiling", default_policy(), None).decision == "review"
+
+
+def test_a_non_ascii_policy_has_one_digest() -> None:
+    # One digest function (the ledger's): canonical JSON with ASCII escapes, whatever the terms' script.
+    import hashlib
+
+    from veriframe.safety.policy import document_digest
+
+    base = default_policy()
+    policy = base.new_version("Cyrillic and CJK terms", allow_phrases=("снеговик", "雪だるま"))
+    document = policy.to_dict()
+    escaped = json.dumps(document, sort_keys=True, separators=(",", ":")).encode()
+    assert b"\\u0441" in escaped  # really non-ASCII content, escaped
+    assert policy.digest() == document_digest(document) == hashlib.sha256(escaped).hexdigest()
+    raw = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    assert policy.digest() != hashlib.sha256(raw).hexdigest()  # the old, divergent digest
+    assert Policy.from_json(policy.to_json()).digest() == policy.digest()

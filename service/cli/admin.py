@@ -29,6 +29,9 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import typer
 
+from veriframe.service.cli import connection
+from veriframe.service.clock import aware, utcnow
+
 if TYPE_CHECKING:
     from rich.console import Console
 
@@ -74,18 +77,12 @@ class Connection:
 @app.callback()
 def main(
     ctx: typer.Context,
-    server: str | None = typer.Option(None, "--server", envvar="VERIFRAME_SERVER",
-                                      help="Server address host:port."),
-    api_key: str | None = typer.Option(None, "--api-key", envvar="VERIFRAME_API_KEY",
-                                       help="Moderator or admin API key.",
-                                       show_default=False),
-    tls: bool = typer.Option(False, "--tls", help="Use TLS with the system's root certificates."),
-    tls_ca: Path | None = typer.Option(None, "--tls-ca", envvar="VERIFRAME_TLS_CA",
-                                       help="CA certificate (PEM) to trust for the server; implies TLS."),
-    tls_cert: Path | None = typer.Option(None, "--tls-cert", envvar="VERIFRAME_TLS_CERT",
-                                         help="Client certificate chain (PEM) for mutual TLS."),
-    tls_key: Path | None = typer.Option(None, "--tls-key", envvar="VERIFRAME_TLS_KEY",
-                                        help="Client private key (PEM) for mutual TLS."),
+    server: str | None = connection.server("Server address host:port."),
+    api_key: str | None = connection.api_key("Moderator or admin API key."),
+    tls: bool = connection.tls(),
+    tls_ca: Path | None = connection.tls_ca(),
+    tls_cert: Path | None = connection.tls_cert(),
+    tls_key: Path | None = connection.tls_key(),
     timeout: float = typer.Option(30.0, "--timeout", min=0.1, help="Seconds per call."),
 ) -> None:
     """Connection options come before the command: veriframe-admin --server HOST:PORT review list."""
@@ -109,10 +106,9 @@ def _client(ctx: typer.Context) -> AdminClient:
         _fail(EXIT_USAGE, "no server: pass --server HOST:PORT or set VERIFRAME_SERVER")
     if not conn.api_key:
         _fail(EXIT_USAGE, "no API key: pass --api-key or set VERIFRAME_API_KEY")
-    files = (("--tls-ca", conn.tls_ca), ("--tls-cert", conn.tls_cert), ("--tls-key", conn.tls_key))
-    for label, path in files:
-        if path is not None and not path.is_file():
-            _fail(EXIT_USAGE, f"{label} {path}: no such file")
+    problem = connection.missing_tls_file(conn.tls_ca, conn.tls_cert, conn.tls_key)
+    if problem:
+        _fail(EXIT_USAGE, problem)
     try:
         return AdminClient(conn.server, api_key=conn.api_key, tls=conn.tls, tls_ca=conn.tls_ca,
                            tls_cert=conn.tls_cert, tls_key=conn.tls_key, timeout=conn.timeout)
@@ -176,7 +172,7 @@ def _age(stamp: Any) -> str:
     moment = _dt(stamp)
     if moment is None:
         return ""
-    seconds = max(0, int((datetime.now(timezone.utc) - moment).total_seconds()))
+    seconds = max(0, int((utcnow() - moment).total_seconds()))
     for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
         if seconds >= size:
             return f"{seconds // size}{unit}"
@@ -203,13 +199,13 @@ def parse_time(value: str | None, option: str) -> datetime | None:
         return None
     match = _RELATIVE.match(value.strip())
     if match:
-        return datetime.now(timezone.utc) - timedelta(**{_UNITS[match.group(2)]: float(match.group(1))})
+        return utcnow() - timedelta(**{_UNITS[match.group(2)]: float(match.group(1))})
     try:
         moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
     except ValueError:
         _fail(EXIT_USAGE, f"{option} {value!r}: use ISO 8601 (2026-11-24, 2026-11-24T18:00) "
                           "or an age (24h, 7d)")
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return aware(moment)
 
 
 _REVIEW_STATE = {1: "pending", 2: "approved", 3: "rejected", 4: "expired"}
@@ -876,7 +872,7 @@ def stats(ctx: typer.Context,
     from rich.table import Table
 
     start, end = parse_time(since, "--since"), parse_time(until, "--until")
-    now = datetime.now(timezone.utc)
+    now = utcnow()
     if start is not None and start > now:
         _fail(EXIT_USAGE, f"--since {since!r} is in the future ({start:%Y-%m-%d %H:%M}Z): nothing to count")
     if start is not None and end is not None and end <= start:

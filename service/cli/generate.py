@@ -15,9 +15,11 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
+
+from veriframe.service.cli import connection
 
 if TYPE_CHECKING:
     from veriframe.service.engine import GeneratedVideo, GenerationParams
@@ -143,12 +145,8 @@ def generate(
         help=f"Hugging Face id or local checkpoint directory, or `{TINY_ALIAS}` for the tiny "
         f"test model (env VERIFRAME_MODEL; default {DEFAULT_T2V_MODEL}, {DEFAULT_I2V_MODEL} with --image)",
     ),
-    image: Path | None = typer.Option(
-        None, "--image", help="Image-to-video: the first frame (PNG/JPEG/WebP)."
-    ),
-    video: Path | None = typer.Option(
-        None, "--video", help="Video-to-video: the input video (its frame count is kept)."
-    ),
+    image: Path | None = typer.Option(None, "--image", help="Image-to-video: first frame (PNG/JPEG/WebP)."),
+    video: Path | None = typer.Option(None, "--video", help="Video-to-video: the input video (frames kept)."),
     strength: float | None = typer.Option(
         None, "--strength", help="Video-to-video: how much to change the input, (0, 1] (default 0.8)."
     ),
@@ -188,23 +186,14 @@ def generate(
         help="Signing keys directory (`veriframe keys init`): "
         "watermark and C2PA-sign the output, as the service does (no audit ledger).",
     ),
-    server: str | None = typer.Option(
-        None, "--server", envvar="VERIFRAME_SERVER",
-        help="Generate through the service at host:port (screened, watermarked, signed, audited).",
+    server: str | None = connection.server(
+        "Generate through the service at host:port (screened, watermarked, signed, audited)."
     ),
-    api_key: str | None = typer.Option(
-        None, "--api-key", envvar="VERIFRAME_API_KEY", help="API key for --server."
-    ),
-    tls: bool = typer.Option(False, "--tls", help="--server: use TLS with the system's root certificates."),
-    root_cert: Path | None = typer.Option(
-        None, "--tls-ca", envvar="VERIFRAME_TLS_CA", help="--server: CA certificate (PEM); implies TLS."
-    ),
-    client_cert: Path | None = typer.Option(
-        None, "--tls-cert", envvar="VERIFRAME_TLS_CERT", help="--server: client certificate for mutual TLS."
-    ),
-    client_key: Path | None = typer.Option(
-        None, "--tls-key", envvar="VERIFRAME_TLS_KEY", help="--server: client key for mutual TLS."
-    ),
+    api_key: str | None = connection.api_key("API key for --server."),
+    tls: bool = connection.tls("--server: "),
+    root_cert: Path | None = connection.tls_ca("--server: "),
+    client_cert: Path | None = connection.tls_cert("--server: "),
+    client_key: Path | None = connection.tls_key("--server: "),
     return_frames: bool = typer.Option(
         False, "--return-frames", help="--server: also download every signed frame (a zip beside -o)."
     ),
@@ -220,31 +209,68 @@ def generate(
     the key was refused (unauthenticated or permission denied), as for veriframe-admin.
     """
     if server:  # the product path: the service through the SDK (no torch in this process)
-        from veriframe.service.client.remote_generate import run_remote
+        _generate_remote(ctx)
+    else:
+        _generate_here(ctx.params)
 
-        local_only = _local_only_given(ctx)
-        if local_only:
-            raise _fail(
-                f"{', '.join(local_only)}: only for local generation; with --server the server's model and "
-                "settings are used (--return-frames downloads the signed frames)"
-            )
 
-        run_remote(server=server, api_key=api_key, prompt=prompt, output=output, tls=tls, root_cert=root_cert,
-                   client_cert=client_cert, client_key=client_key, negative_prompt=negative_prompt,
-                   image=image, video=video, strength=strength, seed=seed, steps=steps,
-                   guidance_scale=guidance, num_frames=frames, fps=fps, width=width, height=height,
-                   return_frames=return_frames or None)
-        return
-    from veriframe.provenance.media import MediaError, decode_video, encode_mp4, read_image, write_pngs
-    from veriframe.service.engine import Cancelled, GenerationParams, InvalidParameter, ModelLoadError
+def _generate_remote(ctx: typer.Context) -> None:
+    from veriframe.service.client.remote_generate import run_remote
 
-    if image is not None and video is not None:
+    local_only = _local_only_given(ctx)
+    if local_only:
+        raise _fail(
+            f"{', '.join(local_only)}: only for local generation; with --server the server's model and "
+            "settings are used (--return-frames downloads the signed frames)"
+        )
+    p = ctx.params
+    run_remote(
+        server=p["server"], api_key=p["api_key"], prompt=p["prompt"], output=p["output"], tls=p["tls"],
+        root_cert=p["root_cert"], client_cert=p["client_cert"], client_key=p["client_key"],
+        negative_prompt=p["negative_prompt"], image=p["image"], video=p["video"], strength=p["strength"],
+        seed=p["seed"], steps=p["steps"], guidance_scale=p["guidance"], num_frames=p["frames"],
+        fps=p["fps"], width=p["width"], height=p["height"], return_frames=p["return_frames"] or None,
+    )
+
+
+def _generate_here(p: dict[str, Any]) -> None:
+    """Local generation (development): check the options, generate, write (and mark with --keys)."""
+    from veriframe.service.engine import Cancelled, InvalidParameter, ModelLoadError
+
+    if p["image"] is not None and p["video"] is not None:
         raise _fail("use either --image (image-to-video) or --video (video-to-video), not both")
-    if offload not in ("none", "model", "sequential"):
-        raise _fail(f"--offload must be none, model or sequential, got {offload!r}")
-    if not 0 <= crf <= 51:
-        raise _fail(f"--crf must be in 0..51, got {crf}")
-    mode = "i2v" if image is not None else "v2v" if video is not None else "t2v"
+    if p["offload"] not in ("none", "model", "sequential"):
+        raise _fail(f"--offload must be none, model or sequential, got {p['offload']!r}")
+    if not 0 <= p["crf"] <= 51:
+        raise _fail(f"--crf must be in 0..51, got {p['crf']}")
+    options = LocalOptions(
+        model=p["model"], device=p["device"], dtype=p["dtype"], offload=p["offload"],
+        vae_tiling=p["vae_tiling"], vae_slicing=p["vae_slicing"],
+    )
+    started = time.monotonic()
+    try:
+        result = generate_local(_local_params(p), options)
+    except InvalidParameter as error:
+        raise _fail(f"invalid {error.field}: {error.message}") from error
+    except (ModelLoadError, ValueError) as error:
+        raise _fail(str(error)) from error
+    except Cancelled as error:
+        raise _fail(str(error), code=1) from error
+    seconds = time.monotonic() - started
+    note = _write(result, p)
+    t, h, w, _ = result.frames.shape
+    typer.echo(
+        f"{p['output']}: {t} frames {w}x{h} at {result.fps} fps, seed {result.seed}, "
+        f"{result.model.name} ({seconds:.1f} s); {note}"
+    )
+
+
+def _local_params(p: dict[str, Any]) -> GenerationParams:
+    """The engine's parameters from the command line, with the input image or video decoded."""
+    from veriframe.provenance.media import MediaError, decode_video, read_image
+    from veriframe.service.engine import GenerationParams
+
+    image, video = p["image"], p["video"]
     try:
         image_array = read_image(image, max_pixels=MAX_INPUT_PIXELS) if image is not None else None
         video_array = (
@@ -254,54 +280,36 @@ def generate(
         )
     except MediaError as error:
         raise _fail(str(error)) from error
-    params = GenerationParams(
-        prompt=prompt,
-        negative_prompt=negative_prompt,
-        mode=mode,
+    return GenerationParams(
+        prompt=p["prompt"],
+        negative_prompt=p["negative_prompt"],
+        mode="i2v" if image is not None else "v2v" if video is not None else "t2v",
         image=image_array,
         video=video_array,
-        strength=strength,
-        seed=seed,
-        num_inference_steps=steps,
-        guidance_scale=guidance,
-        num_frames=frames,
-        fps=fps,
-        width=width,
-        height=height,
+        strength=p["strength"],
+        seed=p["seed"],
+        num_inference_steps=p["steps"],
+        guidance_scale=p["guidance"],
+        num_frames=p["frames"],
+        fps=p["fps"],
+        width=p["width"],
+        height=p["height"],
     )
-    options = LocalOptions(
-        model=model,
-        device=device,
-        dtype=dtype,
-        offload=offload,
-        vae_tiling=vae_tiling,
-        vae_slicing=vae_slicing,
-    )
-    started = time.monotonic()
-    try:
-        result = generate_local(params, options)
-    except InvalidParameter as error:
-        raise _fail(f"invalid {error.field}: {error.message}") from error
-    except (ModelLoadError, ValueError) as error:
-        raise _fail(str(error)) from error
-    except Cancelled as error:
-        raise _fail(str(error), code=1) from error
-    seconds = time.monotonic() - started
 
+
+def _write(result: GeneratedVideo, p: dict[str, Any]) -> str:
+    """Write the MP4 (and PNGs): watermarked and signed with --keys; returns what was written."""
+    from veriframe.provenance.media import encode_mp4, write_pngs
+
+    output, frames_dir = p["output"], p["frames_dir"]
     output.parent.mkdir(parents=True, exist_ok=True)
-    if keys is not None:
-        _mark(result, prompt, output, keys, frames_dir, crf)
-        note = "watermarked and signed (not recorded in any audit ledger)"
-    else:
-        encode_mp4(result.frames, result.fps, output, crf=crf)
-        if frames_dir is not None:
-            write_pngs(result.frames, frames_dir)
-        note = "UNSIGNED and UNWATERMARKED: development only"
-    t, h, w, _ = result.frames.shape
-    typer.echo(
-        f"{output}: {t} frames {w}x{h} at {result.fps} fps, seed {result.seed}, "
-        f"{result.model.name} ({seconds:.1f} s); {note}"
-    )
+    if p["keys"] is not None:
+        _mark(result, p["prompt"], output, p["keys"], frames_dir, p["crf"])
+        return "watermarked and signed (not recorded in any audit ledger)"
+    encode_mp4(result.frames, result.fps, output, crf=p["crf"])
+    if frames_dir is not None:
+        write_pngs(result.frames, frames_dir)
+    return "UNSIGNED and UNWATERMARKED: development only"
 
 
 def _mark(

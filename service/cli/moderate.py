@@ -79,6 +79,27 @@ def moderate(
     the screen on a labelled file instead (AUPRC, F1, recall per category, FPR on benign) and print
     the report as JSON; see docs/safety.md.
     """
+    pol, clf = _load(policy, classifier, label_map, rules_only)
+    if label_column is not None:
+        _evaluate(file, pol, clf, text_column, label_column, eval_label_map)
+        return
+    items = [(n, *_parse(line)) for n, line in enumerate(_read_lines(file), start=1) if line.strip()]
+    flagged = unreadable = False
+    for start in range(0, len(items), _BATCH):
+        for out in _screen_batch(items[start : start + _BATCH], pol, clf):
+            unreadable |= "error" in out
+            flagged |= out.get("decision", "allow") != "allow"
+            typer.echo(json.dumps(out, ensure_ascii=False))
+    if unreadable:
+        raise typer.Exit(2)
+    if flagged:
+        raise typer.Exit(1)
+
+
+def _load(
+    policy: Path | None, classifier: Path | None, label_map: str | None, rules_only: bool
+) -> tuple[Any, Any]:
+    """(policy, classifier or None); exit 2 with the reason when either cannot be loaded."""
     from veriframe.safety.classifier import (
         ClassifierError,
         HFClassifier,
@@ -86,69 +107,65 @@ def moderate(
         load_label_map,
     )
     from veriframe.safety.policy import PolicyError, default_policy, load_policy
-    from veriframe.safety.screen import PromptError, screen, screen_many
 
     try:
         pol = load_policy(policy) if policy else default_policy()
         if classifier is not None:
             if not label_map:
                 raise ClassifierError("--classifier needs --label-map")
-            clf = HFClassifier(classifier, load_label_map(label_map))
-        else:
-            clf = None if rules_only else load_default_classifier()
+            return pol, HFClassifier(classifier, load_label_map(label_map))
+        return pol, None if rules_only else load_default_classifier()
     except (PolicyError, ClassifierError) as exc:
         typer.echo(f"veriframe moderate: {exc}", err=True)
         raise typer.Exit(2) from None
 
-    if label_column is not None:
-        from veriframe.safety.evaluate import evaluate, read_labelled
 
-        try:
-            samples = read_labelled(
-                Path(file),
-                text_column=text_column,
-                label_column=label_column,
-                label_map=json.loads(eval_label_map) if eval_label_map else None,
-            )
-        except (OSError, KeyError, ValueError) as exc:
-            typer.echo(f"veriframe moderate: cannot evaluate {file}: {exc}", err=True)
-            raise typer.Exit(2) from None
-        typer.echo(json.dumps(evaluate(samples, pol, clf), indent=1))
-        return
+def _evaluate(
+    file: str, pol: Any, clf: Any, text_column: str, label_column: str, label_map: str | None
+) -> None:
+    from veriframe.safety.evaluate import evaluate, read_labelled
 
-    items = [(n, *_parse(line)) for n, line in enumerate(_read_lines(file), start=1) if line.strip()]
-    worst, unreadable = "allow", False
-    for start in range(0, len(items), _BATCH):
-        batch = items[start : start + _BATCH]
-        try:
-            results: list[Any] = screen_many([p for _, _, p in batch], pol, clf)
-        except PromptError:
-            results = []
-            for _, _, prompt in batch:  # isolate the bad line(s)
-                try:
-                    results.append(screen(prompt, pol, clf))
-                except PromptError as exc:
-                    results.append(exc)
-        for (n, item_id, _), result in zip(batch, results, strict=True):
-            out: dict[str, Any] = {"line": n}
-            if item_id is not None:
-                out["id"] = item_id
-            if isinstance(result, PromptError):
-                unreadable = True
-                out["error"] = str(result)
-            else:
-                out |= {
-                    "decision": result.decision,
-                    "categories": result.categories,
-                    "scores": result.scores,
-                    "rule": result.rule,
-                    "policy_version": result.policy_version,
-                    "user_message": result.user_message,
-                }
-                if result.decision != "allow":
-                    worst = "flagged"
-            typer.echo(json.dumps(out, ensure_ascii=False))
-    if unreadable:
-        raise typer.Exit(2)
-    if worst != "allow":
-        raise typer.Exit(1)
+    try:
+        samples = read_labelled(
+            Path(file),
+            text_column=text_column,
+            label_column=label_column,
+            label_map=json.loads(label_map) if label_map else None,
+        )
+    except (OSError, KeyError, ValueError) as exc:
+        typer.echo(f"veriframe moderate: cannot evaluate {file}: {exc}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(json.dumps(evaluate(samples, pol, clf), indent=1))
+
+
+def _screen_batch(batch: list[tuple[int, Any, Any]], pol: Any, clf: Any) -> list[dict[str, Any]]:
+    """One output line per prompt of `batch`; a prompt that cannot be screened gets an `error`."""
+    from veriframe.safety.screen import PromptError, screen, screen_many
+
+    try:
+        results: list[Any] = screen_many([p for _, _, p in batch], pol, clf)
+    except PromptError:
+        results = []
+        for _, _, prompt in batch:  # isolate the bad line(s)
+            try:
+                results.append(screen(prompt, pol, clf))
+            except PromptError as exc:
+                results.append(exc)
+    lines = []
+    for (n, item_id, _), result in zip(batch, results, strict=True):
+        out: dict[str, Any] = {"line": n}
+        if item_id is not None:
+            out["id"] = item_id
+        if isinstance(result, PromptError):
+            out["error"] = str(result)
+        else:
+            out |= {
+                "decision": result.decision,
+                "categories": result.categories,
+                "scores": result.scores,
+                "rule": result.rule,
+                "policy_version": result.policy_version,
+                "user_message": result.user_message,
+            }
+        lines.append(out)
+    return lines

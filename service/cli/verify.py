@@ -9,6 +9,8 @@ from pathlib import Path
 
 import typer
 
+from veriframe.service.cli import connection
+
 app = typer.Typer(name="veriframe-verify", pretty_exceptions_show_locals=False, add_completion=False)
 
 
@@ -19,24 +21,14 @@ def verify(
     trust_anchor: list[Path] = typer.Option(
         [], "--trust-anchor", help="PEM root certificate to trust (repeatable); adds to the configured ones."
     ),
-    server: str | None = typer.Option(
-        None, "--server", envvar="VERIFRAME_SERVER", show_envvar=False,
-        help="Also look the file up in this service's audit log (host:port) and check the ledger's proof.",
+    server: str | None = connection.server(
+        "Also look the file up in this service's audit log (host:port) and check the ledger's proof."
     ),
-    api_key: str | None = typer.Option(
-        None, "--api-key", envvar="VERIFRAME_API_KEY", show_envvar=False,
-        help="API key for --server (any role; env VERIFRAME_API_KEY).",
-    ),
-    tls: bool = typer.Option(False, "--tls", help="--server: use TLS with the system's root certificates."),
-    tls_ca: Path | None = typer.Option(
-        None, "--tls-ca", envvar="VERIFRAME_TLS_CA", help="--server: CA certificate (PEM); implies TLS."
-    ),
-    tls_cert: Path | None = typer.Option(
-        None, "--tls-cert", envvar="VERIFRAME_TLS_CERT", help="--server: client certificate for mutual TLS."
-    ),
-    tls_key: Path | None = typer.Option(
-        None, "--tls-key", envvar="VERIFRAME_TLS_KEY", help="--server: client key for mutual TLS."
-    ),
+    api_key: str | None = connection.api_key("API key for --server (any role; env VERIFRAME_API_KEY)."),
+    tls: bool = connection.tls("--server: "),
+    tls_ca: Path | None = connection.tls_ca("--server: "),
+    tls_cert: Path | None = connection.tls_cert("--server: "),
+    tls_key: Path | None = connection.tls_key("--server: "),
     ledger_key: Path | None = typer.Option(
         None, "--ledger-key", help="The service's ledger-pub.pem: check checkpoint signatures with this key."
     ),

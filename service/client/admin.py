@@ -20,17 +20,19 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator, Sequence
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
 import grpc
-from google.protobuf import json_format, timestamp_pb2
+from google.protobuf import json_format
 from google.protobuf.message import Message
 
+from veriframe.service.api.enums import REVIEW_STATE_PB, ROLE_PB
 from veriframe.service.api.gen import admin_pb2 as pb
 from veriframe.service.api.gen import admin_pb2_grpc
 from veriframe.service.api.gen import common_pb2 as common
+from veriframe.service.api.timestamps import to_timestamp
 from veriframe.service.client.common import API_KEY_ENV, ConnectOptions
 from veriframe.service.client.errors import VeriframeError, from_rpc_error
 
@@ -38,18 +40,6 @@ T = TypeVar("T")
 SERVICE = "veriframe.v1.ModerationAdmin"
 DEFAULT_TIMEOUT_S = 30.0
 LONG_TIMEOUT_S = 600.0  # whole-ledger verification and export
-ROLES = {
-    "client": pb.ROLE_CLIENT,
-    "moderator": pb.ROLE_MODERATOR,
-    "admin": pb.ROLE_ADMIN,
-    "verifier": pb.ROLE_VERIFIER,
-}
-REVIEW_STATES = {
-    "pending": pb.REVIEW_STATE_PENDING,
-    "approved": pb.REVIEW_STATE_APPROVED,
-    "rejected": pb.REVIEW_STATE_REJECTED,
-    "expired": pb.REVIEW_STATE_EXPIRED,
-}
 _READS = (
     "ListReviews",
     "GetReview",
@@ -89,16 +79,6 @@ def message_to_dict(message: Message) -> dict[str, Any]:
     return json_format.MessageToDict(
         message, preserving_proto_field_name=True, always_print_fields_with_no_presence=True
     )
-
-
-def _timestamp(moment: datetime | None) -> timestamp_pb2.Timestamp | None:
-    if moment is None:
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    out = timestamp_pb2.Timestamp()
-    out.FromDatetime(moment)
-    return out
 
 
 class AdminClient:
@@ -178,9 +158,9 @@ class AdminClient:
     ) -> pb.ListReviewsResponse:
         """One page of reviews, oldest first; `states` default to pending only."""
         try:
-            codes = [REVIEW_STATES[s] for s in states]
+            codes = [REVIEW_STATE_PB[s] for s in states]
         except KeyError as error:
-            raise ValueError(f"unknown review state {error}; use {', '.join(REVIEW_STATES)}") from None
+            raise ValueError(f"unknown review state {error}; use {', '.join(REVIEW_STATE_PB)}") from None
         return self._call(
             self._stub.ListReviews,
             pb.ListReviewsRequest(states=codes, tenant=tenant, page_size=page_size, page_token=page_token),
@@ -271,10 +251,10 @@ class AdminClient:
 
     def create_api_key(self, *, role: str, tenant: str, name: str = "") -> pb.CreateApiKeyResponse:
         """`result.secret` is the full key: it is shown this once and never again."""
-        if role not in ROLES:
-            raise ValueError(f"unknown role {role!r}; use {', '.join(ROLES)}")
+        if role not in ROLE_PB:
+            raise ValueError(f"unknown role {role!r}; use {', '.join(ROLE_PB)}")
         return self._call(
-            self._stub.CreateApiKey, pb.CreateApiKeyRequest(role=ROLES[role], tenant=tenant, name=name)
+            self._stub.CreateApiKey, pb.CreateApiKeyRequest(role=ROLE_PB[role], tenant=tenant, name=name)
         )
 
     def list_api_keys(
@@ -321,8 +301,8 @@ class AdminClient:
             tenant=tenant,
             event_types=list(event_types),
             decision=decision,
-            start_time=_timestamp(start),
-            end_time=_timestamp(end),
+            start_time=to_timestamp(start),
+            end_time=to_timestamp(end),
             page_size=page_size,
             page_token=page_token,
         )
@@ -362,7 +342,7 @@ class AdminClient:
     ) -> pb.Stats:
         return self._call(
             self._stub.GetStats,
-            pb.GetStatsRequest(start_time=_timestamp(start), end_time=_timestamp(end), tenant=tenant),
+            pb.GetStatsRequest(start_time=to_timestamp(start), end_time=to_timestamp(end), tenant=tenant),
         )
 
 

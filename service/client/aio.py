@@ -1,5 +1,8 @@
 """The asyncio client: the same calls as `Client`, awaitable.
 
+The two clients must stay alike: everything but the call plumbing (requests, checks, results, errors,
+connection options) is shared in `common.py` and `errors.py`; a method added to one is added to both.
+
 async with AsyncClient("127.0.0.1:50051", api_key="vf_...") as client:
     result = await client.generate("a red fox running through snow", output="out/")
 """

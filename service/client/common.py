@@ -13,6 +13,7 @@ from typing import Any
 
 import grpc
 
+from veriframe.service.api.enums import MODE_PB
 from veriframe.service.api.gen import common_pb2, generation_pb2, verification_pb2
 
 API_KEY_ENV = "VERIFRAME_API_KEY"
@@ -21,7 +22,6 @@ DEFAULT_SERVER = "127.0.0.1:50051"
 UPLOAD_CHUNK = 1024 * 1024
 MAX_PAGE_SIZE = 500  # the server's limit
 MAX_JOB_ID = 36  # a UUID; longer ids exist nowhere
-MODES = {"t2v": common_pb2.MODE_T2V, "i2v": common_pb2.MODE_I2V, "v2v": common_pb2.MODE_V2V}
 WHAT = {
     "video": generation_pb2.DownloadRequest.WHAT_VIDEO,
     "frames_zip": generation_pb2.DownloadRequest.WHAT_FRAMES_ZIP,
@@ -113,6 +113,18 @@ def _set_field(message: Any, name: str, value: Any, field: str) -> None:
         ) from None
 
 
+def _check_param(name: str, value: Any) -> None:
+    from veriframe.service.client.errors import InvalidArgument
+    from veriframe.service.params import ParameterError, check
+
+    try:
+        check(name, value)
+    except ParameterError as error:
+        raise InvalidArgument(
+            f"params.{name}: {error.message}", field=f"params.{name}", description=error.message
+        ) from None
+
+
 def list_request(page_size: int, page_token: str, states: list[int] | None) -> generation_pb2.ListJobsRequest:
     """A ListJobsRequest; InvalidArgument(field="page_size") for a size outside 0..500 (0: the default)."""
     from veriframe.service.client.errors import InvalidArgument
@@ -154,6 +166,7 @@ def submit_request(
     video: str | Path | bytes | None = None,
     strength: float | None = None,
     seed: int | None = None,
+    num_inference_steps: int | None = None,
     steps: int | None = None,
     guidance_scale: float | None = None,
     num_frames: int | None = None,
@@ -163,23 +176,29 @@ def submit_request(
     idempotency_key: str | None = None,
     return_frames: bool = False,
 ) -> generation_pb2.SubmitRequest:
-    """A SubmitRequest. An idempotency key is always set (a fresh one by default), so retrying a Submit
-    after a lost reply never makes a second job."""
+    """A SubmitRequest, checked against the parameter schema (`veriframe.service.params`) before it goes
+    on the wire, naming the field as the server would. `steps` is the older name of
+    `num_inference_steps` (kept for existing callers). An idempotency key is always set (a fresh one by
+    default), so retrying a Submit after a lost reply never makes a second job."""
     from veriframe.service.client.errors import InvalidArgument
 
-    if mode is not None and mode not in MODES:
-        raise InvalidArgument(f"mode must be one of {', '.join(MODES)}", field="params.mode")
+    if mode is not None and mode not in MODE_PB:
+        raise InvalidArgument(f"mode must be one of {', '.join(MODE_PB)}", field="params.mode")
+    if steps is not None and num_inference_steps is not None and steps != num_inference_steps:
+        field = "params.num_inference_steps"
+        raise InvalidArgument("give num_inference_steps or steps, not both", field=field)
+    num_inference_steps = num_inference_steps if num_inference_steps is not None else steps
     params = common_pb2.GenerationParams(
         prompt=prompt,
         negative_prompt=negative_prompt,
-        mode=MODES[mode] if mode else common_pb2.MODE_UNSPECIFIED,
+        mode=MODE_PB[mode] if mode else common_pb2.MODE_UNSPECIFIED,
         image=_bytes(image),
         video=_bytes(video),
     )
     for name, value in (
         ("strength", strength),
         ("seed", seed),
-        ("num_inference_steps", steps),
+        ("num_inference_steps", num_inference_steps),
         ("guidance_scale", guidance_scale),
         ("num_frames", num_frames),
         ("fps", fps),
@@ -187,6 +206,7 @@ def submit_request(
         ("height", height),
     ):
         if value is not None:
+            _check_param(name, value)
             _set_field(params, name, value, f"params.{name}")
     return generation_pb2.SubmitRequest(
         params=params, idempotency_key=idempotency_key or str(uuid.uuid4()), return_frames=return_frames

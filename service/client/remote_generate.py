@@ -29,13 +29,43 @@ def run_remote(
     **params: Any,
 ) -> None:
     """Submit `prompt` to the service, follow it, download the signed MP4 to `output`, verify it."""
-    import json
-
     from rich.console import Console
+
+    from veriframe.service.client import Client, VeriframeError
+
+    console = Console(stderr=True)
+    params = {k: v for k, v in params.items() if v is not None}
+    tls_files = {"root_certificates": root_cert, "client_cert": client_cert, "client_key": client_key}
+    try:
+        with Client(server, api_key, tls=tls, **tls_files) as client:
+            result = _follow(client, console, prompt, output, timeout, as_json, params)
+    except (VeriframeError, OSError) as exc:
+        code, text = _explain(exc)
+        console.print(text)
+        raise typer.Exit(code) from None
+    _report(console, result, as_json)
+
+
+def _follow(
+    client: Any, console: Any, prompt: str, output: Path, timeout: float | None, quiet: bool, params: Any
+) -> Any:
+    """Generate through `client` with a progress bar (removed afterwards when `quiet`)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=quiet) as bar:
+        task = bar.add_task("submitting", total=None)
+
+        def on_progress(update: Any) -> None:
+            total = update.total_steps or None
+            bar.update(task, description=update.state.lower(), completed=update.step, total=total)
+
+        return client.generate(prompt, output=output, on_progress=on_progress, timeout=timeout, **params)
+
+
+def _explain(exc: Exception) -> tuple[int, str]:
+    """(exit code, what to print) for an SDK error or a file error."""
     from veriframe.service.client import (
-        Client,
         InvalidArgument,
         JobFailed,
         PermissionDenied,
@@ -43,63 +73,29 @@ def run_remote(
         RateLimited,
         Unauthenticated,
         Unavailable,
-        VeriframeError,
     )
 
-    console = Console(stderr=True)
-    params = {k: v for k, v in params.items() if v is not None}
-    try:
-        with (
-            Client(
-                server,
-                api_key,
-                tls=tls,
-                root_certificates=root_cert,
-                client_cert=client_cert,
-                client_key=client_key,
-            ) as client,
-            Progress(
-                TextColumn("{task.description}"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TimeElapsedColumn(),
-                console=console,
-                transient=as_json,
-            ) as bar,
-        ):
-            task = bar.add_task("submitting", total=None)
+    if isinstance(exc, PromptBlocked):
+        return 1, f"[red]blocked[/red]: {exc.message} (categories: {', '.join(exc.categories)})"
+    if isinstance(exc, JobFailed):
+        return 1, f"[red]{exc.message}[/red]"
+    if isinstance(exc, InvalidArgument):
+        return 2, f"[red]invalid {exc.field or 'request'}[/red]: {exc.description}"
+    if isinstance(exc, RateLimited):
+        return 1, f"[yellow]{exc.message}[/yellow]: retry in {exc.retry_after or 0:.1f} s"
+    if isinstance(exc, (Unauthenticated, PermissionDenied)):
+        return 3, f"[red]{type(exc).__name__}[/red]: {exc.message}"
+    if isinstance(exc, Unavailable):
+        return 2, f"[red]server unavailable[/red]: {exc.message}"
+    if isinstance(exc, OSError):
+        return 2, f"[red]cannot read or write a file[/red]: {exc}"
+    return 2, f"[red]server error[/red]: {exc.message}"  # type: ignore[attr-defined]
 
-            def on_progress(update: Any) -> None:
-                total = update.total_steps or None
-                bar.update(task, description=update.state.lower(), completed=update.step, total=total)
 
-            result = client.generate(
-                prompt, output=output, on_progress=on_progress, timeout=timeout, **params
-            )
-    except PromptBlocked as exc:
-        console.print(f"[red]blocked[/red]: {exc.message} (categories: {', '.join(exc.categories)})")
-        raise typer.Exit(1) from None
-    except JobFailed as exc:
-        console.print(f"[red]{exc.message}[/red]")
-        raise typer.Exit(1) from None
-    except InvalidArgument as exc:
-        console.print(f"[red]invalid {exc.field or 'request'}[/red]: {exc.description}")
-        raise typer.Exit(2) from None
-    except RateLimited as exc:
-        console.print(f"[yellow]{exc.message}[/yellow]: retry in {exc.retry_after or 0:.1f} s")
-        raise typer.Exit(1) from None
-    except (Unauthenticated, PermissionDenied) as exc:
-        console.print(f"[red]{type(exc).__name__}[/red]: {exc.message}")
-        raise typer.Exit(3) from None
-    except Unavailable as exc:
-        console.print(f"[red]server unavailable[/red]: {exc.message}")
-        raise typer.Exit(2) from None
-    except OSError as exc:
-        console.print(f"[red]cannot read or write a file[/red]: {exc}")
-        raise typer.Exit(2) from None
-    except VeriframeError as exc:
-        console.print(f"[red]server error[/red]: {exc.message}")
-        raise typer.Exit(2) from None
+def _report(console: Any, result: Any, as_json: bool) -> None:
+    """Print the saved video and its verification; exit 1 when it is not verified."""
+    import json
+
     summary = result.verification
     if as_json:
         typer.echo(

@@ -11,7 +11,7 @@ times are timezone-aware UTC, SHA-256 digests are lower-case hex.
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -30,6 +30,11 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from veriframe.service.clock import utcnow
+from veriframe.service.params import MODES
+from veriframe.service.roles import ROLES
+from veriframe.service.store.states import JOB_STATES, REVIEW_STATES
+
 # Deterministic constraint names, so migrations can refer to (and drop) them on every backend.
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -39,17 +44,6 @@ NAMING_CONVENTION = {
     "pk": "pk_%(table_name)s",
 }
 
-JOB_STATES = (
-    "queued", "screening", "pending_review", "running", "finalizing",
-    "succeeded", "failed", "cancelled", "rejected",
-)
-JOB_MODES = ("t2v", "i2v", "v2v")
-KEY_ROLES = ("client", "moderator", "admin", "verifier")
-REVIEW_STATES = ("pending", "approved", "rejected", "expired")
-
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 def new_id() -> str:
@@ -69,7 +63,7 @@ class ApiKey(Base):
     """An API key. Only a hash of the secret is kept; `prefix` is the public part used to find it."""
 
     __tablename__ = "api_keys"
-    __table_args__ = (CheckConstraint(f"role IN {KEY_ROLES!r}", name="role"),)
+    __table_args__ = (CheckConstraint(f"role IN {ROLES!r}", name="role"),)
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     prefix: Mapped[str] = mapped_column(String(32), unique=True)
@@ -89,7 +83,7 @@ class Job(Base):
     __table_args__ = (
         UniqueConstraint("tenant", "idempotency_key", name="uq_jobs_tenant_idempotency_key"),
         CheckConstraint(f"state IN {JOB_STATES!r}", name="state"),
-        CheckConstraint(f"mode IN {JOB_MODES!r}", name="mode"),
+        CheckConstraint(f"mode IN {MODES!r}", name="mode"),
         # The worker's claim query: oldest queued job first.
         Index("ix_jobs_state_created_at", "state", "created_at"),
         Index("ix_jobs_tenant_created_at", "tenant", "created_at"),

@@ -5,7 +5,6 @@ Importing this package is cheap: torch and diffusers load on ``Engine.load``.
 
 from veriframe.service.engine.engine import (
     FAMILIES,
-    MODES,
     Cancelled,
     Engine,
     Family,
@@ -20,7 +19,6 @@ from veriframe.service.engine.engine import (
 
 __all__ = [
     "FAMILIES",
-    "MODES",
     "Cancelled",
     "Engine",
     "Family",

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import os
 import secrets
 import threading
@@ -27,9 +26,11 @@ from typing import Any, Literal
 
 import numpy as np
 
+from veriframe.service import params as schema
+from veriframe.service.params import MAX_SEED, MAX_SIDE
+
 Mode = Literal["t2v", "i2v", "v2v"]
 Offload = Literal["none", "model", "sequential"]
-MODES: tuple[str, ...] = ("t2v", "i2v", "v2v")
 OFFLOADS: tuple[str, ...] = ("none", "model", "sequential")
 SDPA_BACKENDS: dict[str, str] = {  # name -> torch.nn.attention.SDPBackend member
     "cudnn": "CUDNN_ATTENTION",
@@ -38,13 +39,9 @@ SDPA_BACKENDS: dict[str, str] = {  # name -> torch.nn.attention.SDPBackend membe
     "math": "MATH",
 }
 
-MAX_SEED = 2**63 - 1
-MAX_STEPS = 200
-MAX_GUIDANCE = 30.0
-MAX_FPS = 60
-# Patch embedding works on 2x2 latent patches and the VAE compresses 8x: sides must divide by 16.
-SIDE_MULTIPLE = 16
-MAX_SIDE = 2048
+PROMPTS = ("prompt", "negative_prompt")
+# Parameters whose default is the family's (the seed's default is a fresh random one).
+_DEFAULTED = ("num_inference_steps", "guidance_scale", "fps", "width", "height")
 
 
 class InvalidParameter(ValueError):
@@ -113,22 +110,15 @@ FAMILIES: dict[str, Family] = {
 
 
 @dataclass
-class GenerationParams:
-    """One generation request. ``None`` means "the model's default"."""
+class GenerationParams(schema.Numbers):
+    """One generation request: the schema's numeric parameters (``veriframe.service.params.Numbers``;
+    ``None`` means "the model's default") plus the prompts, the mode and its decoded inputs."""
 
     prompt: str
     negative_prompt: str = ""
     mode: Mode = "t2v"
     image: np.ndarray | None = None  # i2v: (H, W, 3) uint8 RGB
     video: np.ndarray | None = None  # v2v: (T, H, W, 3) uint8 RGB
-    strength: float | None = None  # v2v: how much of the input video is re-noised (0, 1]
-    seed: int | None = None
-    num_inference_steps: int | None = None
-    guidance_scale: float | None = None
-    num_frames: int | None = None
-    fps: int | None = None
-    width: int | None = None
-    height: int | None = None
 
 
 @dataclass(frozen=True)
@@ -544,64 +534,81 @@ class Engine:
         return len(self.pipe.tokenizer(text, add_special_tokens=True, truncation=False).input_ids)
 
     def validate(self, params: GenerationParams) -> ResolvedParams:
-        """Check every parameter against this model; fill defaults. Raises InvalidParameter."""
+        """Check every parameter against the schema (veriframe.service.params) and then this model's own
+        limits; fill defaults. Raises InvalidParameter naming the field."""
         fam = self.family
-        mode = params.mode
-        if mode not in MODES:
-            raise InvalidParameter("mode", f"must be one of {', '.join(MODES)}, got {mode!r}")
-        if mode not in self.info.modes:
-            why = (
-                "this is an image-to-video checkpoint"
-                if self.info.task == "i2v"
-                else "needs an image-to-video checkpoint (e.g. THUDM/CogVideoX-5b-I2V)"
-                if mode == "i2v"
-                else "video-to-video is only available for CogVideoX 1.0 text-to-video checkpoints"
+        try:
+            mode = schema.resolve_mode(
+                params.mode,
+                has_image=params.image is not None,
+                has_video=params.video is not None,
+                has_strength=params.strength is not None,
             )
-            raise InvalidParameter("mode", f"{mode} is not available with {self.info.name}: {why}")
+            self._check_model_mode(mode)
+            tokens = {name: self._prompt_tokens(name, getattr(params, name)) for name in PROMPTS}
+            values = {
+                "seed": secrets.randbelow(MAX_SEED + 1) if params.seed is None else params.seed,
+                **{name: _default(params, fam, name) for name in _DEFAULTED},
+            }
+            schema.check_all(values)
+            width, height = self._check_size(params, values["width"], values["height"])
+            frames, strength, denoising_steps = self._frames_and_strength(
+                params, mode, values["num_inference_steps"]
+            )
+        except schema.ParameterError as error:
+            raise InvalidParameter(error.field, error.message) from None
+        return ResolvedParams(
+            prompt=params.prompt,
+            negative_prompt=params.negative_prompt,
+            mode=mode,
+            seed=int(values["seed"]),
+            num_inference_steps=int(values["num_inference_steps"]),
+            guidance_scale=float(values["guidance_scale"]),
+            num_frames=int(frames),
+            fps=int(values["fps"]),
+            width=int(width),
+            height=int(height),
+            strength=None if strength is None else float(strength),
+            denoising_steps=denoising_steps,
+            prompt_tokens=tokens["prompt"],
+            negative_prompt_tokens=tokens["negative_prompt"],
+            image=params.image,
+            video=params.video,
+        )
 
-        limit = self.info.defaults["max_prompt_tokens"]
-        if not isinstance(params.prompt, str) or not params.prompt.strip():
+    def _check_model_mode(self, mode: str) -> None:
+        if mode in self.info.modes:
+            return
+        why = (
+            "this is an image-to-video checkpoint"
+            if self.info.task == "i2v"
+            else "needs an image-to-video checkpoint (e.g. THUDM/CogVideoX-5b-I2V)"
+            if mode == "i2v"
+            else "video-to-video is only available for CogVideoX 1.0 text-to-video checkpoints"
+        )
+        raise InvalidParameter("mode", f"{mode} is not available with {self.info.name}: {why}")
+
+    def _prompt_tokens(self, name: str, text: Any) -> int:
+        """T5 tokens of the prompt ``name``, at most the model's limit (never cut silently)."""
+        if not isinstance(text, str):
+            raise InvalidParameter(name, "must be a string")
+        if name == "prompt" and not text.strip():
             raise InvalidParameter("prompt", "must be a non-empty string")
-        if not isinstance(params.negative_prompt, str):
-            raise InvalidParameter("negative_prompt", "must be a string")
-        tokens = {}
-        for name in ("prompt", "negative_prompt"):
-            text = getattr(params, name)
-            if "\x00" in text:
-                raise InvalidParameter(name, "contains a NUL character")
-            tokens[name] = self.count_tokens(text)
-            if tokens[name] > limit:
-                raise InvalidParameter(
-                    name,
-                    f"is {tokens[name]} T5 tokens; the model reads at most {limit} (shorten it, it is "
-                    "never cut silently)",
-                )
-
-        seed = params.seed if params.seed is not None else secrets.randbelow(MAX_SEED + 1)
-        _check_int("seed", seed, 0, MAX_SEED)
-        steps = fam.num_inference_steps if params.num_inference_steps is None else params.num_inference_steps
-        _check_int("num_inference_steps", steps, 1, MAX_STEPS)
-        guidance = fam.guidance_scale if params.guidance_scale is None else params.guidance_scale
-        if (
-            isinstance(guidance, bool)
-            or not isinstance(guidance, (int, float))
-            or not math.isfinite(guidance)
-            or not 1.0 <= guidance <= MAX_GUIDANCE
-        ):
+        if "\x00" in text:
+            raise InvalidParameter(name, "contains a NUL character")
+        limit = self.info.defaults["max_prompt_tokens"]
+        tokens = self.count_tokens(text)
+        if tokens > limit:
             raise InvalidParameter(
-                "guidance_scale", f"must be a number in 1..{MAX_GUIDANCE:g}, got {guidance!r}"
+                name,
+                f"is {tokens} T5 tokens; the model reads at most {limit} "
+                "(shorten it, it is never cut silently)",
             )
-        fps = fam.fps if params.fps is None else params.fps
-        _check_int("fps", fps, 1, MAX_FPS)
-        width = fam.width if params.width is None else params.width
-        height = fam.height if params.height is None else params.height
-        for name, value in (("width", width), ("height", height)):
-            _check_int(name, value, 1, MAX_SIDE * 8)
-            if value % SIDE_MULTIPLE:
-                raise InvalidParameter(
-                    name, f"must be a multiple of {SIDE_MULTIPLE} (VAE 8x and 2x2 patches), got {value}"
-                )
-        problem = fam.check_size(width, height)
+        return tokens
+
+    def _check_size(self, params: GenerationParams, width: int, height: int) -> tuple[int, int]:
+        """The family's sizes and, for learned positional embeddings, the one size trained."""
+        problem = self.family.check_size(width, height)
         if problem:
             raise InvalidParameter(
                 "width" if params.width is not None or params.height is None else "height",
@@ -615,71 +622,44 @@ class Engine:
                 f"{self.info.name} has learned positional embeddings and only "
                 f"generates {fixed[0]}x{fixed[1]}",
             )
+        return width, height
 
-        # Conditioning inputs belong to their modes only: a stray one is an error, not ignored.
-        if mode != "i2v" and params.image is not None:
-            raise InvalidParameter("image", f"only used in i2v mode, not {mode}")
-        if mode != "v2v" and params.video is not None:
-            raise InvalidParameter("video", f"only used in v2v mode, not {mode}")
-        if mode != "v2v" and params.strength is not None:
-            raise InvalidParameter("strength", f"only used in v2v mode, not {mode}")
-
-        strength = None
-        denoising_steps = steps
+    def _frames_and_strength(
+        self, params: GenerationParams, mode: str, steps: int
+    ) -> tuple[int, float | None, int]:
+        """(frames, strength, denoising steps): v2v keeps its video's frames and re-noises `strength`."""
+        fam = self.family
         if mode == "i2v":
             _check_pixels("image", params.image, ndim=3)
-        if mode == "v2v":
-            _check_pixels("video", params.video, ndim=4)
-            strength = fam.strength if params.strength is None else params.strength
-            if (
-                isinstance(strength, bool)
-                or not isinstance(strength, (int, float))
-                or not 0.0 < strength <= 1.0
-            ):
-                raise InvalidParameter("strength", f"must be a number in (0, 1], got {strength!r}")
-            denoising_steps = min(int(steps * strength), steps)
-            if denoising_steps < 1:
-                raise InvalidParameter("strength", f"{strength} x {steps} steps rounds to no denoising step")
-            frames = len(params.video)
-            if params.num_frames is not None and params.num_frames != frames:
-                raise InvalidParameter(
-                    "num_frames",
-                    f"v2v keeps the input video's {frames} frames; got num_frames={params.num_frames}",
-                )
-            if not _frames_ok(fam, frames):
-                raise InvalidParameter(
-                    "video",
-                    f"has {frames} frames; the model takes "
-                    f"{fam.frame_multiple}N+1 frames, at most {fam.max_frames}",
-                )
-        else:
+        if mode != "v2v":
             frames = fam.num_frames if params.num_frames is None else params.num_frames
             _check_int("num_frames", frames, 1, fam.max_frames)
             if not _frames_ok(fam, frames):
                 raise InvalidParameter(
                     "num_frames",
-                    f"must be {fam.frame_multiple}N+1 "
-                    f"(e.g. {fam.frame_multiple + 1}, {fam.num_frames}), "
+                    f"must be {fam.frame_multiple}N+1 (e.g. {fam.frame_multiple + 1}, {fam.num_frames}), "
                     f"at most {fam.max_frames}; got {frames}",
                 )
-        return ResolvedParams(
-            prompt=params.prompt,
-            negative_prompt=params.negative_prompt,
-            mode=mode,
-            seed=int(seed),
-            num_inference_steps=int(steps),
-            guidance_scale=float(guidance),
-            num_frames=int(frames),
-            fps=int(fps),
-            width=int(width),
-            height=int(height),
-            strength=None if strength is None else float(strength),
-            denoising_steps=denoising_steps,
-            prompt_tokens=tokens["prompt"],
-            negative_prompt_tokens=tokens["negative_prompt"],
-            image=params.image,
-            video=params.video,
-        )
+            return frames, None, steps
+        _check_pixels("video", params.video, ndim=4)
+        strength = fam.strength if params.strength is None else params.strength
+        schema.check("strength", strength)
+        denoising_steps = min(int(steps * strength), steps)
+        if denoising_steps < 1:
+            raise InvalidParameter("strength", f"{strength} x {steps} steps rounds to no denoising step")
+        frames = len(params.video)
+        if params.num_frames is not None and params.num_frames != frames:
+            raise InvalidParameter(
+                "num_frames",
+                f"v2v keeps the input video's {frames} frames; got num_frames={params.num_frames}",
+            )
+        if not _frames_ok(fam, frames):
+            raise InvalidParameter(
+                "video",
+                f"has {frames} frames; the model takes {fam.frame_multiple}N+1 frames, "
+                f"at most {fam.max_frames}",
+            )
+        return frames, strength, denoising_steps
 
     # ------------------------------------------------------------------------------ 5. generate
 
@@ -798,6 +778,11 @@ class Engine:
 
 
 # -------------------------------------------------------------------------------------- helpers
+
+
+def _default(params: GenerationParams, family: Family, name: str) -> Any:
+    value = getattr(params, name)
+    return getattr(family, name) if value is None else value
 
 
 def _check_int(name: str, value: Any, low: int, high: int) -> None:

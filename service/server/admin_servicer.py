@@ -12,68 +12,32 @@ import asyncio
 import itertools
 import json
 from collections.abc import AsyncIterator, Callable
-from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import grpc
-from google.protobuf import timestamp_pb2
 
 from veriframe.service import admin as domain
+from veriframe.service.api.enums import JOB_STATE_PB, REVIEW_STATE_NAME, REVIEW_STATE_PB, ROLE_NAME, ROLE_PB
 from veriframe.service.api.gen import admin_pb2 as pb
 from veriframe.service.api.gen import admin_pb2_grpc
 from veriframe.service.api.gen import common_pb2 as common
+from veriframe.service.api.timestamps import from_timestamp, to_timestamp
 from veriframe.service.auth import Principal
 from veriframe.service.errors import InvalidArgument
 from veriframe.service.server import convert
 from veriframe.service.server.errors import rpc
+from veriframe.service.validation import json_object
 
 if TYPE_CHECKING:
-    from veriframe.service.server.app import ServerContext
+    from veriframe.service.server.context import ServerContext
 
 T = TypeVar("T")
 Ctx = grpc.aio.ServicerContext
 
-REVIEW_STATES = {
-    pb.REVIEW_STATE_PENDING: "pending",
-    pb.REVIEW_STATE_APPROVED: "approved",
-    pb.REVIEW_STATE_REJECTED: "rejected",
-    pb.REVIEW_STATE_EXPIRED: "expired",
-}
-REVIEW_STATE_PB = {v: k for k, v in REVIEW_STATES.items()}
-ROLES = {
-    pb.ROLE_CLIENT: "client",
-    pb.ROLE_MODERATOR: "moderator",
-    pb.ROLE_ADMIN: "admin",
-    pb.ROLE_VERIFIER: "verifier",
-}
-ROLE_PB = {v: k for k, v in ROLES.items()}
-JOB_STATE_PB = {
-    "queued": common.JOB_STATE_QUEUED,
-    "screening": common.JOB_STATE_SCREENING,
-    "pending_review": common.JOB_STATE_REVIEW,
-    "running": common.JOB_STATE_RUNNING,
-    "finalizing": common.JOB_STATE_FINALIZING,
-    "succeeded": common.JOB_STATE_SUCCEEDED,
-    "failed": common.JOB_STATE_FAILED,
-    "rejected": common.JOB_STATE_REJECTED,
-    "cancelled": common.JOB_STATE_CANCELLED,
-}
 EXPORT_CHUNK = 200
 
 
 # ------------------------------------------------------------------------------ protobuf helpers
-
-
-def ts(moment: datetime | None) -> timestamp_pb2.Timestamp | None:
-    if moment is None:
-        return None
-    out = timestamp_pb2.Timestamp()
-    out.FromDatetime(domain.aware(moment))  # type: ignore[arg-type]
-    return out
-
-
-def from_ts(request: Any, name: str) -> datetime | None:
-    return getattr(request, name).ToDatetime(tzinfo=timezone.utc) if request.HasField(name) else None
 
 
 def review_pb(v: domain.ReviewView) -> pb.Review:
@@ -89,10 +53,10 @@ def review_pb(v: domain.ReviewView) -> pb.Review:
         tenant=v.tenant,
         policy_version=v.policy_version,
         rule=v.rule,
-        created_at=ts(v.created_at),
-        expires_at=ts(v.expires_at),
+        created_at=to_timestamp(v.created_at),
+        expires_at=to_timestamp(v.expires_at),
         decided_by=v.decided_by,
-        decided_at=ts(v.decided_at),
+        decided_at=to_timestamp(v.decided_at),
         reason=v.reason,
         job_state=JOB_STATE_PB.get(v.job_state, common.JOB_STATE_UNSPECIFIED),
     )
@@ -103,7 +67,7 @@ def policy_pb(p: domain.PolicyRecord) -> pb.PolicyVersion:
         version=p.version,
         document_json=json.dumps(p.document, sort_keys=True),
         created_by=p.created_by,
-        created_at=ts(p.created_at),
+        created_at=to_timestamp(p.created_at),
         comment=p.comment,
         live=p.live,
     )
@@ -116,8 +80,8 @@ def key_pb(k: domain.KeyView) -> pb.ApiKey:
         role=ROLE_PB.get(k.role, pb.ROLE_UNSPECIFIED),
         tenant=k.tenant,
         name=k.name,
-        created_at=ts(k.created_at),
-        revoked_at=ts(k.revoked_at),
+        created_at=to_timestamp(k.created_at),
+        revoked_at=to_timestamp(k.revoked_at),
         revoked=k.revoked_at is not None,
         created_by=k.created_by,
     )
@@ -127,7 +91,7 @@ def checkpoint_pb(c: domain.CheckpointView) -> common.Checkpoint:
     return common.Checkpoint(
         tree_size=c.tree_size,
         root_hash=c.root_hash,
-        created_at=ts(c.created_at),
+        created_at=to_timestamp(c.created_at),
         signature=c.signature,
         signed_data=c.signed_data,
         key_id=c.key_id,
@@ -140,13 +104,7 @@ def _json_or_empty(value: Any) -> str:
 
 
 def _document(text: str, field: str) -> dict[str, Any]:
-    try:
-        document = json.loads(text)
-    except ValueError as error:
-        raise InvalidArgument(field, f"not JSON: {error}") from None
-    if not isinstance(document, dict):
-        raise InvalidArgument(field, "a policy document is a JSON object")
-    return document
+    return json_object(text, field)
 
 
 def audit_query(r: pb.SearchAuditRequest) -> domain.AuditQuery:
@@ -156,40 +114,31 @@ def audit_query(r: pb.SearchAuditRequest) -> domain.AuditQuery:
         tenant=r.tenant or None,
         event_types=tuple(r.event_types),
         decision=r.decision or None,
-        start=from_ts(r, "start_time"),
-        end=from_ts(r, "end_time"),
+        start=from_timestamp(r, "start_time"),
+        end=from_timestamp(r, "end_time"),
     )
 
 
 # ------------------------------------------------------------------------------------- servicer
 
 
-def _auth(servicer: ModerationAdminServicer) -> Any:
-    return servicer.ctx.auth
-
 
 class ModerationAdminServicer(admin_pb2_grpc.ModerationAdminServicer):
     def __init__(self, ctx: ServerContext) -> None:
+        assert ctx.admin is not None, "the server builds the admin domain with the context"
         self.ctx = ctx
-        self.admin = domain.AdminService(
-            ctx.sessions, ctx.ledger, ctx.workflow, on_job_change=self._job_changed
-        )
-
-    def _job_changed(self, job_id: str) -> None:
-        # An approved job is queued: wake the workers here and the job's event streams.
-        self.ctx.notifier.notify(job_id)
-        self.ctx.wake_workers()
+        self.admin = ctx.admin
 
     @staticmethod
     async def _run(fn: Callable[..., T], *args: Any, **kw: Any) -> T:
         return await asyncio.to_thread(fn, *args, **kw)
 
     # --- review queue
-    @rpc("ModerationAdmin", _auth)
+    @rpc
     async def ListReviews(
         self, request: pb.ListReviewsRequest, context: Ctx, principal: Principal
     ) -> pb.ListReviewsResponse:
-        states = [REVIEW_STATES.get(s, "") for s in request.states]
+        states = [REVIEW_STATE_NAME.get(s, "") for s in request.states]
         if "" in states:
             raise InvalidArgument("states", "unknown review state")
         reviews, token = await self._run(
@@ -202,18 +151,18 @@ class ModerationAdminServicer(admin_pb2_grpc.ModerationAdminServicer):
         )
         return pb.ListReviewsResponse(reviews=[review_pb(r) for r in reviews], next_page_token=token)
 
-    @rpc("ModerationAdmin", _auth)
+    @rpc
     async def GetReview(self, request: pb.GetReviewRequest, context: Ctx, principal: Principal) -> pb.Review:
         return review_pb(await self._run(self.admin.get_review, principal, request.review_id))
 
-    @rpc("ModerationAdmin", _auth)
+    @rpc
     async def ApproveReview(
         self, request: pb.DecideReviewRequest, context: Ctx, principal: Principal
     ) -> pb.Review:
         review = await self._run(self.admin.approve_review, principal, request.review_id, request.reason)
         return review_pb(review)
 
-    @rpc("ModerationAdmin", _auth)
+    @rpc
     async def RejectReview(
         self, request: pb.DecideReviewRequest, context: Ctx, principal: Principal
     ) -> pb.Review:
@@ -221,13 +170,13 @@ class ModerationAdminServicer(admin_pb2_grpc.ModerationAdminServicer):
         return review_pb(review)
 
     # --- policies
-    @rpc("ModerationAdmin", _auth)
+    @rpc
     async def GetPolicy(
         self, request: pb.GetPolicyRequest, context: Ctx, principal: Principal
     ) -> pb.PolicyVersion:
         return policy_pb(await self._run(self.admin.get_policy, principal, request.version))
 
-    @rpc("ModerationAdmin", _auth)
+    @rpc
     async def UpdatePolicy(
         self, request: pb.UpdatePolicyRequest, context: Ctx, principal: Principal
     ) -> pb.PolicyVersion:
@@ -241,7 +190,7 @@ class ModerationAdminServicer(admin_pb2_grpc.ModerationAdminServicer):
         )
         return policy_pb(record)
 
-    @rpc("ModerationAdmin", _auth)
+    @rpc
     async def ListPolicyVersions(
         self, request: pb.ListPolicyVersionsRequest, context: Ctx, principal: Principal
     ) -> pb.ListPolicyVersionsResponse:
@@ -253,7 +202,7 @@ class ModerationAdminServicer(admin_pb2_grpc.ModerationAdminServicer):
         )
         return pb.ListPolicyVersionsResponse(versions=[policy_pb(v) for v in versions], next_page_token=token)
 
-    @rpc("ModerationAdmin", _auth)
+    @rpc
     async def DiffPolicies(
         self, request: pb.DiffPoliciesRequest, context: Ctx, principal: Principal
     ) -> pb.DiffPoliciesResponse:
@@ -269,7 +218,7 @@ class ModerationAdminServicer(admin_pb2_grpc.ModerationAdminServicer):
             unified_diff=diff.unified_diff,
         )
 
-    @rpc("ModerationAdmin", _auth)
+    @rpc
     async def RollbackPolicy(
         self, request: pb.RollbackPolicyRequest, context: Ctx, principal: Principal
     ) -> pb.PolicyVersion:
@@ -279,7 +228,7 @@ class ModerationAdminServicer(admin_pb2_grpc.ModerationAdminServicer):
             )
         )
 
-    @rpc("ModerationAdmin", _auth)
+    @rpc
     async def DryRunModeration(
         self, request: pb.DryRunModerationRequest, context: Ctx, principal: Principal
     ) -> pb.DryRunModerationResponse:
@@ -303,11 +252,11 @@ class ModerationAdminServicer(admin_pb2_grpc.ModerationAdminServicer):
         )
 
     # --- API keys
-    @rpc("ModerationAdmin", _auth)
+    @rpc
     async def CreateApiKey(
         self, request: pb.CreateApiKeyRequest, context: Ctx, principal: Principal
     ) -> pb.CreateApiKeyResponse:
-        role = ROLES.get(request.role)
+        role = ROLE_NAME.get(request.role)
         if role is None:
             raise InvalidArgument("role", "must be ROLE_CLIENT, ROLE_MODERATOR, ROLE_ADMIN or ROLE_VERIFIER")
         made = await self._run(
@@ -315,7 +264,7 @@ class ModerationAdminServicer(admin_pb2_grpc.ModerationAdminServicer):
         )
         return pb.CreateApiKeyResponse(key=key_pb(made.key), secret=made.secret)
 
-    @rpc("ModerationAdmin", _auth)
+    @rpc
     async def ListApiKeys(
         self, request: pb.ListApiKeysRequest, context: Ctx, principal: Principal
     ) -> pb.ListApiKeysResponse:
@@ -329,14 +278,14 @@ class ModerationAdminServicer(admin_pb2_grpc.ModerationAdminServicer):
         )
         return pb.ListApiKeysResponse(keys=[key_pb(k) for k in keys], next_page_token=token)
 
-    @rpc("ModerationAdmin", _auth)
+    @rpc
     async def RevokeApiKey(
         self, request: pb.RevokeApiKeyRequest, context: Ctx, principal: Principal
     ) -> pb.ApiKey:
         return key_pb(await self._run(self.admin.revoke_api_key, principal, request.key_id))
 
     # --- audit
-    @rpc("ModerationAdmin", _auth)
+    @rpc
     async def SearchAudit(
         self, request: pb.SearchAuditRequest, context: Ctx, principal: Principal
     ) -> pb.SearchAuditResponse:
@@ -349,13 +298,13 @@ class ModerationAdminServicer(admin_pb2_grpc.ModerationAdminServicer):
         )
         return pb.SearchAuditResponse(events=[convert.audit_event(r) for r in rows], next_page_token=token)
 
-    @rpc("ModerationAdmin", _auth)
+    @rpc
     async def GetAuditEvent(
         self, request: pb.GetAuditEventRequest, context: Ctx, principal: Principal
     ) -> common.AuditEvent:
         return convert.audit_event(await self._run(self.admin.get_audit_event, principal, request.seq))
 
-    @rpc("ModerationAdmin", _auth)
+    @rpc
     async def ExportAudit(
         self, request: pb.SearchAuditRequest, context: Ctx, principal: Principal
     ) -> AsyncIterator[common.AuditEvent]:
@@ -367,13 +316,13 @@ class ModerationAdminServicer(admin_pb2_grpc.ModerationAdminServicer):
             if len(chunk) < EXPORT_CHUNK:
                 return
 
-    @rpc("ModerationAdmin", _auth)
+    @rpc
     async def GetCheckpoint(
         self, request: pb.GetCheckpointRequest, context: Ctx, principal: Principal
     ) -> common.Checkpoint:
         return checkpoint_pb(await self._run(self.admin.get_checkpoint, principal, create=request.create))
 
-    @rpc("ModerationAdmin", _auth)
+    @rpc
     async def VerifyLedger(
         self, request: pb.VerifyLedgerRequest, context: Ctx, principal: Principal
     ) -> pb.VerifyLedgerResponse:
@@ -386,7 +335,7 @@ class ModerationAdminServicer(admin_pb2_grpc.ModerationAdminServicer):
             problems=r.problems,
         )
 
-    @rpc("ModerationAdmin", _auth)
+    @rpc
     async def GetInclusionProof(
         self, request: pb.GetInclusionProofRequest, context: Ctx, principal: Principal
     ) -> common.InclusionProof:
@@ -403,9 +352,9 @@ class ModerationAdminServicer(admin_pb2_grpc.ModerationAdminServicer):
         )
 
     # --- statistics
-    @rpc("ModerationAdmin", _auth)
+    @rpc
     async def GetStats(self, request: pb.GetStatsRequest, context: Ctx, principal: Principal) -> pb.Stats:
-        start, end = from_ts(request, "start_time"), from_ts(request, "end_time")
+        start, end = from_timestamp(request, "start_time"), from_timestamp(request, "end_time")
         s = await self._run(self.admin.stats, principal, start=start, end=end, tenant=request.tenant or None)
         return pb.Stats(
             requests=s.requests,
@@ -420,6 +369,6 @@ class ModerationAdminServicer(admin_pb2_grpc.ModerationAdminServicer):
             jobs_by_state=s.jobs_by_state,
             succeeded=s.succeeded,
             failed=s.failed,
-            start_time=ts(start),
-            end_time=ts(end),
+            start_time=to_timestamp(start),
+            end_time=to_timestamp(end),
         )

@@ -1,5 +1,7 @@
 """Assemble and run the gRPC server: database, ledger, workflow, workers, servicers, health, reflection.
 
+The ONE place where the rooms are wired together (docs/architecture.md).
+
 async with running_server(settings) as server:   # tests, the demo
     print(server.address)
 serve(settings)                                    # `veriframe serve`: until SIGTERM / SIGINT
@@ -13,7 +15,6 @@ import logging
 import signal
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -21,18 +22,27 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from veriframe.service.admin import AdminService
 from veriframe.service.api.gen import (
     admin_pb2,
+    admin_pb2_grpc,
     generation_pb2,
     generation_pb2_grpc,
     verification_pb2,
     verification_pb2_grpc,
 )
 from veriframe.service.auth import Authenticator
-from veriframe.service.jobs import JobStore
-from veriframe.service.jobs_worker import Engines, JobNotifier, Maintenance, Worker, new_worker_id
+from veriframe.service.flow.workflow import Workflow
+from veriframe.service.server import memory
+from veriframe.service.server.admin_servicer import ModerationAdminServicer
+from veriframe.service.server.context import ServerContext
+from veriframe.service.server.generation import GenerationServicer
+from veriframe.service.server.interceptor import AuthInterceptor
+from veriframe.service.server.malformed import MalformedRequestInterceptor
+from veriframe.service.server.verification import VerificationServicer
 from veriframe.service.settings import Settings
-from veriframe.service.workflow import Workflow
+from veriframe.service.store.jobs import JobStore
+from veriframe.service.worker import Engines, JobNotifier, Maintenance, Worker, new_worker_id
 
 log = logging.getLogger(__name__)
 SERVICE_NAMES = (
@@ -40,25 +50,6 @@ SERVICE_NAMES = (
     verification_pb2.DESCRIPTOR.services_by_name["Verification"].full_name,
     admin_pb2.DESCRIPTOR.services_by_name["ModerationAdmin"].full_name,
 )
-
-
-@dataclass
-class ServerContext:
-    """Everything a servicer needs (the admin servicer included)."""
-
-    settings: Settings
-    sessions: Any
-    ledger: Any
-    store: JobStore
-    workflow: Workflow
-    auth: Authenticator
-    notifier: JobNotifier
-    workers: list[Worker] = field(default_factory=list)
-    ledger_public_key_pem: str = ""
-
-    def wake_workers(self) -> None:
-        for worker in self.workers:
-            worker.wake()
 
 
 def _engine_loader(settings: Settings, device: str | None) -> Callable[[], Any]:
@@ -131,6 +122,7 @@ class VeriframeServer:
     async def start(self) -> None:
         settings = self.settings
         loop = asyncio.get_running_loop()
+        memory.limit_arenas(settings.malloc_arena_max)  # before the thread pools allocate (see memory)
         # DB calls and auth run in threads: give them room (the generation runs in its own thread).
         loop.set_default_executor(ThreadPoolExecutor(max_workers=32, thread_name_prefix="veriframe-io"))
         credentials = _credentials(settings)  # missing certificate files stop us before anything else
@@ -147,11 +139,9 @@ class VeriframeServer:
             # A second server on a port in use must fail to bind, not silently share it.
             ("grpc.so_reuseport", 0),
         ]
-        server = grpc.aio.server(options=options)
-        from veriframe.service.api.gen import admin_pb2_grpc
-        from veriframe.service.server.admin_servicer import ModerationAdminServicer
-        from veriframe.service.server.generation import GenerationServicer
-        from veriframe.service.server.verification import VerificationServicer
+        # Malformed bytes are answered first (outermost), before the key check: see server.malformed.
+        interceptors = [MalformedRequestInterceptor(), AuthInterceptor(ctx.auth)]
+        server = grpc.aio.server(options=options, interceptors=interceptors)
 
         generation_pb2_grpc.add_GenerationServicer_to_server(GenerationServicer(ctx), server)
         verification_pb2_grpc.add_VerificationServicer_to_server(VerificationServicer(ctx), server)
@@ -186,6 +176,7 @@ class VeriframeServer:
                 worker_id=new_worker_id(index),
                 notify=ctx.notifier.notify,
                 on_loaded=self._worker_loaded,
+                after_job=memory.trim if settings.malloc_trim_after_job else None,
             )
             worker.start()
             ctx.workers.append(worker)
@@ -261,7 +252,7 @@ class VeriframeServer:
 
     async def _inspect_again(self) -> None:
         """A worker loaded the model that could not be inspected at start (e.g. it was downloaded)."""
-        from veriframe.service.server.model_limits import ModelUnavailable, SubmitLimits
+        from veriframe.service.flow.model_limits import ModelUnavailable, SubmitLimits
 
         assert self.ctx is not None
         try:
@@ -273,12 +264,14 @@ class VeriframeServer:
         await self._serve_model()
 
     async def _set_generation_health(self) -> None:
-        """Generation is NOT_SERVING while the model cannot be loaded (Submit answers UNAVAILABLE)."""
+        """Generation, and the overall service "" that standard probes ask, are NOT_SERVING while the
+        model cannot be loaded (Submit answers UNAVAILABLE): a pod that cannot generate is not healthy."""
         if self._health is None or self.ctx is None:
             return
         serving = health_pb2.HealthCheckResponse
         status = serving.NOT_SERVING if self.ctx.workflow.model_error is not None else serving.SERVING
-        await self._health.set(SERVICE_NAMES[0], status)
+        for name in ("", SERVICE_NAMES[0]):
+            await self._health.set(name, status)
 
     def _build_context(self, loop: asyncio.AbstractEventLoop) -> ServerContext:
         from veriframe.service.db import make_engine, session_factory, upgrade
@@ -301,7 +294,7 @@ class VeriframeServer:
         )
         workflow = Workflow(settings, sessions, ledger, store)
         self._load_keys(workflow)
-        from veriframe.service.server.model_limits import ModelUnavailable, SubmitLimits
+        from veriframe.service.flow.model_limits import ModelUnavailable, SubmitLimits
 
         try:
             workflow.limits = SubmitLimits(settings.model, settings.i2v_model)
@@ -311,9 +304,13 @@ class VeriframeServer:
         workflow.ensure_policy()
         workflow.classifier()  # load once, before the first request
         auth = Authenticator(
-            sessions, rate_per_minute=settings.rate_limit_per_minute, burst=settings.rate_limit_burst
+            sessions,
+            rate_per_minute=settings.rate_limit_per_minute,
+            burst=settings.rate_limit_burst,
+            failures_per_minute=settings.auth_failures_per_minute,
+            failure_burst=settings.auth_failure_burst,
         )
-        return ServerContext(
+        ctx = ServerContext(
             settings=settings,
             sessions=sessions,
             ledger=ledger,
@@ -323,6 +320,8 @@ class VeriframeServer:
             notifier=JobNotifier(loop),
             ledger_public_key_pem=public_pem,
         )
+        ctx.admin = AdminService(sessions, ledger, workflow, on_job_change=ctx.job_changed)
+        return ctx
 
     async def stop(self, grace: float | None = None) -> None:
         """Graceful: NOT_SERVING, stop accepting, let the running jobs finish (or requeue them), close."""

@@ -2,35 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
 from typing import Any
 
-from google.protobuf import struct_pb2, timestamp_pb2
+from google.protobuf import struct_pb2
 from google.protobuf.json_format import ParseDict
 
-from veriframe.service import jobs as J
+from veriframe.service.api.enums import JOB_STATE_DB, JOB_STATE_PB, MODE_NAME, MODE_PB
 from veriframe.service.api.gen import common_pb2, generation_pb2
+from veriframe.service.api.timestamps import to_timestamp
+from veriframe.service.errors import InvalidArgument
+from veriframe.service.flow.types import SubmitInput
 from veriframe.service.ledger.canonical import event_bytes
-from veriframe.service.workflow import SubmitInput
+from veriframe.service.store import states as S
 
-MODE_NAMES = {
-    common_pb2.MODE_T2V: "t2v",
-    common_pb2.MODE_I2V: "i2v",
-    common_pb2.MODE_V2V: "v2v",
-    common_pb2.MODE_UNSPECIFIED: "",
-}
-MODE_VALUES = {v: k for k, v in MODE_NAMES.items() if v}
 _HIDDEN_PARAMS = ("input_file", "request_sha256")  # server paths; the idempotency fingerprint
-
-
-def timestamp(moment: datetime | None) -> timestamp_pb2.Timestamp | None:
-    if moment is None:
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    stamp = timestamp_pb2.Timestamp()
-    stamp.FromDatetime(moment)
-    return stamp
 
 
 def struct(document: dict[str, Any]) -> struct_pb2.Struct:
@@ -50,19 +35,21 @@ def _jsonable(value: Any) -> Any:
 
 
 def job_state(state: str) -> int:
-    return common_pb2.JobState.Value("JOB_STATE_" + J.API_STATE[state])
+    return JOB_STATE_PB[state]
 
 
 def db_states(values: list[int]) -> list[str]:
-    names = [common_pb2.JobState.Name(v).removeprefix("JOB_STATE_") for v in values if v]
-    return [J.DB_STATE[n] for n in names]
+    unknown = [v for v in values if v and v not in JOB_STATE_DB]
+    if unknown:
+        raise InvalidArgument("states", f"{unknown[0]} is not a JobState value")
+    return [JOB_STATE_DB[v] for v in values if v]
 
 
 def submit_input(request: generation_pb2.SubmitRequest) -> SubmitInput:
     from veriframe.service.errors import InvalidArgument
 
     p = request.params
-    if p.mode not in MODE_NAMES:
+    if p.mode not in MODE_NAME:
         raise InvalidArgument("params.mode", f"unknown mode {p.mode}")
 
     def opt(name: str) -> Any:
@@ -71,7 +58,7 @@ def submit_input(request: generation_pb2.SubmitRequest) -> SubmitInput:
     return SubmitInput(
         prompt=p.prompt,
         negative_prompt=p.negative_prompt,
-        mode=MODE_NAMES[p.mode],
+        mode=MODE_NAME[p.mode],
         image=p.image,
         video=p.video,
         strength=opt("strength"),
@@ -94,7 +81,7 @@ def job(row: Any, *, review_id: str = "", generated_seq: int | None = None) -> c
         id=row.id,
         tenant=row.tenant,
         state=job_state(row.state),
-        mode=MODE_VALUES.get(row.mode, 0),
+        mode=MODE_PB.get(row.mode, 0),
         progress=common_pb2.Progress(step=row.progress_step or 0, total_steps=row.progress_total or 0),
         params=struct(params),
         prompt_sha256=row.prompt_sha256 or "",
@@ -103,8 +90,8 @@ def job(row: Any, *, review_id: str = "", generated_seq: int | None = None) -> c
         idempotency_key=row.idempotency_key or "",
         return_frames=bool(params.get("return_frames")),
         attempts=row.attempts or 0,
-        created_at=timestamp(row.created_at),
-        updated_at=timestamp(row.updated_at),
+        created_at=to_timestamp(row.created_at),
+        updated_at=to_timestamp(row.updated_at),
     )
     if row.error_code:
         categories = []
@@ -113,7 +100,7 @@ def job(row: Any, *, review_id: str = "", generated_seq: int | None = None) -> c
         message.error.CopyFrom(
             common_pb2.JobError(code=row.error_code, message=row.error_message or "", categories=categories)
         )
-    if row.state == J.SUCCEEDED:
+    if row.state == S.SUCCEEDED:
         message.output.CopyFrom(
             common_pb2.JobOutput(
                 video_sha256=row.output_sha256 or "",
@@ -148,7 +135,7 @@ def audit_event(row: Any) -> common_pb2.AuditEvent:
         job_id=row.job_id or "",
         payload=struct(row.payload or {}),
         leaf_hash=row.leaf_hash,
-        created_at=timestamp(row.time),
+        created_at=to_timestamp(row.time),
         leaf_data=event_bytes(row).decode(),
     )
 
@@ -169,7 +156,7 @@ def checkpoint(row: Any, public_key_pem: str = "") -> common_pb2.Checkpoint:
     return common_pb2.Checkpoint(
         tree_size=row.tree_size,
         root_hash=row.root_hash,
-        created_at=timestamp(row.timestamp),
+        created_at=to_timestamp(row.timestamp),
         signature=signature_bytes,
         signed_data=row.body.encode(),
         key_id=row.key_id,

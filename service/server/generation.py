@@ -1,4 +1,4 @@
-"""The Generation service: thin translation between protobuf and `veriframe.service.workflow`."""
+"""The Generation service: thin translation between protobuf and `veriframe.service.flow`."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ import grpc
 from google.protobuf import timestamp_pb2
 from sqlalchemy import select
 
-from veriframe.service import jobs as J
 from veriframe.service.api.gen import common_pb2, generation_pb2, generation_pb2_grpc
 from veriframe.service.auth import Principal
 from veriframe.service.db import AuditEvent, ReviewItem
@@ -18,9 +17,10 @@ from veriframe.service.errors import InvalidArgument
 from veriframe.service.ledger import events as ev
 from veriframe.service.server import convert
 from veriframe.service.server.errors import rpc
+from veriframe.service.store import states as S
 
 if TYPE_CHECKING:
-    from veriframe.service.server.app import ServerContext
+    from veriframe.service.server.context import ServerContext
 
 DEFAULT_CHUNK = 1024 * 1024
 MAX_CHUNK = 3 * 1024 * 1024
@@ -33,9 +33,6 @@ WHAT = {
 }
 
 
-def _auth(servicer: GenerationServicer) -> Any:
-    return servicer.ctx.auth
-
 
 class GenerationServicer(generation_pb2_grpc.GenerationServicer):
     def __init__(self, ctx: ServerContext) -> None:
@@ -46,7 +43,7 @@ class GenerationServicer(generation_pb2_grpc.GenerationServicer):
             with self.ctx.sessions() as s:
                 review = s.scalar(select(ReviewItem.id).where(ReviewItem.job_id == row.id))
                 seq = None
-                if row.state == J.SUCCEEDED:
+                if row.state == S.SUCCEEDED:
                     seq = s.scalar(
                         select(AuditEvent.seq).where(
                             AuditEvent.job_id == row.id, AuditEvent.event_type == ev.GENERATED
@@ -57,24 +54,26 @@ class GenerationServicer(generation_pb2_grpc.GenerationServicer):
         review_id, seq = await asyncio.to_thread(extras)
         return convert.job(row, review_id=review_id, generated_seq=seq)
 
-    @rpc("Generation", _auth)
+    @rpc
     async def Submit(
         self, request: generation_pb2.SubmitRequest, context: grpc.aio.ServicerContext, principal: Principal
     ) -> generation_pb2.SubmitResponse:
         submission = convert.submit_input(request)
-        row, deduplicated = await asyncio.to_thread(self.ctx.workflow.submit, principal, submission)
-        if row.state == J.QUEUED:
+        submitted = await asyncio.to_thread(self.ctx.workflow.submit, principal, submission)
+        if submitted.job.state == S.QUEUED:
             self.ctx.wake_workers()
-        return generation_pb2.SubmitResponse(job=await self._job_message(row), deduplicated=deduplicated)
+        return generation_pb2.SubmitResponse(
+            job=await self._job_message(submitted.job), deduplicated=submitted.deduplicated
+        )
 
-    @rpc("Generation", _auth)
+    @rpc
     async def GetJob(
         self, request: generation_pb2.GetJobRequest, context: grpc.aio.ServicerContext, principal: Principal
     ) -> common_pb2.Job:
         row = await asyncio.to_thread(self.ctx.store.get, request.job_id, tenant=principal.tenant)
         return await self._job_message(row)
 
-    @rpc("Generation", _auth)
+    @rpc
     async def ListJobs(
         self, request: generation_pb2.ListJobsRequest, context: grpc.aio.ServicerContext, principal: Principal
     ) -> generation_pb2.ListJobsResponse:
@@ -89,7 +88,7 @@ class GenerationServicer(generation_pb2_grpc.GenerationServicer):
         )
         return generation_pb2.ListJobsResponse(jobs=[convert.job(r) for r in rows], next_page_token=token)
 
-    @rpc("Generation", _auth)
+    @rpc
     async def CancelJob(
         self,
         request: generation_pb2.CancelJobRequest,
@@ -100,7 +99,7 @@ class GenerationServicer(generation_pb2_grpc.GenerationServicer):
         self.ctx.notifier.notify(row.id)
         return await self._job_message(row)
 
-    @rpc("Generation", _auth)
+    @rpc
     async def StreamEvents(
         self,
         request: generation_pb2.StreamEventsRequest,
@@ -114,7 +113,7 @@ class GenerationServicer(generation_pb2_grpc.GenerationServicer):
             key = (row.state, row.progress_step or 0, row.progress_total or 0)
             if key != last:
                 if last is not None:
-                    if row.state in (J.FAILED, J.REJECTED):
+                    if row.state in (S.FAILED, S.REJECTED):
                         kind = generation_pb2.JobEvent.KIND_ERROR
                     elif row.state != last[0]:
                         kind = generation_pb2.JobEvent.KIND_STATE_CHANGED
@@ -133,12 +132,12 @@ class GenerationServicer(generation_pb2_grpc.GenerationServicer):
                     time=now,
                 )
                 last = key
-            if row.state in J.TERMINAL:
+            if row.state in S.TERMINAL:
                 return
             await self.ctx.notifier.wait(row.id, POLL_S)
             row = await asyncio.to_thread(self.ctx.store.get, row.id)
 
-    @rpc("Generation", _auth)
+    @rpc
     async def Download(
         self, request: generation_pb2.DownloadRequest, context: grpc.aio.ServicerContext, principal: Principal
     ) -> AsyncIterator[generation_pb2.DownloadChunk]:

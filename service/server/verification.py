@@ -7,7 +7,7 @@ import logging
 import tempfile
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import grpc
 
@@ -18,21 +18,18 @@ from veriframe.service.server import convert
 from veriframe.service.server.errors import rpc
 
 if TYPE_CHECKING:
-    from veriframe.service.server.app import ServerContext
+    from veriframe.service.server.context import ServerContext
 
 log = logging.getLogger(__name__)
 SUFFIXES = {"video/mp4": ".mp4", "image/png": ".png", "image/jpeg": ".jpg"}
 
-
-def _auth(servicer: VerificationServicer) -> Any:
-    return servicer.ctx.auth
 
 
 class VerificationServicer(verification_pb2_grpc.VerificationServicer):
     def __init__(self, ctx: ServerContext) -> None:
         self.ctx = ctx
 
-    @rpc("Verification", _auth)
+    @rpc
     async def Verify(
         self,
         request: AsyncIterator[verification_pb2.VerifyRequest],
@@ -86,7 +83,7 @@ class VerificationServicer(verification_pb2_grpc.VerificationServicer):
             reason = str(error).replace(str(path), shown).replace(str(path.parent), "")
             message = f"not a readable MP4 video or PNG/JPEG image ({reason})"
             raise InvalidArgument("chunk", message) from error
-        report = outcome["report"]
+        report = outcome.report
         watermark = report.get("watermark") or {}
         c2pa = report.get("c2pa") or {}
         verdict = str(report.get("verdict", ""))
@@ -108,22 +105,22 @@ class VerificationServicer(verification_pb2_grpc.VerificationServicer):
             ),
             consistent=bool(report.get("consistent")),
             report=convert.struct(report),
-            sha256=outcome["sha256"],
+            sha256=outcome.sha256,
         )
-        audit = outcome["audit"]
-        if audit.get("found"):
+        audit = outcome.audit
+        if audit is not None:
             key_pem = self.ctx.ledger_public_key_pem
             response.audit.CopyFrom(
                 verification_pb2.AuditLookup(
                     found=True,
-                    job_id=audit["job_id"],
-                    tenant=audit["tenant"],
-                    event=convert.audit_event(audit["event"])
-                    if audit["disclosed"]
-                    else convert.redacted_audit_event(audit["event"]),
-                    proof=convert.inclusion_proof(audit["proof"], audit["checkpoint"], key_pem),
-                    manifest_matches=audit["manifest_matches"],
-                    video_matches=audit["video_matches"],
+                    job_id=audit.job_id,
+                    tenant=audit.tenant,
+                    event=convert.audit_event(audit.event)
+                    if audit.disclosed
+                    else convert.redacted_audit_event(audit.event),
+                    proof=convert.inclusion_proof(audit.proof, audit.checkpoint, key_pem),
+                    manifest_matches=audit.manifest_matches,
+                    video_matches=audit.video_matches,
                 )
             )
         return response

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -137,9 +138,10 @@ def test_server_killed_mid_job_loses_nothing(
 
 
 def test_racing_workers_claim_each_job_once(migrated_db_url: str) -> None:
+    from veriframe.service.clock import utcnow
     from veriframe.service.db import Job, PromptText, make_engine, session_factory
-    from veriframe.service.jobs import JobStore, utcnow
     from veriframe.service.ledger import Ledger
+    from veriframe.service.store.jobs import JobStore
 
     engine = make_engine(migrated_db_url)
     sessions = session_factory(engine)
@@ -246,7 +248,7 @@ def _tls_files(directory: Path) -> dict[str, Path]:
 
 
 def test_tls_and_mutual_tls(make_live_server, tmp_path: Path) -> None:
-    from veriframe.service.client import Client, Unavailable
+    from veriframe.service.client import Client, NotFound, Unavailable
 
     files = _tls_files(tmp_path)
     live = make_live_server(
@@ -260,7 +262,12 @@ def test_tls_and_mutual_tls(make_live_server, tmp_path: Path) -> None:
         client_cert=files["client_cert"],
         client_key=files["client_key"],
     ) as client:
-        assert client.list_jobs().jobs is not None
+        # An authenticated round trip over mutual TLS: the fresh tenant sees no jobs, and a job id
+        # that does not exist is NOT_FOUND (the server looked it up for this key's tenant).
+        listed = client.list_jobs()
+        assert list(listed.jobs) == [] and listed.next_page_token == ""
+        with pytest.raises(NotFound):
+            client.get_job(str(uuid.uuid4()))
     with (
         Client(live.address, key, root_certificates=files["ca"], retries=1, timeout=5) as client,
         pytest.raises(Unavailable),

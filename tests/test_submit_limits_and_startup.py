@@ -118,10 +118,12 @@ def test_sdk_raises_typed_errors_for_bad_values(api_only) -> None:
 def test_unloadable_model_is_not_serving_and_submit_is_unavailable(make_live_server, tmp_path) -> None:
     live = make_live_server(model="CogVideoX-2b", i2v_model=None, workers=0)  # not owner/name: no model
     assert _health(live.address) == 2  # NOT_SERVING
+    assert _health(live.address, "") == 2  # the overall service, what a standard probe asks
     assert _health(live.address, "veriframe.v1.Verification") == 1  # SERVING
     with Client(live.address, live.key(), retries=1) as client, pytest.raises(Unavailable) as caught:
         client.submit(BENIGN, **TEST_PARAMS)
-    assert "the model could not be loaded" in caught.value.message
+    assert "model could not be loaded" in caught.value.message
+    assert "CogVideoX-2b" not in caught.value.message  # the reason (and its paths) stay in the server log
     assert caught.value.code == grpc.StatusCode.UNAVAILABLE
 
 
@@ -134,10 +136,11 @@ def test_worker_that_cannot_load_its_model_stops_submits(make_live_server, tiny_
     deadline = time.monotonic() + 60
     while _health(live.address) != 2 and time.monotonic() < deadline:
         time.sleep(0.2)
-    assert _health(live.address) == 2
+    assert _health(live.address) == 2 and _health(live.address, "") == 2
     with Client(live.address, live.key(), retries=1) as client, pytest.raises(Unavailable) as caught:
         client.submit(BENIGN, **TEST_PARAMS)
-    assert "the model could not be loaded" in caught.value.message
+    assert "model could not be loaded" in caught.value.message
+    assert str(tmp_path) not in caught.value.message and "/" not in caught.value.message
 
 
 def test_startup_refuses_missing_keys_tls_and_a_used_port(live_server, tmp_path) -> None:
@@ -174,7 +177,7 @@ def test_startup_refuses_missing_keys_tls_and_a_used_port(live_server, tmp_path)
 
 
 def test_serve_exits_2_without_keys(tmp_path) -> None:
-    from tests.test_service_cli import run
+    from tests.test_cli_generate_and_demo import run
 
     database = f"sqlite:///{tmp_path / 'v.db'}"
     result = run(
@@ -208,8 +211,8 @@ def test_default_model_is_one_the_engine_accepts(monkeypatch) -> None:
 
 
 def test_retention_purges_only_ended_jobs(api_only) -> None:
+    from veriframe.service.clock import utcnow
     from veriframe.service.db import Job, PromptText
-    from veriframe.service.jobs import utcnow
 
     with api_only.client(tenant="retention") as client:
         queued = client.submit(BENIGN, **TEST_PARAMS).job.id
@@ -228,8 +231,8 @@ def test_retention_purges_only_ended_jobs(api_only) -> None:
 
 def test_uploaded_inputs_are_deleted_whenever_a_job_ends(api_only) -> None:
     from veriframe.service.auth import Principal
+    from veriframe.service.clock import utcnow
     from veriframe.service.db import Job
-    from veriframe.service.jobs import utcnow
 
     ctx = api_only.ctx
     inputs = Path(api_only.settings.output_dir) / "inputs"

@@ -29,7 +29,7 @@ def test_codegen_check_detects_staleness() -> None:
 
 def test_sdk_imports_no_heavy_modules() -> None:
     code = (
-        "import sys, service.client, service.client.aio, service.cli.generate; "
+        "import sys, veriframe.service.client, veriframe.service.client.aio, veriframe.service.cli.generate; "
         "print(','.join(m for m in ('torch', 'diffusers', 'numpy', 'sqlalchemy', 'transformers') "
         "if m in sys.modules))"
     )

@@ -9,7 +9,7 @@ Any number of server processes (one worker per GPU each) share one database safe
 - `recover_expired` (run periodically by every server) requeues jobs whose lease ran out, or fails
   them with a ledger record after `max_attempts`, so a crashed worker never loses an accepted job.
 
-States (the API's JobState <-> the column): see `API_STATE`.
+States (the API's JobState <-> the column): `veriframe.service.store.states`. The walk: docs/architecture.md.
 """
 
 from __future__ import annotations
@@ -18,14 +18,26 @@ import base64
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import and_, func, or_, select, update
 
+from veriframe.service.clock import aware, utcnow
 from veriframe.service.db import Job, unavailable_as_error
 from veriframe.service.errors import InvalidArgument, NotFound
 from veriframe.service.ledger import events as ev
+from veriframe.service.store.states import (
+    ACTIVE_LEASED,
+    CANCELLED,
+    FAILED,
+    FINALIZING,
+    QUEUED,
+    REVIEW,
+    RUNNING,
+    SCREENING,
+    TERMINAL,
+)
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
@@ -33,37 +45,10 @@ if TYPE_CHECKING:
     from veriframe.service.ledger import Ledger
 
 log = logging.getLogger(__name__)
+Event = tuple[str, dict[str, Any]]  # a ledger event: (type, payload)
+REQUEUED = "generation.requeued"  # the ledger's event type for a job given back to the queue
 
-QUEUED, SCREENING, REVIEW = "queued", "screening", "pending_review"
-RUNNING, FINALIZING = "running", "finalizing"
-SUCCEEDED, FAILED, REJECTED, CANCELLED = "succeeded", "failed", "rejected", "cancelled"
-TERMINAL = frozenset({SUCCEEDED, FAILED, REJECTED, CANCELLED})
-ACTIVE_LEASED = (SCREENING, RUNNING, FINALIZING)  # states held by a process under a lease
-# Column value -> the proto's JobState name (without the JOB_STATE_ prefix).
-API_STATE = {
-    QUEUED: "QUEUED",
-    SCREENING: "SCREENING",
-    REVIEW: "REVIEW",
-    RUNNING: "RUNNING",
-    FINALIZING: "FINALIZING",
-    SUCCEEDED: "SUCCEEDED",
-    FAILED: "FAILED",
-    REJECTED: "REJECTED",
-    CANCELLED: "CANCELLED",
-}
-DB_STATE = {v: k for k, v in API_STATE.items()}
 SYSTEM = "system:jobs"
-
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
-
-
-def aware(moment: datetime | None) -> datetime | None:
-    """SQLite hands back naive datetimes (stored as UTC): make them comparable."""
-    if moment is not None and moment.tzinfo is None:
-        return moment.replace(tzinfo=timezone.utc)
-    return moment
 
 
 @dataclass(frozen=True)
@@ -210,45 +195,46 @@ class JobStore:
         owner: str | None,
         from_states: Iterable[str],
         to_state: str,
+        event: Event | None = None,
+        actor: str = SYSTEM,
+        tenant: str | None = None,
         extra_where: Iterable[Any] = (),
         **values: Any,
     ) -> bool:
-        """Compare-and-set the state inside `session`; False when the job is no longer as expected."""
+        """THE job transition: compare-and-set the state inside `session` and, when it moved, append
+        `event` (type, payload) to the ledger in the same transaction. False when the job is no longer
+        as expected (then nothing is written)."""
         conditions = [Job.id == job_id, Job.state.in_(tuple(from_states)), *extra_where]
         if owner is not None:
             conditions.append(Job.worker_id == owner)
         if to_state in TERMINAL or to_state == QUEUED:
             values.setdefault("lease_expires_at", None)
-        return (
+        moved = (
             session.execute(
                 update(Job).where(*conditions).values(state=to_state, updated_at=utcnow(), **values)
             ).rowcount
             == 1
         )
+        if moved and event is not None:
+            kind, payload = event
+            tenant = tenant if tenant is not None else _tenant(session, job_id)
+            self.ledger.append(kind, payload, actor=actor, tenant=tenant, job_id=job_id, session=session)
+        return moved
 
     def release(self, job_id: str, worker_id: str, *, reason: str) -> bool:
         """Give a running job back to the queue (graceful shutdown): not counted as an attempt."""
         with unavailable_as_error(), self.sessions.begin() as s:
-            ok = self.transition(
+            return self.transition(
                 s,
                 job_id,
                 owner=worker_id,
                 from_states=(RUNNING, FINALIZING),
                 to_state=QUEUED,
+                event=(REQUEUED, {"reason": reason, "worker_id": worker_id}),
                 worker_id=None,
                 attempts=Job.attempts - 1,
                 progress_step=0,
             )
-            if ok:
-                self.ledger.append(
-                    "generation.requeued",
-                    {"reason": reason, "worker_id": worker_id},
-                    actor=SYSTEM,
-                    tenant=_tenant(s, job_id),
-                    job_id=job_id,
-                    session=s,
-                )
-            return ok
 
     # --- recovery -------------------------------------------------------------------------------
 
@@ -285,19 +271,18 @@ class JobStore:
                         "worker_id": job.worker_id,
                         "attempts": job.attempts,
                     }
-                    kind = "generation.requeued"
+                    kind = REQUEUED
                 if self.transition(
                     s,
                     job.id,
                     owner=None,
                     from_states=(job.state,),
                     to_state=to_state,
+                    event=(kind, payload),
+                    tenant=job.tenant,
                     extra_where=expired,
                     **values,
                 ):
-                    self.ledger.append(
-                        kind, payload, actor=SYSTEM, tenant=job.tenant, job_id=job.id, session=s
-                    )
                     done.append(Recovered(job.id, action))
                     if to_state in TERMINAL:
                         remove_input(job.params)

@@ -1,0 +1,285 @@
+"""Execute's steps, on a job a worker has claimed: generate, mark (watermark + encode + sign), record.
+
+`veriframe.service.flow.workflow.Workflow.execute` calls them in order (docs/architecture.md). Every
+state change goes through `JobStore.transition`, which writes its ledger event in the same transaction.
+Fail closed: a failed step removes the outputs and ends the job FAILED, recorded.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import threading
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+
+from veriframe.service.db import Job, PromptText, unavailable_as_error
+from veriframe.service.errors import InvalidArgument
+from veriframe.service.flow.submit import MAX_INPUT_FRAMES, MAX_INPUT_PIXELS
+from veriframe.service.flow.types import (
+    BOOKKEEPING,
+    Marked,
+    Services,
+    WorkerContext,
+    message_of,
+    remove_paths,
+)
+from veriframe.service.ledger import events as ev
+from veriframe.service.store import jobs as J
+from veriframe.service.store import states as S
+
+if TYPE_CHECKING:
+    from veriframe.service.engine import GeneratedVideo
+
+log = logging.getLogger(__name__)
+PROGRESS_INTERVAL_S = 0.2  # at most 5 progress writes a second
+MAX_ERROR_CHARS = 2000
+# What a requester reads when a job fails on the server's side (the details are in the server's log,
+# under the job id): what happened and what to do, never exception text, paths or the prompt.
+CLIENT_MESSAGES = {
+    "generation": "the video could not be generated because of a server error (logged with the job id); "
+    "submit the request again, and contact the operator if it keeps failing",
+    "provenance": "the video could not be watermarked and signed, so it was not released (a server error, "
+    "logged with the job id); submit the request again, and contact the operator if it keeps failing",
+    "ledger": "the audit record could not be written, so the video was not released (a server error, "
+    "logged with the job id); submit the request again later",
+}
+
+
+class LeaseLost(Exception):
+    """Another worker owns the job now (our lease expired): write nothing."""
+
+
+class SigningKeys:
+    """The C2PA signing keys of `keys_dir`, loaded once (the server loads them at start)."""
+
+    def __init__(self, keys_dir: Any, keys: Any = None) -> None:
+        self._dir = keys_dir
+        self._keys = keys
+        self._lock = threading.Lock()
+
+    def get(self) -> Any:
+        with self._lock:
+            if self._keys is None:
+                from veriframe.provenance.keys import load_keys_dir
+
+                self._keys = load_keys_dir(self._dir)
+            return self._keys
+
+
+def out_dir(services: Services, job: Job) -> Path:
+    return services.output_dir / job.tenant / job.id
+
+
+def generate(services: Services, job: Job, ctx: WorkerContext) -> tuple[dict[str, Any], GeneratedVideo]:
+    """("generation.started" recorded) the engine's video and its parameters (without the prompt)."""
+    from veriframe.service.engine import InvalidParameter
+
+    with unavailable_as_error(), services.sessions() as s:
+        prompt = s.get(PromptText, job.id)
+    if prompt is None:
+        raise InvalidArgument("params.prompt", "the prompt text was purged before the job ran")
+    engine = ctx.engine.for_mode(job.mode)
+    _record_start(services, job, ctx, engine.info)
+    last = [0.0]
+
+    def on_step(step: int, total: int) -> None:
+        now = time.monotonic()
+        if step >= total or now - last[0] >= PROGRESS_INTERVAL_S:
+            last[0] = now
+            services.store.progress(job.id, ctx.worker_id, step, total)
+            ctx.on_change(job.id)
+
+    try:
+        video = engine.generate(_engine_params(job, prompt), on_step=on_step, should_cancel=ctx.should_stop)
+    except InvalidParameter as error:
+        raise InvalidArgument(f"params.{error.field}", message_of(error)) from error
+    # The prompt never enters manifests, job records or the ledger: only its hash does.
+    params = {k: v for k, v in video.params.items() if k not in ("prompt", "negative_prompt")}
+    return params, video
+
+
+def _record_start(services: Services, job: Job, ctx: WorkerContext, info: Any) -> None:
+    with unavailable_as_error(), services.sessions.begin() as s:
+        services.ledger.append(
+            ev.GENERATION_STARTED,
+            ev.generation_started(
+                worker_id=ctx.worker_id, attempt=job.attempts, model=info.name, model_version=info.version
+            ),
+            actor=ctx.worker_id,
+            tenant=job.tenant,
+            job_id=job.id,
+            session=s,
+        )
+
+
+def _engine_params(job: Job, prompt: PromptText) -> Any:
+    """The engine's GenerationParams: the stored request, its prompt, and its input re-read."""
+    from veriframe.service.engine import GenerationParams
+
+    image = video = None
+    source = job.params.get("input_file")
+    if source:
+        from veriframe.provenance.media import decode_video, read_image
+
+        if job.mode == "i2v":
+            image = read_image(source, max_pixels=MAX_INPUT_PIXELS)
+        else:
+            video = decode_video(source, max_frames=MAX_INPUT_FRAMES, max_pixels=MAX_INPUT_PIXELS)[0]
+    fields = {k: v for k, v in job.params.items() if k not in BOOKKEEPING}
+    return GenerationParams(
+        prompt=prompt.text,
+        negative_prompt=prompt.negative_text,
+        mode=job.mode,
+        image=image,
+        video=video,
+        **fields,
+    )
+
+
+def start_finalizing(
+    services: Services, job: Job, ctx: WorkerContext, params: dict[str, Any], video: GeneratedVideo
+) -> bool:
+    """RUNNING -> FINALIZING with the resolved parameters, unless a cancel request arrived meanwhile."""
+    resolved = {**params, "model": video.model.name, "model_version": video.model.version}
+    with unavailable_as_error(), services.sessions.begin() as s:
+        moved = services.store.transition(
+            s,
+            job.id,
+            owner=ctx.worker_id,
+            from_states=(S.RUNNING,),
+            to_state=S.FINALIZING,
+            extra_where=(Job.cancel_requested.is_(False),),
+            params={**job.params, "resolved": resolved},
+        )
+    ctx.on_change(job.id)
+    return moved
+
+
+def mark(services: Services, job: Job, video: GeneratedVideo, params: dict[str, Any]) -> Marked:
+    """Watermark every frame, encode, sign the MP4 (and the frames when asked)."""
+    from veriframe.provenance.ids import format_id, new_provenance_id
+    from veriframe.provenance.manifest import ManifestInfo
+    from veriframe.provenance.mark import mark_video
+    from veriframe.provenance.watermark import WATERMARK_ALGORITHM
+
+    where = out_dir(services, job)
+    if where.exists():  # a previous attempt's leftovers
+        shutil.rmtree(where)
+    where.mkdir(parents=True)
+    pid = new_provenance_id()
+    info = ManifestInfo(
+        provenance_id=pid,
+        model_name=video.model.name,
+        model_version=video.model.version,
+        audit_ref=f"veriframe:job:{job.id}",
+        params=params,
+        prompt_sha256=job.prompt_sha256,
+    )
+    frames_dir = where / "frames" if job.params.get("return_frames") else None
+    mp4 = where / "video.mp4"
+    result = mark_video(video.frames, video.fps, mp4, info, services.signing.get(), frames_dir=frames_dir)
+    manifest_sha = getattr(result, "manifest_sha256", None)
+    if not manifest_sha:
+        raise RuntimeError("veriframe.provenance.mark returned no manifest hash")
+    return Marked(format_id(pid), mp4, result.content_sha256, manifest_sha, frames_dir, WATERMARK_ALGORITHM)
+
+
+def succeed(
+    services: Services,
+    job: Job,
+    ctx: WorkerContext,
+    params: dict[str, Any],
+    video: GeneratedVideo,
+    marked: Marked,
+) -> None:
+    """FINALIZING -> SUCCEEDED and "generated" in one transaction, or neither (LeaseLost)."""
+    event = ev.generated(
+        model=video.model.name,
+        model_version=video.model.version,
+        seed=int(video.seed),
+        params=params,
+        output_sha256=marked.sha256,
+        manifest_sha256=marked.manifest_sha256,
+        provenance_id=marked.provenance_id,
+        frames=int(video.frames.shape[0]),
+        watermark_algorithm=marked.watermark_algorithm,
+    )
+    with unavailable_as_error(), services.sessions.begin() as s:
+        done = services.store.transition(
+            s,
+            job.id,
+            owner=ctx.worker_id,
+            from_states=(S.FINALIZING,),
+            to_state=S.SUCCEEDED,
+            event=(ev.GENERATED, event),
+            actor=ctx.worker_id,
+            tenant=job.tenant,
+            provenance_id=marked.provenance_id,
+            output_path=str(marked.video),
+            output_sha256=marked.sha256,
+            manifest_sha256=marked.manifest_sha256,
+            frames_dir=str(marked.frames_dir) if marked.frames_dir else None,
+            progress_step=params.get("denoising_steps", params.get("num_inference_steps", 0)),
+        )
+        if not done:
+            raise LeaseLost
+    ctx.on_change(job.id)
+    J.remove_input(job.params)
+
+
+def fail(services: Services, job: Job, ctx: WorkerContext, code: str, message: str, stage: str) -> str:
+    """Fail closed: remove outputs, then FAILED + its ledger record in one transaction."""
+    remove_paths(out_dir(services, job))
+    if ctx.stop.is_set():  # shutting down mid-failure: let another worker retry it
+        return stopped(services, job, ctx, stage)
+    message = message[:MAX_ERROR_CHARS]
+    with unavailable_as_error(), services.sessions.begin() as s:
+        services.store.transition(
+            s,
+            job.id,
+            owner=ctx.worker_id,
+            from_states=(S.RUNNING, S.FINALIZING),
+            to_state=S.FAILED,
+            event=(ev.FAILED, ev.failed(error_code=code, error_message=message, stage=stage)),
+            actor=ctx.worker_id,
+            tenant=job.tenant,
+            error_code=code,
+            error_message=message,
+        )
+    J.remove_input(job.params)
+    ctx.on_change(job.id)
+    return S.FAILED
+
+
+def stopped(services: Services, job: Job, ctx: WorkerContext, stage: str) -> str:
+    """Cancelled by the requester (CANCELLED), or by shutdown / a lost lease (back to the queue)."""
+    remove_paths(out_dir(services, job))
+    if ctx.cancel.is_set() or _cancel_requested(services, job.id):
+        with unavailable_as_error(), services.sessions.begin() as s:
+            services.store.transition(
+                s,
+                job.id,
+                owner=ctx.worker_id,
+                from_states=(S.RUNNING, S.FINALIZING),
+                to_state=S.CANCELLED,
+                event=(ev.CANCELLED, ev.cancelled(by="requester", stage=stage)),
+                actor=ctx.worker_id,
+                tenant=job.tenant,
+                error_code="CANCELLED",
+                error_message="cancelled by the requester",
+            )
+        J.remove_input(job.params)
+        ctx.on_change(job.id)
+        return S.CANCELLED
+    services.store.release(job.id, ctx.worker_id, reason="worker stopping")
+    ctx.on_change(job.id)
+    return S.QUEUED
+
+
+def _cancel_requested(services: Services, job_id: str) -> bool:
+    with unavailable_as_error(), services.sessions() as s:
+        return bool(s.scalar(select(Job.cancel_requested).where(Job.id == job_id)))

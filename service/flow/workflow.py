@@ -1,0 +1,221 @@
+"""The Veriframe flow, top to bottom, in one place (docs/architecture.md draws it).
+
+    submit():   validate (schema, then the model's limits) -> deduplicate -> admit (tenant cap)
+                -> safety.screen under the live policy
+                -> record ONE transaction: job + prompt + "submitted" + "screened"
+                       block:  job REJECTED -> PromptBlocked
+                       review: job REVIEW + review item, "review.queued"
+                       allow:  job QUEUED
+    execute():  (worker, after an atomic claim) engine.generate with progress + cancel
+                -> RUNNING -> FINALIZING
+                -> provenance.mark_video (watermark every frame, encode H.264, sign the MP4 [+ frames])
+                -> "generated" (output SHA-256, manifest hash, provenance id, model, seed, params)
+                   in the same transaction as job SUCCEEDED.
+
+Every step is a function in a sibling module (`submit`, `execute`, `reviews`, `cancel`, `artifacts`,
+`verify`) that knows nothing of gRPC; every job state change is `JobStore.transition`, which writes the
+ledger event in the same transaction. Fail closed: if screening, watermarking, signing or the ledger
+write fails, no video is released: the job ends FAILED with a ledger record and its output files are
+deleted (Download serves only SUCCEEDED jobs, whose "generated" record committed with the state).
+
+Everything here is blocking: the server calls it from threads and maps `veriframe.service.errors` to
+status codes. Heavy libraries (torch, diffusers, c2pa) are imported lazily.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import exc
+
+from veriframe.service.errors import InvalidArgument, PromptBlocked, Unavailable
+from veriframe.service.flow import artifacts, cancel, execute, reviews, submit, verify
+from veriframe.service.flow.execute import CLIENT_MESSAGES, LeaseLost, SigningKeys
+from veriframe.service.flow.screening import Screener
+from veriframe.service.flow.types import (
+    Artifact,
+    Services,
+    SubmitInput,
+    Submitted,
+    VerifyResult,
+    WorkerContext,
+)
+from veriframe.service.store import policies
+from veriframe.service.store import states as S
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session, sessionmaker
+
+    from veriframe.service.auth import Principal
+    from veriframe.service.db import Job, ReviewItem
+    from veriframe.service.ledger import Ledger
+    from veriframe.service.settings import Settings
+    from veriframe.service.store.jobs import JobStore
+
+log = logging.getLogger(__name__)
+MODEL_DOWN = "generation is unavailable: this server's model could not be loaded (see the server log)"
+
+
+class Workflow:
+    def __init__(
+        self,
+        settings: Settings,
+        sessions: sessionmaker[Session],
+        ledger: Ledger,
+        store: JobStore,
+        *,
+        classifier: Any = None,
+        signing_keys: Any = None,
+        limits: Any = None,
+    ) -> None:
+        self.services = Services(
+            settings=settings,
+            sessions=sessions,
+            ledger=ledger,
+            store=store,
+            policies=policies.PolicyCache(sessions),
+            screener=Screener(settings.classifier_path, classifier),
+            signing=SigningKeys(settings.keys_dir, signing_keys),
+            limits=limits,
+        )
+        # Why this server cannot generate (its model could not be inspected or loaded), or None.
+        self.model_error: str | None = None if limits is not None else "the model was not inspected"
+
+    # ============================================================ submit: validate, screen, queue
+
+    def submit(self, principal: Principal, request: SubmitInput) -> Submitted:
+        """Raises InvalidArgument, PromptBlocked, ResourceExhausted, Unavailable."""
+        services = self.services
+        if self.model_error is not None:
+            # Never queue what no worker here can run (an API-only server has no workers to fail).
+            # The reason names server paths: it is in the server log (set_model_error), not here.
+            raise Unavailable(MODEL_DOWN)
+        mode = submit.validate(services, request)
+        fingerprint = request.fingerprint(mode)
+        earlier = submit.earlier_job(services, principal, request, fingerprint)
+        if earlier is not None:
+            return Submitted(earlier, deduplicated=True)
+        submit.admit(services, principal)
+
+        # Screening runs before anything is written, outside the write transaction (it takes ~10 ms).
+        policy_version, policy = services.policies.live()
+        decision = services.screener.screen(request.prompt, policy)
+        job = submit.new_job(principal, request, mode, fingerprint, decision, policy_version)
+        try:
+            submit.record(services, principal, request, job, decision, policy)
+        except exc.IntegrityError:
+            # The same idempotency key won a race in another request: return that job.
+            earlier = submit.earlier_job(services, principal, request, fingerprint)
+            if earlier is None:
+                raise
+            return Submitted(earlier, deduplicated=True)
+        if job.state == S.REJECTED:
+            raise PromptBlocked(decision.user_message, list(decision.categories), job.id)
+        return Submitted(job, deduplicated=False)
+
+    # ============================================================ execute: generate, mark, record
+
+    def execute(self, job: Job, ctx: WorkerContext) -> str:
+        """Run a claimed job to a terminal state (or back to the queue on shutdown); returns the state."""
+        from veriframe.service.engine import Cancelled
+
+        services = self.services
+        try:
+            params, video = execute.generate(services, job, ctx)
+        except Cancelled:
+            return execute.stopped(services, job, ctx, "running")
+        except InvalidArgument as error:
+            return execute.fail(services, job, ctx, "INVALID_ARGUMENT", error.message, "generation")
+        except Exception:  # any engine failure ends the job, recorded
+            # The details (never the prompt) go to the server's log; the requester gets what to do.
+            log.exception("job %s: generation failed", job.id)
+            return execute.fail(
+                services, job, ctx, "GENERATION_FAILED", CLIENT_MESSAGES["generation"], "generation"
+            )
+        if ctx.should_stop() or not execute.start_finalizing(services, job, ctx, params, video):
+            return execute.stopped(services, job, ctx, "running")
+
+        try:
+            marked = execute.mark(services, job, video, params)
+        except Exception:  # watermark, encode or sign failed: nothing is released
+            log.exception("job %s: provenance failed", job.id)
+            return execute.fail(
+                services, job, ctx, "PROVENANCE_FAILED", CLIENT_MESSAGES["provenance"], "provenance"
+            )
+
+        # The ledger record and SUCCEEDED commit together, or neither does.
+        try:
+            execute.succeed(services, job, ctx, params, video, marked)
+        except LeaseLost:
+            execute.remove_paths(execute.out_dir(services, job))
+            return "lost"
+        except Exception:
+            log.exception("job %s: ledger write failed", job.id)
+            return execute.fail(services, job, ctx, "LEDGER_FAILED", CLIENT_MESSAGES["ledger"], "ledger")
+        return S.SUCCEEDED
+
+    # ============================================================ the requester's and moderators' steps
+
+    def cancel(self, principal: Principal, job_id: str) -> Job:
+        """Ends CANCELLED, or FailedPrecondition TOO_LATE / JOB_ENDED: see `flow.cancel.cancel`."""
+        return cancel.cancel(self.services, principal, job_id)
+
+    def artifact(self, principal: Principal, job_id: str, what: str, frame_index: int = 0) -> Artifact:
+        return artifacts.artifact(self.services, principal, job_id, what, frame_index)
+
+    def approve_review(self, principal: Principal, review_id: str, reason: str = "") -> ReviewItem:
+        return reviews.approve(self.services, principal, review_id, reason)
+
+    def reject_review(self, principal: Principal, review_id: str, reason: str) -> ReviewItem:
+        return reviews.reject(self.services, principal, review_id, reason)
+
+    def expire_reviews(self, now: datetime | None = None) -> list[str]:
+        return reviews.expire(self.services, now)
+
+    def verify(self, principal: Principal, path: Path) -> VerifyResult:
+        return verify.verify(self.services, principal, path)
+
+    # ============================================================ what the server wires at start
+
+    @property
+    def settings(self) -> Settings:
+        return self.services.settings
+
+    @property
+    def ledger(self) -> Ledger:
+        return self.services.ledger
+
+    @property
+    def limits(self) -> Any:
+        return self.services.limits
+
+    @limits.setter
+    def limits(self, limits: Any) -> None:
+        self.services.limits = limits
+
+    @property
+    def trust_anchors(self) -> list[bytes]:
+        return self.services.trust_anchors
+
+    @trust_anchors.setter
+    def trust_anchors(self, anchors: list[bytes]) -> None:
+        self.services.trust_anchors = anchors
+
+    def set_model_error(self, reason: str | None) -> None:
+        """Submit answers UNAVAILABLE with `reason` (the model cannot be loaded) until it is None."""
+        if reason is not None:
+            log.error("generation unavailable: the model could not be loaded: %s", reason)
+        self.model_error = reason
+
+    def classifier(self) -> Any:
+        return self.services.screener.classifier()
+
+    def signing_keys(self) -> Any:
+        return self.services.signing.get()
+
+    def ensure_policy(self) -> int:
+        """Store the default policy as version 1 on a fresh database (recorded in the ledger)."""
+        return policies.ensure_default(self.services.sessions, self.services.ledger)
