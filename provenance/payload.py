@@ -24,7 +24,7 @@ False positives, by construction: :func:`decode_soft` returns an id only when th
 yields a message whose 32-bit tag matches its id. For pixels that carry no mark the decoded message is
 not derived from any genuine id, so a match happens with probability 2^-32 per candidate (BLAKE2b
 behaves as a random function). :data:`MAX_CANDIDATES_PER_DECODE` candidates are tried per soft vector
-and the detector bounds how many soft vectors it decodes per video (see ``watermark.MAX_DECODES``), so
+and the detector bounds how many soft vectors it decodes per video (see ``watermark_v1.MAX_DECODES``), so
 the false-positive rate per video is at most ``MAX_DECODES * MAX_CANDIDATES_PER_DECODE * 2^-32``.
 """
 

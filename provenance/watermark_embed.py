@@ -39,9 +39,10 @@ def frame_pattern(provenance_id: int, height: int, width: int) -> np.ndarray:
 
 
 def strength(y: np.ndarray) -> np.ndarray:
-    """Per-pixel pattern amplitude (float32, luma levels) for one luma plane ``y`` (H, W) float32."""
+    """Per-pixel pattern amplitude (float32, luma levels) for one luma plane ``y`` (H, W)."""
     height, width = y.shape
     small = cv2.resize(y, (max(1, width // 4), max(1, height // 4)), interpolation=cv2.INTER_AREA)
+    small = small.astype(np.float32)
     mean = cv2.blur(small, (3, 3))
     var = cv2.blur(small * small, (3, 3)) - mean * mean
     contrast = np.sqrt(np.maximum(var, 0.0))
@@ -57,6 +58,6 @@ def luma(rgb: np.ndarray) -> np.ndarray:
 
 def embed_frame(rgb: np.ndarray, pattern: np.ndarray) -> np.ndarray:
     """One marked (H, W, 3) uint8 frame: the same luma change on R, G and B (chroma untouched)."""
-    y = luma(rgb)
+    y = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)  # BT.601 luma, rounded: plenty for a strength map
     delta = np.rint(strength(y) * pattern).astype(np.int16)
     return cv2.add(rgb, cv2.merge([delta, delta, delta]), dtype=cv2.CV_8U)
