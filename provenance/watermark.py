@@ -20,13 +20,18 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from veriframe.provenance import payload, watermark_embed, watermark_tile, watermark_v1, watermark_v2
-from veriframe.provenance.watermark_v1 import WatermarkResult, check_frames, default_workers
+from veriframe.provenance.watermark_v1 import (
+    MIN_PIXELS,
+    WatermarkResult,
+    check_embed_input,
+    check_frames,
+    default_workers,
+)
 
 __all__ = ["MIN_PIXELS", "WATERMARK_ALGORITHM", "WatermarkResult", "detect_frames", "embed_frames"]
 
-#: Smallest frame the service marks (its output sizes start at 256x256). Detection reads much smaller
-#: copies (down to ``watermark_v2.MIN_SIDE`` pixels a side).
-MIN_PIXELS = 256 * 256
+# MIN_PIXELS (256x256): the smallest frame the service marks (its output sizes start there).
+# Detection reads much smaller copies (down to ``watermark_v2.MIN_SIDE`` pixels a side).
 WATERMARK_ALGORITHM = (
     f"veriframe-wm-v2: {watermark_tile.TILE}x{watermark_tile.TILE} periodic luma tile, "
     f"{watermark_tile.NUM_BINS} spectral carriers ({watermark_tile.NUM_SYNC} sync), "
@@ -44,12 +49,8 @@ def embed_frames(frames: np.ndarray, provenance_id: int, *, workers: int | None 
 
     ``workers`` threads mark frames in parallel (OpenCV and NumPy release the GIL); 1 = this thread.
     """
-    frames = check_frames(frames)
+    frames = check_embed_input(frames, provenance_id)
     _, height, width, _ = frames.shape
-    if height * width < MIN_PIXELS:
-        raise ValueError(f"frames of {width}x{height} are too small to watermark (need {MIN_PIXELS} pixels)")
-    if not 0 <= provenance_id < 1 << 64:
-        raise ValueError("provenance id must be a 64-bit unsigned integer")
     pattern = watermark_embed.frame_pattern(provenance_id, height, width)
     out = np.empty_like(frames)
 

@@ -88,14 +88,20 @@ def check_frames(frames: np.ndarray) -> np.ndarray:
     return frames
 
 
-def embed_frames(frames: np.ndarray, provenance_id: int, *, workers: int | None = None) -> np.ndarray:
-    """Watermark every frame of ``frames`` (T, H, W, 3) uint8 RGB with ``provenance_id`` (new array)."""
+def check_embed_input(frames: np.ndarray, provenance_id: int) -> np.ndarray:
+    """``frames`` checked for marking (shape, type, at least ``MIN_PIXELS``) and the id's range."""
     frames = check_frames(frames)
     _, height, width, _ = frames.shape
     if height * width < MIN_PIXELS:
         raise ValueError(f"frames of {width}x{height} are too small to watermark (need {MIN_PIXELS} pixels)")
     if not 0 <= provenance_id < 1 << 64:
         raise ValueError("provenance id must be a 64-bit unsigned integer")
+    return frames
+
+
+def embed_frames(frames: np.ndarray, provenance_id: int, *, workers: int | None = None) -> np.ndarray:
+    """Watermark every frame of ``frames`` (T, H, W, 3) uint8 RGB with ``provenance_id`` (new array)."""
+    frames = check_embed_input(frames, provenance_id)
     out = np.empty_like(frames)
 
     def mark(t: int) -> None:
