@@ -246,7 +246,7 @@ def test_an_admin_dry_runs_and_publishes_a_policy_change(console: Any, page: Any
         live = live_policy_record(s).version
     from veriframe.service.client.admin import AdminClient
 
-    with AdminClient(console.address, console.key("admin", "ops")) as admin:
+    with AdminClient(console.address, api_key=console.key("admin", "ops")) as admin:
         admin.rollback_policy(version, comment="console test: restore")
     assert live == version + 1
 
@@ -332,6 +332,28 @@ def test_a_moderator_works_a_queue_of_50_from_the_keyboard(console: Any, page: A
     approved_keys = (keys - 1 - 10 * (2 + len("real person"))) / 40
     figures = {"decisions": 50, "keystrokes": keys, "clicks": 0, "seconds": round(elapsed, 1),
                "seconds_per_decision": round(elapsed / 50, 2), "keystrokes_per_approval": approved_keys}
+    figures.update(cli_seconds_per_decision(console))
     (tmp_path / "console-queue-50.json").write_text(json.dumps(figures))
     print("console queue of 50:", figures)
-    assert approved_keys == 1
+    assert approved_keys == 1 < figures["cli_keystrokes_per_approval"]
+
+
+def cli_seconds_per_decision(console: Any, n: int = 3) -> dict[str, float]:
+    """The same work with `veriframe-admin`: list, then approve by id, one process per decision."""
+    import subprocess
+    import sys
+
+    tenant = "t-console-cli"
+    with console.client("client", tenant) as client:
+        jobs = [client.submit(f"{HELD}, cli take {i}", **TEST_PARAMS).job for i in range(n)]
+    env = {**os.environ, "VERIFRAME_API_KEY": console.key("moderator", "ops"),
+           "VERIFRAME_SERVER": console.address}
+    command = [str(Path(sys.executable).parent / "veriframe-admin")]
+    started = time.monotonic()
+    for job in jobs:
+        done = subprocess.run([*command, "review", "approve", job.review_id], env=env, capture_output=True,
+                              text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+    typed = len(f"veriframe-admin review approve {jobs[0].review_id}") + 1  # + Enter, id pasted by hand
+    return {"cli_seconds_per_decision": round((time.monotonic() - started) / n, 2),
+            "cli_keystrokes_per_approval": typed}

@@ -20,7 +20,7 @@ from aiohttp import web
 
 from veriframe.service.console import pages
 from veriframe.service.console.context import ConsoleContext
-from veriframe.service.console.sessions import COOKIE
+from veriframe.service.console.sessions import COOKIE, FORM, SESSION
 from veriframe.service.errors import ServiceError
 
 log = logging.getLogger("veriframe.console")
@@ -69,7 +69,7 @@ def mount(app: web.Application, server_ctx: Any) -> None:
 
 def render(request: web.Request, template: str, status: int = 200, **values: Any) -> web.Response:
     env: jinja2.Environment = request.app["templates"]
-    session = request.get("session")
+    session = request.get(SESSION)
     html = env.get_template(template).render(
         session=session, csrf=session.csrf if session else "", static=_static_url(request), **values
     )
@@ -131,7 +131,7 @@ _DEFAULT_MESSAGES = {
 async def signed_in(request: web.Request, handler: Any) -> web.StreamResponse:
     ctx = request.app[CTX]
     session = ctx.sessions.get(request.cookies.get(COOKIE))
-    request["session"] = session
+    request[SESSION] = session
     if session is None and not request.path.startswith(OPEN_PATHS):
         if request.method == "GET":
             raise web.HTTPSeeOther(str(request.app.router["signin"].url_for()))
@@ -150,9 +150,9 @@ async def csrf(request: web.Request, handler: Any) -> web.StreamResponse:
         return await handler(request)
     form = await request.post()
     token = form.get("csrf")
-    session = request["session"]
+    session = request[SESSION]
     if not isinstance(token, str) or session is None or not session.csrf_ok(token):
         raise web.HTTPForbidden(
             text="The form was missing its security token (CSRF). Reload the page and try again.")
-    request["form"] = form
+    request[FORM] = form
     return await handler(request)

@@ -57,6 +57,24 @@ def queue(admin: Any, principal: Principal, *, category: str = "", tenant: str =
     return QueuePage(rows, dict(sorted(counts.items())), tenants)
 
 
+def queue_ids(server: Any, *, category: str = "", tenant: str = "", min_age_s: float = 0.0) -> list[str]:
+    """The ids of the same filtered queue, oldest first: one query, for an item's next/previous."""
+    from sqlalchemy import select
+
+    from veriframe.service.db import ReviewItem
+
+    query = select(ReviewItem.id, ReviewItem.categories, ReviewItem.created_at)
+    query = query.where(ReviewItem.state == "pending")
+    if tenant:
+        query = query.where(ReviewItem.tenant == tenant)
+    now = datetime.now(timezone.utc)
+    with server.sessions() as s:
+        rows = s.execute(query.order_by(ReviewItem.created_at, ReviewItem.id)).all()
+    return [rid for rid, categories, created in rows
+            if (not category or category in (categories or []))
+            and (now - created.replace(tzinfo=created.tzinfo or timezone.utc)).total_seconds() >= min_age_s]
+
+
 def gather(admin: Any, server: Any, principal: Principal, review_id: str) -> Evidence:
     """The review, the normalised prompt, the requester's history, input and output thumbnails."""
     from veriframe.safety.normalize import normalize

@@ -15,7 +15,7 @@ from urllib.parse import urlencode
 from aiohttp import web
 
 from veriframe.service.console import evidence
-from veriframe.service.console.sessions import COOKIE
+from veriframe.service.console.sessions import COOKIE, FORM, SESSION
 from veriframe.service.errors import InvalidArgument, ServiceError
 
 log = logging.getLogger("veriframe.console")
@@ -36,7 +36,7 @@ async def _blocking(fn: Callable[..., T], *args: Any, **kw: Any) -> T:
 
 async def _allowed(request: web.Request, rpc: str) -> Any:
     """The session's principal, after the gRPC API's own check that it may call `rpc`."""
-    principal = request["session"].principal
+    principal = request[SESSION].principal
     await _blocking(_ctx(request).check, principal, rpc)
     return principal
 
@@ -85,7 +85,7 @@ async def signin(request: web.Request) -> web.Response:
 
 
 async def signout(request: web.Request) -> web.Response:
-    _ctx(request).sessions.end(request["session"].id)
+    _ctx(request).sessions.end(request[SESSION].id)
     response = web.HTTPSeeOther(str(request.app.router["signin"].url_for()))
     response.del_cookie(COOKIE, path="/console/")
     raise response
@@ -130,13 +130,14 @@ async def review_item(request: web.Request) -> web.Response:
     principal = await _allowed(request, "GetReview")
     review_id = request.match_info["review_id"]
     item = await _blocking(evidence.gather, ctx.admin, ctx.server, principal, review_id)
-    session = request["session"]
+    session = request[SESSION]
     if item.review.prompt and review_id not in session.viewed:
         await _blocking(evidence.record_prompt_view, ctx.server, principal, item.review)
         session.viewed.add(review_id)
     filters = _filters(request.query)
-    page = await _filtered_queue(request, principal, filters)
-    ids = [row.review.id for row in page.rows]
+    ids = await _blocking(evidence.queue_ids, ctx.server, category=filters.get("category", ""),
+                          tenant=filters.get("tenant", ""),
+                          min_age_s=_float(filters.get("min_age_min"), "min_age_min") * 60)
     here = ids.index(review_id) if review_id in ids else -1
     following = ids[here + 1] if 0 <= here < len(ids) - 1 else ""
     previous = ids[here - 1] if here > 0 else ""
@@ -146,7 +147,7 @@ async def review_item(request: web.Request) -> web.Response:
 
 async def decide(request: web.Request) -> web.Response:
     ctx = _ctx(request)
-    form = request["form"]
+    form = request[FORM]
     decision = str(form.get("decision") or "")
     reason = str(form.get("reason") or "")
     review_id = request.match_info["review_id"]
@@ -203,7 +204,7 @@ async def policy_propose(request: web.Request) -> web.Response:
     """A dry run of a draft against recent prompts: which decisions would flip. Nothing is stored."""
     ctx = _ctx(request)
     principal = await _allowed(request, "UpdatePolicy")
-    form = request["form"]
+    form = request[FORM]
     document = _document(form)
     checked, flips = await _blocking(evidence.policy_flips, ctx.admin, ctx.server, principal, document)
     live = await _blocking(ctx.admin.get_policy, principal, 0)
@@ -215,7 +216,7 @@ async def policy_propose(request: web.Request) -> web.Response:
 async def policy_publish(request: web.Request) -> web.Response:
     ctx = _ctx(request)
     principal = await _allowed(request, "UpdatePolicy")
-    form = request["form"]
+    form = request[FORM]
     base = int(_float(form.get("base_version"), "base_version")) or None
     record = await _blocking(ctx.admin.update_policy, principal, _document(form),
                              comment=str(form.get("comment") or ""), base_version=base)
@@ -273,7 +274,7 @@ async def verify_upload(request: web.Request) -> web.Response:
 
     ctx = _ctx(request)
     principal = await _allowed(request, "/veriframe.v1.Verification/Verify")
-    upload = request["form"].get("file")
+    upload = request[FORM].get("file")
     if not isinstance(upload, web.FileField):
         raise InvalidArgument("file", "choose a video (.mp4) or an image (.png, .jpg) to verify")
     suffix = Path(upload.filename or "upload").suffix.lower()[:8] or ".bin"

@@ -17,6 +17,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from aiohttp import web
+
 from veriframe.service.auth import Principal, TokenBucket
 
 COOKIE = "vf_console"
@@ -34,6 +36,10 @@ class ConsoleSession:
 
     def csrf_ok(self, token: str | None) -> bool:
         return bool(token) and hmac.compare_digest(self.csrf, token or "")
+
+
+SESSION: web.RequestKey[ConsoleSession | None] = web.RequestKey("session", object)  # type: ignore[arg-type]
+FORM: web.RequestKey[object] = web.RequestKey("form", object)
 
 
 class SessionStore:
