@@ -240,10 +240,10 @@ def test_an_admin_dry_runs_and_publishes_a_policy_change(console: Any, page: Any
     assert "protected_persons" in page.inner_text("main")
     shots(page, "policy-diff")
     # Leave the shipped policy in force for the other tests of this module.
-    with console.ctx.sessions() as s:
-        from veriframe.service.admin import live_policy_record
+    from veriframe.service.store import policies
 
-        live = live_policy_record(s).version
+    with console.ctx.sessions() as s:
+        live = policies.live_record(s).version
     from veriframe.service.client.admin import AdminClient
 
     with AdminClient(console.address, api_key=console.key("admin", "ops")) as admin:

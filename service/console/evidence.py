@@ -173,18 +173,14 @@ def policy_flips(
 ) -> tuple[int, list[Flip]]:
     """Screen the most recent stored prompts under a draft policy; the ones whose decision would change.
 
-    The draft is validated exactly as UpdatePolicy would (fails closed). Returns (prompts checked, flips).
+    Each prompt goes through the admin domain's dry run, so the draft is validated exactly as
+    UpdatePolicy would (fails closed) and screened exactly as a submit would. Returns (checked, flips).
     """
     from sqlalchemy import select
 
-    from veriframe.safety import screen
-    from veriframe.safety.policy import Policy
-    from veriframe.service.admin import live_policy_record, validate_policy_document
     from veriframe.service.db import AuditEvent, PromptText
 
-    admin.dry_run(principal, "a calm sea at dawn", policy_document=document)  # authorisation + validation
     with server.sessions() as s:
-        policy = Policy.from_dict(validate_policy_document(document, live_policy_record(s).version + 1))
         newest = select(PromptText).order_by(PromptText.created_at.desc()).limit(RECENT_PROMPTS)
         prompts = list(s.scalars(newest))
         recorded: dict[str, str] = {}
@@ -194,10 +190,9 @@ def policy_flips(
                               .order_by(AuditEvent.seq.desc()).limit(1)).first()
             recorded[p.job_id] = (event.payload.get("decision") if event is not None else "") or ""
         texts = [(p.job_id, p.text) for p in prompts]
-    classifier = server.workflow.classifier()
     flips = []
     for job_id, text in texts:
-        decision = screen(text, policy, classifier)
+        decision = admin.dry_run(principal, text, policy_document=document)
         if recorded.get(job_id) and decision.decision != recorded[job_id]:
             flips.append(Flip(job_id, recorded[job_id], decision.decision, list(decision.categories)))
     return len(texts), flips

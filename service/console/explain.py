@@ -15,11 +15,12 @@ class Explained:
     raw_json: str = "{}"  # the whole result, for the page's details box
 
 
-def explain(result: dict[str, Any]) -> Explained:
-    """`Workflow.verify`'s result ({"report", "audit", "sha256"}) as a headline and plain sentences."""
-    report = result.get("report") or {}
+def explain(result: Any) -> Explained:
+    """`Workflow.verify`'s result (`VerifyResult`: report, sha256, audit) as a headline and sentences."""
+    report = result.report or {}
     verdict = str(report.get("verdict") or "error")
-    wm, c2pa, audit = report.get("watermark") or {}, report.get("c2pa") or {}, result.get("audit") or {}
+    wm, c2pa = report.get("watermark") or {}, report.get("c2pa") or {}
+    audit = {"found": result.audit is not None, "proof_ok": bool(result.audit and result.audit.proof_ok)}
     points = [_watermark(wm), _manifest(c2pa), _ledger(audit)]
     if report.get("consistent") is False:
         points.append("The watermark and the manifest name different videos: one of them was tampered with "
@@ -29,8 +30,9 @@ def explain(result: dict[str, Any]) -> Explained:
         "verified": "Made by this service, and unchanged since it was signed.",
         "not_verified": "This file could not be confirmed as an unchanged Veriframe video.",
     }.get(verdict, "This file could not be read as a video or an image.")
+    raw = {"report": report, "sha256": result.sha256, "ledger": audit}
     return Explained(verdict, headline, [p for p in points if p],
-                     json.dumps(result, indent=2, sort_keys=True, default=str))
+                     json.dumps(raw, indent=2, sort_keys=True, default=str))
 
 
 def unreadable(suffix: str) -> Explained:
@@ -57,8 +59,6 @@ def _manifest(c2pa: dict[str, Any]) -> str:
 
 
 def _ledger(audit: dict[str, Any]) -> str:
-    if not audit:
-        return ""
     if not audit.get("found"):
         return "The audit ledger has no record of this video."
     if audit.get("proof_ok"):
