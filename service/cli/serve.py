@@ -6,6 +6,8 @@ from pathlib import Path
 
 import typer
 
+from veriframe.service.cli import engine_flags as flags
+
 
 def serve(
     config: Path = typer.Option(
@@ -22,6 +24,12 @@ def serve(
     output_dir: Path = typer.Option(None, "--output-dir", help="Where signed videos are kept."),
     workers: int = typer.Option(None, "--workers", help="Generation workers (one per GPU; 0 = API only)."),
     device: str = typer.Option(None, "--device", help="torch device, e.g. cuda or cpu."),
+    devices: str = flags.DEVICES,
+    compile: str = flags.COMPILE,
+    attention: str = flags.ATTENTION,
+    fp8: bool = flags.FP8,
+    cache: str = flags.CACHE,
+    warmup: str = flags.WARMUP,
     log_level: str = typer.Option("INFO", "--log-level", help="DEBUG, INFO, WARNING, ERROR."),
 ) -> None:
     """Serve the Veriframe gRPC API: screen, generate, watermark, sign, record.
@@ -52,6 +60,9 @@ def serve(
             output_dir=output_dir,
             workers=workers,
             device=device,
+            **flags.engine_overrides(
+                devices=devices, compile=compile, attention=attention, fp8=fp8, cache=cache, warmup=warmup
+            ),
         )
     except (ValidationError, OSError, ValueError) as exc:
         typer.echo(f"veriframe serve: bad settings: {exc}", err=True)

@@ -26,6 +26,7 @@ from veriframe.service.auth import Principal
 from veriframe.service.errors import InvalidArgument
 from veriframe.service.server import convert
 from veriframe.service.server.errors import rpc
+from veriframe.service.validation import json_object
 
 if TYPE_CHECKING:
     from veriframe.service.server.context import ServerContext
@@ -104,13 +105,7 @@ def _json_or_empty(value: Any) -> str:
 
 
 def _document(text: str, field: str) -> dict[str, Any]:
-    try:
-        document = json.loads(text)
-    except ValueError as error:
-        raise InvalidArgument(field, f"not JSON: {error}") from None
-    if not isinstance(document, dict):
-        raise InvalidArgument(field, "a policy document is a JSON object")
-    return document
+    return json_object(text, field)
 
 
 def audit_query(r: pb.SearchAuditRequest) -> domain.AuditQuery:
