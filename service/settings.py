@@ -48,6 +48,22 @@ class Settings(BaseSettings):
     offload: Literal["none", "model", "sequential"] = "none"
     vae_tiling: bool = False
     vae_slicing: bool = False
+    # Engine speed options (docs/engine.md; None = the device's default, exact ones on for CUDA).
+    fuse_qkv: bool | None = Field(None, description="fuse attention Q/K/V projections (default: on CUDA)")
+    attention: str | None = Field(None, description="attention backend (docs/engine.md)")
+    compile: Literal["none", "blocks", "full"] | None = Field(None, description="torch.compile scope")
+    compile_mode: str | None = Field(None, description="torch.compile mode, e.g. max-autotune-no-cudagraphs")
+    compile_dynamic: Literal["auto", "static", "dynamic"] = "auto"
+    vae_channels_last: bool | None = Field(None, description="VAE convs channels-last-3d (default: on CUDA)")
+    warmup: list[str] = Field(default_factory=list, description="WxHxF shapes compiled at worker start")
+    fp8: bool = Field(False, description="LOSSY: torchao fp8 matmuls (compute capability 8.9+)")
+    cache: Literal["none", "faster", "pab", "fbc", "taylorseer", "mag"] = Field(
+        "none", description="LOSSY: a diffusers step-caching hook"
+    )
+    mag_ratios: list[float] = Field(default_factory=list, description="MagCache's calibrated ratios")
+    devices: list[str] = Field(
+        default_factory=list, description="one worker spanning these devices (CFG parallel): cuda:0,cuda:1"
+    )
     workers: int = Field(1, ge=0, description="generation workers here (one per GPU); 0 = API only")
     worker_devices: list[str] = Field(default_factory=list, description="device per worker: cuda:0,...")
     lease_seconds: float = Field(60.0, gt=0, description="a worker's claim on a job; renewed by heartbeats")
@@ -86,8 +102,16 @@ class Settings(BaseSettings):
     rate_limit_storage: str | None = Field(
         None, description="rate limits shared by API servers: redis://127.0.0.1:6379/0 (unset: per process)"
     )
+    auth_failures_per_minute: float = Field(
+        30.0, ge=0, description="requests with an invalid API key per client address (0 = no limit)"
+    )
+    auth_failure_burst: int = Field(20, ge=1, description="invalid-key requests allowed in a burst")
     tenant_queue_cap: int = Field(20, ge=1, description="queued + held jobs per tenant")
     max_prompt_chars: int = Field(4000, ge=1)
+    malloc_arena_max: int = Field(
+        2, ge=0, description="glibc malloc arenas for the server process (0 = glibc's default, 8 per core)"
+    )
+    malloc_trim_after_job: bool = Field(True, description="hand freed heap back to the OS after each job")
 
     # --- webhooks (per-request callback_url; see docs/operations.md)
     webhook_secret: str | None = Field(
@@ -119,6 +143,46 @@ class Settings(BaseSettings):
         if value is not None:
             parse_listen(value)
         return value
+
+    @field_validator("warmup", "devices", mode="before")
+    @classmethod
+    def _comma_list(cls, value: Any) -> Any:
+        if isinstance(value, str) and not value.lstrip().startswith("["):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @model_validator(mode="after")
+    def _engine_options(self) -> Settings:
+        self.engine_options(None)  # bad values fail at start, with the option's own message
+        if self.devices and self.workers > 1:
+            raise ValueError("devices makes one worker span several devices: set workers to 1")
+        return self
+
+    def engine_options(self, device: str | None) -> Any:
+        """The EngineOptions of a worker on ``device`` (None: the settings' device or devices)."""
+        from veriframe.service.engine.options import EngineOptions
+
+        extra = {"mag_ratios": list(self.mag_ratios)} if self.mag_ratios else {}
+        return EngineOptions.from_mapping(
+            {
+                "device": device or self.device,
+                "devices": () if device else tuple(self.devices),
+                "dtype": self.dtype,
+                "offload": self.offload,
+                "vae_tiling": self.vae_tiling,
+                "vae_slicing": self.vae_slicing,
+                "fuse_qkv": self.fuse_qkv,
+                "attention": self.attention,
+                "compile": self.compile,
+                "compile_mode": self.compile_mode,
+                "compile_dynamic": self.compile_dynamic,
+                "vae_channels_last": self.vae_channels_last,
+                "warmup": ",".join(self.warmup),
+                "fp8": self.fp8,
+                "cache": self.cache,
+                "extra": extra,
+            }
+        )
 
     @model_validator(mode="after")
     def _tls_pairs(self) -> Settings:

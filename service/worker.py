@@ -103,6 +103,7 @@ class Worker:
         notify: Callable[[str], None],
         poll_interval: float = 0.5,
         on_loaded: Callable[[Worker, str | None], None] | None = None,
+        after_job: Callable[[], None] | None = None,
     ) -> None:
         self.workflow = workflow
         self.store = store
@@ -118,6 +119,7 @@ class Worker:
         self.engine: Any = None
         self.load_error: str | None = None  # why the model could not be loaded (the worker then idles)
         self._on_loaded = on_loaded or (lambda worker, error: None)
+        self._after_job = after_job  # e.g. memory.trim: runs in the worker's thread after each job
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._run(), name=self.worker_id)
@@ -168,6 +170,8 @@ class Worker:
             beat.cancel()
             self._ctx = None
             self._notify(job.id)
+        if self._after_job is not None:
+            await loop.run_in_executor(self._thread, self._after_job)
 
     async def _heartbeat(self, job_id: str, ctx: WorkerContext) -> None:
         # Renewing is one small UPDATE; doing it every half second also makes cancel requests quick.

@@ -7,7 +7,6 @@ signed and audited.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import signal
 import threading
@@ -20,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from veriframe.service.cli import connection
+from veriframe.service.cli import engine_flags as flags
 
 if TYPE_CHECKING:
     from veriframe.service.engine import GeneratedVideo, GenerationParams
@@ -42,6 +42,7 @@ class LocalOptions:
     offload: str = "none"
     vae_tiling: bool = False
     vae_slicing: bool = False
+    engine: dict[str, Any] | None = None  # more EngineOptions fields (cli/engine_flags.py)
 
 
 def _fail(message: str, code: int = 2) -> typer.Exit:
@@ -69,22 +70,34 @@ def generate_local(
     ModelLoadError) for the caller to report.
     """
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from veriframe.service.engine import Engine
+    from veriframe.service.engine import EngineOptions
+    from veriframe.service.engine.parallel import load_engine
 
     console = Console(stderr=True)
     model = resolve_model(options.model, params.mode)
+    engine_options = EngineOptions.from_mapping(
+        {
+            "device": options.device,
+            "dtype": options.dtype,
+            "offload": options.offload,
+            "vae_tiling": options.vae_tiling,
+            "vae_slicing": options.vae_slicing,
+            **(options.engine or {}),
+        }
+    )
     with console.status(f"loading {model} ..."):
-        engine = Engine.load(
-            model,
-            device=options.device,
-            dtype=options.dtype,
-            offload=options.offload,  # type: ignore[arg-type]
-            vae_tiling=options.vae_tiling,
-            vae_slicing=options.vae_slicing,
-        )
-    engine.validate(params)  # fail before the progress bar appears
+        engine = load_engine(model, engine_options)
+    try:
+        engine.validate(params)  # fail before the progress bar appears
+        return _run_with_progress(engine, params, console, progress)
+    finally:
+        if hasattr(engine, "close"):  # a multi-device engine: stop its follower processes
+            engine.close()
+
+
+def _run_with_progress(engine: Any, params: GenerationParams, console: Any, progress: bool) -> GeneratedVideo:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     stop = threading.Event()
 
@@ -110,6 +123,8 @@ def generate_local(
             signal.signal(signal.SIGINT, previous)
 
 
+_ENGINE_FLAGS = ("compile", "attention", "fuse_qkv", "vae_channels_last", "fp8", "cache", "devices")
+
 # Options that only mean something when the model runs here: refused with --server, not ignored.
 LOCAL_ONLY = {
     "model": "--model",
@@ -118,6 +133,13 @@ LOCAL_ONLY = {
     "offload": "--offload",
     "vae_tiling": "--vae-tiling",
     "vae_slicing": "--vae-slicing",
+    "compile": "--compile",
+    "attention": "--attention",
+    "fuse_qkv": "--fuse-qkv",
+    "vae_channels_last": "--vae-channels-last",
+    "fp8": "--fp8",
+    "cache": "--cache",
+    "devices": "--devices",
     "crf": "--crf",
     "frames_dir": "--frames-dir",
     "keys": "--keys",
@@ -194,6 +216,13 @@ def generate(
     ),
     vae_tiling: bool = typer.Option(False, "--vae-tiling", help="Decode in spatial tiles (less GPU memory)."),
     vae_slicing: bool = typer.Option(False, "--vae-slicing", help="Decode one video of a batch at a time."),
+    compile: str | None = flags.COMPILE,
+    attention: str | None = flags.ATTENTION,
+    fuse_qkv: bool | None = flags.FUSE_QKV,
+    vae_channels_last: bool | None = flags.VAE_CHANNELS_LAST,
+    fp8: bool = flags.FP8,
+    cache: str | None = flags.CACHE,
+    devices: str | None = flags.DEVICES,
     crf: int = typer.Option(
         17, "--crf", help="H.264 quality, 0-51, lower is better (17: visually lossless)."
     ),
@@ -289,6 +318,7 @@ def _generate_here(p: dict[str, Any]) -> None:
     options = LocalOptions(
         model=p["model"], device=p["device"], dtype=p["dtype"], offload=p["offload"],
         vae_tiling=p["vae_tiling"], vae_slicing=p["vae_slicing"],
+        engine=flags.engine_overrides(**{name: p[name] for name in _ENGINE_FLAGS}),
     )
     started = time.monotonic()
     try:
@@ -347,7 +377,7 @@ def _write(result: GeneratedVideo, p: dict[str, Any]) -> str:
     output, frames_dir = p["output"], p["frames_dir"]
     output.parent.mkdir(parents=True, exist_ok=True)
     if p["keys"] is not None:
-        _mark(result, p["prompt"], output, p["keys"], frames_dir, p["crf"])
+        _mark(result, p["prompt"], output, p["keys"], frames_dir, p["crf"], source=p["image"] or p["video"])
         return "watermarked and signed (not recorded in any audit ledger)"
     encode_mp4(result.frames, result.fps, output, crf=p["crf"])
     if frames_dir is not None:
@@ -356,16 +386,20 @@ def _write(result: GeneratedVideo, p: dict[str, Any]) -> str:
 
 
 def _mark(
-    result: GeneratedVideo, prompt: str, output: Path, keys: Path, frames_dir: Path | None, crf: int
+    result: GeneratedVideo, prompt: str, output: Path, keys: Path, frames_dir: Path | None, crf: int,
+    *, source: Path | None = None,
 ) -> None:
-    """Watermark + encode + sign exactly as the service does (provenance.mark)."""
+    """Watermark + encode + sign exactly as the service does (provenance.mark); an i2v/v2v ``source``
+    becomes the manifest's input ingredient."""
     from veriframe.provenance.ids import new_provenance_id
     from veriframe.provenance.keys import load_keys_dir
     from veriframe.provenance.manifest import ManifestInfo
-    from veriframe.provenance.mark import mark_video
+    from veriframe.provenance.mark import describe_input, mark_video
+    from veriframe.provenance.prompt_commitment import commit_prompt, prompt_key_for
 
     try:
         signing_keys = load_keys_dir(keys)
+        commitment = commit_prompt(prompt, prompt_key_for(keys))
     except (OSError, ValueError) as error:
         raise _fail(f"--keys {keys}: {error}") from error
     info = ManifestInfo(
@@ -374,6 +408,7 @@ def _mark(
         model_version=result.model.version,
         audit_ref=f"veriframe:local:{uuid.uuid4()}",
         params=result.params,
-        prompt_sha256=hashlib.sha256(prompt.encode()).hexdigest(),
+        prompt_commitment=commitment,
+        input=describe_input(source) if source is not None else None,
     )
     mark_video(result.frames, result.fps, output, info, signing_keys, frames_dir=frames_dir, crf=crf)

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import typer
 
+from veriframe.service.cli import engine_flags as flags
+
 
 def serve(
     config: Path = typer.Option(
@@ -25,6 +27,12 @@ def serve(
     http_listen: str = typer.Option(
         None, "--http-listen", help="host:port for /metrics, /healthz, /readyz (off by default)."
     ),
+    devices: str = flags.DEVICES,
+    compile: str = flags.COMPILE,
+    attention: str = flags.ATTENTION,
+    fp8: bool = flags.FP8,
+    cache: str = flags.CACHE,
+    warmup: str = flags.WARMUP,
     log_level: str = typer.Option("INFO", "--log-level", help="DEBUG, INFO, WARNING, ERROR."),
     log_format: str = typer.Option(
         "text", "--log-format", envvar="VERIFRAME_LOG_FORMAT", help="text, or json (one object a line)."
@@ -63,6 +71,9 @@ def serve(
             workers=workers,
             device=device,
             http_listen=http_listen,
+            **flags.engine_overrides(
+                devices=devices, compile=compile, attention=attention, fp8=fp8, cache=cache, warmup=warmup
+            ),
         )
     except (ValidationError, OSError, ValueError) as exc:
         typer.echo(f"veriframe serve: bad settings: {exc}", err=True)

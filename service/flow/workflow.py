@@ -58,6 +58,7 @@ if TYPE_CHECKING:
     from veriframe.service.store.jobs import JobStore
 
 log = logging.getLogger(__name__)
+MODEL_DOWN = "generation is unavailable: this server's model could not be loaded (see the server log)"
 
 
 class Workflow:
@@ -79,7 +80,7 @@ class Workflow:
             store=store,
             policies=policies.PolicyCache(sessions),
             screener=Screener(settings.classifier_path, classifier),
-            signing=SigningKeys(settings.keys_dir, signing_keys),
+            signing=SigningKeys(settings.keys_dir, signing_keys, tsa_url=settings.tsa_url),
             limits=limits,
             storage=storage_for(settings),
         )
@@ -93,7 +94,8 @@ class Workflow:
         services = self.services
         if self.model_error is not None:
             # Never queue what no worker here can run (an API-only server has no workers to fail).
-            raise Unavailable(f"the model could not be loaded: {self.model_error}")
+            # The reason names server paths: it is in the server log (set_model_error), not here.
+            raise Unavailable(MODEL_DOWN)
         mode = submit.validate(services, request)
         fingerprint = request.fingerprint(mode)
         earlier = submit.earlier_job(services, principal, request, fingerprint)
@@ -169,7 +171,7 @@ class Workflow:
     # ============================================================ the requester's and moderators' steps
 
     def cancel(self, principal: Principal, job_id: str) -> Job:
-        """Queued or held jobs end at once; a running one is flagged and stops between steps."""
+        """Ends CANCELLED, or FailedPrecondition TOO_LATE / JOB_ENDED: see `flow.cancel.cancel`."""
         return cancel.cancel(self.services, principal, job_id)
 
     def artifact(self, principal: Principal, job_id: str, what: str, frame_index: int = 0) -> Artifact:

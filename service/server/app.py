@@ -15,6 +15,7 @@ import logging
 import signal
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -34,10 +35,12 @@ from veriframe.service.api.gen import (
 from veriframe.service.auth import Authenticator
 from veriframe.service.flow.workflow import Workflow
 from veriframe.service.observability.wiring import Observability
+from veriframe.service.server import memory
 from veriframe.service.server.admin_servicer import ModerationAdminServicer
 from veriframe.service.server.context import ServerContext
 from veriframe.service.server.generation import GenerationServicer
 from veriframe.service.server.interceptor import AuthInterceptor
+from veriframe.service.server.malformed import MalformedRequestInterceptor
 from veriframe.service.server.verification import VerificationServicer
 from veriframe.service.settings import Settings
 from veriframe.service.store.jobs import JobStore
@@ -52,21 +55,23 @@ SERVICE_NAMES = (
 
 
 def _engine_loader(settings: Settings, device: str | None) -> Callable[[], Any]:
-    def load_one(model: str) -> Any:
-        from veriframe.service.engine import Engine
-
-        return Engine.load(
-            model,
-            device=device or settings.device,
-            dtype=settings.dtype,
-            offload=settings.offload,
-            vae_tiling=settings.vae_tiling,
-            vae_slicing=settings.vae_slicing,
-        )
+    options = settings.engine_options(device)
 
     def load() -> Engines:
+        from veriframe.service.engine import Engine
+        from veriframe.service.engine.parallel import load_engine
+
+        main = load_engine(settings.model, options)
+        # Compile and tune the configured shapes now, so the first request does not pay for them.
+        warmed = main.warm_up() if options.warmup else []
+        log.info("engine ready: %s; warm-up %s", main.load_facts, warmed)
         i2v = settings.i2v_model
-        return Engines(load_one(settings.model), (lambda: load_one(i2v)) if i2v else None)
+        if not i2v:
+            return Engines(main, None)
+        if options.devices:  # the i2v checkpoint runs on the first device, sharing T5 and the VAE
+            first = replace(main.engine.options, devices=())
+            return Engines(main, lambda: Engine.load(i2v, options=first, share_from=main.engine))
+        return Engines(main, lambda: Engine.load(i2v, options=options, share_from=main))
 
     return load
 
@@ -132,6 +137,7 @@ class VeriframeServer:
     async def start(self) -> None:
         settings = self.settings
         loop = asyncio.get_running_loop()
+        memory.limit_arenas(settings.malloc_arena_max)  # before the thread pools allocate (see memory)
         # DB calls and auth run in threads: give them room (the generation runs in its own thread).
         loop.set_default_executor(ThreadPoolExecutor(max_workers=32, thread_name_prefix="veriframe-io"))
         credentials = _credentials(settings)  # missing certificate files stop us before anything else
@@ -148,8 +154,9 @@ class VeriframeServer:
             # A second server on a port in use must fail to bind, not silently share it.
             ("grpc.so_reuseport", 0),
         ]
-        # The observer first: it sees every call's final status, auth refusals included.
-        interceptors = [*self.ops.interceptors(), AuthInterceptor(ctx.auth)]
+        # The observer first: it sees every call's final status, auth refusals included. Then malformed
+        # bytes are answered before the key check (see server.malformed).
+        interceptors = [*self.ops.interceptors(), MalformedRequestInterceptor(), AuthInterceptor(ctx.auth)]
         server = grpc.aio.server(options=options, interceptors=interceptors)
 
         generation_pb2_grpc.add_GenerationServicer_to_server(GenerationServicer(ctx), server)
@@ -177,6 +184,7 @@ class VeriframeServer:
         self._health = health_servicer
 
         for index in range(settings.workers):
+            # (with `devices`, the one worker spans them all: the queue sees one worker)
             device = settings.worker_devices[index] if index < len(settings.worker_devices) else None
             worker = Worker(
                 ctx.workflow,
@@ -185,6 +193,7 @@ class VeriframeServer:
                 worker_id=new_worker_id(index),
                 notify=ctx.notifier.notify,
                 on_loaded=self._worker_loaded,
+                after_job=memory.trim if settings.malloc_trim_after_job else None,
             )
             worker.start()
             ctx.workers.append(worker)
@@ -238,6 +247,7 @@ class VeriframeServer:
         fix = f"run `veriframe keys init {self.settings.keys_dir}` or set keys_dir"
         try:
             workflow.signing_keys()
+            workflow.services.signing.prompt_key()  # the manifests' prompt-commitment key, too
         except Exception as error:
             raise StartupError(
                 f"cannot load the C2PA signing keys from {self.settings.keys_dir} ({error}); {fix}"
@@ -289,12 +299,14 @@ class VeriframeServer:
         await self._serve_model()
 
     async def _set_generation_health(self) -> None:
-        """Generation is NOT_SERVING while the model cannot be loaded (Submit answers UNAVAILABLE)."""
+        """Generation, and the overall service "" that standard probes ask, are NOT_SERVING while the
+        model cannot be loaded (Submit answers UNAVAILABLE): a pod that cannot generate is not healthy."""
         if self._health is None or self.ctx is None:
             return
         serving = health_pb2.HealthCheckResponse
         status = serving.NOT_SERVING if self.ctx.workflow.model_error is not None else serving.SERVING
-        await self._health.set(SERVICE_NAMES[0], status)
+        for name in ("", SERVICE_NAMES[0]):
+            await self._health.set(name, status)
 
     def _build_context(self, loop: asyncio.AbstractEventLoop) -> ServerContext:
         from veriframe.service.db import make_engine, session_factory, upgrade
@@ -333,6 +345,8 @@ class VeriframeServer:
             rate_per_minute=settings.rate_limit_per_minute,
             burst=settings.rate_limit_burst,
             shared_limiter=_shared_limiter(settings),
+            failures_per_minute=settings.auth_failures_per_minute,
+            failure_burst=settings.auth_failure_burst,
         )
         ctx = ServerContext(
             settings=settings,

@@ -1,7 +1,7 @@
 """Webhooks: the durable delivery queue and the ledger cursor that feeds it.
 
-Revision ID: 0003
-Revises: 0002
+Revision ID: 0004_webhooks
+Revises: 0003_transparency
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0003"
-down_revision: str | None = "0002"
+revision: str = "0004_webhooks"
+down_revision: str | None = "0003_transparency"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
