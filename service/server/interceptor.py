@@ -20,9 +20,8 @@ from typing import Any
 import grpc
 
 from veriframe.service.auth import Authenticator, key_from_metadata
-from veriframe.service.errors import ServiceError
-from veriframe.service.observability import request_log
 from veriframe.service.errors import ServiceError, Unauthenticated
+from veriframe.service.observability import request_log
 from veriframe.service.server.context import set_principal
 from veriframe.service.server.errors import abort, note_rejection, translate
 
