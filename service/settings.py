@@ -99,13 +99,13 @@ class Settings(BaseSettings):
     # --- limits
     rate_limit_per_minute: float = Field(120.0, gt=0, description="requests per API key (token bucket rate)")
     rate_limit_burst: int = Field(60, ge=1, description="token bucket size")
-    rate_limit_storage: str | None = Field(
-        None, description="rate limits shared by API servers: redis://127.0.0.1:6379/0 (unset: per process)"
-    )
     auth_failures_per_minute: float = Field(
         30.0, ge=0, description="requests with an invalid API key per client address (0 = no limit)"
     )
     auth_failure_burst: int = Field(20, ge=1, description="invalid-key requests allowed in a burst")
+    rate_limit_storage: str | None = Field(
+        None, description="rate limits shared by API servers: redis://127.0.0.1:6379/0 (unset: per process)"
+    )
     tenant_queue_cap: int = Field(20, ge=1, description="queued + held jobs per tenant")
     max_prompt_chars: int = Field(4000, ge=1)
     malloc_arena_max: int = Field(
@@ -135,13 +135,6 @@ class Settings(BaseSettings):
         # VERIFRAME_TRUST_ANCHORS is shared with veriframe-verify (provenance.verify): "a.pem:b.pem".
         if isinstance(value, str):
             return [part for part in value.split(os.pathsep) if part.strip()]
-        return value
-
-    @field_validator("http_listen")
-    @classmethod
-    def _host_port(cls, value: str | None) -> str | None:
-        if value is not None:
-            parse_listen(value)
         return value
 
     @field_validator("warmup", "devices", mode="before")
@@ -183,6 +176,13 @@ class Settings(BaseSettings):
                 "extra": extra,
             }
         )
+
+    @field_validator("http_listen")
+    @classmethod
+    def _host_port(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_listen(value)
+        return value
 
     @model_validator(mode="after")
     def _tls_pairs(self) -> Settings:

@@ -24,15 +24,15 @@ def serve(
     output_dir: Path = typer.Option(None, "--output-dir", help="Where signed videos are kept."),
     workers: int = typer.Option(None, "--workers", help="Generation workers (one per GPU; 0 = API only)."),
     device: str = typer.Option(None, "--device", help="torch device, e.g. cuda or cpu."),
-    http_listen: str = typer.Option(
-        None, "--http-listen", help="host:port for /metrics, /healthz, /readyz (off by default)."
-    ),
     devices: str = flags.DEVICES,
     compile: str = flags.COMPILE,
     attention: str = flags.ATTENTION,
     fp8: bool = flags.FP8,
     cache: str = flags.CACHE,
     warmup: str = flags.WARMUP,
+    http_listen: str = typer.Option(
+        None, "--http-listen", help="host:port for /metrics, /healthz, /readyz (off by default)."
+    ),
     log_level: str = typer.Option("INFO", "--log-level", help="DEBUG, INFO, WARNING, ERROR."),
     log_format: str = typer.Option(
         "text", "--log-format", envvar="VERIFRAME_LOG_FORMAT", help="text, or json (one object a line)."
@@ -70,10 +70,10 @@ def serve(
             output_dir=output_dir,
             workers=workers,
             device=device,
-            http_listen=http_listen,
             **flags.engine_overrides(
                 devices=devices, compile=compile, attention=attention, fp8=fp8, cache=cache, warmup=warmup
             ),
+            http_listen=http_listen,
         )
     except (ValidationError, OSError, ValueError) as exc:
         typer.echo(f"veriframe serve: bad settings: {exc}", err=True)

@@ -241,6 +241,8 @@ class Checkpoint(Base):
     key_id: Mapped[str] = mapped_column(String(64))
     body: Mapped[str] = mapped_column(Text)
     signature: Mapped[str] = mapped_column(Text)
+    # The full C2SP signed note (v2 checkpoints); NULL for v1 rows (body + separate signature).
+    note: Mapped[str | None] = mapped_column(Text)
 
 
 class WebhookDelivery(Base):
@@ -271,5 +273,3 @@ class WebhookCursor(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     last_seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), default=0)
-    # The full C2SP signed note (v2 checkpoints); NULL for v1 rows (body + separate signature).
-    note: Mapped[str | None] = mapped_column(Text)

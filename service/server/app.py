@@ -154,9 +154,9 @@ class VeriframeServer:
             # A second server on a port in use must fail to bind, not silently share it.
             ("grpc.so_reuseport", 0),
         ]
-        # The observer first: it sees every call's final status, auth refusals included. Then malformed
-        # bytes are answered before the key check (see server.malformed).
-        interceptors = [*self.ops.interceptors(), MalformedRequestInterceptor(), AuthInterceptor(ctx.auth)]
+        # Malformed bytes are answered first (outermost), before the key check: see server.malformed;
+        # then the observer, which sees every call's final status, auth refusals included.
+        interceptors = [MalformedRequestInterceptor(), *self.ops.interceptors(), AuthInterceptor(ctx.auth)]
         server = grpc.aio.server(options=options, interceptors=interceptors)
 
         generation_pb2_grpc.add_GenerationServicer_to_server(GenerationServicer(ctx), server)
@@ -344,9 +344,9 @@ class VeriframeServer:
             sessions,
             rate_per_minute=settings.rate_limit_per_minute,
             burst=settings.rate_limit_burst,
-            shared_limiter=_shared_limiter(settings),
             failures_per_minute=settings.auth_failures_per_minute,
             failure_burst=settings.auth_failure_burst,
+            shared_limiter=_shared_limiter(settings),
         )
         ctx = ServerContext(
             settings=settings,
