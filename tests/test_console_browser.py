@@ -227,9 +227,10 @@ def test_an_admin_dry_runs_and_publishes_a_policy_change(console: Any, page: Any
     shots(page, "policies")
     document = json.loads(page.input_value("#document"))
     version = int(document.get("version", 1))
-    document["protected_persons"] = []  # held prompts naming a public figure would now pass
+    # A draft that blocks everything: every held prompt would flip from review to block.
+    document["thresholds"] = {name: {"review": 0.0, "block": 0.0} for name in document["thresholds"]}
     page.fill("#document", json.dumps(document))
-    page.fill("#comment", "console test: no protected persons")
+    page.fill("#comment", "console test: block everything")
     page.click("text=Dry run against recent prompts")
     assert "would change" in page.inner_text("#flip-count")
     assert page.locator("table.flips tbody tr").count() >= 1
@@ -237,7 +238,7 @@ def test_an_admin_dry_runs_and_publishes_a_policy_change(console: Any, page: Any
     page.click("button:has-text('Publish')")
     page.wait_for_url("**/console/policies?published=*")
     page.goto(console.http + f"/console/policies/diff?from={version}&to=0")
-    assert "protected_persons" in page.inner_text("main")
+    assert "thresholds." in page.inner_text("main")
     shots(page, "policy-diff")
     # Leave the shipped policy in force for the other tests of this module.
     from veriframe.service.store import policies
