@@ -44,6 +44,9 @@ _ADMIN = frozenset({"admin"})
 ROLE_MATRIX: dict[str, frozenset[str]] = {
     **{_GEN + m: _CLIENTS for m in ("Submit", "StreamEvents", "GetJob", "ListJobs", "CancelJob", "Download")},
     _VER + "Verify": _ANY,
+    # Transparency: checkpoints and consistency proofs name no tenant: anyone with a key may hold
+    # the log to account.
+    **{_ADM + m: _ANY for m in ("GetLatestCheckpoint", "GetConsistencyProof")},
     **{
         _ADM + m: STAFF
         for m in (

@@ -370,7 +370,7 @@ def test_every_admin_rpc_by_role(live_server: Any, role: str) -> None:
     with grpc.insecure_channel(live_server.address) as channel:
         for method in _admin_methods():
             codes[method.name] = _raw_call(channel, method, secret)
-    assert len(codes) == 20
+    assert len(codes) == 22
     for name, code in codes.items():
         if role in ROLE_MATRIX[f"/veriframe.v1.ModerationAdmin/{name}"]:
             assert code in (
@@ -380,8 +380,12 @@ def test_every_admin_rpc_by_role(live_server: Any, role: str) -> None:
             ), (name, code)
         else:
             assert code == grpc.StatusCode.PERMISSION_DENIED, (name, code)
+    # Transparency is for anyone holding a key: the log's checkpoint and consistency proofs.
+    public = {"GetLatestCheckpoint", "GetConsistencyProof"}
+    assert {codes[name] for name in public} == {grpc.StatusCode.OK}
     if role in ("client", "verifier"):
-        assert set(codes.values()) == {grpc.StatusCode.PERMISSION_DENIED}
+        others = {code for name, code in codes.items() if name not in public}
+        assert others == {grpc.StatusCode.PERMISSION_DENIED}
 
 
 def test_moderator_is_refused_admin_only_rpcs(live_server: Any, staff: dict[str, str]) -> None:
@@ -416,7 +420,7 @@ CLI_COMMANDS = [
     ["audit", "search"],
     ["audit", "show", "0"],
     ["audit", "export"],
-    ["audit", "checkpoint"],
+    ["audit", "checkpoint", "--create"],
     ["audit", "verify"],
     ["audit", "proof", "0"],
     ["stats"],
@@ -432,6 +436,11 @@ def test_a_client_key_cannot_use_any_admin_command(live_server: Any, tmp_path: P
         result = cli(live_server, secret, *args)
         assert result.exit_code == 3, (args, result.exit_code, result.stdout, result.stderr)
         assert "PERMISSION_DENIED" in result.stderr
+    # Only the log's public face is open to it: the latest signed checkpoint, to hold the log to account.
+    out = tmp_path / "latest.checkpoint"
+    public = cli(live_server, secret, "audit", "checkpoint", "--out", str(out))
+    assert public.exit_code == 0, public.stderr
+    assert out.read_text().startswith("veriframe.ledger/")
 
 
 def _tamper(url: str, seq: int) -> int:

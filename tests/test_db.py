@@ -42,8 +42,11 @@ def test_migrations_up_and_down_from_any_directory(db_url: str, tmp_path, monkey
     monkeypatch.chdir(tmp_path)  # the scripts are found from the installed package, not the CWD
     assert current(db_url) is None
     upgrade(db_url)
-    assert current(db_url) == head() == "0002"
+    assert current(db_url) == head() == "0003_transparency"
     assert _tables(db_url) == TABLES
+    downgrade(db_url, "0002")
+    assert current(db_url) == "0002"
+    upgrade(db_url)
     downgrade(db_url, "0001")
     assert current(db_url) == "0001"
     upgrade(db_url)

@@ -109,6 +109,7 @@ class CheckpointView:
     signed_data: bytes
     key_id: str
     public_key_pem: str
+    note: str = ""  # the C2SP signed note (empty for a v1 checkpoint)
 
 
 @dataclass(frozen=True)

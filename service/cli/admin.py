@@ -716,10 +716,27 @@ def audit_export(ctx: typer.Context, job: str = _JOB, key: str = _KEY, tenant: s
 @audit_app.command("checkpoint")
 def audit_checkpoint(ctx: typer.Context,
                      create: bool = typer.Option(False, "--create", help="Sign a new checkpoint first."),
+                     database: str | None = typer.Option(
+                         None, "--database", help="Read it from this database (read-only), not a server."),
+                     server: str | None = typer.Option(None, "--server", help="Server address (as the global "
+                                                       "--server)."),
+                     out: Path | None = typer.Option(None, "--out", help="Write the signed note (C2SP "
+                                                     "checkpoint) to FILE: keep it as a trusted checkpoint."),
                      as_json: bool = JSON_OPTION) -> None:
-    """The latest signed checkpoint (tree size, root hash, signature, key)."""
+    """The latest signed checkpoint (tree size, root hash, signature, key; the C2SP signed note)."""
+    from veriframe.service.cli import ledger_audit
+
+    if database:
+        ledger_audit.checkpoint_from_database(database, out)
+        return
+    if server:
+        ctx.find_root().obj.server = server
     with _calling(ctx) as client:
-        checkpoint = client.get_checkpoint(create=create)
+        checkpoint = client.get_checkpoint(create=True) if create else client.latest_checkpoint()
+    if out is not None:
+        ledger_audit.write_out(out, checkpoint.note)
+        typer.echo(f"checkpoint of size {checkpoint.tree_size} written to {out}", err=True)
+        return
     if as_json:
         data = _as_dict(checkpoint)
         data["signed_data"] = checkpoint.signed_data.decode()
@@ -728,7 +745,7 @@ def audit_checkpoint(ctx: typer.Context,
     typer.echo(f"tree size {checkpoint.tree_size}, root {checkpoint.root_hash}, "
                f"{_when(checkpoint.created_at)}, "
                f"key {checkpoint.key_id[:16]}")
-    typer.echo(checkpoint.signed_data.decode(), nl=False)
+    typer.echo(checkpoint.note or checkpoint.signed_data.decode(), nl=False)
 
 
 @audit_app.command("proof")
@@ -742,11 +759,11 @@ def audit_proof(ctx: typer.Context, seq: int = typer.Argument(..., min=0, help="
     """An inclusion proof for one event, re-checked here: the audit path leads to the (signed) root.
 
     Exit 0 when it holds, 1 when it does not."""
-    from veriframe.service.client.proofs import check_inclusion_proof
+    from veriframe.service.client.audit_lookup import Trust, check_inclusion_proof
 
     with _calling(ctx) as client:
         proof = client.inclusion_proof(seq, tree_size=tree_size)
-    check = check_inclusion_proof(proof, public_key)
+    check = check_inclusion_proof(proof, Trust(public_key))
     path_ok, checkpoint_ok, how, ok = check.path_ok, check.checkpoint_ok, check.how, check.ok
     if as_json:
         data = _as_dict(proof)
@@ -791,73 +808,47 @@ def audit_verify(
         None, "--public-key", help="ledger-pub.pem: also check every checkpoint's ES256 signature."),
     keys: Path | None = typer.Option(
         None, "--keys", help="A key directory (veriframe keys init): its ledger-pub.pem, as --public-key."),
+    trusted_checkpoint: list[Path] = typer.Option(
+        [], "--trusted-checkpoint", help="A checkpoint kept outside the database (audit checkpoint --out; "
+        "repeatable): exit 1 if the log is smaller than it or not an extension of it."),
+    incremental: bool = typer.Option(
+        False, "--incremental", help="Check only what came after the largest --trusted-checkpoint."),
+    witness_key: list[Path] = typer.Option(
+        [], "--witness-key", help="A witness's verifier key (audit witness --init): trusted checkpoints "
+        "must carry its cosignature (repeatable)."),
+    witness_quorum: int | None = typer.Option(
+        None, "--witness-quorum", min=0, help="Cosignatures required (default: 1 with --witness-key)."),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
 ) -> None:
     """Recompute the ledger's Merkle tree and checkpoints; list every edited, deleted, inserted or
-    reordered event. With --database, checkpoint signatures need the ledger's public key
-    (--public-key or --keys): without one, a ledger that has checkpoints is not called intact.
-    Exit 0 intact, 1 tampering found or checkpoints left unchecked, 2 unusable input or database
-    unreachable."""
+    reordered event, unsigned tail, rollback or fork. With --database, checkpoint signatures need the
+    ledger's public key (--public-key or --keys): without one, a ledger that has checkpoints is not
+    called intact. Exit 0 intact, 1 tampering found or checkpoints left unchecked, 2 unusable input or
+    database unreachable."""
     # (admin tool) No database, or one only from the environment while --server was given: ask the server.
     from click.core import ParameterSource
+
+    from veriframe.service.cli import ledger_audit
 
     from_env = ctx.get_parameter_source("database") == ParameterSource.ENVIRONMENT
     if database is None or (from_env and ctx.find_root().obj.server_from_command_line):
         _audit_verify_server(ctx, as_json)
-    from veriframe.service.db import DatabaseUnavailable, make_engine, redact, session_factory
-    from veriframe.service.db.engine import read_only_url
-    from veriframe.service.ledger import Ledger, LedgerError, load_public_key
-
-    if public_key and keys:
-        typer.echo("error: pass --public-key or --keys, not both", err=True)
-        raise typer.Exit(2)
-    key_file = public_key or (str(keys / "ledger-pub.pem") if keys else None)
-    try:
-        key = load_public_key(Path(key_file)) if key_file else None
-    except (OSError, ValueError) as error:
-        typer.echo(f"error: cannot read the public key {key_file}: {error}", err=True)
-        raise typer.Exit(2) from None
-    try:
-        # Read-only: verifying never writes, and a mistyped SQLite path must not create a new database.
-        engine = make_engine(read_only_url(database))
-    except FileNotFoundError as error:
-        typer.echo(f"error: {error}", err=True)
-        raise typer.Exit(2) from None
-    except Exception as error:  # an unparseable URL or a missing driver: usage, not tampering
-        typer.echo(f"error: cannot use database URL: {error}", err=True)
-        raise typer.Exit(2) from None
-    try:
-        report = Ledger(session_factory(engine)).verify(public_key=key)
-    except (DatabaseUnavailable, LedgerError) as error:
-        typer.echo(f"error: {error}", err=True)
-        raise typer.Exit(2) from None
-    finally:
-        engine.dispose()
-
-    # Without the public key nothing proves the checkpoints are the server's: someone with write access
-    # to the database can re-sign the whole tree with a key of their own. Not "intact", then.
-    unchecked = 0 if report.signatures_checked else report.checkpoints
-    not_checked = f"{unchecked} checkpoint(s) not checked: pass --public-key/--keys" if unchecked else None
-    ok = report.ok and not unchecked
-    if as_json:
-        typer.echo(json.dumps({"database": redact(database), **report.to_dict(), "ok": ok,
-                               "not_checked": not_checked}, indent=2))
-    else:
-        signatures = "signatures checked" if report.signatures_checked else "signatures NOT checked"
-        typer.echo(f"ledger {redact(database)}: {report.events} events, tree size {report.tree_size}, "
-                   f"root {report.root_hash}, {report.checkpoints} checkpoints ({signatures})")
-        for finding in report.findings:
-            typer.echo(f"  {finding}")
-        if not report.ok:
-            typer.echo(f"TAMPERED: {len(report.findings)} finding(s)")
-        if not_checked:
-            typer.echo(f"NOT VERIFIED: {not_checked}")
-        if ok:
-            typer.echo("intact")
-    raise typer.Exit(0 if ok else 1)
+    key = ledger_audit.read_public_key(public_key, keys)
+    witnesses, quorum = ledger_audit.read_witness_keys(witness_key, witness_quorum)
+    trusted = ledger_audit.read_trusted(trusted_checkpoint, key, witnesses, quorum)
+    ledger_audit.verify_database(database, key, trusted, incremental, as_json)
 
 
 # --- end of `audit verify` ----------------------------------------------------------------------------
+
+
+def _register_witness() -> None:
+    from veriframe.service.cli.ledger_audit import make_witness_command
+
+    audit_app.command("witness")(make_witness_command(_calling))
+
+
+_register_witness()
 
 
 # ------------------------------------------------------------------------------------------- stats

@@ -7,7 +7,6 @@ signed and audited.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import signal
 import threading
@@ -304,7 +303,7 @@ def _write(result: GeneratedVideo, p: dict[str, Any]) -> str:
     output, frames_dir = p["output"], p["frames_dir"]
     output.parent.mkdir(parents=True, exist_ok=True)
     if p["keys"] is not None:
-        _mark(result, p["prompt"], output, p["keys"], frames_dir, p["crf"])
+        _mark(result, p["prompt"], output, p["keys"], frames_dir, p["crf"], source=p["image"] or p["video"])
         return "watermarked and signed (not recorded in any audit ledger)"
     encode_mp4(result.frames, result.fps, output, crf=p["crf"])
     if frames_dir is not None:
@@ -313,16 +312,20 @@ def _write(result: GeneratedVideo, p: dict[str, Any]) -> str:
 
 
 def _mark(
-    result: GeneratedVideo, prompt: str, output: Path, keys: Path, frames_dir: Path | None, crf: int
+    result: GeneratedVideo, prompt: str, output: Path, keys: Path, frames_dir: Path | None, crf: int,
+    *, source: Path | None = None,
 ) -> None:
-    """Watermark + encode + sign exactly as the service does (provenance.mark)."""
+    """Watermark + encode + sign exactly as the service does (provenance.mark); an i2v/v2v ``source``
+    becomes the manifest's input ingredient."""
     from veriframe.provenance.ids import new_provenance_id
     from veriframe.provenance.keys import load_keys_dir
     from veriframe.provenance.manifest import ManifestInfo
-    from veriframe.provenance.mark import mark_video
+    from veriframe.provenance.mark import describe_input, mark_video
+    from veriframe.provenance.prompt_commitment import commit_prompt, prompt_key_for
 
     try:
         signing_keys = load_keys_dir(keys)
+        commitment = commit_prompt(prompt, prompt_key_for(keys))
     except (OSError, ValueError) as error:
         raise _fail(f"--keys {keys}: {error}") from error
     info = ManifestInfo(
@@ -331,6 +334,7 @@ def _mark(
         model_version=result.model.version,
         audit_ref=f"veriframe:local:{uuid.uuid4()}",
         params=result.params,
-        prompt_sha256=hashlib.sha256(prompt.encode()).hexdigest(),
+        prompt_commitment=commitment,
+        input=describe_input(source) if source is not None else None,
     )
     mark_video(result.frames, result.fps, output, info, signing_keys, frames_dir=frames_dir, crf=crf)

@@ -24,6 +24,7 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    SmallInteger,
     String,
     Text,
     UniqueConstraint,
@@ -190,6 +191,8 @@ class AuditEvent(Base):
     job_id: Mapped[str | None] = mapped_column(String(36))
     payload: Mapped[dict[str, Any]]
     leaf_hash: Mapped[str] = mapped_column(String(64))
+    # The leaf format the event was hashed with (1: sorted-key JSON, 2: RFC 8785); migration 0003.
+    leaf_version: Mapped[int] = mapped_column(SmallInteger, default=1, server_default="1")
 
 
 class MerkleNode(Base):
@@ -222,6 +225,8 @@ class LedgerHead(Base):
     root_hash: Mapped[str] = mapped_column(String(64))
     frontier: Mapped[list[Any]] = mapped_column(default=list)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The C2SP signed note over (tree_size, root_hash), written with every append (migration 0003).
+    checkpoint_note: Mapped[str | None] = mapped_column(Text)
 
 
 class Checkpoint(Base):
@@ -236,3 +241,5 @@ class Checkpoint(Base):
     key_id: Mapped[str] = mapped_column(String(64))
     body: Mapped[str] = mapped_column(Text)
     signature: Mapped[str] = mapped_column(Text)
+    # The full C2SP signed note (v2 checkpoints); NULL for v1 rows (body + separate signature).
+    note: Mapped[str | None] = mapped_column(Text)

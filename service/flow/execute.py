@@ -54,11 +54,14 @@ class LeaseLost(Exception):
 
 
 class SigningKeys:
-    """The C2PA signing keys of `keys_dir`, loaded once (the server loads them at start)."""
+    """The C2PA signing keys of `keys_dir` (with the configured TSA) and the prompt-commitment key,
+    loaded once (the server loads them at start)."""
 
-    def __init__(self, keys_dir: Any, keys: Any = None) -> None:
+    def __init__(self, keys_dir: Any, keys: Any = None, *, tsa_url: str | None = None) -> None:
         self._dir = keys_dir
         self._keys = keys
+        self._tsa_url = tsa_url
+        self._prompt_key: Any = None
         self._lock = threading.Lock()
 
     def get(self) -> Any:
@@ -66,8 +69,17 @@ class SigningKeys:
             if self._keys is None:
                 from veriframe.provenance.keys import load_keys_dir
 
-                self._keys = load_keys_dir(self._dir)
+                self._keys = load_keys_dir(self._dir, tsa_url=self._tsa_url)
             return self._keys
+
+    def prompt_key(self) -> Any:
+        """The key of the manifests' prompt commitments (created in `keys_dir` on first use)."""
+        with self._lock:
+            if self._prompt_key is None:
+                from veriframe.provenance.prompt_commitment import prompt_key_for
+
+                self._prompt_key = prompt_key_for(self._dir)
+            return self._prompt_key
 
 
 def out_dir(services: Services, job: Job) -> Path:
@@ -163,7 +175,8 @@ def mark(services: Services, job: Job, video: GeneratedVideo, params: dict[str, 
     """Watermark every frame, encode, sign the MP4 (and the frames when asked)."""
     from veriframe.provenance.ids import format_id, new_provenance_id
     from veriframe.provenance.manifest import ManifestInfo
-    from veriframe.provenance.mark import mark_video
+    from veriframe.provenance.mark import describe_input, mark_video
+    from veriframe.provenance.prompt_commitment import commit_digest
     from veriframe.provenance.watermark import WATERMARK_ALGORITHM
 
     where = out_dir(services, job)
@@ -177,7 +190,10 @@ def mark(services: Services, job: Job, video: GeneratedVideo, params: dict[str, 
         model_version=video.model.version,
         audit_ref=f"veriframe:job:{job.id}",
         params=params,
-        prompt_sha256=job.prompt_sha256,
+        # Keyed: a file holder cannot confirm a guessed prompt (an unsalted SHA-256 could be).
+        prompt_commitment=commit_digest(job.prompt_sha256, services.signing.prompt_key()),
+        # i2v/v2v: the input becomes the manifest's `inputTo` ingredient (with its own manifest).
+        input=describe_input(job.params["input_file"]) if job.params.get("input_file") else None,
     )
     frames_dir = where / "frames" if job.params.get("return_frames") else None
     mp4 = where / "video.mp4"

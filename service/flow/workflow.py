@@ -78,7 +78,7 @@ class Workflow:
             store=store,
             policies=policies.PolicyCache(sessions),
             screener=Screener(settings.classifier_path, classifier),
-            signing=SigningKeys(settings.keys_dir, signing_keys),
+            signing=SigningKeys(settings.keys_dir, signing_keys, tsa_url=settings.tsa_url),
             limits=limits,
         )
         # Why this server cannot generate (its model could not be inspected or loaded), or None.

@@ -96,6 +96,7 @@ def checkpoint_pb(c: domain.CheckpointView) -> common.Checkpoint:
         signed_data=c.signed_data,
         key_id=c.key_id,
         public_key_pem=c.public_key_pem,
+        note=c.note,
     )
 
 
@@ -350,6 +351,20 @@ class ModerationAdminServicer(admin_pb2_grpc.ModerationAdminServicer):
             verified=p.verified,
             checkpoint=checkpoint_pb(p.checkpoint) if p.checkpoint else None,
         )
+
+    @rpc
+    async def GetLatestCheckpoint(
+        self, request: pb.GetLatestCheckpointRequest, context: Ctx, principal: Principal
+    ) -> common.Checkpoint:
+        return checkpoint_pb(await self._run(self.admin.latest_checkpoint, principal))
+
+    @rpc
+    async def GetConsistencyProof(
+        self, request: pb.GetConsistencyProofRequest, context: Ctx, principal: Principal
+    ) -> common.ConsistencyProof:
+        p = await self._run(self.admin.consistency_proof, principal, request.first_size, request.second_size)
+        return common.ConsistencyProof(first_size=p.first_size, second_size=p.second_size,
+                                       first_root=p.first_root, second_root=p.second_root, path=p.path)
 
     # --- statistics
     @rpc

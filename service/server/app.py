@@ -215,6 +215,7 @@ class VeriframeServer:
         fix = f"run `veriframe keys init {self.settings.keys_dir}` or set keys_dir"
         try:
             workflow.signing_keys()
+            workflow.services.signing.prompt_key()  # the manifests' prompt-commitment key, too
         except Exception as error:
             raise StartupError(
                 f"cannot load the C2PA signing keys from {self.settings.keys_dir} ({error}); {fix}"

@@ -161,6 +161,7 @@ def checkpoint(row: Any, public_key_pem: str = "") -> common_pb2.Checkpoint:
         signed_data=row.body.encode(),
         key_id=row.key_id,
         public_key_pem=public_key_pem,
+        note=row.note or "",
     )
 
 
