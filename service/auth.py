@@ -20,7 +20,7 @@ import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from veriframe.service.clock import utcnow
 from veriframe.service.errors import InvalidArgument, PermissionDenied, ResourceExhausted, Unauthenticated
@@ -222,8 +222,12 @@ class Authenticator:
         burst: int,
         failures_per_minute: float = 30.0,
         failure_burst: int = 20,
+        shared_limiter: Any = None,
     ) -> None:
+        """`shared_limiter`: a `ratelimit.SharedRateLimiter` shared by every API server; without one,
+        each process has its own token bucket per key."""
         self._sessions = sessions
+        self._shared = shared_limiter
         self._rate = rate_per_minute / 60.0
         self._burst = burst
         self._buckets: dict[str, TokenBucket] = {}
@@ -253,13 +257,16 @@ class Authenticator:
         if allowed is None or principal.role not in allowed:
             name = method.rsplit("/", 1)[-1]
             raise PermissionDenied(f"role '{principal.role}' may not call {name}")
+        wait = self._shared.take(principal.key_id) if self._shared is not None else self._local(principal)
+        if wait > 0:
+            raise ResourceExhausted(f"rate limit of API key {principal.prefix} exceeded", retry_after=wait)
+
+    def _local(self, principal: Principal) -> float:
         with self._lock:
             bucket = self._buckets.get(principal.key_id)
             if bucket is None:
                 bucket = self._buckets[principal.key_id] = TokenBucket(self._rate, self._burst)
-        wait = bucket.take()
-        if wait > 0:
-            raise ResourceExhausted(f"rate limit of API key {principal.prefix} exceeded", retry_after=wait)
+        return bucket.take()
 
 
 def revoke(session: Session, key_id: str) -> None:

@@ -25,6 +25,7 @@ from typing import Any
 
 from veriframe.service.flow.types import WorkerContext
 from veriframe.service.flow.workflow import Workflow
+from veriframe.service.observability import metrics
 from veriframe.service.store.jobs import JobStore
 
 log = logging.getLogger(__name__)
@@ -161,6 +162,7 @@ class Worker:
         try:
             state = await loop.run_in_executor(self._thread, self.workflow.execute, job, ctx)
             log.info("job %s -> %s", job.id, state)
+            metrics.JOBS_FINISHED.labels(outcome=state).inc()
         except Exception:
             # The database went away mid-job: the lease will expire and the job will be recovered.
             log.exception("job %s: could not be completed by %s", job.id, self.worker_id)

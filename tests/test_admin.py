@@ -615,3 +615,29 @@ def test_review_expires_after_the_policys_ttl(live_server: Any, staff: dict[str,
         assert final.state == common_pb2.JOB_STATE_REJECTED and final.error.code == "REVIEW_EXPIRED"
     events = cli_json(live_server, staff["moderator"], "audit", "search", "--job", job.id)["events"]
     assert [e["event_type"] for e in events][-1] == "review.expired"
+
+
+def test_keys_list_is_readable_at_80_columns(live_server: Any, staff: dict[str, str]) -> None:
+    admin = staff["admin"]
+    made = cli_json(live_server, admin, "keys", "create", "--role", "moderator", "--tenant", "t-narrow")
+    args = ["--server", live_server.address, "--api-key", admin, "keys", "list", "--tenant", "t-narrow"]
+    result = CliRunner().invoke(app, args, env={"COLUMNS": "80"})
+    assert result.exit_code == 0, result.stdout
+    assert max(len(line) for line in result.stdout.splitlines()) <= 80
+    assert made["key"]["id"] in result.stdout and made["key"]["prefix"] in result.stdout  # whole, not "…"
+    assert "moderator" in result.stdout and "…" not in result.stdout
+
+
+def test_connection_options_work_after_the_sub_command(live_server: Any, staff: dict[str, str]) -> None:
+    from veriframe.service.cli.admin import hoist_connection_options
+
+    key = "--api-key=" + staff["admin"]
+    args = ["keys", "list", "--tenant", "t-after", "--server", live_server.address, key, "--tls-ca", "ca.pem",
+            "--json"]
+    assert hoist_connection_options(args) == [
+        "--server", live_server.address, key, "--tls-ca", "ca.pem",
+        "keys", "list", "--tenant", "t-after", "--json",
+    ]
+    result = CliRunner().invoke(app, hoist_connection_options([*args[:-3], "--json"]), env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.stdout
+    assert json.loads(result.stdout) == []

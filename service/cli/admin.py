@@ -74,6 +74,38 @@ class Connection:
     server_from_command_line: bool = False
 
 
+# The connection options (flag -> takes a value). They belong to the top-level command, so
+# `hoist_connection_options` moves any given after the sub-command to the front before click parses.
+CONNECTION_FLAGS = {"--server": True, "--api-key": True, "--tls": False, "--tls-ca": True,
+                    "--tls-cert": True, "--tls-key": True, "--timeout": True}
+
+
+def hoist_connection_options(args: list[str]) -> list[str]:
+    """`review list --server X` -> `--server X review list` (both orders work for people)."""
+    front: list[str] = []
+    rest: list[str] = []
+    index = 0
+    while index < len(args):
+        arg = args[index]
+        if arg == "--":
+            rest += args[index:]
+            break
+        flag = arg.split("=", 1)[0]
+        if flag in CONNECTION_FLAGS:
+            takes_value = CONNECTION_FLAGS[flag] and "=" not in arg
+            front += args[index : index + 1 + takes_value]
+            index += 1 + takes_value
+            continue
+        rest.append(arg)
+        index += 1
+    return front + rest
+
+
+def run() -> None:
+    """The `veriframe-admin` console script."""
+    app(args=hoist_connection_options(sys.argv[1:]), prog_name="veriframe-admin")
+
+
 @app.callback()
 def main(
     ctx: typer.Context,
@@ -85,7 +117,7 @@ def main(
     tls_key: Path | None = connection.tls_key(),
     timeout: float = typer.Option(30.0, "--timeout", min=0.1, help="Seconds per call."),
 ) -> None:
-    """Connection options come before the command: veriframe-admin --server HOST:PORT review list."""
+    """Connection options go before or after the command: veriframe-admin review list --server HOST:PORT."""
     from click.core import ParameterSource
 
     source = ctx.get_parameter_source("server")
@@ -569,20 +601,36 @@ def keys_list(ctx: typer.Context, tenant: str = typer.Option("", "--tenant", hel
               include_revoked: bool = typer.Option(False, "--all", help="Include revoked keys."),
               as_json: bool = JSON_OPTION) -> None:
     """API keys (never their secrets): id, prefix, role, tenant, name, created, revoked."""
-    from rich.table import Table
-
     with _calling(ctx) as client:
         keys = list(client.iter_api_keys(tenant=tenant, include_revoked=include_revoked))
     if as_json:
         _print_json([_key_dict(k) for k in keys])
         return
-    table = Table(title=f"{len(keys)} API key(s)")
-    for column in ("key id", "prefix", "role", "tenant", "name", "created", "created by", "revoked"):
-        table.add_column(column, no_wrap=column == "key id", overflow="ellipsis")
+    console = _console()
+    console.print(_keys_table(keys, narrow=console.width < 120))
+
+
+def _keys_table(keys: list[Any], *, narrow: bool) -> Any:
+    """Every column on a wide terminal; at 80 columns the ones that fit whole (ids are never cut)."""
+    from rich import box
+    from rich.table import Table
+
+    if not narrow:
+        table = Table(title=f"{len(keys)} API key(s)")
+        for column in ("key id", "prefix", "role", "tenant", "name", "created", "created by", "revoked"):
+            table.add_column(column, no_wrap=column == "key id", overflow="ellipsis")
+        for k in keys:
+            table.add_row(k.id, k.prefix, _ROLE.get(k.role, "?"), k.tenant, k.name, _when(k.created_at),
+                          k.created_by[:8], _when(k.revoked_at) if k.revoked else "")
+        return table
+    table = Table(title=f"{len(keys)} API key(s); names and dates: --json or a wider terminal",
+                  box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
+    for column in ("key id", "prefix", "role", "tenant"):
+        table.add_column(column, no_wrap=column != "tenant", overflow="fold")
+    table.add_column("revoked", no_wrap=True)
     for k in keys:
-        table.add_row(k.id, k.prefix, _ROLE.get(k.role, "?"), k.tenant, k.name, _when(k.created_at),
-                      k.created_by[:8], _when(k.revoked_at) if k.revoked else "")
-    _console().print(table)
+        table.add_row(k.id, k.prefix, _ROLE.get(k.role, "?"), k.tenant, "yes" if k.revoked else "")
+    return table
 
 
 @keys_app.command("revoke")

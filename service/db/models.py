@@ -243,3 +243,33 @@ class Checkpoint(Base):
     signature: Mapped[str] = mapped_column(Text)
     # The full C2SP signed note (v2 checkpoints); NULL for v1 rows (body + separate signature).
     note: Mapped[str | None] = mapped_column(Text)
+
+
+class WebhookDelivery(Base):
+    """One signed event to POST to a job's callback URL; retried with backoff until delivered or
+    `attempts` runs out. (job_id, event_type) is unique: an event is queued once, by any server."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (UniqueConstraint("job_id", "event_type"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)  # the webhook-id
+    job_id: Mapped[str] = mapped_column(String(36))
+    event_type: Mapped[str] = mapped_column(String(32))  # job.held | job.rejected | job.succeeded | ...
+    url: Mapped[str] = mapped_column(Text)
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    state: Mapped[str] = mapped_column(String(16), default="pending")  # pending | delivered | failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    delivered_at: Mapped[datetime | None]
+
+
+class WebhookCursor(Base):
+    """The single row (id=1): the last ledger seq turned into webhook deliveries."""
+
+    __tablename__ = "webhook_cursor"
+    __table_args__ = (CheckConstraint("id = 1", name="singleton"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    last_seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), default=0)

@@ -28,6 +28,7 @@ from veriframe.service.flow.types import (
     remove_paths,
 )
 from veriframe.service.ledger import events as ev
+from veriframe.service.observability import metrics
 from veriframe.service.store import jobs as J
 from veriframe.service.store import states as S
 
@@ -97,8 +98,10 @@ def generate(services: Services, job: Job, ctx: WorkerContext) -> tuple[dict[str
     engine = ctx.engine.for_mode(job.mode)
     _record_start(services, job, ctx, engine.info)
     last = [0.0]
+    step_timer = metrics.StepTimer()
 
     def on_step(step: int, total: int) -> None:
+        step_timer(step)
         now = time.monotonic()
         if step >= total or now - last[0] >= PROGRESS_INTERVAL_S:
             last[0] = now
@@ -106,7 +109,8 @@ def generate(services: Services, job: Job, ctx: WorkerContext) -> tuple[dict[str
             ctx.on_change(job.id)
 
     try:
-        video = engine.generate(_engine_params(job, prompt), on_step=on_step, should_cancel=ctx.should_stop)
+        request = _engine_params(services, job, prompt)
+        video = engine.generate(request, on_step=on_step, should_cancel=ctx.should_stop)
     except InvalidParameter as error:
         raise InvalidArgument(f"params.{error.field}", message_of(error)) from error
     # The prompt never enters manifests, job records or the ledger: only its hash does.
@@ -128,19 +132,21 @@ def _record_start(services: Services, job: Job, ctx: WorkerContext, info: Any) -
         )
 
 
-def _engine_params(job: Job, prompt: PromptText) -> Any:
+def _engine_params(services: Services, job: Job, prompt: PromptText) -> Any:
     """The engine's GenerationParams: the stored request, its prompt, and its input re-read."""
     from veriframe.service.engine import GenerationParams
+    from veriframe.service.flow.publish import local_copy
 
     image = video = None
-    source = job.params.get("input_file")
-    if source:
+    recorded = job.params.get("input_file")
+    if recorded:
         from veriframe.provenance.media import decode_video, read_image
 
-        if job.mode == "i2v":
-            image = read_image(source, max_pixels=MAX_INPUT_PIXELS)
-        else:
-            video = decode_video(source, max_frames=MAX_INPUT_FRAMES, max_pixels=MAX_INPUT_PIXELS)[0]
+        with local_copy(services, recorded) as source:
+            if job.mode == "i2v":
+                image = read_image(source, max_pixels=MAX_INPUT_PIXELS)
+            else:
+                video = decode_video(source, max_frames=MAX_INPUT_FRAMES, max_pixels=MAX_INPUT_PIXELS)[0]
     fields = {k: v for k, v in job.params.items() if k not in BOOKKEEPING}
     return GenerationParams(
         prompt=prompt.text,
@@ -299,3 +305,42 @@ def stopped(services: Services, job: Job, ctx: WorkerContext, stage: str) -> str
 def _cancel_requested(services: Services, job_id: str) -> bool:
     with unavailable_as_error(), services.sessions() as s:
         return bool(s.scalar(select(Job.cancel_requested).where(Job.id == job_id)))
+
+
+def screen_output(services: Services, job: Job, video: GeneratedVideo) -> tuple[str, str] | None:
+    """Generated frames through the same image checks before release (safety.media, kind "output"),
+    recorded in the ledger. Returns (error code, message) when the video must not be released: a block,
+    any hit (an output hold for review is not wired yet: held outputs fail, closed), or a check that
+    cannot run."""
+    import hashlib
+
+    from veriframe.safety.media.screen import MediaCheckError
+    from veriframe.safety.media.screen import screen_output as check
+
+    _, policy = services.policies.live()
+    try:
+        d = check(video.frames, float(video.fps), policy)
+    except (MediaCheckError, ValueError) as error:
+        log.error("job %s: output screening could not run: %s", job.id, error)
+        return "OUTPUT_CHECK_FAILED", "The generated video could not be checked, so it was not released."
+    with unavailable_as_error(), services.sessions.begin() as s:
+        services.ledger.append(
+            ev.MEDIA_SCREENED,
+            ev.media_screened(
+                kind="output",
+                decision=d.decision,
+                categories=list(d.categories),
+                scores=dict(d.scores),
+                rule=d.rule,
+                frames=d.frames,
+                policy_version=policy.version,
+                media_sha256=hashlib.sha256(video.frames.tobytes()).hexdigest(),
+            ),
+            actor="system:safety",
+            tenant=job.tenant,
+            job_id=job.id,
+            session=s,
+        )
+    if d.decision == "allow":
+        return None
+    return "OUTPUT_BLOCKED", d.user_message

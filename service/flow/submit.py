@@ -24,6 +24,7 @@ from veriframe.service.flow.types import (
     sha256_text,
 )
 from veriframe.service.ledger import events as ev
+from veriframe.service.observability import request_log
 from veriframe.service.store import jobs as J
 from veriframe.service.store import states as S
 
@@ -50,6 +51,8 @@ def validate(services: Services, r: SubmitInput) -> str:
             raise InvalidArgument(f"params.{name}", f"longer than {settings.max_prompt_chars} characters")
     if len(r.idempotency_key) > MAX_IDEMPOTENCY_KEY:
         raise InvalidArgument("idempotency_key", f"at most {MAX_IDEMPOTENCY_KEY} characters")
+    if r.callback_url:
+        _check_callback(settings, r.callback_url)
     try:
         mode = schema.resolve_mode(
             r.mode, has_image=bool(r.image), has_video=bool(r.video), has_strength=r.strength is not None
@@ -140,6 +143,14 @@ def admit(services: Services, principal: Principal) -> None:
             )
 
 
+def _check_callback(settings: Any, url: str) -> None:
+    from veriframe.service.webhooks import check_callback_url
+
+    if not settings.webhook_secret:
+        raise InvalidArgument("callback_url", "this server sends no webhooks (no webhook_secret is set)")
+    check_callback_url(url, schemes=settings.webhook_allowed_schemes, hosts=settings.webhook_allowed_hosts)
+
+
 def new_job(
     principal: Principal, r: SubmitInput, mode: str, fingerprint: str, decision: Any, policy_version: int
 ) -> Job:
@@ -156,6 +167,9 @@ def new_job(
         idempotency_key=r.idempotency_key or None,
         policy_version=policy_version,
     )
+    if r.callback_url:
+        job.params["callback_url"] = r.callback_url
+    request_log.note(job_id=job.id)
     if state == S.REJECTED:
         job.params["blocked_categories"] = list(decision.categories)
         job.error_code = "PROMPT_BLOCKED"
@@ -167,15 +181,21 @@ def store_input(services: Services, job: Job, r: SubmitInput) -> Path | None:
     """i2v/v2v inputs live beside the outputs (shared storage when workers run elsewhere)."""
     if job.state == S.REJECTED or not (r.image or r.video):
         return None
-    path = services.output_dir / "inputs" / f"{job.id}.{'img' if r.image else 'mp4'}"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(r.image or r.video)
-    job.params["input_file"] = str(path)
-    return path
+    from veriframe.service.flow import publish
+
+    recorded = publish.store_input(services, job.id, "img" if r.image else "mp4", r.image or r.video)
+    job.params["input_file"] = recorded
+    return Path(recorded) if Path(recorded).is_absolute() else None
 
 
 def record(
-    services: Services, principal: Principal, r: SubmitInput, job: Job, decision: Any, policy: Any
+    services: Services,
+    principal: Principal,
+    r: SubmitInput,
+    job: Job,
+    decision: Any,
+    policy: Any,
+    media: Any = None,
 ) -> None:
     """ONE transaction: the job, its prompt text (purged later), "submitted", "screened" and, when
     held, the review item. IntegrityError: the idempotency key won a race in another request."""
@@ -193,6 +213,8 @@ def record(
             )
             s.flush()
             _record_events(services, s, principal, r, job, decision)
+            if media is not None:
+                _record_media(services, s, principal, r, job, media)
             if job.state == S.REVIEW:
                 reviews.queue(services, s, job, decision, policy.review_ttl_seconds)
     except BaseException:
@@ -227,6 +249,31 @@ def _record_events(
             policy_version=job.policy_version,
             rule=decision.rule,
             prompt_sha256=job.prompt_sha256,
+        ),
+        actor="system:safety",
+        tenant=principal.tenant,
+        job_id=job.id,
+        session=s,
+    )
+
+
+def _record_media(
+    services: Services, s: Session, principal: Principal, r: SubmitInput, job: Job, media: Any
+) -> None:
+    """The input's media decision (scores, never the image), beside "screened"."""
+    import hashlib
+
+    services.ledger.append(
+        ev.MEDIA_SCREENED,
+        ev.media_screened(
+            kind=media.kind,
+            decision=media.decision,
+            categories=list(media.categories),
+            scores={k: round(float(v), 6) for k, v in media.scores.items()},
+            rule=media.rule,
+            frames=media.frames,
+            policy_version=job.policy_version,
+            media_sha256=hashlib.sha256(r.image or r.video).hexdigest(),
         ),
         actor="system:safety",
         tenant=principal.tenant,

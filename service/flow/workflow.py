@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import exc
 
 from veriframe.service.errors import InvalidArgument, PromptBlocked, Unavailable
-from veriframe.service.flow import artifacts, cancel, execute, reviews, submit, verify
+from veriframe.service.flow import artifacts, cancel, execute, publish, reviews, screening, submit, verify
 from veriframe.service.flow.execute import CLIENT_MESSAGES, LeaseLost, SigningKeys
 from veriframe.service.flow.screening import Screener
 from veriframe.service.flow.types import (
@@ -43,6 +43,8 @@ from veriframe.service.flow.types import (
     VerifyResult,
     WorkerContext,
 )
+from veriframe.service.observability import metrics, tracing
+from veriframe.service.storage import storage_for
 from veriframe.service.store import policies
 from veriframe.service.store import states as S
 
@@ -80,6 +82,7 @@ class Workflow:
             screener=Screener(settings.classifier_path, classifier),
             signing=SigningKeys(settings.keys_dir, signing_keys, tsa_url=settings.tsa_url),
             limits=limits,
+            storage=storage_for(settings),
         )
         # Why this server cannot generate (its model could not be inspected or loaded), or None.
         self.model_error: str | None = None if limits is not None else "the model was not inspected"
@@ -102,10 +105,17 @@ class Workflow:
 
         # Screening runs before anything is written, outside the write transaction (it takes ~10 ms).
         policy_version, policy = services.policies.live()
-        decision = services.screener.screen(request.prompt, policy)
+        with tracing.stage("screen"):
+            decision = services.screener.screen(request.prompt, policy)
+            media = None
+            if request.image or request.video:  # i2v / v2v: the input is screened too, before any GPU time
+                kind = "image" if request.image else "video"
+                media = screening.screen_media(kind, request.image or request.video, policy)
+                decision = screening.combine(decision, media)
+        metrics.record_screening(decision.decision, decision.categories)
         job = submit.new_job(principal, request, mode, fingerprint, decision, policy_version)
         try:
-            submit.record(services, principal, request, job, decision, policy)
+            submit.record(services, principal, request, job, decision, policy, media)
         except exc.IntegrityError:
             # The same idempotency key won a race in another request: return that job.
             earlier = submit.earlier_job(services, principal, request, fingerprint)
@@ -113,6 +123,7 @@ class Workflow:
                 raise
             return Submitted(earlier, deduplicated=True)
         if job.state == S.REJECTED:
+            metrics.JOBS_FINISHED.labels(outcome=S.REJECTED).inc()
             raise PromptBlocked(decision.user_message, list(decision.categories), job.id)
         return Submitted(job, deduplicated=False)
 
@@ -124,7 +135,8 @@ class Workflow:
 
         services = self.services
         try:
-            params, video = execute.generate(services, job, ctx)
+            with tracing.stage("generate", job_id=job.id), metrics.GENERATION_SECONDS.labels(job.mode).time():
+                params, video = execute.generate(services, job, ctx)
         except Cancelled:
             return execute.stopped(services, job, ctx, "running")
         except InvalidArgument as error:
@@ -137,9 +149,12 @@ class Workflow:
             )
         if ctx.should_stop() or not execute.start_finalizing(services, job, ctx, params, video):
             return execute.stopped(services, job, ctx, "running")
+        if (flagged := execute.screen_output(services, job, video)) is not None:
+            return execute.fail(services, job, ctx, *flagged, "output_screening")
 
         try:
-            marked = execute.mark(services, job, video, params)
+            with tracing.stage("postprocess", job_id=job.id), metrics.POSTPROCESS_SECONDS.time():
+                marked = publish.publish(services, job, execute.mark(services, job, video, params))
         except Exception:  # watermark, encode or sign failed: nothing is released
             log.exception("job %s: provenance failed", job.id)
             return execute.fail(
@@ -149,8 +164,11 @@ class Workflow:
         # The ledger record and SUCCEEDED commit together, or neither does.
         try:
             execute.succeed(services, job, ctx, params, video, marked)
+            if publish.remote(services):  # uploaded: no copy stays on this host
+                execute.remove_paths(execute.out_dir(services, job))
         except LeaseLost:
             execute.remove_paths(execute.out_dir(services, job))
+            publish.unpublish(services, job)
             return "lost"
         except Exception:
             log.exception("job %s: ledger write failed", job.id)

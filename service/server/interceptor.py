@@ -21,6 +21,7 @@ import grpc
 
 from veriframe.service.auth import Authenticator, key_from_metadata
 from veriframe.service.errors import ServiceError, Unauthenticated
+from veriframe.service.observability import request_log
 from veriframe.service.server.context import set_principal
 from veriframe.service.server.errors import abort, note_rejection, translate
 
@@ -52,6 +53,7 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
             except Unauthenticated:
                 self._auth.failures.record(address)
                 raise
+            request_log.note(tenant=principal.tenant)  # the request line names the caller's tenant
             self._auth.authorize(principal, method)
         except Exception as error:
             refused = translate(error)
