@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextvars
 import logging
+import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -81,11 +82,15 @@ class LogThrottle:
         return False, 0
 
 
+_JOB_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
 def _job_id(message: Any) -> str:
     """The job a request or response is about, when it names one (GetJob, Download, Submit's reply...)."""
     value = getattr(message, "job_id", None)
     if isinstance(value, str) and value:
-        return value
+        # A client's job_id is its own text until checked: log it only when it has a job id's shape.
+        return value if _JOB_ID.fullmatch(value) else "(not a job id)"
     job = message if _is_job(message) else getattr(message, "job", None)
     value = getattr(job, "id", None) if _is_job(job) else None
     return value if isinstance(value, str) else ""
