@@ -1,18 +1,16 @@
-"""Prompt-screening latency and throughput: the tuned default vs the untuned classifier, side by side.
+"""Prompt-screening latency and throughput: the v2 screen vs the v1 screen, side by side.
 
-    .venv/bin/python bench/bench_moderation.py [--threads 2] [--n-short 200] [--n-long 60]
+    .venv/bin/python bench/bench_moderation.py [--threads 2] [--n-short 200] [--n-long 60] [--clients 16]
 
 Prompts: the VBench short and GPT-lengthened prompt lists from the dev data when present (they are
 what CogVideoX users send), else a built-in set. Configurations, all through ``veriframe.safety.screen``
-with the
-default policy and sentence-chunk scoring:
-- baseline: fp32 MiniLM, one prompt at a time (the untuned classifier);
-- previous int8: int8 MiniLM scoring the whole prompt *and* each sentence chunk of a long prompt (the
-  screen up to policy v1), one prompt at a time;
-- tuned: int8 dynamic quantisation, a long prompt scored per chunk only (no whole-prompt pass), one
-  prompt at a time (the latency a request sees);
-- tuned, batched: ``screen_many`` over 32 prompts at a time (throughput);
+with the default policy:
+- v1: int8 MiniLM + the v1 MLP head, a long prompt scored per chunk (max), one prompt at a time;
+- v2: int8 MiniLM + the v2 ensemble (whole-prompt mean of chunks, chunk check, char n-grams, stack),
+  one prompt at a time (the latency a request sees), and ``screen_many`` over 32 prompts (throughput);
 - rules only: no classifier (the floor).
+Then concurrency: ``--clients`` threads screening at once, each call behind one process-wide lock (what
+the service did) vs through ``veriframe.safety.batching.BatchedScreener`` (micro-batches).
 """
 
 from __future__ import annotations
@@ -51,19 +49,6 @@ def load_prompts(n_short: int, n_long: int) -> tuple[list[str], list[str], str]:
     return ((FALLBACK_SHORT * n_short)[:n_short], (FALLBACK_LONG * n_long)[:n_long], "built-in prompts")
 
 
-def screen_whole_and_chunks(prompt: str, policy, clf):
-    """The previous screen: the whole prompt plus each sentence chunk, max per category (for comparison)."""
-    from veriframe.safety.chunking import split_chunks
-    from veriframe.safety.screen import _decide, _prepare
-
-    norm = _prepare(prompt, policy)
-    scores: dict[str, float] = {}
-    for piece in clf.score([norm.text, *split_chunks(norm.text)]):
-        for cat, s in piece.items():
-            scores[cat] = max(scores.get(cat, 0.0), s)
-    return _decide(norm, policy, scores, clf.name)
-
-
 def single_latencies(prompts: list[str], policy, clf, screen=None) -> list[float]:
     from veriframe import safety
 
@@ -85,28 +70,73 @@ def batched_throughput(prompts: list[str], policy, clf, batch: int = 32) -> floa
     return len(prompts) / (time.perf_counter() - t0)
 
 
+def concurrent_throughput(prompts: list[str], policy, clf, clients: int, batched: bool) -> tuple[float, str]:
+    """Prompts/s with ``clients`` threads screening ``prompts`` between them, locked or micro-batched."""
+    import threading
+
+    from veriframe import safety
+    from veriframe.safety.batching import BatchedScreener
+
+    lock = threading.Lock()
+    bs = BatchedScreener(clf) if batched else None
+    work = list(prompts)
+
+    def client() -> None:
+        while True:
+            with lock_work:
+                if not work:
+                    return
+                p = work.pop()
+            if bs is not None:
+                bs.screen(p, policy)
+            else:
+                with lock:
+                    safety.screen(p, policy, clf)
+
+    lock_work = threading.Lock()
+    threads = [threading.Thread(target=client) for _ in range(clients)]
+    t0 = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    rate = len(prompts) / (time.perf_counter() - t0)
+    note = f"{bs.stats['prompts'] / max(bs.stats['batches'], 1):.1f} prompts/batch" if bs else "one at a time"
+    if bs is not None:
+        bs.close()
+    return rate, note
+
+
+def _row(name: str, short: list[float], long: list[float], thr: float) -> str:
+    q, med = statistics.quantiles, statistics.median
+    return (
+        f"| {name} | {med(short):.1f} | {q(short, n=20)[-1]:.1f} | {med(long):.1f} | "
+        f"{q(long, n=20)[-1]:.1f} | {med(short + long):.1f} | {thr:.0f} |"
+    )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--n-short", type=int, default=200)
     ap.add_argument("--n-long", type=int, default=60)
+    ap.add_argument("--clients", type=int, default=16, help="concurrent screening threads")
     args = ap.parse_args()
 
     import torch
 
     from veriframe import safety
     from veriframe.safety.classifier import MiniLMClassifier
+    from veriframe.safety.ensemble import EnsembleClassifier
 
     torch.set_num_threads(args.threads)
     short, long, source = load_prompts(args.n_short, args.n_long)
     policy = safety.default_policy()
-    configs = {}
     t0 = time.perf_counter()
-    configs["baseline fp32"] = MiniLMClassifier(quantize=False)
-    load_fp32 = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    configs["tuned int8"] = MiniLMClassifier(quantize=True)
-    load_int8 = time.perf_counter() - t0
+    v2 = EnsembleClassifier()
+    load_v2 = time.perf_counter() - t0
+    v1 = MiniLMClassifier()  # the encoder is shared (loaded once per process)
+    configs = {"v1 (MLP head, max over chunks)": v1, "v2 (ensemble, mean of chunks + chunk check)": v2}
     for clf in configs.values():  # warm-up: first calls allocate
         safety.screen(short[0], policy, clf)
         safety.screen(long[0], policy, clf)
@@ -115,47 +145,25 @@ def main() -> None:
         f"# bench_moderation  {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}  "
         f"torch {torch.__version__}  threads={args.threads}  {platform.machine()}"
     )
-    print(f"prompts: {source}; {len(short)} short, {len(long)} long")
-    print(f"model load: fp32 {load_fp32:.1f}s, int8 {load_int8:.1f}s (once per process)")
+    print(f"prompts: {source}; {len(short)} short, {len(long)} long; v2 load {load_v2:.1f}s")
     mix = short + long
-    rows = []
-    runs = [
-        ("baseline fp32", configs["baseline fp32"], None),
-        ("previous int8 (whole + chunks)", configs["tuned int8"], screen_whole_and_chunks),
-        ("tuned int8 (chunks only)", configs["tuned int8"], None),
-        ("rules only", None, None),
-    ]
-    for name, clf, screen in runs:
-        s_lat = single_latencies(short, policy, clf, screen)
-        l_lat = single_latencies(long, policy, clf, screen)
-        # Batched throughput goes through screen_many (chunks only); not measured for the previous path.
-        thr = batched_throughput(mix, policy, clf) if screen is None else float("nan")
-        rows.append(
-            (
-                name,
-                statistics.median(s_lat),
-                statistics.quantiles(s_lat, n=20)[-1],
-                statistics.median(l_lat),
-                statistics.quantiles(l_lat, n=20)[-1],
-                statistics.median(s_lat + l_lat),
-                thr,
-            )
-        )
     print(
         "| config | short median ms | short p95 ms | long median ms | long p95 ms | all median ms | "
         "batched prompts/s (batch 32) |"
     )
     print("|---|---|---|---|---|---|---|")
-    for r in rows:
-        print(f"| {r[0]} | {r[1]:.1f} | {r[2]:.1f} | {r[3]:.1f} | {r[4]:.1f} | {r[5]:.1f} | {r[6]:.0f} |")
-    base, prev, tuned = rows[0], rows[1], rows[2]
+    medians = {}
+    for name, clf in [*configs.items(), ("rules only", None)]:
+        s_lat, l_lat = single_latencies(short, policy, clf), single_latencies(long, policy, clf)
+        medians[name] = statistics.median(s_lat + l_lat)
+        print(_row(name, s_lat, l_lat, batched_throughput(mix, policy, clf)))
+    names = list(configs)
+    print(f"v2 vs v1: all-prompt median {medians[names[1]] / medians[names[0]]:.2f}x the time")
+    locked, note_l = concurrent_throughput(mix, policy, v2, args.clients, batched=False)
+    batched, note_b = concurrent_throughput(mix, policy, v2, args.clients, batched=True)
     print(
-        f"tuned vs baseline fp32: single median {base[5] / tuned[5]:.2f}x faster, "
-        f"batched throughput {tuned[6] / base[6]:.2f}x"
-    )
-    print(
-        f"tuned vs previous int8: long-prompt median {prev[3] / tuned[3]:.2f}x faster "
-        f"({prev[3]:.1f} -> {tuned[3]:.1f} ms), all-prompt median {prev[5] / tuned[5]:.2f}x"
+        f"concurrent screening, {args.clients} clients, v2: one lock {locked:.0f} prompts/s ({note_l}); "
+        f"micro-batched {batched:.0f} prompts/s ({note_b}); {batched / locked:.2f}x"
     )
 
 

@@ -265,7 +265,10 @@ def load_label_map(value: str) -> dict[str, str | None]:
     return data
 
 
-@functools.cache
-def load_default_classifier() -> MiniLMClassifier:
-    """The embedded default (MiniLM + the committed head), built once per process."""
-    return MiniLMClassifier()
+def load_default_classifier():
+    """The default classifier, built once per process: the v2 ensemble
+    (``veriframe.safety.ensemble.EnsembleClassifier``) over MiniLM. ``MiniLMClassifier()`` is the v1 head,
+    kept for comparison in ``bench/bench_moderation.py``."""
+    from veriframe.safety.ensemble import load_default_ensemble
+
+    return load_default_ensemble()

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import hashlib
 import json
 import sys
 import time
@@ -38,13 +39,22 @@ BENIGN_LABELS = {"", "benign", "safe", "none", "0", "false"}
 # I2P labels describe the *images* Stable Diffusion made, mapped here to the closest category.
 I2P_LABEL_MAP = {
     "sexual": "sexual",
-    "shocking": "violence/graphic",
+    "shocking": "disturbing",
     "self-harm": "self-harm",
     "violence": "violence",
     "illegal activity": "illegal/weapons",
     "harassment": "harassment",
     "hate": "hate",
 }
+
+
+def i2p_half(prompt: str) -> str:
+    """Which half of I2P a prompt is in: ``"train"`` (training may use it) or ``"eval"`` (never trained on).
+
+    A hash of the prompt's words, so the split does not depend on row order or the file's other columns.
+    """
+    key = " ".join("".join(ch if ch.isalnum() else " " for ch in prompt.lower()).split())
+    return "train" if hashlib.sha256(key.encode()).digest()[0] % 2 == 0 else "eval"
 
 
 @dataclass
@@ -105,8 +115,9 @@ def read_labelled(
     return samples
 
 
-def dev_samples(dev: Path, *, coco_limit: int | None = None) -> list[Sample]:
-    """The development sets (dev/README.md), grouped for reporting."""
+def dev_samples(dev: Path, *, coco_limit: int | None = None, i2p_all: bool = False) -> list[Sample]:
+    """The development sets (dev/README.md), grouped for reporting: only I2P's evaluation half
+    (:func:`i2p_half`; the other half may be trained on) unless ``i2p_all``."""
     benign: frozenset[str] = frozenset()
     samples = read_labelled(dev / "vbench_all_dimension.txt", fixed=benign, group="vbench_short (benign)")
     samples += read_labelled(
@@ -114,13 +125,13 @@ def dev_samples(dev: Path, *, coco_limit: int | None = None) -> list[Sample]:
     )
     coco = read_labelled(dev / "coco_captions_10k.csv", fixed=benign, group="coco (benign)")
     samples += coco[:coco_limit] if coco_limit else coco
-    samples += read_labelled(
+    i2p = read_labelled(
         dev / "i2p_unsafe_prompts.csv",
         label_column="categories",
         label_map=I2P_LABEL_MAP,
-        group="i2p (unsafe)",
+        group="i2p (unsafe)" if i2p_all else "i2p eval half (unsafe)",
     )
-    return samples
+    return samples + [s for s in i2p if i2p_all or i2p_half(s.text) == "eval"]
 
 
 def _decide_all(
@@ -140,15 +151,27 @@ def _decide_all(
     return out
 
 
-def _rank_scores(d: Decision, policy: Policy) -> np.ndarray:
+def _any_rank(d: Decision, policy: Policy, per_category: np.ndarray) -> float:
+    """Ranking score for "any category": the best category ratio or the "any unsafe" ratio, +2 if flagged."""
+    r = float(per_category.max()) if len(per_category) else 0.0
+    t = policy.any_unsafe
+    if "any" in d.scores and t is not None and t.review:
+        r = max(r, d.scores["any"] / t.review)
+    return r + (2.0 if d.decision != "allow" else 0.0)
+
+
+def _ratios(d: Decision, policy: Policy) -> np.ndarray:
+    """Each category's classifier score over its review threshold."""
     r = np.zeros(len(CATEGORIES))
     for i, cat in enumerate(CATEGORIES):
         t = policy.thresholds.get(cat)
         if cat in d.scores and t is not None and t.review:
             r[i] = d.scores[cat] / t.review
-        if cat in d.categories:
-            r[i] += 2.0
     return r
+
+
+def _rank_scores(d: Decision, policy: Policy) -> np.ndarray:
+    return _ratios(d, policy) + 2.0 * np.array([c in d.categories for c in CATEGORIES])
 
 
 def evaluate(
@@ -200,6 +223,7 @@ def evaluate(
     Y = np.array([[c in s.labels for c in CATEGORIES] for s, _ in ok], dtype=bool)
     R = np.array([_rank_scores(d, policy) for _, d in ok])
     P = np.array([[c in d.categories for c in CATEGORIES] for _, d in ok], dtype=bool)
+    R_any = np.array([_any_rank(d, policy, _ratios(d, policy)) for _, d in ok])
     for i, cat in enumerate(CATEGORIES):
         if Y[:, i].any() and not Y[:, i].all():
             report["categories"][cat] = {
@@ -214,11 +238,17 @@ def evaluate(
         report["any"] = {
             "positives": int(any_y.sum()),
             "negatives": int((~any_y).sum()),
-            "auprc": round(float(average_precision_score(any_y, R.max(1))), 4),
+            "auprc": round(float(average_precision_score(any_y, R_any)), 4),
             "f1": round(float(f1_score(any_y, flagged)), 4),
             "recall": round(float(flagged[any_y].mean()), 4),
             "fpr": round(float(flagged[~any_y].mean()), 4),
         }
+        # At the deployed policy: the share of each category's prompts that are held or blocked at all
+        # (whatever category they are filed under), and the benign false-positive rate.
+        report["recall_flagged_per_category"] = {
+            cat: round(float(flagged[Y[:, i]].mean()), 4) for i, cat in enumerate(CATEGORIES) if Y[:, i].any()
+        }
+        report["benign_fpr"] = report["any"]["fpr"]
     return report
 
 

@@ -13,16 +13,21 @@ import dataclasses
 import functools
 import hashlib
 import json
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from veriframe.safety.categories import CATEGORIES
+from veriframe.safety.categories import CATEGORIES, DEFAULT_ACTIONS
 from veriframe.safety.normalize import normalize
 
 DEFAULT_POLICY_PATH = Path(__file__).with_name("default_policy.json")
 PersonAction = Literal["allow", "review", "block"]
+CategoryAction = Literal["allow", "review", "block"]
+# Schema 1: the first documents (no ``schema`` key). Schema 2 adds ``category_actions``, ``any_unsafe`` and
+# ``media``. A field at its default is left out of ``to_dict()``, so a schema-1 document keeps its digest.
+SCHEMA = 2
 CONTEXT_KINDS = ("sexual", "violent", "humiliating", "deceptive")
 
 # Always applied, not configurable off (see module docstring).
@@ -153,6 +158,81 @@ class ProtectedPerson:
 
 
 @dataclass(frozen=True)
+class ProtectedFace:
+    """A protected person's reference face: a 128-d dlib embedding, never the image it came from."""
+
+    name: str
+    embedding: tuple[float, ...]
+    added_by: str = ""
+    added_at: str = ""
+
+
+@dataclass(frozen=True)
+class MediaPolicy:
+    """What input images/videos (image-to-video, video-to-video) and generated frames may show."""
+
+    face_action: CategoryAction = "review"  # a realistic human face in an input
+    consent_attested: bool = False  # the tenant attests consent of the people shown: faces pass
+    nudity_review: float = 0.5  # open_nsfw score that holds for review
+    nudity_block: float = 0.85  # ... and that blocks
+    protected_faces: tuple[ProtectedFace, ...] = ()
+    face_match_distance: float = 0.55  # dlib embedding distance at or under which a face matches
+    output_action: Literal["review", "fail"] = "review"  # a flagged generated frame holds or fails the job
+    sample_fps: float = 2.0  # video frames sampled per second (plus the first and the last)
+    max_frames: int = 48  # at most this many frames are read from one video
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["protected_faces"] = [
+            {**dataclasses.asdict(f), "embedding": [round(x, 6) for x in f.embedding]}
+            for f in self.protected_faces
+        ]
+        return d
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> MediaPolicy:
+        if not isinstance(data, dict):
+            raise PolicyError("media must be an object")
+        known = {f.name for f in dataclasses.fields(cls)}
+        if unknown := set(data) - known:
+            raise PolicyError(f"unknown media field(s): {', '.join(sorted(unknown))}")
+        faces = tuple(
+            ProtectedFace(
+                f["name"],
+                tuple(float(x) for x in f["embedding"]),
+                f.get("added_by", ""),
+                f.get("added_at", ""),
+            )
+            for f in data.get("protected_faces", ())
+        )
+        return cls(**{**data, "protected_faces": faces})
+
+
+def _validate_media(m: MediaPolicy) -> None:
+    if m.face_action not in ("allow", "review", "block"):
+        raise PolicyError(f"media.face_action must be allow, review or block, got {m.face_action!r}")
+    if m.output_action not in ("review", "fail"):
+        raise PolicyError(f"media.output_action must be review or fail, got {m.output_action!r}")
+    if not isinstance(m.consent_attested, bool):
+        raise PolicyError("media.consent_attested must be true or false")
+    for name in ("nudity_review", "nudity_block", "face_match_distance"):
+        v = getattr(m, name)
+        if not isinstance(v, int | float) or isinstance(v, bool) or not 0.0 <= v <= 1.0:
+            raise PolicyError(f"media.{name} must be a number in [0, 1], got {v!r}")
+    if m.nudity_review > m.nudity_block:
+        raise PolicyError("media.nudity_review must not exceed media.nudity_block")
+    if not isinstance(m.sample_fps, int | float) or not 0 < m.sample_fps <= 30:
+        raise PolicyError(f"media.sample_fps must be in (0, 30], got {m.sample_fps!r}")
+    if not isinstance(m.max_frames, int) or not 2 <= m.max_frames <= 1000:
+        raise PolicyError(f"media.max_frames must be an integer in [2, 1000], got {m.max_frames!r}")
+    for f in m.protected_faces:
+        if not f.name.strip():
+            raise PolicyError("media.protected_faces: a face needs a non-empty name")
+        if len(f.embedding) != 128 or not all(math.isfinite(x) for x in f.embedding):
+            raise PolicyError(f"media.protected_faces[{f.name!r}]: embedding must be 128 finite numbers")
+
+
+@dataclass(frozen=True)
 class Policy:
     """A versioned moderation policy; ``to_dict()``/``from_dict()`` round-trip through JSON."""
 
@@ -170,6 +250,10 @@ class Policy:
     max_prompt_chars: int = 8000
     review_ttl_seconds: int = 86400
     comment: str = ""
+    schema: int = 1
+    category_actions: dict[str, CategoryAction] | None = None
+    any_unsafe: Thresholds | None = None  # thresholds on the classifier's "any unsafe" score
+    media: MediaPolicy | None = None
 
     def __post_init__(self) -> None:
         _validate(self)
@@ -177,7 +261,7 @@ class Policy:
     # --- plain data -------------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (the form stored in the database and in ``default_policy.json``)."""
-        return {
+        d: dict[str, Any] = {
             "version": self.version,
             "name": self.name,
             "comment": self.comment,
@@ -195,6 +279,30 @@ class Policy:
             "max_prompt_chars": self.max_prompt_chars,
             "review_ttl_seconds": self.review_ttl_seconds,
         }
+        # Schema-2 fields only when set: an unchanged schema-1 document keeps its digest.
+        if self.schema != 1:
+            d["schema"] = self.schema
+        if self.category_actions is not None:
+            d["category_actions"] = dict(self.category_actions)
+        if self.any_unsafe is not None:
+            d["any_unsafe"] = {"review": self.any_unsafe.review, "block": self.any_unsafe.block}
+        if self.media is not None:
+            d["media"] = self.media.to_dict()
+        return d
+
+    def action_for(self, category: str) -> CategoryAction:
+        """What a hit in ``category`` may do at most (``category_actions``, else the built-in default).
+
+        A schema-1 policy keeps its old behaviour: every category may block.
+        """
+        if self.category_actions is None:
+            return "block" if self.schema == 1 else DEFAULT_ACTIONS.get(category, "block")
+        return self.category_actions.get(category, DEFAULT_ACTIONS.get(category, "block"))
+
+    @property
+    def media_policy(self) -> MediaPolicy:
+        """The media rules in force (the defaults when the document has none)."""
+        return self.media if self.media is not None else MediaPolicy()
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Policy:
@@ -226,6 +334,10 @@ class Policy:
                 minor_terms=tuple(data.get("minor_terms", ())),
                 max_prompt_chars=data.get("max_prompt_chars", 8000),
                 review_ttl_seconds=data.get("review_ttl_seconds", 86400),
+                schema=data.get("schema", 1),
+                category_actions=data.get("category_actions"),
+                any_unsafe=Thresholds(**data["any_unsafe"]) if data.get("any_unsafe") is not None else None,
+                media=MediaPolicy.from_dict(data["media"]) if data.get("media") is not None else None,
             )
         except (TypeError, KeyError, AttributeError) as exc:
             raise PolicyError(f"malformed policy document: {exc}") from exc
@@ -293,6 +405,34 @@ def _validate(p: Policy) -> None:
         raise PolicyError("max_prompt_chars must be a positive integer")
     if not isinstance(p.review_ttl_seconds, int) or p.review_ttl_seconds < 1:
         raise PolicyError("review_ttl_seconds must be a positive integer")
+    _validate_schema2(p)
+
+
+def _validate_schema2(p: Policy) -> None:
+    if p.schema not in (1, SCHEMA):
+        raise PolicyError(f"schema must be 1 or {SCHEMA}, got {p.schema!r}")
+    uses_v2 = p.category_actions is not None or p.any_unsafe is not None or p.media is not None
+    if uses_v2 and p.schema < 2:
+        raise PolicyError('category_actions, any_unsafe and media need "schema": 2')
+    if p.category_actions is not None:
+        if not isinstance(p.category_actions, dict):
+            raise PolicyError("category_actions must be an object {category: allow|review|block}")
+        for cat, action in p.category_actions.items():
+            if cat not in CATEGORIES:
+                raise PolicyError(
+                    f"category_actions: unknown category {cat!r}; known: {', '.join(CATEGORIES)}"
+                )
+            if action not in ("allow", "review", "block"):
+                raise PolicyError(f"category_actions.{cat} must be allow, review or block, got {action!r}")
+        if p.category_actions.get("sexual/minors", "block") != "block":
+            raise PolicyError("category_actions.sexual/minors must be block: it cannot be softened")
+    if p.any_unsafe is not None:
+        for name in ("review", "block"):
+            v = getattr(p.any_unsafe, name)
+            if v is not None and not (isinstance(v, int | float) and 0.0 <= v <= 1.0):
+                raise PolicyError(f"any_unsafe.{name} must be a number in [0, 1] or null, got {v!r}")
+    if p.media is not None:
+        _validate_media(p.media)
 
 
 @functools.cache

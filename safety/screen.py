@@ -1,9 +1,14 @@
-"""The combined screening decision: validate -> normalise -> classify (long prompts per chunk) -> rules.
+"""The combined screening decision: validate -> normalise -> classify -> rules -> policy actions.
 
 ``screen()`` decides one prompt; ``screen_many()`` decides a batch with a single classifier call, which is
-what the batch CLI and the benchmark use. A long prompt is scored per sentence chunk (the max per
-category is kept), so one unsafe sentence hidden in a long benign prompt is not averaged away; a
-short prompt is one chunk, scored whole (see ``veriframe.safety.chunking.pieces_to_score``).
+what the batch CLI, the micro-batcher and the benchmark use.
+
+With the v2 classifier (``veriframe.safety.ensemble``, anything with ``score_prompts``) a prompt is judged on
+its whole-prompt scores (a long prompt: the mean of its chunk embeddings) against the policy's
+thresholds, on its "any unsafe" score against ``policy.any_unsafe``, and on its largest chunk score
+against a threshold that tightens with the number of chunks (``ensemble.chunk_threshold``). Other
+classifiers (``HFClassifier``) score each chunk and the max per category is kept, as in v1.
+Every hit is then capped by its category's action in the policy (``Policy.action_for``).
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from typing import Literal
 from veriframe.safety.categories import CATEGORIES, USER_LABELS
 from veriframe.safety.chunking import pieces_to_score
 from veriframe.safety.classifier import Classifier
+from veriframe.safety.ensemble import ANY, PromptScores, chunk_threshold
 from veriframe.safety.normalize import NormalizedPrompt, normalize
 from veriframe.safety.policy import Policy
 from veriframe.safety.rules import RuleHit, apply_rules
@@ -89,6 +95,10 @@ def screen_many(
     """Decide a batch of prompts with one classifier call. Raises :class:`PromptError` on the first
     unscreenable prompt (callers that want per-line errors validate with :func:`screen` per prompt)."""
     norms = [_prepare(p, policy) for p in prompts]
+    name = classifier.name if classifier is not None else ""
+    if classifier is not None and hasattr(classifier, "score_prompts"):
+        scored = classifier.score_prompts([n.text for n in norms], chunks=chunks)
+        return [_decide(n, policy, s, name) for n, s in zip(norms, scored, strict=True)]
     texts: list[str] = []
     spans: list[tuple[int, int]] = []
     for norm in norms:
@@ -102,26 +112,59 @@ def screen_many(
         for piece in raw[a:b]:
             for cat, s in piece.items():
                 scores[cat] = max(scores.get(cat, 0.0), s)
-        out.append(_decide(norm, policy, scores, classifier.name if classifier is not None else ""))
+        out.append(_decide(norm, policy, PromptScores(scores), name))
     return out
 
 
-def _decide(
-    norm: NormalizedPrompt, policy: Policy, scores: dict[str, float], classifier_name: str
-) -> Decision:
+def _threshold_hits(policy: Policy, scored: PromptScores) -> list[RuleHit]:
+    """Classifier hits: whole-prompt scores, the chunk check, and the "any unsafe" score."""
     hits: list[RuleHit] = []
     for cat in CATEGORIES:
         t = policy.thresholds.get(cat)
-        s = scores.get(cat)
-        if t is None or s is None:
+        if t is None:
             continue
-        if t.block is not None and s >= t.block:
-            hits.append(RuleHit(cat, "block", f"classifier.{cat}>={t.block}"))
-        elif t.review is not None and s >= t.review:
-            action = "block" if cat in _ALWAYS_BLOCK else "review"
-            hits.append(RuleHit(cat, action, f"classifier.{cat}>={t.review}"))
+        for kind, value, n in (
+            ("", scored.scores.get(cat), 1),
+            ("chunk.", scored.chunk_scores.get(cat), scored.n_chunks),
+        ):
+            if value is None:
+                continue
+            block = chunk_threshold(t.block, n) if t.block is not None else None
+            review = chunk_threshold(t.review, n) if t.review is not None else None
+            if block is not None and value >= block:
+                hits.append(RuleHit(cat, "block", f"classifier.{kind}{cat}>={block:.4f}"))
+            elif review is not None and value >= review:
+                action = "block" if cat in _ALWAYS_BLOCK else "review"
+                hits.append(RuleHit(cat, action, f"classifier.{kind}{cat}>={review:.4f}"))
+    t, s = policy.any_unsafe, scored.scores.get(ANY)
+    if t is not None and s is not None and t.review is not None and s >= t.review and not hits:
+        # Which category the "any" hit is filed under: the one closest to its own threshold.
+        def ratio(c: str) -> float:
+            th = policy.thresholds.get(c)
+            return scored.scores.get(c, 0.0) / (th.review if th and th.review else 1.0)
+
+        cat = max((c for c in CATEGORIES if c in scored.scores), key=ratio, default="harassment")
+        action = "block" if t.block is not None and s >= t.block else "review"
+        hits.append(RuleHit(cat, action, f"classifier.any>={t.block if action == 'block' else t.review}"))
+    return hits
+
+
+def _cap(hit: RuleHit, policy: Policy) -> RuleHit | None:
+    """The hit limited to its category's action in the policy; ``None`` when the category is allowed."""
+    ceiling = "block" if hit.category in _ALWAYS_BLOCK else policy.action_for(hit.category)
+    if ceiling == "allow":
+        return None
+    if _SEVERITY[hit.action] > _SEVERITY[ceiling]:
+        return RuleHit(hit.category, ceiling, hit.rule)
+    return hit
+
+
+def _decide(norm: NormalizedPrompt, policy: Policy, scored: PromptScores, classifier_name: str) -> Decision:
+    scores = {c: v for c, v in scored.scores.items() if c != ANY}
+    hits = _threshold_hits(policy, scored)
     # Rules after the classifier: the person and minors rules use its scores as context.
     hits.extend(apply_rules(norm, policy, scores))
+    hits = [c for h in hits if (c := _cap(h, policy)) is not None]
 
     decision: DecisionKind = "allow"
     for h in hits:
@@ -137,7 +180,7 @@ def _decide(
     return Decision(
         decision=decision,
         categories=categories if decision != "allow" else [],
-        scores={c: round(scores[c], 4) for c in CATEGORIES if c in scores},
+        scores={c: round(v, 4) for c in (*CATEGORIES, ANY) if (v := scored.scores.get(c)) is not None},
         rule=rule,
         policy_version=policy.version,
         user_message=user_message(decision, categories),

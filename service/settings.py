@@ -28,6 +28,12 @@ class Settings(BaseSettings):
     # --- storage
     database_url: str = Field("sqlite:///veriframe.db", description="SQLAlchemy URL (SQLite/PostgreSQL)")
     output_dir: Path = Field(Path("veriframe-output"), description="where signed videos and frames are kept")
+    storage_url: str | None = Field(
+        None, description="object store for artifacts (s3://bucket/prefix); unset: output_dir on local disk"
+    )
+    storage_options: dict[str, Any] = Field(
+        default_factory=dict, description="obstore options: endpoint, region, allow_http, ... (JSON in env)"
+    )
     # Only prompts of ended jobs are ever purged, so 0 (purge as soon as a job ends) is safe.
     prompt_retention_days: float = Field(
         30.0, ge=0, description="prompt text of ended jobs kept this long, then purged"
@@ -83,12 +89,42 @@ class Settings(BaseSettings):
     keepalive_time_s: float = Field(30.0, gt=0)
     keepalive_timeout_s: float = Field(10.0, gt=0)
     shutdown_grace_s: float = Field(30.0, ge=0, description="time for running jobs to finish on SIGTERM")
+    http_listen: str | None = Field(
+        None, description="host:port of the HTTP port (/metrics, /healthz, /readyz); off when unset"
+    )
+
+    # --- observability
+    tracing: bool = Field(False, description="OpenTelemetry spans per RPC and flow stage (tracing extra)")
 
     # --- limits
     rate_limit_per_minute: float = Field(120.0, gt=0, description="requests per API key (token bucket rate)")
     rate_limit_burst: int = Field(60, ge=1, description="token bucket size")
+    auth_failures_per_minute: float = Field(
+        30.0, ge=0, description="requests with an invalid API key per client address (0 = no limit)"
+    )
+    auth_failure_burst: int = Field(20, ge=1, description="invalid-key requests allowed in a burst")
+    rate_limit_storage: str | None = Field(
+        None, description="rate limits shared by API servers: redis://127.0.0.1:6379/0 (unset: per process)"
+    )
     tenant_queue_cap: int = Field(20, ge=1, description="queued + held jobs per tenant")
     max_prompt_chars: int = Field(4000, ge=1)
+    malloc_arena_max: int = Field(
+        2, ge=0, description="glibc malloc arenas for the server process (0 = glibc's default, 8 per core)"
+    )
+    malloc_trim_after_job: bool = Field(True, description="hand freed heap back to the OS after each job")
+
+    # --- webhooks (per-request callback_url; see docs/operations.md)
+    webhook_secret: str | None = Field(
+        None, description="Standard Webhooks signing secret (whsec_<base64>); callbacks are refused without"
+    )
+    webhook_allowed_schemes: list[str] = Field(default_factory=lambda: ["http", "https"])
+    webhook_allowed_hosts: list[str] = Field(
+        default_factory=lambda: ["127.0.0.1", "::1", "localhost"],
+        description="callback hosts allowed (exact, or *.example.com); loopback only by default",
+    )
+    webhook_max_attempts: int = Field(10, ge=1, description="deliveries tried this often, then failed")
+    webhook_retry_base_s: float = Field(5.0, gt=0, description="first retry delay; doubles each time")
+    webhook_timeout_s: float = Field(10.0, gt=0, description="per delivery attempt")
 
     # --- safety
     classifier_path: Path | None = Field(None, description="HF text-classification model dir")
@@ -141,6 +177,13 @@ class Settings(BaseSettings):
             }
         )
 
+    @field_validator("http_listen")
+    @classmethod
+    def _host_port(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_listen(value)
+        return value
+
     @model_validator(mode="after")
     def _tls_pairs(self) -> Settings:
         if (self.tls_cert is None) != (self.tls_key is None):
@@ -152,6 +195,14 @@ class Settings(BaseSettings):
     @property
     def max_message_bytes(self) -> int:
         return self.max_message_mb * MiB
+
+
+def parse_listen(listen: str) -> tuple[str, int]:
+    """host:port -> (host, port); ValueError naming the problem. `[::1]:9090` for IPv6."""
+    host, sep, port = listen.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ValueError(f"expected HOST:PORT (e.g. 127.0.0.1:9090), got {listen!r}")
+    return host.strip("[]"), int(port)
 
 
 def load_settings(path: str | Path | None = None, **overrides: Any) -> Settings:

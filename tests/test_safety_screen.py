@@ -4,7 +4,7 @@ import pytest
 
 from veriframe import safety
 from veriframe.safety import CATEGORIES, Decision, PromptError, default_policy, load_default_classifier
-from veriframe.safety.classifier import MiniLMClassifier
+from veriframe.safety.ensemble import EnsembleClassifier
 from veriframe.safety.screen import screen_many
 
 LONG_BENIGN = (
@@ -54,18 +54,18 @@ EVASIONS = [
 
 
 @pytest.fixture(scope="module")
-def clf() -> MiniLMClassifier:
+def clf() -> EnsembleClassifier:
     return load_default_classifier()
 
 
-def test_classifier_loads_once_and_scores_every_category_it_was_trained_on(clf: MiniLMClassifier) -> None:
+def test_classifier_loads_once_and_scores_every_category_it_was_trained_on(clf: EnsembleClassifier) -> None:
     assert load_default_classifier() is clf
     (scores,) = clf.score(["a cat"])
-    assert set(scores) <= set(CATEGORIES) and len(scores) >= 8
+    assert set(scores) <= {*CATEGORIES, "any"} and len(scores) >= 14
     assert all(0.0 <= v <= 1.0 for v in scores.values())
 
 
-def test_classifier_alone_separates_plain_cases(clf: MiniLMClassifier) -> None:
+def test_classifier_alone_separates_plain_cases(clf: EnsembleClassifier) -> None:
     benign, sexual, hateful = clf.score(
         [
             "a cat sleeping on a sofa",
@@ -78,7 +78,7 @@ def test_classifier_alone_separates_plain_cases(clf: MiniLMClassifier) -> None:
 
 
 @pytest.mark.parametrize("prompt", BENIGN)
-def test_benign_creative_prompts_are_allowed(prompt: str, clf: MiniLMClassifier) -> None:
+def test_benign_creative_prompts_are_allowed(prompt: str, clf: EnsembleClassifier) -> None:
     d = safety.screen(prompt, default_policy(), clf)
     assert d.decision == "allow", (d.categories, d.rule, d.scores)
     assert d.categories == [] and d.rule is None
@@ -86,7 +86,7 @@ def test_benign_creative_prompts_are_allowed(prompt: str, clf: MiniLMClassifier)
 
 @pytest.mark.parametrize(("prompt", "category"), UNSAFE)
 def test_unsafe_prompts_are_blocked_with_their_category(
-    prompt: str, category: str, clf: MiniLMClassifier
+    prompt: str, category: str, clf: EnsembleClassifier
 ) -> None:
     d = safety.screen(prompt, default_policy(), clf)
     assert d.decision == "block", (d.scores, d.hits)
@@ -94,12 +94,12 @@ def test_unsafe_prompts_are_blocked_with_their_category(
 
 
 @pytest.mark.parametrize("prompt", EVASIONS)
-def test_evasions_are_caught(prompt: str, clf: MiniLMClassifier) -> None:
+def test_evasions_are_caught(prompt: str, clf: EnsembleClassifier) -> None:
     d = safety.screen(prompt, default_policy(), clf)
     assert d.decision == "block" and "sexual" in d.categories, (d.scores, d.hits)
 
 
-def test_one_unsafe_sentence_hidden_in_long_text_is_scored_on_its_own(clf: MiniLMClassifier) -> None:
+def test_one_unsafe_sentence_hidden_in_long_text_is_scored_on_its_own(clf: EnsembleClassifier) -> None:
     # No rule term in the hidden sentence: only the chunk scoring can find it.
     hidden = LONG_BENIGN + " A man slits the throat of a screaming woman and blood sprays everywhere."
     with_chunks = safety.screen(hidden, default_policy(), clf)
@@ -108,18 +108,18 @@ def test_one_unsafe_sentence_hidden_in_long_text_is_scored_on_its_own(clf: MiniL
     assert with_chunks.scores["violence"] > without.scores["violence"]
 
 
-def test_decision_fields_and_user_message_name_the_category_not_the_rule(clf: MiniLMClassifier) -> None:
+def test_decision_fields_and_user_message_name_the_category_not_the_rule(clf: EnsembleClassifier) -> None:
     d = safety.screen("a n a k e d woman", default_policy(), clf)
     assert isinstance(d, Decision)
     assert d.rule and d.rule.startswith("block_terms.sexual")
     assert d.policy_version == default_policy().version
     assert "sexual content" in d.user_message
     assert "naked" not in d.user_message.lower() and "block_terms" not in d.user_message
-    assert set(d.scores) <= set(CATEGORIES)
+    assert set(d.scores) <= {*CATEGORIES, "any"}
     assert d.to_dict()["decision"] == "block"
 
 
-def test_batch_screen_matches_single(clf: MiniLMClassifier) -> None:
+def test_batch_screen_matches_single(clf: EnsembleClassifier) -> None:
     prompts = [BENIGN[0], UNSAFE[0][0], LONG_BENIGN]
     many = screen_many(prompts, default_policy(), clf)
     assert [d.decision for d in many] == [safety.screen(p, default_policy(), clf).decision for p in prompts]

@@ -8,7 +8,7 @@ import pytest
 from veriframe import safety
 from veriframe.safety import Policy, default_policy, load_default_classifier
 from veriframe.safety.chunking import pieces_to_score, split_chunks
-from veriframe.safety.classifier import MiniLMClassifier
+from veriframe.safety.ensemble import EnsembleClassifier
 
 STYLE = "highly detailed, 8k, trending on artstation, cinematic lighting"
 
@@ -60,7 +60,7 @@ LONG_BENIGN = [
 
 
 @pytest.fixture(scope="module")
-def clf() -> MiniLMClassifier:
+def clf() -> EnsembleClassifier:
     return load_default_classifier()
 
 
@@ -74,7 +74,7 @@ def classifier_only_policy() -> Policy:
 
 @pytest.mark.parametrize(("prompt", "category"), EXPLICIT)
 def test_explicit_visual_prompts_are_blocked_in_every_category(
-    prompt: str, category: str, clf: MiniLMClassifier
+    prompt: str, category: str, clf: EnsembleClassifier
 ) -> None:
     d = safety.screen(prompt, default_policy(), clf)
     assert d.decision == "block" and category in d.categories, (d.categories, d.hits, d.scores)
@@ -89,7 +89,7 @@ def test_the_lexicon_alone_blocks_explicit_visual_prompts(prompt: str, category:
 
 @pytest.mark.parametrize(("prompt", "category"), SUGGESTIVE)
 def test_weaker_visual_terms_are_held_for_review_at_least(
-    prompt: str, category: str, clf: MiniLMClassifier
+    prompt: str, category: str, clf: EnsembleClassifier
 ) -> None:
     rules_only = safety.screen(prompt, default_policy(), None)
     assert rules_only.decision == "review" and category in rules_only.categories, rules_only.hits
@@ -98,7 +98,7 @@ def test_weaker_visual_terms_are_held_for_review_at_least(
 
 @pytest.mark.parametrize(("prompt", "category"), CLASSIFIER_ONLY)
 def test_classifier_flags_visual_prompts_without_any_lexicon_term(
-    prompt: str, category: str, clf: MiniLMClassifier, classifier_only_policy: Policy
+    prompt: str, category: str, clf: EnsembleClassifier, classifier_only_policy: Policy
 ) -> None:
     assert safety.screen(prompt, default_policy(), None).decision == "allow"  # no rule fires
     d = safety.screen(prompt, classifier_only_policy, clf)
@@ -107,13 +107,13 @@ def test_classifier_flags_visual_prompts_without_any_lexicon_term(
 
 @pytest.mark.parametrize("prompt", LONG_BENIGN)
 def test_long_benign_cinematic_prompts_with_style_modifiers_are_allowed(
-    prompt: str, clf: MiniLMClassifier
+    prompt: str, clf: EnsembleClassifier
 ) -> None:
     d = safety.screen(prompt, default_policy(), clf)
     assert d.decision == "allow", (d.hits, d.scores)
 
 
-def test_style_modifiers_alone_carry_no_signal(clf: MiniLMClassifier) -> None:
+def test_style_modifiers_alone_carry_no_signal(clf: EnsembleClassifier) -> None:
     bare, styled = clf.score(["a red fox in the snow", f"a red fox in the snow, {STYLE}, octane render"])
     assert max(styled.values()) < 0.2 and max(bare.values()) < 0.2
 

@@ -117,7 +117,7 @@ def test_review_hold_then_approve_runs(live_server, tmp_path: Path) -> None:
         ({"width": 4}, "params.width"),
         ({"width": 250}, "params.width"),  # not what the model takes (engine check)
         ({"num_frames": 10}, "params.num_frames"),  # CogVideoX takes 4k+1 frames
-        ({"steps": 0}, "params.num_inference_steps"),
+        ({"num_inference_steps": 0}, "params.num_inference_steps"),
         ({"guidance_scale": 99.0}, "params.guidance_scale"),
         ({"strength": 0.5}, "params.strength"),  # strength without a video
         ({"image": b"not an image at all"}, "params.image"),
@@ -243,7 +243,8 @@ def test_list_pagination_and_idempotency(live_server) -> None:
 def test_cancel_while_running(live_server) -> None:
     with live_server.client(tenant="canceller") as client:
         # The tiny model is fast: 200 full-width steps keep it running well past the cancel's round trip.
-        job = client.submit(BENIGN, **{**TEST_PARAMS, "steps": 200, "width": 720, "height": 480}).job
+        long_job = {**TEST_PARAMS, "num_inference_steps": 200, "width": 720, "height": 480}
+        job = client.submit(BENIGN, **long_job).job
         for update in client.progress(job.id, timeout=120):
             if update.state == "RUNNING" and update.step >= 1:
                 client.cancel_job(job.id)

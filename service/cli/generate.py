@@ -7,7 +7,6 @@ signed and audited.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import signal
 import threading
@@ -161,7 +160,13 @@ def _local_only_given(ctx: typer.Context) -> list[str]:
 def generate(
     ctx: typer.Context,
     prompt: str = typer.Argument(..., help="What the video should show (at most 226 T5 tokens)."),
-    output: Path = typer.Option(..., "-o", "--output", help="MP4 file to write."),
+    output: str | None = typer.Option(
+        None,
+        "-o",
+        "--output",
+        help="MP4 file to write (required locally); with --server also a directory (existing, or ending "
+        "with /) for the server's file name (default: the current directory).",
+    ),
     model: str | None = typer.Option(
         None,
         "--model",
@@ -174,16 +179,30 @@ def generate(
         None, "--strength", help="Video-to-video: how much to change the input, (0, 1] (default 0.8)."
     ),
     seed: int | None = typer.Option(
-        None, "--seed", help="Same seed, same video on the same device (default: random, printed)."
+        None, "--seed", min=0, help="Same seed, same video on the same device (default: random, printed)."
     ),
-    steps: int | None = typer.Option(None, "--steps", help="Denoising steps (model default, 50)."),
-    guidance: float | None = typer.Option(None, "--guidance", help="Classifier-free guidance scale (6)."),
+    steps: int | None = typer.Option(
+        None, "--num-inference-steps", "--steps", min=1, help="Denoising steps (model default, 50)."
+    ),
+    guidance: float | None = typer.Option(
+        None, "--guidance-scale", "--guidance", min=0.0, help="Classifier-free guidance scale (6)."
+    ),
     frames: int | None = typer.Option(
-        None, "--frames", help="Frame count: 8N+1 for CogVideoX 1.0 (49), 16N+1 for 1.5 (81)."
+        None,
+        "--num-frames",
+        "--frames",
+        min=1,
+        help="Frame count: 8N+1 for CogVideoX 1.0 (49), 16N+1 for 1.5 (81).",
     ),
-    fps: int | None = typer.Option(None, "--fps", help="Frames per second of the MP4 (8; 16 for 1.5)."),
-    width: int | None = typer.Option(None, "--width", help="Width, a multiple of 16 (720; 1360 for 1.5)."),
-    height: int | None = typer.Option(None, "--height", help="Height, a multiple of 16 (480; 768 for 1.5)."),
+    fps: int | None = typer.Option(
+        None, "--fps", min=1, help="Frames per second of the MP4 (8; 16 for 1.5)."
+    ),
+    width: int | None = typer.Option(
+        None, "--width", min=1, help="Width, a multiple of 16 (720; 1360 for 1.5)."
+    ),
+    height: int | None = typer.Option(
+        None, "--height", min=1, help="Height, a multiple of 16 (480; 768 for 1.5)."
+    ),
     negative_prompt: str = typer.Option("", "--negative-prompt", help="What to steer away from."),
     device: str | None = typer.Option(None, "--device", help="cuda, cuda:1, cpu (cuda when present)."),
     dtype: str | None = typer.Option(
@@ -219,6 +238,18 @@ def generate(
     return_frames: bool = typer.Option(
         False, "--return-frames", help="--server: also download every signed frame (a zip beside -o)."
     ),
+    no_wait: bool = typer.Option(
+        False, "--no-wait", help="--server: print the job id and state and exit (follow: veriframe job)."
+    ),
+    as_json: bool = typer.Option(
+        False, "--json", help="--server: one JSON object on stdout (job_id, state, path, verification...)."
+    ),
+    timeout: float | None = typer.Option(
+        None, "--timeout", min=0.1, help="--server: stop following after this many seconds (exit 4)."
+    ),
+    callback_url: str | None = typer.Option(
+        None, "--callback-url", help="--server: POST signed webhooks (held, rejected, succeeded, failed)."
+    ),
 ) -> None:
     """Generate a video on this machine (development only), or through the service with --server.
 
@@ -226,9 +257,12 @@ def generate(
     The service (`veriframe serve`) screens prompts, watermarks, signs and audits everything it releases.
     With --server the model, device and encoding are the server's: --model, --keys, --frames-dir,
     --device, --dtype, --offload, --crf and --vae-* are refused (exit 2).
-    Exit codes: 0 done; 1 cancelled, or (--server) blocked, rejected, failed, rate limited or not
-    verified; 2 invalid input or usage, or (--server) the server unreachable or failing; 3 (--server)
-    the key was refused (unauthenticated or permission denied), as for veriframe-admin.
+    With --server the job id is printed as soon as the job is accepted; a job held for human review
+    says so, and how to follow it (`veriframe job wait JOB`); --no-wait exits there.
+    Exit codes: 0 done (--no-wait: accepted); 1 cancelled, or (--server) blocked, rejected, failed,
+    rate limited or not verified; 2 invalid input or usage, or (--server) the server unreachable or
+    failing; 3 (--server) the key was refused (unauthenticated or permission denied), as for
+    veriframe-admin; 4 (--server --timeout) the job had not ended (it goes on).
     """
     if server:  # the product path: the service through the SDK (no torch in this process)
         _generate_remote(ctx)
@@ -247,11 +281,14 @@ def _generate_remote(ctx: typer.Context) -> None:
         )
     p = ctx.params
     run_remote(
-        server=p["server"], api_key=p["api_key"], prompt=p["prompt"], output=p["output"], tls=p["tls"],
+        server=p["server"], api_key=p["api_key"], prompt=p["prompt"], output=p["output"] or "./",
+        tls=p["tls"],
         root_cert=p["root_cert"], client_cert=p["client_cert"], client_key=p["client_key"],
         negative_prompt=p["negative_prompt"], image=p["image"], video=p["video"], strength=p["strength"],
-        seed=p["seed"], steps=p["steps"], guidance_scale=p["guidance"], num_frames=p["frames"],
+        seed=p["seed"], num_inference_steps=p["steps"], guidance_scale=p["guidance"],
+        num_frames=p["frames"],
         fps=p["fps"], width=p["width"], height=p["height"], return_frames=p["return_frames"] or None,
+        as_json=p["as_json"], wait=not p["no_wait"], timeout=p["timeout"], callback_url=p["callback_url"],
     )
 
 
@@ -259,6 +296,11 @@ def _generate_here(p: dict[str, Any]) -> None:
     """Local generation (development): check the options, generate, write (and mark with --keys)."""
     from veriframe.service.engine import Cancelled, InvalidParameter, ModelLoadError
 
+    if p["no_wait"] or p["as_json"] or p["timeout"] is not None or p["callback_url"]:
+        raise _fail("--no-wait, --json, --timeout and --callback-url are for the service: add --server")
+    if p["output"] is None:
+        raise _fail("-o/--output FILE.mp4 is required for local generation")
+    p = {**p, "output": Path(p["output"])}
     if p["image"] is not None and p["video"] is not None:
         raise _fail("use either --image (image-to-video) or --video (video-to-video), not both")
     if p["offload"] not in ("none", "model", "sequential"):
@@ -327,7 +369,7 @@ def _write(result: GeneratedVideo, p: dict[str, Any]) -> str:
     output, frames_dir = p["output"], p["frames_dir"]
     output.parent.mkdir(parents=True, exist_ok=True)
     if p["keys"] is not None:
-        _mark(result, p["prompt"], output, p["keys"], frames_dir, p["crf"])
+        _mark(result, p["prompt"], output, p["keys"], frames_dir, p["crf"], source=p["image"] or p["video"])
         return "watermarked and signed (not recorded in any audit ledger)"
     encode_mp4(result.frames, result.fps, output, crf=p["crf"])
     if frames_dir is not None:
@@ -336,16 +378,20 @@ def _write(result: GeneratedVideo, p: dict[str, Any]) -> str:
 
 
 def _mark(
-    result: GeneratedVideo, prompt: str, output: Path, keys: Path, frames_dir: Path | None, crf: int
+    result: GeneratedVideo, prompt: str, output: Path, keys: Path, frames_dir: Path | None, crf: int,
+    *, source: Path | None = None,
 ) -> None:
-    """Watermark + encode + sign exactly as the service does (provenance.mark)."""
+    """Watermark + encode + sign exactly as the service does (provenance.mark); an i2v/v2v ``source``
+    becomes the manifest's input ingredient."""
     from veriframe.provenance.ids import new_provenance_id
     from veriframe.provenance.keys import load_keys_dir
     from veriframe.provenance.manifest import ManifestInfo
-    from veriframe.provenance.mark import mark_video
+    from veriframe.provenance.mark import describe_input, mark_video
+    from veriframe.provenance.prompt_commitment import commit_prompt, prompt_key_for
 
     try:
         signing_keys = load_keys_dir(keys)
+        commitment = commit_prompt(prompt, prompt_key_for(keys))
     except (OSError, ValueError) as error:
         raise _fail(f"--keys {keys}: {error}") from error
     info = ManifestInfo(
@@ -354,6 +400,7 @@ def _mark(
         model_version=result.model.version,
         audit_ref=f"veriframe:local:{uuid.uuid4()}",
         params=result.params,
-        prompt_sha256=hashlib.sha256(prompt.encode()).hexdigest(),
+        prompt_commitment=commitment,
+        input=describe_input(source) if source is not None else None,
     )
     mark_video(result.frames, result.fps, output, info, signing_keys, frames_dir=frames_dir, crf=crf)

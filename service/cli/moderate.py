@@ -27,22 +27,64 @@ def _read_lines(source: str) -> list[bytes]:
     return [line.rstrip(b"\r") for line in data.split(b"\n")]
 
 
-def _parse(line: bytes) -> tuple[Any, bytes | str]:
-    """(id or None, prompt): a JSONL object with a `prompt` field, else the raw line."""
+def _parse(line: bytes) -> tuple[Any, bytes | str, dict[str, str]]:
+    """(id or None, prompt, media): a JSONL object with a `prompt` field (and optional `image` or
+    `video` paths), else the raw line."""
     stripped = line.strip()
     if stripped.startswith(b"{"):
         try:
             obj = json.loads(stripped)
         except (json.JSONDecodeError, UnicodeDecodeError):
-            return None, line
+            return None, line, {}
         if isinstance(obj, dict) and "prompt" in obj:
-            return obj.get("id"), obj["prompt"] if isinstance(obj["prompt"], str) else repr(obj["prompt"])
-    return None, line
+            prompt = obj["prompt"] if isinstance(obj["prompt"], str) else repr(obj["prompt"])
+            media = {k: str(obj[k]) for k in ("image", "video") if obj.get(k)}
+            return obj.get("id"), prompt, media
+    return None, line, {}
+
+
+def _screen_media(media: dict[str, str], base: Path, policy: Any) -> dict[str, Any]:
+    """The media decision for one line's `image`/`video` (paths relative to the input file), as JSON.
+    With both, the stricter of the two."""
+    from veriframe.safety.media import MediaError
+    from veriframe.safety.media.screen import MediaCheckError, screen_input
+
+    results = []
+    try:
+        for kind, raw in media.items():
+            path = Path(raw) if Path(raw).is_absolute() else base / raw
+            results.append(screen_input(kind, path.read_bytes(), policy))  # type: ignore[arg-type]
+    except OSError as exc:
+        return {"error": f"cannot read {exc.filename}: {exc.strerror}"}
+    except (MediaError, MediaCheckError) as exc:
+        return {"error": str(exc)}
+    worst = max(results, key=lambda d: {"allow": 0, "review": 1, "block": 2}[d.decision])
+    return {k: v for k, v in worst.to_dict().items() if k not in ("policy_version", "checks")}
+
+
+def _combine(out: dict[str, Any]) -> dict[str, Any]:
+    """The line's decision is the stricter of the prompt's and the media's (an unreadable medium blocks:
+    fail closed); categories of both, the deciding side first."""
+    severity = {"allow": 0, "review": 1, "block": 2}
+    media = out["media"]
+    media_decision = media.get("decision", "block")
+    if severity[media_decision] > severity[out["decision"]]:
+        out["decision"] = media_decision
+        out["user_message"] = media.get("user_message", "The input image or video could not be checked.")
+        out["rule"] = media.get("rule")
+        out["categories"] = list(dict.fromkeys(media.get("categories", []) + out["categories"]))
+    elif media_decision != "allow":
+        out["categories"] = list(dict.fromkeys(out["categories"] + media.get("categories", [])))
+    return out
 
 
 def moderate(
     file: Annotated[
-        str, typer.Argument(help="Prompts, one per line or JSONL with a `prompt` field; `-` = stdin.")
+        str,
+        typer.Argument(
+            help="Prompts, one per line or JSONL with a `prompt` field (and optional `image` or `video` "
+            "paths, relative to FILE, screened with it); `-` = stdin."
+        ),
     ] = "-",
     policy: Annotated[
         Path | None, typer.Option(help="Policy JSON file (default: the shipped policy).")
@@ -84,9 +126,15 @@ def moderate(
         _evaluate(file, pol, clf, text_column, label_column, eval_label_map)
         return
     items = [(n, *_parse(line)) for n, line in enumerate(_read_lines(file), start=1) if line.strip()]
+    base = Path(file).parent if file != "-" else Path.cwd()
     flagged = unreadable = False
     for start in range(0, len(items), _BATCH):
-        for out in _screen_batch(items[start : start + _BATCH], pol, clf):
+        batch = items[start : start + _BATCH]
+        for out, (_, _, _, media) in zip(_screen_batch(batch, pol, clf), batch, strict=True):
+            if media and "error" not in out:
+                out["media"] = _screen_media(media, base, pol)
+                out = _combine(out)
+                unreadable |= "error" in out["media"]
             unreadable |= "error" in out
             flagged |= out.get("decision", "allow") != "allow"
             typer.echo(json.dumps(out, ensure_ascii=False))
@@ -138,21 +186,21 @@ def _evaluate(
     typer.echo(json.dumps(evaluate(samples, pol, clf), indent=1))
 
 
-def _screen_batch(batch: list[tuple[int, Any, Any]], pol: Any, clf: Any) -> list[dict[str, Any]]:
+def _screen_batch(batch: list[tuple[int, Any, Any, Any]], pol: Any, clf: Any) -> list[dict[str, Any]]:
     """One output line per prompt of `batch`; a prompt that cannot be screened gets an `error`."""
     from veriframe.safety.screen import PromptError, screen, screen_many
 
     try:
-        results: list[Any] = screen_many([p for _, _, p in batch], pol, clf)
+        results: list[Any] = screen_many([p for _, _, p, _ in batch], pol, clf)
     except PromptError:
         results = []
-        for _, _, prompt in batch:  # isolate the bad line(s)
+        for _, _, prompt, _ in batch:  # isolate the bad line(s)
             try:
                 results.append(screen(prompt, pol, clf))
             except PromptError as exc:
                 results.append(exc)
     lines = []
-    for (n, item_id, _), result in zip(batch, results, strict=True):
+    for (n, item_id, _, _), result in zip(batch, results, strict=True):
         out: dict[str, Any] = {"line": n}
         if item_id is not None:
             out["id"] = item_id

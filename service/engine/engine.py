@@ -194,6 +194,8 @@ def _resolve_model_path(model: str, *, configs_only: bool = False) -> tuple[Path
     """
     path = Path(model).expanduser()
     if path.is_dir():
+        if not (path / "model_index.json").is_file():
+            raise ModelLoadError(_not_a_checkpoint(model, path))
         return path.resolve(), None
     if path.exists() or model.startswith((".", "/", "~")) or model.count("/") != 1:
         raise ModelLoadError(f"{model}: not a model directory nor a Hugging Face id (owner/name)")
@@ -212,10 +214,21 @@ def _resolve_model_path(model: str, *, configs_only: bool = False) -> tuple[Path
     if offline:
         raise ModelLoadError(
             f"{model}: {problem} and HF_HUB_OFFLINE is set; download it first "
-            f"(`huggingface-cli download {model}`) or pass a local directory"
+            f"(`hf download {model}`) or pass a local directory"
         )
     local = Path(snapshot_download(model, allow_patterns=["*.json"] if configs_only else None))
     return local, local.name if local.parent.name == "snapshots" else None
+
+
+def _not_a_checkpoint(model: str, path: Path) -> str:
+    """What to pass instead of a directory that is not a diffusers checkpoint (e.g. the parent folder
+    that `veriframe model build-tiny DIR` fills with t2v/ and i2v/)."""
+    inside = sorted(child.name for child in path.iterdir() if (child / "model_index.json").is_file())
+    if not inside:
+        return f"{model} is not a diffusers checkpoint (no model_index.json)"
+    listed = " and ".join(f"{name}/" for name in inside)
+    suggestion = "t2v" if "t2v" in inside else inside[0]
+    return f"{model} has {listed}: pass --model {model.rstrip('/')}/{suggestion}"
 
 
 def _has_weights(path: Path) -> bool:

@@ -1,0 +1,169 @@
+"""The v2 prompt classifier: MiniLM embedding heads + a character n-gram head, stacked.
+
+What it scores, for each prompt:
+
+- **whole-prompt context**: a long prompt is split into sentence chunks
+  (``veriframe.safety.chunking.pieces_to_score``), each chunk is embedded, and the *mean* of the chunk
+  embeddings stands for the whole prompt. One logistic regression per category and one "any unsafe"
+  logistic regression read it (log-loss fitted, so their outputs are probabilities);
+- **a chunk-level check**: the same per-category heads on each chunk; the screen compares the
+  largest chunk score with a threshold that tightens with the number of chunks
+  (:func:`chunk_threshold`), so one unsafe sentence hidden in a long benign prompt is still caught
+  while the max over many chunks does not inflate false positives on long benign prompts;
+- **a second member** for "any unsafe": a logistic regression over hashed character 2-5-grams of the
+  normalised text (``sklearn.feature_extraction.text.HashingVectorizer``, no vocabulary to ship), which
+  reads misspellings, slang and non-English words the English sentence encoder misses;
+- **the stack**: a logistic regression over the two members' logits, fitted on out-of-fold predictions
+  of the training split (``tools/train_moderation.py``), gives the final "any unsafe" score.
+
+The model file (``safety/models/screen_v2.npz``) is written by ``tools/train_moderation.py``.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from veriframe.safety.categories import CATEGORIES
+from veriframe.safety.chunking import pieces_to_score
+from veriframe.safety.classifier import ClassifierError, MiniLMClassifier, _sigmoid
+
+DEFAULT_MODEL = Path(__file__).with_name("models") / "screen_v2.npz"
+ANY = "any"  # the key of the "any unsafe" score beside the categories
+
+
+@dataclass(frozen=True)
+class PromptScores:
+    """Scores for one prompt: whole-prompt per category (plus ``"any"``), and the max over its chunks."""
+
+    scores: dict[str, float]
+    chunk_scores: dict[str, float] = field(default_factory=dict)
+    n_chunks: int = 1
+
+
+def chunk_threshold(threshold: float, n_chunks: int) -> float:
+    """The chunk-level threshold for a prompt of ``n_chunks`` chunks.
+
+    The max of n chunk scores exceeds a threshold about n times as often as one score does. Raising the
+    threshold's logit by ``log(n)`` divides the tail odds by n (a Bonferroni-style correction for a
+    logistic tail), so the chunk check's false-positive rate stays near the whole-prompt one however
+    long the prompt is. One chunk: the threshold itself.
+    """
+    if n_chunks <= 1 or threshold >= 1.0:
+        return threshold
+    t = min(max(threshold, 1e-6), 1 - 1e-6)
+    return float(_sigmoid(np.float64(math.log(t / (1 - t)) + math.log(n_chunks))))
+
+
+def _logit(p: np.ndarray) -> np.ndarray:
+    p = np.clip(p, 1e-6, 1 - 1e-6)
+    return np.log(p / (1 - p))
+
+
+@functools.cache
+def _vectorizer(n_features: int, ngram_min: int, ngram_max: int):
+    from sklearn.feature_extraction.text import HashingVectorizer
+
+    return HashingVectorizer(
+        analyzer="char_wb",
+        ngram_range=(ngram_min, ngram_max),
+        n_features=n_features,
+        alternate_sign=False,
+        norm="l2",
+        lowercase=True,
+    )
+
+
+class CharNgramHead:
+    """Logistic regression over hashed character n-grams: ``weight`` (n_features,), ``bias``."""
+
+    def __init__(self, weight: np.ndarray, bias: float, config: dict) -> None:
+        self.weight = weight.astype(np.float32)
+        self.bias = float(bias)
+        self.vectorizer = _vectorizer(config["n_features"], *config["ngram_range"])
+
+    def features(self, texts: Sequence[str]):
+        return self.vectorizer.transform(list(texts))
+
+    def probs(self, texts: Sequence[str]) -> np.ndarray:
+        return _sigmoid(self.features(texts) @ self.weight + self.bias)
+
+
+class EnsembleClassifier:
+    """The default v2 classifier; also a :class:`veriframe.safety.classifier.Classifier` (``score``)."""
+
+    def __init__(self, model_path: str | Path | None = None, *, encoder: MiniLMClassifier | None = None):
+        self.model_path = Path(model_path) if model_path else DEFAULT_MODEL
+        if not self.model_path.is_file():
+            raise ClassifierError(
+                f"no v2 screen model at {self.model_path}: run `python -m tools.train_moderation`"
+            )
+        with np.load(self.model_path, allow_pickle=False) as z:
+            self.labels = [str(x) for x in z["labels"]]
+            self.emb_weight = z["emb_weight"].astype(np.float32)  # (C + 1) x 384: categories, then "any"
+            self.emb_bias = z["emb_bias"].astype(np.float32)
+            config = json.loads(str(z["config"]))
+            self.char = CharNgramHead(z["char_weight"], float(z["char_bias"]), config["char"])
+            self.stack_weight = z["stack_weight"].astype(np.float64)  # over [logit emb_any, logit char_any]
+            self.stack_bias = float(z["stack_bias"])
+        unknown = set(self.labels) - set(CATEGORIES)
+        if unknown:
+            raise ClassifierError(f"model {self.model_path} has unknown categories {sorted(unknown)}")
+        self.config = config
+        self.encoder = encoder or MiniLMClassifier(head_path=self.model_path.with_name("__no_head__.npz"))
+        self.name = f"minilm-l6-v2+{self.model_path.name}"
+
+    # --- members -------------------------------------------------------------------------------------
+    def head_probs(self, emb: np.ndarray) -> np.ndarray:
+        """Per-category and "any" probabilities, (N x C+1), for embeddings."""
+        return _sigmoid(emb @ self.emb_weight.T + self.emb_bias)
+
+    def stack(self, emb_any: np.ndarray, char_any: np.ndarray) -> np.ndarray:
+        z = np.stack([_logit(emb_any), _logit(char_any)], axis=1) @ self.stack_weight + self.stack_bias
+        return _sigmoid(z)
+
+    # --- scoring -------------------------------------------------------------------------------------
+    def score_prompts(self, texts: Sequence[str], *, chunks: bool = True) -> list[PromptScores]:
+        """Scores for each (normalised) prompt: one encoder call for all prompts and their chunks
+        (``chunks=False``: each prompt whole, truncated at the encoder's 128 tokens)."""
+        if not texts:
+            return []
+        piece_lists = [pieces_to_score(t) if chunks else [t] for t in texts]
+        flat = [p for ps in piece_lists for p in ps]
+        emb = self.encoder.embed(flat)
+        whole = np.zeros((len(texts), emb.shape[1]), dtype=np.float32)
+        chunk_max = np.zeros((len(texts), len(self.labels)), dtype=np.float32)
+        k = 0
+        for i, ps in enumerate(piece_lists):
+            block = emb[k : k + len(ps)]
+            k += len(ps)
+            mean = block.mean(0)
+            whole[i] = mean / max(float(np.linalg.norm(mean)), 1e-9)
+            if len(ps) > 1:
+                chunk_max[i] = self.head_probs(block)[:, : len(self.labels)].max(0)
+        probs = self.head_probs(whole)
+        char_any = self.char.probs([t.lower() for t in texts])
+        final_any = self.stack(probs[:, -1], char_any)
+        out = []
+        for i, ps in enumerate(piece_lists):
+            scores = dict(zip(self.labels, map(float, probs[i, : len(self.labels)]), strict=True))
+            scores[ANY] = float(final_any[i])
+            chunks = dict(zip(self.labels, map(float, chunk_max[i]), strict=True)) if len(ps) > 1 else {}
+            out.append(PromptScores(scores, chunks, len(ps)))
+        return out
+
+    def score(self, texts: list[str]) -> list[dict[str, float]]:
+        """The :class:`Classifier` protocol: whole-prompt scores per category (and ``"any"``)."""
+        return [p.scores for p in self.score_prompts(texts)]
+
+
+@functools.cache
+def load_default_ensemble() -> EnsembleClassifier:
+    """The committed v2 model, built once per process."""
+    return EnsembleClassifier()

@@ -1,0 +1,93 @@
+"""Decoding inputs into RGB frames, bounded in time and memory.
+
+A video is sampled at ``fps`` frames a second plus its first and last frame, at most ``max_frames``
+frames, each scaled down to at most ``max_side`` pixels; decoding stops after ``max_seconds`` of wall
+time (a hostile file cannot hold a worker). Every failure is a :class:`MediaError` whose message says what
+to fix.
+"""
+
+from __future__ import annotations
+
+import io
+import time
+
+import numpy as np
+
+MAX_SIDE = 1024  # frames are scaled so their longer side is at most this: enough for faces and nudity
+
+
+class MediaError(ValueError):
+    """An image or video cannot be decoded or is out of bounds; the message says why."""
+
+
+def _shrink(img, max_side: int):
+    """A PIL image scaled so its longer side is at most ``max_side``."""
+    w, h = img.size
+    if max(w, h) <= max_side:
+        return img
+    scale = max_side / max(w, h)
+    return img.resize((max(1, round(w * scale)), max(1, round(h * scale))))
+
+
+def load_image(data: bytes, *, max_side: int = MAX_SIDE, max_pixels: int = 40_000_000) -> np.ndarray:
+    """An RGB ``uint8`` array (H x W x 3) from PNG/JPEG/WebP bytes."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(io.BytesIO(data)) as img:
+            if img.width * img.height > max_pixels:
+                raise MediaError(f"image is {img.width}x{img.height}: more than {max_pixels} pixels")
+            img.draft("RGB", (max_side, max_side))  # JPEG: decode at reduced size, cheaper than a resize
+            return np.asarray(_shrink(img.convert("RGB"), max_side))
+    except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as exc:
+        raise MediaError(f"not a readable image: {exc}") from None
+
+
+def sample_video(
+    data: bytes,
+    *,
+    fps: float = 2.0,
+    max_frames: int = 48,
+    max_side: int = MAX_SIDE,
+    max_seconds: float = 20.0,
+) -> list[np.ndarray]:
+    """Frames sampled from a video: ``fps`` a second, plus the first and the last; at most ``max_frames``
+    (evenly thinned when there are more)."""
+    import av
+
+    started = time.monotonic()
+    picked: list[tuple[float, np.ndarray]] = []
+    last: tuple[float, np.ndarray] | None = None
+    next_t = 0.0
+    try:
+        with av.open(io.BytesIO(data), mode="r") as container:
+            if not container.streams.video:
+                raise MediaError("the file has no video stream")
+            stream = container.streams.video[0]
+            stream.thread_type = "AUTO"
+            for frame in container.decode(stream):
+                if time.monotonic() - started > max_seconds:
+                    raise MediaError(
+                        f"video took more than {max_seconds:.0f} s to decode; send a shorter clip"
+                    )
+                t = float(frame.time) if frame.time is not None else len(picked) / max(fps, 1e-6)
+                if not picked or t >= next_t:
+                    picked.append((t, np.asarray(_shrink(frame.to_image(), max_side))))
+                    next_t = t + 1.0 / fps
+                    last = None
+                else:
+                    last = (t, frame)  # decoded lazily: only the very last one is converted
+                if len(picked) > 4 * max_frames:
+                    picked = picked[::2]  # bound memory on very long videos; thinned again below
+    except MediaError:
+        raise
+    except (av.error.FFmpegError, ValueError, OSError) as exc:
+        raise MediaError(f"not a readable video: {exc}") from None
+    if last is not None:
+        picked.append((last[0], np.asarray(_shrink(last[1].to_image(), max_side))))
+    if not picked:
+        raise MediaError("the video has no frames")
+    if len(picked) > max_frames:
+        idx = np.unique(np.linspace(0, len(picked) - 1, max_frames).round().astype(int))
+        picked = [picked[i] for i in idx]  # keeps the first and the last
+    return [f for _, f in picked]

@@ -1,0 +1,186 @@
+"""The media decision: nudity, realistic faces and protected persons, under the policy's ``media`` rules.
+
+Inputs (image-to-video, video-to-video) are checked for all three. Generated frames (``kind="output"``)
+are checked for nudity and protected persons only: a generated face is not a real person's by default,
+so the face rule would hold every video with people in it.
+
+Fail closed: a check that cannot run raises :class:`MediaCheckError`; the caller must not go on.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Literal
+
+import numpy as np
+
+from veriframe.safety.policy import MediaPolicy, Policy
+from veriframe.safety.screen import DecisionKind, user_message
+
+_SEVERITY = {"allow": 0, "review": 1, "block": 2}
+
+
+class MediaCheckError(RuntimeError):
+    """A media check could not run (a model or package missing): fail closed."""
+
+
+@dataclass(frozen=True)
+class MediaDecision:
+    decision: DecisionKind
+    categories: list[str]
+    rule: str | None  # internal: which check decided, e.g. "media.nudity>=0.85", "media.protected_faces[2]"
+    scores: dict[str, float]  # nudity (max over frames), faces (most in one frame), match_distance
+    frames: int
+    kind: str
+    policy_version: int
+    user_message: str
+    checks: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class MediaScreener:
+    """Holds the image models (loaded on first use, once) and screens frames against a policy."""
+
+    def __init__(self, nudity=None, faces=None) -> None:
+        self._nudity, self._faces = nudity, faces
+
+    def nudity(self):
+        if self._nudity is None:
+            try:
+                from veriframe.safety.media.nudity import default_nudity_scorer
+
+                self._nudity = default_nudity_scorer()
+            except (ImportError, OSError) as exc:
+                raise MediaCheckError(f"the nudity check cannot run: {exc}") from exc
+        return self._nudity
+
+    def faces(self):
+        if self._faces is None:
+            try:
+                from veriframe.safety.media.faces import default_face_analyzer
+
+                self._faces = default_face_analyzer()
+            except (ImportError, OSError, RuntimeError) as exc:
+                raise MediaCheckError(f"the face check cannot run: {exc}") from exc
+        return self._faces
+
+    def screen(
+        self, frames: Sequence[np.ndarray], policy: Policy, *, kind: Literal["input", "output"] = "input"
+    ) -> MediaDecision:
+        if not frames:
+            raise ValueError("no frames to screen")
+        m = policy.media_policy
+        hits: list[tuple[str, str, str]] = []  # (action, category, rule)
+        nudity = max(self.nudity().score(frames))
+        if nudity >= m.nudity_block:
+            hits.append(("block", "sexual", f"media.nudity>={m.nudity_block}"))
+        elif nudity >= m.nudity_review:
+            hits.append(("review", "sexual", f"media.nudity>={m.nudity_review}"))
+        scores = {"nudity": round(float(nudity), 4)}
+        face_hits, face_scores = _face_hits(self.faces(), frames, m, kind)
+        hits += face_hits
+        scores.update(face_scores)
+        decision: DecisionKind = "allow"
+        for action, _, _ in hits:
+            if _SEVERITY[action] > _SEVERITY[decision]:
+                decision = action  # type: ignore[assignment]
+        deciding = [h for h in hits if h[0] == decision]
+        categories = list(dict.fromkeys(c for _, c, _ in deciding + hits)) if decision != "allow" else []
+        return MediaDecision(
+            decision=decision,
+            categories=categories,
+            rule=deciding[0][2] if deciding else None,
+            scores=scores,
+            frames=len(frames),
+            kind=kind,
+            policy_version=policy.version,
+            user_message=_media_message(decision, categories, kind),
+            checks=[self.nudity().name, self.faces().name],
+        )
+
+
+def _face_hits(analyzer, frames, m: MediaPolicy, kind: str) -> tuple[list[tuple[str, str, str]], dict]:
+    """Protected-person matches (block) and realistic faces on inputs (``m.face_action``)."""
+    from veriframe.safety.media.faces import nearest
+
+    refs = np.array([f.embedding for f in m.protected_faces], dtype=np.float32) if m.protected_faces else None
+    most, best = 0, (None, float("inf"))
+    for frame in frames:
+        found = analyzer.faces(frame, embed=refs is not None)
+        most = max(most, len(found))
+        for face in found if refs is not None else ():
+            i, dist = nearest(face.embedding, refs)
+            if dist < best[1]:
+                best = (i, dist)
+    hits = []
+    scores: dict[str, float] = {"faces": float(most)}
+    if best[0] is not None:
+        scores["match_distance"] = round(best[1], 4)
+        if best[1] <= m.face_match_distance:
+            hits.append(("block", "deception/real-person", f"media.protected_faces[{best[0]}]"))
+    if most and kind == "input" and not m.consent_attested and m.face_action != "allow":
+        hits.append((m.face_action, "public-figure", "media.face"))
+    return hits, scores
+
+
+def _media_message(decision: DecisionKind, categories: list[str], kind: str) -> str:
+    if decision == "allow":
+        return "Media accepted." if kind == "input" else "Generated video passed the image checks."
+    what = "The input image or video" if kind == "input" else "The generated video"
+    return what + user_message(decision, categories).removeprefix("This prompt").replace("prompt", "content")
+
+
+@functools.cache
+def default_screener() -> MediaScreener:
+    """One screener per process (the models load on first use)."""
+    return MediaScreener()
+
+
+def sample_array(frames: np.ndarray, fps: float, m: MediaPolicy) -> list[np.ndarray]:
+    """Generated frames (F x H x W x 3, uint8 or floats in [0, 1]) sampled like a video: ``m.sample_fps``
+    a second plus the first and the last, at most ``m.max_frames``."""
+    if frames.ndim != 4 or frames.shape[0] == 0:
+        raise ValueError(f"expected frames shaped (F, H, W, 3), got {frames.shape}")
+    n = frames.shape[0]
+    step = max(1, round(max(fps, 1e-6) / m.sample_fps))
+    idx = sorted({*range(0, n, step), n - 1})
+    if len(idx) > m.max_frames:
+        idx = sorted({idx[round(float(i))] for i in np.linspace(0, len(idx) - 1, m.max_frames)})
+    out = []
+    for i in idx:
+        f = frames[i]
+        if f.dtype != np.uint8:
+            f = (np.clip(f, 0.0, 1.0) * 255).round().astype(np.uint8)
+        out.append(np.ascontiguousarray(f[..., :3]))
+    return out
+
+
+def screen_input(
+    kind: Literal["image", "video"], data: bytes, policy: Policy, screener: MediaScreener | None = None
+) -> MediaDecision:
+    """Decode an image-to-video / video-to-video input (bounded by the policy) and screen it.
+
+    Raises ``MediaError`` for unreadable media and :class:`MediaCheckError` when a check cannot run.
+    """
+    from veriframe.safety.media.frames import load_image, sample_video
+
+    m = policy.media_policy
+    frames = (
+        [load_image(data)]
+        if kind == "image"
+        else sample_video(data, fps=m.sample_fps, max_frames=m.max_frames)
+    )
+    return (screener or default_screener()).screen(frames, policy, kind="input")
+
+
+def screen_output(
+    frames: np.ndarray, fps: float, policy: Policy, screener: MediaScreener | None = None
+) -> MediaDecision:
+    """Screen generated frames before release (nudity and protected persons)."""
+    return (screener or default_screener()).screen(
+        sample_array(frames, fps, policy.media_policy), policy, kind="output"
+    )
