@@ -92,6 +92,10 @@ class Settings(BaseSettings):
     http_listen: str | None = Field(
         None, description="host:port of the HTTP port (/metrics, /healthz, /readyz); off when unset"
     )
+    console: bool = Field(True, description="serve the review console at /console/ on the HTTP port")
+    console_idle_minutes: float = Field(30.0, gt=0, description="console sign-out after this idle time")
+    console_session_hours: float = Field(8.0, gt=0, description="absolute session lifetime")
+    console_signin_per_minute: float = Field(10.0, gt=0, description="failed console sign-ins per address")
 
     # --- observability
     tracing: bool = Field(False, description="OpenTelemetry spans per RPC and flow stage (tracing extra)")

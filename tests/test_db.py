@@ -145,7 +145,7 @@ def test_db_cli(sqlite_url: str) -> None:
     result = runner.invoke(app, ["upgrade", "--database", sqlite_url])
     assert result.exit_code == 0, result.output
     result = runner.invoke(app, ["current", "--database", sqlite_url])
-    assert "0003, up to date" in result.output
+    assert "0004_webhooks, up to date" in result.output
     result = runner.invoke(app, ["downgrade", "--database", sqlite_url, "--revision", "base"])
     assert result.exit_code == 0 and current(sqlite_url) is None
     result = runner.invoke(app, ["upgrade", "--database", f"postgresql://postgres@127.0.0.1:{_free_port()}/x"])

@@ -822,7 +822,12 @@ def tune(scored: list, benign: np.ndarray, labels: list[str], target_fpr: float)
                 "benign_quantile": float(q),
                 "fpr": fpr,
             }
-    raise SystemExit(f"no thresholds reach a held-out benign FPR of {target_fpr}")
+    # Unreachable on the grid (a few benign rows score like unsafe ones): just above the highest benign.
+    th = np.maximum(S[benign].max(0) + 1e-4, THRESHOLD_FLOOR)
+    any_th = max(float(A[benign].max()) + 1e-4, THRESHOLD_FLOOR)
+    thresholds = dict(zip(labels, map(lambda x: round(min(float(x), 1.0), 4), th), strict=True))
+    fpr = float(flags(ben, thresholds, min(any_th, 1.0)).mean())
+    return {"thresholds": thresholds, "any": round(min(any_th, 1.0), 4), "benign_quantile": 1.0, "fpr": fpr}
 
 
 def heldout_metrics(scored, Y, labels, review: dict, benign_style, hard_neg) -> dict:
@@ -886,6 +891,7 @@ def _parser() -> argparse.ArgumentParser:
     ap.add_argument(
         "--block-fpr", type=float, default=0.0025, help="held-out benign FPR for block thresholds"
     )
+    ap.add_argument("--reuse-model", action="store_true", help="keep screen_v2.npz; tune thresholds only")
     ap.add_argument(
         "--update-policy", action="store_true", help="copy the thresholds into safety/default_policy.json"
     )
@@ -906,13 +912,17 @@ def main(argv: list[str] | None = None) -> int:
     labels = [c for c in CATEGORIES if sum(c in e.labels for e in examples if e.split == "train") >= 20]
     Y = np.array([[c in e.labels for c in labels] for e in examples], dtype=np.int8)
     w = np.array([e.weight for e in examples])
-    t0 = time.time()
-    fitted = fit_members(X, texts, Y, w, is_train, args)
-    print(f"fitted in {time.time() - t0:.0f}s", flush=True)
-    args.out.mkdir(parents=True, exist_ok=True)
     path = args.out / "screen_v2.npz"
-    config = fitted.pop("config")
-    np.savez_compressed(path, labels=np.array(labels), config=json.dumps({"char": config}), **fitted)
+    if args.reuse_model and path.is_file():  # thresholds only: the members from an earlier run
+        with np.load(path) as z:
+            config = json.loads(str(z["config"]))["char"]
+    else:
+        t0 = time.time()
+        fitted = fit_members(X, texts, Y, w, is_train, args)
+        print(f"fitted in {time.time() - t0:.0f}s", flush=True)
+        args.out.mkdir(parents=True, exist_ok=True)
+        config = fitted.pop("config")
+        np.savez_compressed(path, labels=np.array(labels), config=json.dumps({"char": config}), **fitted)
     model = EnsembleClassifier(path, encoder=clf)
 
     held = np.where(~is_train)[0]

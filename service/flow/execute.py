@@ -311,3 +311,42 @@ def stopped(services: Services, job: Job, ctx: WorkerContext, stage: str) -> str
 def _cancel_requested(services: Services, job_id: str) -> bool:
     with unavailable_as_error(), services.sessions() as s:
         return bool(s.scalar(select(Job.cancel_requested).where(Job.id == job_id)))
+
+
+def screen_output(services: Services, job: Job, video: GeneratedVideo) -> tuple[str, str] | None:
+    """Generated frames through the same image checks before release (safety.media, kind "output"),
+    recorded in the ledger. Returns (error code, message) when the video must not be released: a block,
+    any hit (an output hold for review is not wired yet: held outputs fail, closed), or a check that
+    cannot run."""
+    import hashlib
+
+    from veriframe.safety.media.screen import MediaCheckError
+    from veriframe.safety.media.screen import screen_output as check
+
+    _, policy = services.policies.live()
+    try:
+        d = check(video.frames, float(video.fps), policy)
+    except (MediaCheckError, ValueError) as error:
+        log.error("job %s: output screening could not run: %s", job.id, error)
+        return "OUTPUT_CHECK_FAILED", "The generated video could not be checked, so it was not released."
+    with unavailable_as_error(), services.sessions.begin() as s:
+        services.ledger.append(
+            ev.MEDIA_SCREENED,
+            ev.media_screened(
+                kind="output",
+                decision=d.decision,
+                categories=list(d.categories),
+                scores=dict(d.scores),
+                rule=d.rule,
+                frames=d.frames,
+                policy_version=policy.version,
+                media_sha256=hashlib.sha256(video.frames.tobytes()).hexdigest(),
+            ),
+            actor="system:safety",
+            tenant=job.tenant,
+            job_id=job.id,
+            session=s,
+        )
+    if d.decision == "allow":
+        return None
+    return "OUTPUT_BLOCKED", d.user_message

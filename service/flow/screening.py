@@ -9,12 +9,17 @@ from veriframe.service.errors import InvalidArgument
 
 
 class Screener:
-    """The moderation classifier (loaded once, lazily) and `veriframe.safety.screen` over it."""
+    """The moderation classifier (loaded once, lazily) and `veriframe.safety.screen` over it.
+
+    Concurrent Submits are screened through one micro-batcher (`veriframe.safety.batching`): prompts that
+    arrive within a few milliseconds share one classifier call instead of queueing on a lock.
+    """
 
     def __init__(self, classifier_path: Any = None, classifier: Any = None) -> None:
         self._path = classifier_path
         self._classifier = classifier
         self._lock = threading.Lock()
+        self._batcher: Any = None
 
     def classifier(self) -> Any:
         with self._lock:
@@ -29,11 +34,53 @@ class Screener:
                     self._classifier = load_default_classifier()
             return self._classifier
 
+    def batcher(self) -> Any:
+        clf = self.classifier()
+        with self._lock:
+            if self._batcher is None:
+                from veriframe.safety.batching import BatchedScreener
+
+                self._batcher = BatchedScreener(clf)
+            return self._batcher
+
     def screen(self, prompt: str, policy: Any) -> Any:
         """The safety Decision; its PromptError (binary, huge...) is the caller's mistake."""
-        from veriframe.safety import PromptError, screen
+        from veriframe.safety import PromptError
 
         try:
-            return screen(prompt, policy, self.classifier())
+            return self.batcher().screen(prompt, policy)
         except PromptError as error:
             raise InvalidArgument("params.prompt", str(error)) from error
+
+
+def screen_media(kind: str, data: bytes, policy: Any) -> Any:
+    """The safety MediaDecision for an i2v/v2v input. Fail closed: a check that cannot run is Unavailable."""
+    from veriframe.safety.media import MediaError
+    from veriframe.safety.media.screen import MediaCheckError, screen_input
+    from veriframe.service.errors import Unavailable
+
+    try:
+        return screen_input(kind, data, policy)  # type: ignore[arg-type]
+    except MediaError as error:
+        raise InvalidArgument(f"params.{kind}", str(error)) from error
+    except MediaCheckError as error:
+        raise Unavailable(f"the input cannot be checked, so it is refused: {error}") from error
+
+
+def combine(decision: Any, media: Any) -> Any:
+    """The prompt's Decision made as strict as the media decision (categories of both, deciding first)."""
+    import dataclasses
+
+    severity = {"allow": 0, "review": 1, "block": 2}
+    if media is None or severity[media.decision] <= severity[decision.decision]:
+        if media is not None and media.decision != "allow":
+            cats = list(dict.fromkeys([*decision.categories, *media.categories]))
+            return dataclasses.replace(decision, categories=cats)
+        return decision
+    return dataclasses.replace(
+        decision,
+        decision=media.decision,
+        categories=list(dict.fromkeys([*media.categories, *decision.categories])),
+        rule=media.rule,
+        user_message=media.user_message,
+    )

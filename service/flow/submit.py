@@ -189,7 +189,13 @@ def store_input(services: Services, job: Job, r: SubmitInput) -> Path | None:
 
 
 def record(
-    services: Services, principal: Principal, r: SubmitInput, job: Job, decision: Any, policy: Any
+    services: Services,
+    principal: Principal,
+    r: SubmitInput,
+    job: Job,
+    decision: Any,
+    policy: Any,
+    media: Any = None,
 ) -> None:
     """ONE transaction: the job, its prompt text (purged later), "submitted", "screened" and, when
     held, the review item. IntegrityError: the idempotency key won a race in another request."""
@@ -207,6 +213,8 @@ def record(
             )
             s.flush()
             _record_events(services, s, principal, r, job, decision)
+            if media is not None:
+                _record_media(services, s, principal, r, job, media)
             if job.state == S.REVIEW:
                 reviews.queue(services, s, job, decision, policy.review_ttl_seconds)
     except BaseException:
@@ -241,6 +249,31 @@ def _record_events(
             policy_version=job.policy_version,
             rule=decision.rule,
             prompt_sha256=job.prompt_sha256,
+        ),
+        actor="system:safety",
+        tenant=principal.tenant,
+        job_id=job.id,
+        session=s,
+    )
+
+
+def _record_media(
+    services: Services, s: Session, principal: Principal, r: SubmitInput, job: Job, media: Any
+) -> None:
+    """The input's media decision (scores, never the image), beside "screened"."""
+    import hashlib
+
+    services.ledger.append(
+        ev.MEDIA_SCREENED,
+        ev.media_screened(
+            kind=media.kind,
+            decision=media.decision,
+            categories=list(media.categories),
+            scores={k: round(float(v), 6) for k, v in media.scores.items()},
+            rule=media.rule,
+            frames=media.frames,
+            policy_version=job.policy_version,
+            media_sha256=hashlib.sha256(r.image or r.video).hexdigest(),
         ),
         actor="system:safety",
         tenant=principal.tenant,

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import exc
 
 from veriframe.service.errors import InvalidArgument, PromptBlocked, Unavailable
-from veriframe.service.flow import artifacts, cancel, execute, publish, reviews, submit, verify
+from veriframe.service.flow import artifacts, cancel, execute, publish, reviews, screening, submit, verify
 from veriframe.service.flow.execute import CLIENT_MESSAGES, LeaseLost, SigningKeys
 from veriframe.service.flow.screening import Screener
 from veriframe.service.flow.types import (
@@ -107,10 +107,15 @@ class Workflow:
         policy_version, policy = services.policies.live()
         with tracing.stage("screen"):
             decision = services.screener.screen(request.prompt, policy)
+            media = None
+            if request.image or request.video:  # i2v / v2v: the input is screened too, before any GPU time
+                kind = "image" if request.image else "video"
+                media = screening.screen_media(kind, request.image or request.video, policy)
+                decision = screening.combine(decision, media)
         metrics.record_screening(decision.decision, decision.categories)
         job = submit.new_job(principal, request, mode, fingerprint, decision, policy_version)
         try:
-            submit.record(services, principal, request, job, decision, policy)
+            submit.record(services, principal, request, job, decision, policy, media)
         except exc.IntegrityError:
             # The same idempotency key won a race in another request: return that job.
             earlier = submit.earlier_job(services, principal, request, fingerprint)
@@ -156,6 +161,9 @@ class Workflow:
         """The CPU part: watermark, encode, sign, then SUCCEEDED with its ledger record."""
         services = self.services
         params, video = generated
+        # Output screening is post-processing too: it runs here, off the GPU thread.
+        if (flagged := execute.screen_output(services, job, video)) is not None:
+            return execute.fail(services, job, ctx, *flagged, "output_screening")
         try:
             with tracing.stage("postprocess", job_id=job.id), metrics.POSTPROCESS_SECONDS.time():
                 marked = publish.publish(services, job, execute.mark(services, job, video, params))

@@ -28,11 +28,12 @@ ADMIN_POLICY_CHANGED = "admin.policy_changed"
 ADMIN_KEY_CREATED = "admin.key_created"
 ADMIN_KEY_REVOKED = "admin.key_revoked"
 RETENTION_PURGED = "retention.purged"
+MEDIA_SCREENED = "media.screened"
 
 EVENT_TYPES = (
     SUBMITTED, SCREENED, REVIEW_QUEUED, REVIEW_APPROVED, REVIEW_REJECTED, REVIEW_EXPIRED,
     GENERATION_STARTED, GENERATED, FAILED, CANCELLED, DOWNLOADED, VERIFIED,
-    ADMIN_POLICY_CHANGED, ADMIN_KEY_CREATED, ADMIN_KEY_REVOKED, RETENTION_PURGED,
+    ADMIN_POLICY_CHANGED, ADMIN_KEY_CREATED, ADMIN_KEY_REVOKED, RETENTION_PURGED, MEDIA_SCREENED,
 )
 
 
@@ -54,6 +55,13 @@ def screened(*, decision: str, categories: list[str], scores: dict[str, float], 
     """The screening decision ("allow" | "review" | "block") with the scores that led to it."""
     return {"decision": decision, "categories": list(categories), "scores": dict(scores),
             "policy_version": policy_version, "rule": rule, "prompt_sha256": prompt_sha256}
+
+
+def media_screened(*, kind: str, decision: str, categories: list[str], scores: dict[str, float],
+                   rule: str | None, frames: int, policy_version: int, media_sha256: str) -> dict[str, Any]:
+    """An input image/video (kind "input") or generated frames ("output") checked by safety.media."""
+    return {"kind": kind, "decision": decision, "categories": list(categories), "scores": dict(scores),
+            "rule": rule, "frames": frames, "policy_version": policy_version, "media_sha256": media_sha256}
 
 
 def review_queued(*, review_id: str, categories: list[str], expires_at: datetime) -> dict[str, Any]:

@@ -114,6 +114,10 @@ class VeriframeServer:
     ) -> None:
         self.settings = settings
         self.migrate = migrate
+        if settings.console and settings.http_listen:
+            from veriframe.service.console import mount as console_mount
+
+            http_mounts = (*http_mounts, console_mount)
         self.ops = Observability(settings, mounts=http_mounts)
         self.server: grpc.aio.Server | None = None
         self.port = 0
