@@ -104,6 +104,7 @@ class Worker:
         poll_interval: float = 0.5,
         on_loaded: Callable[[Worker, str | None], None] | None = None,
         after_job: Callable[[], None] | None = None,
+        post_depth: int = 1,
     ) -> None:
         self.workflow = workflow
         self.store = store
@@ -112,6 +113,12 @@ class Worker:
         self._notify = notify
         self._poll = poll_interval
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"gen-{worker_id}")
+        # Watermark, encode, sign and record run here, so the GPU thread starts the next job at once;
+        # at most `post_depth` finished videos wait for it (back-pressure: frames never pile up).
+        self._post = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"post-{worker_id}")
+        self._post_depth = post_depth
+        self._finishing: set[asyncio.Task[None]] = set()
+        self._progress: Any = None
         self._stopping = asyncio.Event()
         self._wake = asyncio.Event()
         self._ctx: WorkerContext | None = None
@@ -139,6 +146,9 @@ class Worker:
             self._on_loaded(self, self.load_error)
             return
         self._on_loaded(self, None)
+        from veriframe.service.engine.handoff import ProgressBatcher
+
+        self._progress = ProgressBatcher(self._write_progress, interval=0.2)
         log.info("worker %s ready (%s)", self.worker_id, self.engine.info.name)
         while not self._stopping.is_set():
             try:
@@ -153,25 +163,53 @@ class Worker:
                 continue
             await self._run_job(job)
 
+    def _write_progress(self, job_id: str, step: int, total: int) -> None:
+        self.store.progress(job_id, self.worker_id, step, total)
+        self._notify(job_id)
+
     async def _run_job(self, job: Any) -> None:
+        """Generate on the GPU thread; hand the video to the post-processing thread and return."""
         loop = asyncio.get_running_loop()
-        ctx = WorkerContext(worker_id=self.worker_id, engine=self.engine, on_change=self._notify)
+        ctx = WorkerContext(
+            worker_id=self.worker_id, engine=self.engine, on_change=self._notify, progress=self._progress
+        )
         self._ctx = ctx
         self._notify(job.id)
         beat = loop.create_task(self._heartbeat(job.id, ctx))
         try:
-            state = await loop.run_in_executor(self._thread, self.workflow.execute, job, ctx)
-            log.info("job %s -> %s", job.id, state)
-            metrics.JOBS_FINISHED.labels(outcome=state).inc()
+            outcome = await loop.run_in_executor(self._thread, self.workflow.execute_generation, job, ctx)
         except Exception:
             # The database went away mid-job: the lease will expire and the job will be recovered.
             log.exception("job %s: could not be completed by %s", job.id, self.worker_id)
+            outcome = None
+        finally:
+            self._ctx = None
+        if not isinstance(outcome, tuple):
+            beat.cancel()
+            log.info("job %s -> %s", job.id, outcome)
+            if outcome is not None:
+                metrics.JOBS_FINISHED.labels(outcome=outcome).inc()
+            self._notify(job.id)
+            return
+        while len(self._finishing) >= self._post_depth:  # back-pressure
+            await asyncio.wait(self._finishing, return_when=asyncio.FIRST_COMPLETED)
+        task = loop.create_task(self._finish(job, ctx, outcome, beat))
+        self._finishing.add(task)
+        task.add_done_callback(self._finishing.discard)
+
+    async def _finish(self, job: Any, ctx: WorkerContext, generated: Any, beat: asyncio.Task[None]) -> None:
+        loop = asyncio.get_running_loop()
+        try:  # the heartbeat keeps the lease while the video is being marked
+            state = await loop.run_in_executor(self._post, self.workflow.finish, job, ctx, generated)
+            log.info("job %s -> %s", job.id, state)
+            metrics.JOBS_FINISHED.labels(outcome=state).inc()
+        except Exception:
+            log.exception("job %s: could not be completed by %s", job.id, self.worker_id)
         finally:
             beat.cancel()
-            self._ctx = None
             self._notify(job.id)
-        if self._after_job is not None:
-            await loop.run_in_executor(self._thread, self._after_job)
+        if self._after_job is not None:  # (on the post-processing thread: the GPU thread is busy)
+            await loop.run_in_executor(self._post, self._after_job)
 
     async def _heartbeat(self, job_id: str, ctx: WorkerContext) -> None:
         # Renewing is one small UPDATE; doing it every half second also makes cancel requests quick.
@@ -207,7 +245,12 @@ class Worker:
                     "worker %s did not stop; its job's lease will expire and be recovered", self.worker_id
                 )
                 self._task.cancel()
+        if self._finishing:  # videos already generated: let them be marked and recorded
+            await asyncio.wait(self._finishing, timeout=max(grace, 30.0))
+        if self._progress is not None:
+            self._progress.close()
         self._thread.shutdown(wait=False)
+        self._post.shutdown(wait=False)
 
 
 class Maintenance:

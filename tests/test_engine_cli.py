@@ -172,3 +172,65 @@ def test_generate_with_keys_watermarks_and_signs(tmp_path, tiny_model_dir, dev_k
     report = verify_file(out).to_json()
     assert report["c2pa"]["present"] and report["c2pa"]["valid"]
     assert report["watermark"]["found"]
+
+
+def test_generate_engine_flags_reach_the_engine_and_impossible_ones_exit_2(tmp_path, tiny_model_dir):
+    base = [
+        "generate",
+        "a boat",
+        "--model",
+        str(tiny_model_dir),
+        "--frames",
+        "9",
+        "--width",
+        "256",
+        "--height",
+        "256",
+        "--steps",
+        "2",
+        "--seed",
+        "3",
+    ]
+    result = runner.invoke(
+        app,
+        [
+            *base,
+            "-o",
+            str(tmp_path / "a.mp4"),
+            "--attention",
+            "flash",
+            "--fuse-qkv",
+            "--vae-channels-last",
+            "--compile",
+            "none",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    plain = runner.invoke(app, [*base, "-o", str(tmp_path / "b.mp4")])
+    assert plain.exit_code == 0, plain.output
+    # exact options: the same video as the defaults
+    assert np.array_equal(decode_video(tmp_path / "a.mp4")[0], decode_video(tmp_path / "b.mp4")[0])
+    refused = runner.invoke(app, [*base, "-o", str(tmp_path / "c.mp4"), "--fp8"])
+    assert refused.exit_code == 2 and "fp8 needs a CUDA GPU" in refused.output
+    refused = runner.invoke(app, [*base, "-o", str(tmp_path / "d.mp4"), "--attention", "sage"])
+    assert refused.exit_code == 2 and "sageattention" in refused.output
+
+
+def test_serve_settings_carry_engine_options(tmp_path):
+    from veriframe.service.settings import load_settings
+
+    settings = load_settings(None, compile="blocks", cache="pab", warmup=["720x480x49"], fuse_qkv=True)
+    options = settings.engine_options("cuda:1")
+    assert (options.compile, options.cache, options.warmup, options.device) == (
+        "blocks",
+        "pab",
+        ((720, 480, 49),),
+        "cuda:1",
+    )
+    assert options.lossy == ["cache:pab"]
+    spanning = load_settings(None, devices="cuda:0,cuda:1")
+    assert spanning.engine_options(None).devices == ("cuda:0", "cuda:1")
+    with pytest.raises(ValueError, match="attention must be one of"):
+        load_settings(None, attention="fastest")
+    with pytest.raises(ValueError, match="set workers to 1"):
+        load_settings(None, devices="cuda:0,cuda:1", workers=2)

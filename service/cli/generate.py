@@ -208,12 +208,8 @@ def generate(
     dtype: str | None = typer.Option(
         None, "--dtype", help="bfloat16, float16, float32 (default: bf16 on CUDA, fp16 for 2b; fp32 on CPU)."
     ),
-    offload: str = typer.Option(
-        "none",
-        "--offload",
-        help="Save GPU memory: none, model (one component on "
-        "the GPU at a time), sequential (layer by layer; slowest).",
-    ),
+    offload: str = typer.Option("none", "--offload", help="Save GPU memory: none, model (one component "
+                                "on the GPU at a time), sequential (layer by layer; slowest)."),
     vae_tiling: bool = typer.Option(False, "--vae-tiling", help="Decode in spatial tiles (less GPU memory)."),
     vae_slicing: bool = typer.Option(False, "--vae-slicing", help="Decode one video of a batch at a time."),
     compile: str | None = flags.COMPILE,
@@ -229,12 +225,8 @@ def generate(
     frames_dir: Path | None = typer.Option(
         None, "--frames-dir", help="Also write every frame as a PNG here."
     ),
-    keys: Path | None = typer.Option(
-        None,
-        "--keys",
-        help="Signing keys directory (`veriframe keys init`): "
-        "watermark and C2PA-sign the output, as the service does (no audit ledger).",
-    ),
+    keys: Path | None = typer.Option(None, "--keys", help="Signing keys directory (`veriframe keys init`): "
+                                     "watermark and C2PA-sign the output as the service does (no ledger)."),
     server: str | None = connection.server(
         "Generate through the service at host:port (screened, watermarked, signed, audited)."
     ),

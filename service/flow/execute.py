@@ -102,6 +102,9 @@ def generate(services: Services, job: Job, ctx: WorkerContext) -> tuple[dict[str
 
     def on_step(step: int, total: int) -> None:
         step_timer(step)
+        if ctx.progress is not None:  # a dict store: the database write happens on another thread
+            ctx.progress.update(job.id, step, total)
+            return
         now = time.monotonic()
         if step >= total or now - last[0] >= PROGRESS_INTERVAL_S:
             last[0] = now
@@ -113,6 +116,9 @@ def generate(services: Services, job: Job, ctx: WorkerContext) -> tuple[dict[str
         video = engine.generate(request, on_step=on_step, should_cancel=ctx.should_stop)
     except InvalidParameter as error:
         raise InvalidArgument(f"params.{error.field}", message_of(error)) from error
+    finally:
+        if ctx.progress is not None:
+            ctx.progress.done(job.id)
     # The prompt never enters manifests, job records or the ledger: only its hash does.
     params = {k: v for k, v in video.params.items() if k not in ("prompt", "negative_prompt")}
     return params, video

@@ -125,6 +125,8 @@ class WorkerContext:
     stop: threading.Event = field(default_factory=threading.Event)  # shutdown or lease lost
     cancel: threading.Event = field(default_factory=threading.Event)  # the requester cancelled
     on_change: Callable[[str], None] = lambda job_id: None
+    #: Batches per-step progress off the step loop (engine.handoff.ProgressBatcher); None: write inline.
+    progress: Any = None
 
     def should_stop(self) -> bool:
         return self.stop.is_set() or self.cancel.is_set()

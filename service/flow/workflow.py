@@ -131,6 +131,12 @@ class Workflow:
 
     def execute(self, job: Job, ctx: WorkerContext) -> str:
         """Run a claimed job to a terminal state (or back to the queue on shutdown); returns the state."""
+        outcome = self.execute_generation(job, ctx)
+        return outcome if isinstance(outcome, str) else self.finish(job, ctx, outcome)
+
+    def execute_generation(self, job: Job, ctx: WorkerContext) -> str | tuple[dict[str, Any], Any]:
+        """The GPU part: generate and move to FINALIZING. Returns the job's state when it ended here,
+        else (params, video) for `finish`, which the worker runs off the generation thread."""
         from veriframe.service.engine import Cancelled
 
         services = self.services
@@ -149,9 +155,15 @@ class Workflow:
             )
         if ctx.should_stop() or not execute.start_finalizing(services, job, ctx, params, video):
             return execute.stopped(services, job, ctx, "running")
+        return params, video
+
+    def finish(self, job: Job, ctx: WorkerContext, generated: tuple[dict[str, Any], Any]) -> str:
+        """The CPU part: watermark, encode, sign, then SUCCEEDED with its ledger record."""
+        services = self.services
+        params, video = generated
+        # Output screening is post-processing too: it runs here, off the GPU thread.
         if (flagged := execute.screen_output(services, job, video)) is not None:
             return execute.fail(services, job, ctx, *flagged, "output_screening")
-
         try:
             with tracing.stage("postprocess", job_id=job.id), metrics.POSTPROCESS_SECONDS.time():
                 marked = publish.publish(services, job, execute.mark(services, job, video, params))
