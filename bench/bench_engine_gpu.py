@@ -1,28 +1,38 @@
-"""GPU benchmark: plain diffusers CogVideoX pipeline vs Veriframe's Engine, same weights, same run.
+"""GPU benchmark: plain diffusers CogVideoX (model card setup) vs each Engine configuration, interleaved.
 
-Builds the real CogVideoX-5b or -2b architecture (transformer, VAE, T5-XXL text encoder) from the
-published configs below with random weights (no hub access needed), then times a 720x480, 49-frame,
-50-step generation twice:
-  1. baseline: `CogVideoXPipeline(...).to("cuda")`, nothing else (the plain diffusers path);
-  2. Veriframe: `Engine.from_pipeline(...)` with its fast path: no offload, fused QKV projections,
-     optional `torch.compile` (--compile) and a pinned SDPA backend (--attention).
-Each gets one short warm-up run first (kernel selection, compilation). Printed: seconds per step,
-total seconds, peak GPU memory, the speed ratio, and how far apart the two outputs are (the fast path
-must not change the video beyond bf16 rounding).
+Builds the real CogVideoX-5b or -2b architecture (transformer, VAE, T5-XXL encoder) from the
+published configs below with random weights (no hub), then, on the same weights and seed, runs
+in rounds: every configuration once per round, ``--repeats`` rounds, so drift (clocks, thermals,
+other load) hits all of them alike. Configurations:
 
-    python bench/bench_engine_gpu.py --model 5b            # on a CUDA machine
-    python bench/bench_engine_gpu.py --tiny                # CPU smoke test of this script
+  baseline  diffusers' CogVideoXPipeline as the model card sets it up (VAE tiling + slicing; the
+            card's CPU offload only with --baseline-offload, it is a memory saver, not a speed one)
+  exact     Engine defaults on CUDA: fused QKV (unfused weights dropped), attention through
+            diffusers' dispatcher (SDPA), VAE channels-last-3d; no compile
+  compile   exact + regional torch.compile of every transformer block (warm-up excluded)
+  fp8       compile + torchao float8 dynamic activation/weight (lossy, labelled)
+  cache     fp8 + a step-caching hook (--cache, default pab) (lossy, labelled)
 
-Random weights make the pictures meaningless but the cost identical to the trained models.
+Reported per configuration: median s/step, total (measured, and extrapolated to --full-steps with
+the rule printed), peak GPU memory, whether every latent and pixel was finite, and the difference
+of its frames to the exact configuration's (max/mean abs, PSNR, SSIM). Random weights make the
+pictures meaningless but the cost identical to the trained models; PSNR/SSIM then measure how much
+an option perturbs the computation, not visual quality (see service/engine/quality.py).
+
+    python bench/bench_engine_gpu.py --model 5b --out bench-5b.json     # ~7 min on one H100/H200
+    python bench/bench_engine_gpu.py --tiny --out tiny.json             # CPU smoke test, same code
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import resource
+import statistics
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -121,45 +131,7 @@ MODELS: dict[str, dict[str, Any]] = {
 }
 
 
-def _tiny_configs() -> dict[str, Any]:
-    from veriframe.service.engine import tiny
-
-    return {
-        "transformer": {**tiny._TRANSFORMER_CONFIG, "in_channels": tiny._VAE_CONFIG["latent_channels"]},
-        "vae": tiny._VAE_CONFIG,
-        "scheduler": tiny._SCHEDULER_CONFIG,
-        "text_encoder": tiny._T5_CONFIG,
-        "dtype": "float32",
-    }
-
-
-def build_pipeline(configs: dict[str, Any], device: str) -> Any:
-    """A CogVideoXPipeline with random weights, each component built directly on ``device``."""
-    import torch
-    from diffusers import (
-        AutoencoderKLCogVideoX,
-        CogVideoXDDIMScheduler,
-        CogVideoXPipeline,
-        CogVideoXTransformer3DModel,
-    )
-    from transformers import T5Config, T5EncoderModel
-
-    from veriframe.service.engine.tiny import _tokenizer
-
-    dtype = getattr(torch, configs["dtype"])
-    torch.manual_seed(0)
-    tokenizer = _tokenizer()  # any T5 tokenizer: the encoder always sees 226 padded tokens
-    text_config = {"vocab_size": max(len(tokenizer), 32), **configs["text_encoder"]}
-    with torch.device(device):  # allocate and initialise on the GPU: seconds instead of minutes
-        text_encoder = T5EncoderModel(T5Config(**text_config)).to(dtype).eval()
-        transformer = CogVideoXTransformer3DModel(**configs["transformer"]).to(dtype).eval()
-        vae = AutoencoderKLCogVideoX(**configs["vae"]).to(dtype).eval()
-    scheduler = CogVideoXDDIMScheduler(**configs["scheduler"])
-    pipe = CogVideoXPipeline(
-        tokenizer=tokenizer, text_encoder=text_encoder, vae=vae, transformer=transformer, scheduler=scheduler
-    )
-    pipe.set_progress_bar_config(disable=True)
-    return pipe
+CONFIGS = ("baseline", "exact", "compile", "fp8", "cache")
 
 
 class _Clock:
@@ -185,22 +157,28 @@ class _Clock:
         if self.cuda:
             self.torch.cuda.synchronize()
         total = time.perf_counter() - self.start
-        per_step = (self.steps[-1] - self.steps[0]) / (len(self.steps) - 1) if len(self.steps) > 1 else 0.0
+        gaps = [b - a for a, b in zip(self.steps, self.steps[1:], strict=False)]
         peak = (
             self.torch.cuda.max_memory_allocated() / 2**30
             if self.cuda
             else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # CPU: process peak RSS
         )
         return {
-            "total_s": round(total, 3),
-            "s_per_step": round(per_step, 4),
-            "before_first_step_s": round(self.steps[0], 3) if self.steps else 0.0,
-            "after_last_step_s": round(total - self.steps[-1], 3) if self.steps else 0.0,
-            "peak_memory_gib": round(peak, 2),
+            "total_s": total,
+            "s_per_step": statistics.median(gaps) if gaps else 0.0,
+            "before_first_step_s": self.steps[0] if self.steps else 0.0,
+            "after_last_step_s": total - self.steps[-1] if self.steps else 0.0,
+            "peak_memory_gib": peak,
         }
 
 
-def run_baseline(pipe: Any, args: argparse.Namespace, steps: int) -> tuple[dict[str, float], Any]:
+def _to_uint8(frames: Any) -> Any:
+    import numpy as np
+
+    return (np.clip(frames, 0, 1) * 255).round().astype(np.uint8)
+
+
+def run_baseline(pipe: Any, args: argparse.Namespace, steps: int) -> tuple[dict[str, float], Any, bool]:
     import numpy as np
     import torch
 
@@ -221,26 +199,128 @@ def run_baseline(pipe: Any, args: argparse.Namespace, steps: int) -> tuple[dict[
         output_type="np",
         callback_on_step_end=on_step,
     ).frames[0]
-    return clock.result(), (np.clip(frames, 0, 1) * 255).round().astype(np.uint8)
+    return clock.result(), _to_uint8(frames), bool(np.isfinite(frames).all())
 
 
-def run_engine(engine: Any, args: argparse.Namespace, steps: int) -> tuple[dict[str, float], Any]:
+def run_engine(engine: Any, args: argparse.Namespace, steps: int) -> tuple[dict[str, float], Any, bool]:
     from veriframe.service.engine import GenerationParams
+    from veriframe.service.engine.engine import NonFiniteOutput
 
     clock = _Clock(args.device)
-    video = engine.generate(
-        GenerationParams(
-            prompt=args.prompt,
-            seed=args.seed,
-            num_inference_steps=steps,
-            guidance_scale=6.0,
-            num_frames=args.frames,
-            width=args.width,
-            height=args.height,
-        ),
-        on_step=lambda done, total: clock.step(),
+    try:
+        video = engine.generate(
+            GenerationParams(
+                prompt=args.prompt,
+                seed=args.seed,
+                num_inference_steps=steps,
+                guidance_scale=6.0,
+                num_frames=args.frames,
+                width=args.width,
+                height=args.height,
+            ),
+            on_step=lambda done, total: clock.step(),
+        )
+    except NonFiniteOutput:
+        return clock.result(), None, False
+    return clock.result(), video.frames, True
+
+
+def build_runners(args: argparse.Namespace, configs: dict[str, Any]) -> dict[str, Any]:
+    """One runner per configuration, each on its own copy of the transformer (same weights)."""
+    from veriframe.service.engine import Engine, EngineOptions
+    from veriframe.service.engine.tiny import build_random_pipeline
+
+    pipe = build_random_pipeline(configs, args.device)
+
+    def own_copy() -> Any:  # the text encoder is shared; transformer and VAE are changed in place
+        return type(pipe)(
+            **{
+                **pipe.components,
+                "transformer": copy.deepcopy(pipe.transformer),
+                "vae": copy.deepcopy(pipe.vae),
+            }
+        )
+
+    base = own_copy()
+    base.set_progress_bar_config(disable=True)
+    if args.baseline_offload == "model":
+        base.enable_model_cpu_offload()
+    elif args.baseline_offload == "sequential":
+        base.enable_sequential_cpu_offload()
+    else:
+        base.to(args.device)
+    base.vae.enable_tiling()  # the model card's memory settings
+    base.vae.enable_slicing()
+    runners: dict[str, Any] = {"baseline": lambda steps: run_baseline(base, args, steps)}
+
+    cuda = args.device.startswith("cuda")
+    backend = "inductor" if cuda else "aot_eager"  # (CPU smoke test: no C++ toolchain time)
+    exact = EngineOptions(
+        device=args.device,
+        fuse_qkv=True,
+        vae_channels_last=True,
+        compile="none",
+        attention=args.attention,
+        vae_tiling=True,
+        vae_slicing=True,
     )
-    return clock.result(), video.frames
+    compiled = replace(exact, compile="blocks", compile_backend=backend, compile_mode=args.compile_mode)
+    options = {
+        "exact": exact,
+        "compile": compiled,
+        "fp8": replace(compiled, fp8=True),
+        "cache": replace(compiled, fp8=cuda, cache=args.cache),
+    }
+    for name in args.configs:
+        if name == "baseline":
+            continue
+        if name == "fp8" and not cuda:
+            print("  fp8: skipped (needs a CUDA GPU with compute capability 8.9+)")
+            continue
+        own = copy.copy(pipe)
+        own.transformer = copy.deepcopy(pipe.transformer)
+        own.vae = copy.deepcopy(pipe.vae)
+        engine = Engine.from_pipeline(
+            own, name=f"bench/{args.model}", version="random-weights", options=options[name]
+        )
+        runners[name] = lambda steps, engine=engine: run_engine(engine, args, steps)
+    return runners
+
+
+def _extrapolate(run: dict[str, float], measured_steps: int, full_steps: int) -> float:
+    """total(full) = total(measured) + (full - measured) x median s/step."""
+    return run["total_s"] + (full_steps - measured_steps) * run["s_per_step"]
+
+
+def summarise(args: argparse.Namespace, runs: dict[str, list[tuple[dict, Any, bool]]]) -> dict[str, Any]:
+    from veriframe.service.engine.quality import compare
+
+    reference = next((r[1] for r in runs.get("exact", []) if r[1] is not None), None)
+    out: dict[str, Any] = {}
+    for name, results in runs.items():
+        timings = [r[0] for r in results]
+        frames = results[-1][1]
+        entry = {
+            "repeats": len(results),
+            "s_per_step": round(statistics.median(t["s_per_step"] for t in timings), 4),
+            "total_s": round(statistics.median(t["total_s"] for t in timings), 3),
+            "total_s_extrapolated": round(
+                statistics.median(_extrapolate(t, args.steps, args.full_steps) for t in timings), 2
+            ),
+            "peak_memory_gib": round(max(t["peak_memory_gib"] for t in timings), 2),
+            "finite": all(r[2] for r in results),
+        }
+        if reference is not None and frames is not None:
+            entry["vs_exact"] = compare(reference, frames)
+        out[name] = entry
+    base = out.get("baseline")
+    for entry in out.values():
+        if base and entry["s_per_step"]:
+            entry["speedup_per_step_vs_baseline"] = round(base["s_per_step"] / entry["s_per_step"], 3)
+            entry["speedup_total_vs_baseline"] = round(
+                base["total_s_extrapolated"] / entry["total_s_extrapolated"], 3
+            )
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -249,29 +329,34 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--model", choices=sorted(MODELS), default="5b", help="architecture to build (5b)")
     parser.add_argument("--tiny", action="store_true", help="CPU smoke test with the tiny model's shapes")
-    parser.add_argument("--steps", type=int, default=None, help="denoising steps (50; 2 with --tiny)")
+    parser.add_argument("--configs", default=",".join(CONFIGS), help=f"which to run ({','.join(CONFIGS)})")
+    parser.add_argument("--steps", type=int, default=None, help="measured steps per run (10; 2 with --tiny)")
+    parser.add_argument(
+        "--full-steps", type=int, default=50, help="steps the totals are extrapolated to (50)"
+    )
+    parser.add_argument("--repeats", type=int, default=2, help="interleaved rounds (2)")
     parser.add_argument("--frames", type=int, default=None, help="frames (49; 9 with --tiny)")
     parser.add_argument("--width", type=int, default=None, help="width (720; 256 with --tiny)")
     parser.add_argument("--height", type=int, default=None, help="height (480; 256 with --tiny)")
-    parser.add_argument("--compile", action="store_true", help="Engine: torch.compile the transformer")
-    parser.add_argument(
-        "--attention",
-        choices=["cudnn", "flash", "efficient"],
-        default=None,
-        help="Engine: pin the SDPA backend",
-    )
-    parser.add_argument("--skip-baseline", action="store_true", help="time the Engine only")
-    parser.add_argument("--warmup-steps", type=int, default=2, help="steps of the untimed warm-up run (2)")
+    parser.add_argument("--attention", default="sdpa", help="Engine attention backend (sdpa; cudnn, fa3 ...)")
+    parser.add_argument("--compile-mode", default=None, help="torch.compile mode for compile/fp8/cache")
+    parser.add_argument("--cache", default="pab", help="cache preset of the 'cache' configuration (pab)")
+    parser.add_argument("--baseline-offload", choices=["none", "model", "sequential"], default="none")
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--prompt", default="A golden retriever running on a beach at sunset, cinematic")
-    parser.add_argument("--json", type=Path, default=None, help="also write the results here")
+    parser.add_argument("--out", type=Path, default=None, help="write the results as JSON here")
     args = parser.parse_args(argv)
+    args.configs = [c.strip() for c in args.configs.split(",") if c.strip()]
+    unknown = sorted(set(args.configs) - set(CONFIGS))
+    if unknown:
+        parser.error(f"unknown configuration(s): {', '.join(unknown)}")
 
     import torch
 
     if args.tiny:
-        args.device = "cpu"
-        configs, name = _tiny_configs(), "tiny (CPU smoke test)"
+        from veriframe.service.engine.tiny import tiny_configs
+
+        args.device, configs, name = "cpu", tiny_configs(num_layers=2), "tiny (CPU smoke test)"
         defaults = {"steps": 2, "frames": 9, "width": 256, "height": 256}
     else:
         if not torch.cuda.is_available():
@@ -281,77 +366,50 @@ def main(argv: list[str] | None = None) -> int:
                 file=sys.stderr,
             )
             return 2
-        args.device = "cuda"
-        configs, name = MODELS[args.model], f"CogVideoX-{args.model} (random weights)"
-        defaults = {"steps": 50, "frames": 49, "width": 720, "height": 480}
+        args.device, configs, name = "cuda", MODELS[args.model], f"CogVideoX-{args.model} (random weights)"
+        defaults = {"steps": 10, "frames": 49, "width": 720, "height": 480}
     for key, value in defaults.items():
         if getattr(args, key) is None:
             setattr(args, key, value)
 
-    from veriframe.service.engine import Engine
-
     started = time.perf_counter()
-    pipe = build_pipeline(configs, args.device)
-    built = time.perf_counter() - started
+    runners = build_runners(args, configs)
     device_name = torch.cuda.get_device_name() if args.device == "cuda" else "CPU"
     print(
-        f"{name} on {device_name}: built in {built:.1f} s; {args.width}x{args.height}, {args.frames} frames, "
-        f"{args.steps} steps, guidance 6, torch {torch.__version__}"
+        f"{name} on {device_name}: built in {time.perf_counter() - started:.1f} s; "
+        f"{args.width}x{args.height}, "
+        f"{args.frames} frames, {args.steps} measured steps x {args.repeats} interleaved rounds, torch "
+        f"{torch.__version__}\n  extrapolation: total({args.full_steps}) = total({args.steps}) + "
+        f"({args.full_steps} - {args.steps}) x median s/step"
     )
-
-    results: dict[str, Any] = {
+    for label, runner in runners.items():  # warm-up: compile, kernel selection; not timed
+        warm = time.perf_counter()
+        runner(2)
+        print(f"  warm-up {label}: {time.perf_counter() - warm:.1f} s")
+    runs: dict[str, list] = {label: [] for label in runners}
+    for _ in range(args.repeats):
+        for label, runner in runners.items():
+            runs[label].append(runner(args.steps))
+    summary = summarise(args, runs)
+    for label, entry in summary.items():
+        print(f"  {label:9s} {json.dumps(entry)}")
+    result = {
         "model": name,
         "device": device_name,
+        "torch": torch.__version__,
         "width": args.width,
         "height": args.height,
         "frames": args.frames,
-        "steps": args.steps,
-        "torch": torch.__version__,
+        "steps_measured": args.steps,
+        "steps_extrapolated_to": args.full_steps,
+        "repeats": args.repeats,
+        "extrapolation": "total(full) = total(measured) + (full - measured) x median s/step",
+        "configs": summary,
+        "finite": all(entry["finite"] for entry in summary.values()),
     }
-    baseline_frames = None
-    if not args.skip_baseline:
-        pipe.to(args.device)
-        run_baseline(pipe, args, args.warmup_steps)
-        results["baseline"], baseline_frames = run_baseline(pipe, args, args.steps)
-        print(f"  baseline (plain diffusers pipeline): {results['baseline']}")
-
-    # The engine takes over the same modules (same weights): fused QKV is applied in place now.
-    engine = Engine.from_pipeline(
-        pipe,
-        name=f"bench/{args.model if not args.tiny else 'tiny'}",
-        version="random-weights",
-        device=args.device,
-        compile=args.compile,
-        attention=args.attention,
-    )
-    run_engine(engine, args, args.warmup_steps)
-    results["engine"], engine_frames = run_engine(engine, args, args.steps)
-    results["engine_options"] = {
-        "fuse_qkv": args.device == "cuda",
-        "compile": args.compile,
-        "attention": args.attention or "pytorch default",
-        "offload": "none",
-    }
-    print(f"  veriframe Engine ({results['engine_options']}): {results['engine']}")
-
-    if baseline_frames is not None:
-        import numpy as np
-
-        base, fast = results["baseline"], results["engine"]
-        results["ratio_total"] = round(base["total_s"] / fast["total_s"], 3)
-        results["ratio_per_step"] = (
-            round(base["s_per_step"] / fast["s_per_step"], 3) if fast["s_per_step"] else None
-        )
-        diff = np.abs(baseline_frames.astype(np.int16) - engine_frames.astype(np.int16))
-        results["output_mean_abs_diff"] = round(float(diff.mean()), 3)
-        results["output_max_abs_diff"] = int(diff.max())
-        ratio, per_step = results["ratio_total"], results["ratio_per_step"]
-        print(f"  speed-up (baseline / engine): total x{ratio}, per step x{per_step}")
-        mean, worst = results["output_mean_abs_diff"], results["output_max_abs_diff"]
-        print(f"  output difference (uint8): mean {mean}, max {worst}")
-    if args.json:
-        args.json.write_text(json.dumps(results, indent=2) + "\n")
-    return 0
+    if args.out:
+        args.out.write_text(json.dumps(result, indent=2) + "\n")
+    return 0 if result["finite"] else 1
 
 
 if __name__ == "__main__":

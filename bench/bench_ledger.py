@@ -28,8 +28,9 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.engine import make_url
 
+from veriframe.provenance.transparency import merkle
 from veriframe.service.db import AuditEvent, make_engine, session_factory, upgrade
-from veriframe.service.ledger import EventInput, Ledger, merkle
+from veriframe.service.ledger import EventInput, Ledger
 
 PAYLOAD = {  # the size of a real "generated" event
     "model": "CogVideoX-2b", "seed": 1234, "params": {"steps": 50, "guidance_scale": 6.0, "frames": 49},

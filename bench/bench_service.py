@@ -27,7 +27,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-PARAMS = {"width": 256, "height": 256, "num_frames": 9, "steps": 2, "fps": 8}
+PARAMS = {"width": 256, "height": 256, "num_frames": 9, "num_inference_steps": 2, "fps": 8}
 PROMPT = "a sailing boat on a calm lake at sunset, reflections on the water, cinematic"
 
 

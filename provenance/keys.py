@@ -8,6 +8,7 @@
     signer-key.pem      the signing key
     ledger-key.pem      P-256 key that signs audit-ledger checkpoints
     ledger-pub.pem      its public key
+    prompt-commitment.key  the secret of the manifests' keyed prompt commitments (keep it like a key)
 
 The signing certificate has digitalSignature key usage and the emailProtection EKU (plus the C2PA EKU):
 c2pa-rs (0.38 defaults) refuses signers without one of its accepted EKUs.
@@ -93,7 +94,9 @@ def init_dev_keys(directory: str | Path, *, signer_days: int = 730, root_days: i
     out.mkdir(parents=True, exist_ok=True)
     paths = KeyPaths(out / ROOT_CA, out / ROOT_CA_KEY, out / SIGNER_CHAIN, out / SIGNER_KEY,
                      out / LEDGER_KEY, out / LEDGER_PUB)
-    existing = [str(p) for p in vars(paths).values() if p.exists()]
+    from veriframe.provenance.prompt_commitment import KEY_FILE, create_prompt_key
+
+    existing = [str(p) for p in [*vars(paths).values(), out / KEY_FILE] if p.exists()]
     if existing:
         raise KeyFileError(f"refusing to overwrite existing key files: {', '.join(existing)}")
     now = dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=5)
@@ -133,6 +136,7 @@ def init_dev_keys(directory: str | Path, *, signer_days: int = 730, root_days: i
     _write(paths.ledger_key, _key_pem(ledger_key), private=True)
     _write(paths.ledger_pub, ledger_key.public_key().public_bytes(
         pem, serialization.PublicFormat.SubjectPublicKeyInfo), private=False)
+    create_prompt_key(out / KEY_FILE)
     return paths
 
 
@@ -183,13 +187,19 @@ def load_keys_dir(directory: str | Path, *, tsa_url: str | None = None) -> Signi
 
 
 def load_trust_anchors(paths: list[str | Path]) -> list[bytes]:
-    """Read PEM trust-anchor files (each may hold several certificates)."""
+    """Read PEM trust anchors. Each path is a PEM file (one certificate, or a bundle such as the C2PA
+    trust list, text between certificates ignored) or a directory of them (``*.pem``, ``*.crt``)."""
     anchors = []
     for path in paths:
-        data = _read(path, "trust anchor")
-        try:
-            x509.load_pem_x509_certificates(data)
-        except ValueError as exc:
-            raise KeyFileError(f"{path}: not a PEM certificate ({exc})") from exc
-        anchors.append(data)
+        files = (sorted(p for p in Path(path).iterdir() if p.suffix in (".pem", ".crt"))
+                 if Path(path).is_dir() else [Path(path)])
+        if not files:
+            raise KeyFileError(f"{path}: a directory with no .pem or .crt files")
+        for file in files:
+            data = _read(file, "trust anchor")
+            try:
+                x509.load_pem_x509_certificates(data)
+            except ValueError as exc:
+                raise KeyFileError(f"{file}: not a PEM certificate ({exc})") from exc
+            anchors.append(data)
     return anchors

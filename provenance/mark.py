@@ -19,7 +19,8 @@ import numpy as np
 from veriframe.provenance import media
 from veriframe.provenance.ids import new_provenance_id
 from veriframe.provenance.keys import SigningKeys
-from veriframe.provenance.manifest import ManifestInfo
+from veriframe.provenance.layout import sniff
+from veriframe.provenance.manifest import InputFile, ManifestInfo
 from veriframe.provenance.signing import manifest_sha256, sign_mp4, sign_png
 from veriframe.provenance.watermark import embed_frames
 
@@ -41,6 +42,17 @@ def _sha256_file(path: Path) -> str:
         for chunk in iter(lambda: handle.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def describe_input(path: str | Path) -> InputFile:
+    """An i2v/v2v input file as :class:`ManifestInfo.input` wants it (media type sniffed, SHA-256)."""
+    path = Path(path)
+    with open(path, "rb") as handle:
+        media_type = sniff(handle.read(16))
+    if media_type is None:
+        raise media.MediaError(f"{path}: not an MP4, PNG, JPEG or WebP file")
+    return InputFile(path, media_type, _sha256_file(path),
+                     "input video" if media_type == "video/mp4" else "input image")
 
 
 def _export_frames(marked: np.ndarray, tmp: Path, target: Path, video: Path, info: ManifestInfo,

@@ -241,12 +241,17 @@ def read_image(path_or_bytes: Source, *, max_pixels: int | None = None) -> np.nd
     return np.asarray(rgb, dtype=np.uint8)
 
 
+#: zlib level for exported PNG frames: level 1 writes a 720x480 frame several times faster than
+#: Pillow's default 6 for a file ~10-20% larger (still lossless); frame export is on the job's path.
+PNG_COMPRESS_LEVEL = 1
+
+
 def write_png(frame: np.ndarray, path: str | Path | BinaryIO) -> None:
-    """Write one ``(H, W, 3)`` uint8 RGB frame as a PNG (lossless)."""
+    """Write one ``(H, W, 3)`` uint8 RGB frame as a PNG (lossless, zlib level ``PNG_COMPRESS_LEVEL``)."""
     frame = np.asarray(frame)
     if frame.ndim != 3 or frame.shape[-1] != 3 or frame.dtype != np.uint8:
         raise ValueError(f"frame must be (H, W, 3) uint8, got {frame.shape} {frame.dtype}")
-    Image.fromarray(frame).save(path, format="PNG")
+    Image.fromarray(frame).save(path, format="PNG", compress_level=PNG_COMPRESS_LEVEL)
 
 
 def write_pngs(frames: np.ndarray | Sequence[np.ndarray], dir: str | Path, stem: str = "frame") -> list[Path]:

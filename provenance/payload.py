@@ -1,4 +1,13 @@
-"""The watermark payload: a 64-bit id, a 32-bit check tag and Reed-Solomon parity, as soft-decodable bits.
+"""The watermark payload: a 64-bit id and a 32-bit check tag, error-coded, as soft-decodable bits.
+
+Two formats. **Format 2** (the tiled v2 mark, ``watermark_v2``): ``id (64 bits) | tag (32 bits)``,
+``tag = BLAKE2b-32(id, person="veriframe-wm-v2")``, coded by the rate-1/3, constraint-length-7
+convolutional code (generators 133, 171, 165 octal; 6 zero tail bits) into ``V2_CODED_BITS = 306``
+bits, XOR-ed with a fixed pseudo-random mask, and decoded by a soft-decision Viterbi decoder: the
+maximum-likelihood message for the soft values, which tolerates far more noise than hard-decision
+Reed-Solomon and yields exactly one candidate per decode.
+
+**Format 1** (the per-frame block mark of ``watermark_v1``, still detected in older files):
 
 Layout of one codeword (160 bits): ``id (8 bytes) | tag (4 bytes) | RS parity (8 bytes)``, XOR-ed with a
 fixed pseudo-random mask (so an all-0 or all-1 read, which flat or saturated content produces, is not a
@@ -15,7 +24,7 @@ False positives, by construction: :func:`decode_soft` returns an id only when th
 yields a message whose 32-bit tag matches its id. For pixels that carry no mark the decoded message is
 not derived from any genuine id, so a match happens with probability 2^-32 per candidate (BLAKE2b
 behaves as a random function). :data:`MAX_CANDIDATES_PER_DECODE` candidates are tried per soft vector
-and the detector bounds how many soft vectors it decodes per video (see ``watermark.MAX_DECODES``), so
+and the detector bounds how many soft vectors it decodes per video (see ``watermark_v1.MAX_DECODES``), so
 the false-positive rate per video is at most ``MAX_DECODES * MAX_CANDIDATES_PER_DECODE * 2^-32``.
 """
 
@@ -46,8 +55,8 @@ SYNC = _rng.integers(0, 2, SYNC_BITS).astype(np.uint8)
 KEYS = np.stack([_rng.permutation(EMBED_BITS) for _ in range(NUM_KEYS)])
 
 
-def _tag(id_bytes: bytes) -> bytes:
-    return hashlib.blake2b(id_bytes, digest_size=TAG_BYTES, person=b"veriframe-wm-v1").digest()
+def _tag(id_bytes: bytes, person: bytes = b"veriframe-wm-v1") -> bytes:
+    return hashlib.blake2b(id_bytes, digest_size=TAG_BYTES, person=person).digest()
 
 
 def encode_id(provenance_id: int) -> np.ndarray:
@@ -93,3 +102,90 @@ def decode_soft(soft: np.ndarray) -> Decoded | None:
         errors = int(np.count_nonzero((soft > 0).astype(np.uint8) != encode_id(provenance_id)))
         return Decoded(provenance_id, errors)
     return None
+
+
+# ------------------------------------------------------------------------------------ format 2
+
+V2_INFO_BITS = (ID_BYTES + TAG_BYTES) * 8  # 96
+_CONV_K = 7
+_CONV_POLYS = (0o133, 0o171, 0o165)
+V2_CODED_BITS = len(_CONV_POLYS) * (V2_INFO_BITS + _CONV_K - 1)  # 306
+_MASK_V2 = np.random.default_rng(0x5EED_0F_7E2F).integers(0, 2, V2_CODED_BITS).astype(np.uint8)
+_V2_PERSON = b"veriframe-wm-v2"
+_STATES = 1 << (_CONV_K - 1)
+
+
+def _conv_tables() -> tuple[np.ndarray, np.ndarray]:
+    """OUT[state, bit] = the branch's output signs (+-1, one per generator); NEXT[state, bit]."""
+    out = np.zeros((_STATES, 2, len(_CONV_POLYS)))
+    nxt = np.zeros((_STATES, 2), np.int64)
+    for state in range(_STATES):
+        for bit in (0, 1):
+            register = (state << 1) | bit  # newest bit lowest, K bits
+            out[state, bit] = [2.0 * (bin(register & g).count("1") & 1) - 1.0 for g in _CONV_POLYS]
+            nxt[state, bit] = register & (_STATES - 1)
+    return out, nxt
+
+
+_OUT, _NEXT = _conv_tables()
+
+
+def _info_bits(provenance_id: int) -> np.ndarray:
+    id_bytes = int(provenance_id).to_bytes(ID_BYTES, "big")
+    return np.unpackbits(np.frombuffer(id_bytes + _tag(id_bytes, _V2_PERSON), np.uint8))
+
+
+def encode_id_v2(provenance_id: int) -> np.ndarray:
+    """The 306 format-2 coded bits (uint8 0/1) for ``provenance_id``."""
+    state, coded = 0, []
+    for bit in [*_info_bits(provenance_id).tolist(), *([0] * (_CONV_K - 1))]:
+        coded.extend(_OUT[state, bit] > 0)
+        state = _NEXT[state, bit]
+    return np.asarray(coded, np.uint8) ^ _MASK_V2
+
+
+def _viterbi(signs: np.ndarray) -> np.ndarray:
+    """Maximum-correlation input bits for soft code values ``signs`` (+ = 1), terminated in state 0.
+
+    State = the last K-1 input bits (newest lowest), so state s is reached from states ``s >> 1`` and
+    ``(s >> 1) | 2^(K-2)`` with input bit ``s & 1``.
+    """
+    steps = signs.reshape(-1, len(_CONV_POLYS))
+    target = np.arange(_STATES)
+    bit = target & 1
+    low = target >> 1
+    high = low | (_STATES >> 1)
+    metric = np.full(_STATES, -np.inf)
+    metric[0] = 0.0
+    from_high = np.zeros((len(steps), _STATES), bool)
+    for t, values in enumerate(steps):
+        branch = _OUT @ values  # (state, bit)
+        via_low = metric[low] + branch[low, bit]
+        via_high = metric[high] + branch[high, bit]
+        from_high[t] = via_high > via_low
+        metric = np.where(from_high[t], via_high, via_low)
+    state, bits = 0, []
+    for t in range(len(steps) - 1, -1, -1):
+        bits.append(state & 1)
+        state = (state >> 1) | ((_STATES >> 1) if from_high[t, state] else 0)
+    return np.asarray(bits[::-1], np.uint8)
+
+
+def decode_soft_v2(soft: np.ndarray) -> Decoded | None:
+    """Decode 306 format-2 soft values (> 0 means bit 1) to an id, or None when the tag does not match.
+
+    One candidate per call (the Viterbi path), so a call on unmarked pixels yields an id with
+    probability 2^-32.
+    """
+    soft = np.asarray(soft, np.float64)
+    if soft.shape != (V2_CODED_BITS,):
+        raise ValueError(f"expected {V2_CODED_BITS} soft values, got {soft.shape}")
+    signs = np.where(_MASK_V2 == 1, -soft, soft)
+    info = _viterbi(signs)[:V2_INFO_BITS]
+    data = np.packbits(info).tobytes()
+    id_bytes, tag = data[:ID_BYTES], data[ID_BYTES:]
+    if _tag(id_bytes, _V2_PERSON) != tag:
+        return None
+    provenance_id = int.from_bytes(id_bytes, "big")
+    errors = int(np.count_nonzero((soft > 0).astype(np.uint8) != encode_id_v2(provenance_id)))
+    return Decoded(provenance_id, errors)

@@ -15,6 +15,7 @@ from veriframe.provenance.manifest import (
     PARENT_INGREDIENT_LABEL,
     ManifestInfo,
     frame_manifest,
+    input_ingredient,
     video_manifest,
 )
 
@@ -36,18 +37,24 @@ def _signer(keys: SigningKeys) -> Any:
 
 def _sign(definition: dict[str, Any], mime: str, src: Path, dst: Path, keys: SigningKeys,
           ingredient: tuple[dict[str, Any], str, Path] | None = None) -> bytes:
+    """Sign ``src`` into ``dst`` (atomically). ``ingredient``: (definition, media type, file); a file
+    that carries its own C2PA manifest keeps it as the ingredient's manifest (c2pa-rs embeds it).
+
+    An ingredient whose own manifest c2pa-rs cannot take (damaged, hostile: an uploaded image can
+    carry anything) is recorded without it, saying so, rather than failing the whole signing."""
     import c2pa
 
     tmp = dst.with_name(dst.name + ".partial")
     try:
-        context = c2pa.Context.from_dict(_BUILDER_SETTINGS)
-        with c2pa.Builder(json.dumps(definition), context=context) as builder, _signer(keys) as signer:
-            if ingredient is not None:
-                ingredient_json, ingredient_mime, ingredient_path = ingredient
-                with open(ingredient_path, "rb") as stream:
-                    builder.add_ingredient(json.dumps(ingredient_json), ingredient_mime, stream)
-            with open(src, "rb") as source, open(tmp, "wb") as dest:
-                manifest = builder.sign(signer, mime, source, dest)
+        try:
+            manifest = _build(definition, mime, src, tmp, keys, ingredient)
+        except c2pa.C2paError:
+            if ingredient is None:
+                raise
+            ingredient_json, ingredient_mime, _ = ingredient
+            recorded = {**ingredient_json, "format": ingredient_mime,
+                        "description": "its own C2PA manifest could not be read, so it is not kept"}
+            manifest = _build({**definition, "ingredients": [recorded]}, mime, src, tmp, keys, None)
         tmp.replace(dst)
     except c2pa.C2paError as exc:
         tmp.unlink(missing_ok=True)
@@ -58,10 +65,27 @@ def _sign(definition: dict[str, Any], mime: str, src: Path, dst: Path, keys: Sig
     return bytes(manifest)
 
 
+def _build(definition: dict[str, Any], mime: str, src: Path, tmp: Path, keys: SigningKeys,
+           ingredient: tuple[dict[str, Any], str, Path] | None) -> bytes:
+    import c2pa
+
+    context = c2pa.Context.from_dict(_BUILDER_SETTINGS)
+    with c2pa.Builder(json.dumps(definition), context=context) as builder, _signer(keys) as signer:
+        if ingredient is not None:
+            ingredient_json, ingredient_mime, ingredient_path = ingredient
+            with open(ingredient_path, "rb") as stream:
+                builder.add_ingredient(json.dumps(ingredient_json), ingredient_mime, stream)
+        with open(src, "rb") as source, open(tmp, "wb") as dest:
+            return builder.sign(signer, mime, source, dest)
+
+
 def sign_mp4(src: str | Path, dst: str | Path, info: ManifestInfo, keys: SigningKeys) -> bytes:
-    """Embed a signed manifest in the MP4 ``src``, written to ``dst``; returns the manifest bytes."""
+    """Embed a signed manifest in the MP4 ``src``, written to ``dst``; returns the manifest bytes.
+    An i2v/v2v input (``info.input``) becomes the manifest's ``inputTo`` ingredient."""
     dst = Path(dst)
-    return _sign(video_manifest(info, title=dst.name), "video/mp4", Path(src), dst, keys)
+    definition = input_ingredient(info)
+    ingredient = (definition, info.input.media_type, info.input.path) if definition and info.input else None
+    return _sign(video_manifest(info, title=dst.name), "video/mp4", Path(src), dst, keys, ingredient)
 
 
 def sign_png(src: str | Path, dst: str | Path, info: ManifestInfo, keys: SigningKeys, *,

@@ -10,26 +10,38 @@ from __future__ import annotations
 import hashlib
 import io
 import os
-import struct
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 
 from veriframe.provenance import media
+from veriframe.provenance.coverage import Uncovered, data_hash_uncovered, mp4_uncovered, store_uncovered
 from veriframe.provenance.ids import format_id
-from veriframe.provenance.manifest import VERIFRAME_ASSERTION
+from veriframe.provenance.layout import (
+    MAX_STORE_BYTES,
+    Layout,
+    manifest_part,
+    mp4_layout,
+    png_layout,
+    read_manifest_store,
+    sniff,
+)
+from veriframe.provenance.manifest import INGREDIENT_SHA256_KEY, VERIFRAME_ASSERTION
+from veriframe.provenance.manifest_store import StoreRead, read_store
 
 SCHEMA = "veriframe.verify/1"
 TRUST_ANCHORS_ENV = "VERIFRAME_TRUST_ANCHORS"
 MAX_FILE_BYTES = 2 << 30
+#: Images are decoded (and hashed by c2pa-rs) in memory: a 4096x4096 frame's PNG is far below this.
+MAX_IMAGE_BYTES = 128 << 20
 MAX_PIXELS = 4096 * 4096
 #: Frames the watermark detector looks at (evenly spaced, decoded as a stream: a video of any length
 #: holds at most this many frames in memory): plenty of evidence, bounded memory.
 DETECT_FRAMES = 64
-_C2PA_UUID = bytes.fromhex("d8fec3d61b0e483c92975828877ec481")
-_TRUST_CODES = ("signingCredential.untrusted",)
+VERIFIABLE_TYPES = ("video/mp4", "image/png", "image/jpeg")
+UNTRUSTED_REASON = "signer not trusted by the configured trust anchors"
 
 
 class UnreadableInput(media.MediaError):
@@ -61,6 +73,18 @@ class C2paReport:
     model: dict[str, Any] | None = None
     audit_ref: str | None = None
     digital_source_type: str | None = None
+    #: RFC 3161 time of the signature (ISO 8601) when a valid timestamp token carries one, else None;
+    #: ``timestamp_trusted``: its TSA chains to a configured trust anchor.
+    timestamp: str | None = None
+    timestamp_trusted: bool = False
+    #: The keyed prompt commitment of the Veriframe assertion (version 2), or None.
+    prompt_commitment: dict[str, Any] | None = None
+    #: Regions holding data the signature does not cover: ``{"where", "offset", "size"}`` each.
+    uncovered: list[dict[str, Any]] = field(default_factory=list)
+    #: The active manifest's ingredients: ``{"title", "format", "relationship", "sha256", "manifest"}``.
+    ingredients: list[dict[str, Any]] = field(default_factory=list)
+    #: The whole manifest store as c2patool prints it; in the JSON report only when asked for.
+    manifest_store: dict[str, Any] | None = field(default=None, repr=False)
 
 
 @dataclass
@@ -72,6 +96,7 @@ class VerificationReport:
     consistent: bool | None
     reasons: list[str]
     audit: dict[str, Any] | None = None  # filled by the --server lookup when available
+    prompt_matches: bool | None = None  # filled by the operator's prompt check when asked for
 
     @property
     def verified(self) -> bool:
@@ -111,10 +136,15 @@ class VerificationReport:
             "summary": self.summary(),
             "reasons": list(self.reasons),
             "watermark": vars(self.watermark).copy(),
-            "c2pa": vars(self.c2pa).copy(),
+            "c2pa": {k: v for k, v in vars(self.c2pa).items() if k != "manifest_store"},
             "consistent": self.consistent,
             "audit": self.audit,
+            "prompt_matches": self.prompt_matches,
         }
+
+    def to_json_with_store(self) -> dict[str, Any]:
+        """:meth:`to_json` plus ``manifest_store``: the whole C2PA store (null when there is none)."""
+        return {**self.to_json(), "manifest_store": self.c2pa.manifest_store}
 
 
 def error_json(file: str, error: str) -> dict[str, Any]:
@@ -129,9 +159,10 @@ def error_json(file: str, error: str) -> dict[str, Any]:
         "summary": f"{file}: ERROR: {error}",
         "reasons": [error],
         "watermark": vars(WatermarkReport(error=error)).copy(),
-        "c2pa": vars(C2paReport(errors=[error])).copy(),
+        "c2pa": {k: v for k, v in vars(C2paReport(errors=[error])).items() if k != "manifest_store"},
         "consistent": None,
         "audit": None,
+        "prompt_matches": None,
         "error": error,
     }
 
@@ -144,14 +175,12 @@ def configured_trust_anchors() -> list[bytes]:
     return load_trust_anchors([p for p in value.split(os.pathsep) if p.strip()])
 
 
-def _sniff(head: bytes) -> str | None:
-    if head[4:8] == b"ftyp":
-        return "video/mp4"
-    if head.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "image/png"
-    if head.startswith(b"\xff\xd8\xff"):
-        return "image/jpeg"
-    return None
+def _layout(stream: BinaryIO, media_type: str, size: int) -> Layout | None:
+    if media_type == "video/mp4":
+        return mp4_layout(stream, size)
+    if media_type == "image/png":
+        return png_layout(stream, size)
+    return None  # JPEG: c2pa-rs's data hash is trusted as is (Veriframe signs no JPEGs)
 
 
 def embedded_manifest_store(data: bytes, media_type: str) -> bytes | None:
@@ -159,65 +188,76 @@ def embedded_manifest_store(data: bytes, media_type: str) -> bytes | None:
 
     These are the exact bytes ``signing.sign_*`` returned, so their SHA-256 matches the ledger's.
     """
-    if media_type == "image/png":
-        pos = 8
-        while pos + 8 <= len(data):
-            length, kind = struct.unpack(">I4s", data[pos : pos + 8])
-            if kind == b"caBX":
-                return data[pos + 8 : pos + 8 + length]
-            pos += 12 + length
-        return None
+    stream = io.BytesIO(data)
+    layout = _layout(stream, media_type, len(data))
+    part = manifest_part(layout, media_type) if layout else None
+    return read_manifest_store(stream, part, media_type)[0] if part else None
+
+
+def _uncovered(stream: BinaryIO, layout: Layout | None, read: StoreRead, media_type: str,
+               report: C2paReport) -> list[Uncovered]:
+    """Data in the file that the signature does not cover (see :mod:`provenance.coverage`); also
+    fills ``report.manifest_sha256``."""
+    if layout is None:
+        return []
+    found = []
+    if layout.problem:
+        found.append(Uncovered(f"unparsed data: {layout.problem}", layout.stopped_at,
+                               layout.file_size - layout.stopped_at))
+    part = manifest_part(layout, media_type)
+    if part is not None:
+        store, trailing = read_manifest_store(stream, part, media_type)
+        if store is not None:
+            report.manifest_sha256 = hashlib.sha256(store).hexdigest()
+            store_offset = part.offset + part.size - trailing - len(store) - (4 if media_type == "image/png"
+                                                                              else 0)
+            found += store_uncovered(store, store_offset, trailing)
+    for label, binding in read.hard_bindings.items():
+        exclusions = [e for e in binding.get("exclusions") or [] if isinstance(e, dict)]
+        if label.startswith("c2pa.hash.bmff"):
+            found += mp4_uncovered(stream, layout, exclusions, part)
+        else:
+            found += data_hash_uncovered(exclusions, part)
+    return found
+
+
+def _refuse_oversized(path: Path, media_type: str, size: int, layout: Layout | None) -> None:
+    """Images whose reading would cost memory in proportion to their size are refused up front."""
     if media_type == "video/mp4":
-        pos = 0
-        while pos + 8 <= len(data):
-            size, kind = struct.unpack(">I4s", data[pos : pos + 8])
-            header = 8
-            if size == 1:
-                size, header = struct.unpack(">Q", data[pos + 8 : pos + 16])[0], 16
-            elif size == 0:
-                size = len(data) - pos
-            if size < header:
-                return None
-            if kind == b"uuid" and data[pos + header : pos + header + 16] == _C2PA_UUID:
-                body = data[pos + header + 16 : pos + size]
-                purpose_end = body.find(b"\x00", 4)
-                if body[4:purpose_end] == b"manifest":
-                    return body[purpose_end + 1 + 8 :]
-            pos += size
-    return None
+        return  # read as streams by c2pa-rs and PyAV
+    if size > MAX_IMAGE_BYTES:
+        raise UnreadableInput(f"{path}: {size} bytes, larger than the {MAX_IMAGE_BYTES >> 20} MiB limit "
+                              "for images")
+    for part in layout.parts if layout else []:
+        if part.size > MAX_STORE_BYTES:
+            raise UnreadableInput(f"{path}: PNG chunk '{part.kind}' of {part.size} bytes is larger than "
+                                  f"the {MAX_STORE_BYTES >> 20} MiB limit")
 
 
-def _read_c2pa(data: bytes, media_type: str, trust_anchors: list[bytes]) -> C2paReport:
-    import c2pa
-
+def _read_c2pa(stream: BinaryIO, media_type: str, layout: Layout | None,
+               trust_anchors: list[bytes]) -> C2paReport:
     report = C2paReport()
-    settings: dict[str, Any] = {"verify": {"verify_trust": True}}
-    if trust_anchors:
-        settings["trust"] = {"trust_anchors": b"\n".join(trust_anchors).decode()}
-    try:
-        context = c2pa.Context.from_dict(settings)
-        reader = c2pa.Reader.try_create(media_type, io.BytesIO(data), context=context)
-    except c2pa.C2paError as exc:
-        report.present, report.errors = True, [f"manifest unreadable: {exc}"]
+    read = read_store(stream, media_type, trust_anchors)
+    if read is None:
         return report
-    if reader is None:
+    report.present = True
+    report.manifest_store = read.store
+    if read.error is not None:
+        report.validation_state, report.errors = read.state, [read.error]
         return report
-    with reader:
-        report.present = True
-        state = reader.get_validation_state()
-        report.validation_state = state
-        results = reader.get_validation_results() or {}
-        failures = (results.get("activeManifest") or {}).get("failure", [])
-        report.errors = [f"{f.get('code')}: {f.get('explanation', '')}".strip() for f in failures]
-        report.valid = state in ("Valid", "Trusted")
-        report.trusted = state == "Trusted"
-        manifest = reader.get_active_manifest() or {}
-    store = embedded_manifest_store(data, media_type)
-    report.manifest_sha256 = hashlib.sha256(store).hexdigest() if store else None
+    report.validation_state = read.state
+    report.errors = list(read.failures)
+    report.valid = read.state in ("Valid", "Trusted")
+    report.trusted = read.state == "Trusted"
+    manifest = read.active
     report.manifest_label = manifest.get("label")
-    report.signer = (manifest.get("signature_info") or {}).get("common_name")
+    signature = manifest.get("signature_info") or {}
+    report.signer = signature.get("common_name")
+    if "timeStamp.validated" in read.successes:
+        report.timestamp = signature.get("time")
+        report.timestamp_trusted = "timeStamp.trusted" in read.successes
     generators = manifest.get("claim_generator_info") or []
-    if generators:
+    if generators and isinstance(generators[0], dict):
         report.claim_generator = f"{generators[0].get('name')} {generators[0].get('version', '')}".strip()
     for assertion in manifest.get("assertions", []):
         label, content = assertion.get("label"), assertion.get("data") or {}
@@ -225,11 +265,22 @@ def _read_c2pa(data: bytes, media_type: str, trust_anchors: list[bytes]) -> C2pa
             report.provenance_id = content.get("provenance_id")
             report.model = content.get("model")
             report.audit_ref = content.get("audit_ref")
+            report.prompt_commitment = content.get("prompt_commitment")
         elif label in ("c2pa.actions", "c2pa.actions.v2"):
             for action in content.get("actions", []):
                 if action.get("digitalSourceType") and report.digital_source_type is None:
                     report.digital_source_type = action["digitalSourceType"]
+    report.ingredients = [_ingredient(i) for i in manifest.get("ingredients") or [] if isinstance(i, dict)]
+    report.uncovered = [u.to_json() for u in _uncovered(stream, layout, read, media_type, report)]
     return report
+
+
+def _ingredient(ingredient: dict[str, Any]) -> dict[str, Any]:
+    """The summary of one ingredient the report carries (the whole one is in ``manifest_store``)."""
+    return {"title": ingredient.get("title"), "format": ingredient.get("format"),
+            "relationship": ingredient.get("relationship"),
+            "sha256": (ingredient.get("metadata") or {}).get(INGREDIENT_SHA256_KEY),
+            "manifest": ingredient.get("active_manifest")}
 
 
 def _detect(frames: np.ndarray) -> WatermarkReport:
@@ -246,33 +297,46 @@ def verify_file(
     path: str | Path, *, trust_anchors: list[bytes] | tuple[bytes, ...] = ()
 ) -> VerificationReport:
     """Verify one MP4, PNG or JPEG file against ``trust_anchors`` (PEM bytes; see also
-    :func:`configured_trust_anchors`)."""
+    :func:`configured_trust_anchors`). The file is read as a stream, a part at a time: memory does
+    not grow with its size."""
     path = Path(path)
     try:
-        if path.stat().st_size > MAX_FILE_BYTES:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
             raise UnreadableInput(f"{path}: larger than {MAX_FILE_BYTES} bytes")
-        data = path.read_bytes()
+        stream = open(path, "rb")  # noqa: SIM115 - closed below, before the pixels are decoded
     except OSError as exc:
         raise UnreadableInput(f"{path}: cannot read ({exc.strerror or exc})") from exc
-    media_type = _sniff(data[:16])
-    if media_type is None:
-        raise UnreadableInput(f"{path}: not an MP4, PNG or JPEG file")
+    with stream:
+        media_type = sniff(stream.read(16))
+        if media_type not in VERIFIABLE_TYPES:
+            raise UnreadableInput(f"{path}: not an MP4, PNG or JPEG file")
+        layout = _layout(stream, media_type, size)
+        _refuse_oversized(path, media_type, size, layout)
+        c2pa_report = _read_c2pa(stream, media_type, layout, list(trust_anchors))
+    watermark = _watermark(path, media_type, c2pa_report)
+    return VerificationReport(str(path), media_type, watermark, c2pa_report,
+                              *_judge(watermark, c2pa_report))
 
-    c2pa_report = _read_c2pa(data, media_type, list(trust_anchors))
+
+def _watermark(path: Path, media_type: str, c2pa_report: C2paReport) -> WatermarkReport:
     try:
         if media_type == "video/mp4":
             # Streamed: only the sampled frames are kept, so memory does not grow with the length.
             frames, _, _ = media.sample_frames(path, DETECT_FRAMES, max_pixels=MAX_PIXELS)
         else:
             frames = media.read_image(path, max_pixels=MAX_PIXELS)[None]
-        watermark = _detect(frames)
+        return _detect(frames)
     except media.MediaError as exc:
-        # Undecodable pixels under a readable manifest are a (negative) finding; with neither, the
-        # file is simply unreadable.
+        # Undecodable pixels under a manifest are a (negative) finding; with neither, the file is
+        # simply unreadable.
         if c2pa_report.validation_state is None:
             raise UnreadableInput(str(exc)) from exc
-        watermark = WatermarkReport(error=f"pixels unreadable: {exc}")
+        return WatermarkReport(error=f"pixels unreadable: {exc}")
 
+
+def _judge(watermark: WatermarkReport, c2pa_report: C2paReport) -> tuple[bool | None, list[str]]:
+    """``(consistent, reasons)``: no reasons means verified."""
     reasons = []
     if not watermark.found:
         reasons.append("no watermark found" if watermark.error is None else watermark.error)
@@ -281,13 +345,18 @@ def verify_file(
     elif not c2pa_report.valid:
         reasons.append("manifest invalid: " + ("; ".join(c2pa_report.errors) or "validation failed"))
     elif not c2pa_report.trusted:
-        reasons.append("signer not trusted by the configured trust anchors")
+        reasons.append(UNTRUSTED_REASON)
+    if c2pa_report.uncovered:
+        total = sum(u["size"] for u in c2pa_report.uncovered)
+        places = "; ".join(f"{u['where']} at offset {u['offset']} ({u['size']} bytes)"
+                           for u in c2pa_report.uncovered[:5])
+        reasons.append(f"content not covered by the signature ({total} bytes): {places}")
     consistent: bool | None = None
     if watermark.found and c2pa_report.present:
         consistent = watermark.id == c2pa_report.provenance_id
         if not consistent:
             reasons.append(f"watermark id {watermark.id} differs from manifest id "
                            f"{c2pa_report.provenance_id}")
-    elif c2pa_report.present and c2pa_report.provenance_id is None:
+    elif c2pa_report.manifest_label is not None and c2pa_report.provenance_id is None:
         reasons.append("manifest has no Veriframe provenance assertion")
-    return VerificationReport(str(path), media_type, watermark, c2pa_report, consistent, reasons)
+    return consistent, reasons

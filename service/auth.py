@@ -18,8 +18,9 @@ import re
 import secrets
 import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from veriframe.service.clock import utcnow
 from veriframe.service.errors import InvalidArgument, PermissionDenied, ResourceExhausted, Unauthenticated
@@ -43,6 +44,9 @@ _ADMIN = frozenset({"admin"})
 ROLE_MATRIX: dict[str, frozenset[str]] = {
     **{_GEN + m: _CLIENTS for m in ("Submit", "StreamEvents", "GetJob", "ListJobs", "CancelJob", "Download")},
     _VER + "Verify": _ANY,
+    # Transparency: checkpoints and consistency proofs name no tenant: anyone with a key may hold
+    # the log to account.
+    **{_ADM + m: _ANY for m in ("GetLatestCheckpoint", "GetConsistencyProof")},
     **{
         _ADM + m: STAFF
         for m in (
@@ -152,6 +156,12 @@ class TokenBucket:
         self._at = clock()
         self._lock = threading.Lock()
 
+    def wait(self) -> float:
+        """Seconds until a token is available (0.0 when one is), without taking it."""
+        with self._lock:
+            tokens = min(self.burst, self._tokens + (self._clock() - self._at) * self.rate)
+            return 0.0 if tokens >= 1.0 else (1.0 - tokens) / self.rate
+
     def take(self) -> float:
         """0.0 when a token was taken, else the seconds until one is available."""
         with self._lock:
@@ -164,15 +174,65 @@ class TokenBucket:
             return (1.0 - self._tokens) / self.rate
 
 
+class FailureLimiter:
+    """Requests with a missing, malformed, unknown or revoked key, per client address: each one takes
+    a token; an address with none left is answered RESOURCE_EXHAUSTED before its key is looked up,
+    until the bucket refills. Valid keys never take a token. At most `max_addresses` are tracked (the
+    least recently failing are forgotten), so a scan from many addresses cannot exhaust memory."""
+
+    def __init__(self, *, per_minute: float, burst: int, max_addresses: int = 10_000) -> None:
+        self._rate = per_minute / 60.0
+        self._burst = burst
+        self._max = max_addresses
+        self._buckets: OrderedDict[str, TokenBucket] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def check(self, address: str) -> None:
+        if self._rate <= 0:
+            return
+        with self._lock:
+            bucket = self._buckets.get(address)
+        wait = bucket.wait() if bucket is not None else 0.0
+        if wait > 0:
+            raise ResourceExhausted(
+                "too many requests with an invalid API key from this address",
+                retry_after=wait,
+                reason="INVALID_KEY_RATE_LIMITED",
+            )
+
+    def record(self, address: str) -> None:
+        if self._rate <= 0:
+            return
+        with self._lock:
+            bucket = self._buckets.pop(address, None) or TokenBucket(self._rate, self._burst)
+            self._buckets[address] = bucket  # most recent last
+            while len(self._buckets) > self._max:
+                self._buckets.popitem(last=False)
+        bucket.take()
+
+
 class Authenticator:
     """Looks the key up on every call, so a revocation takes effect at once on every server."""
 
-    def __init__(self, sessions: sessionmaker[Session], *, rate_per_minute: float, burst: int) -> None:
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        *,
+        rate_per_minute: float,
+        burst: int,
+        failures_per_minute: float = 30.0,
+        failure_burst: int = 20,
+        shared_limiter: Any = None,
+    ) -> None:
+        """`shared_limiter`: a `ratelimit.SharedRateLimiter` shared by every API server; without one,
+        each process has its own token bucket per key."""
         self._sessions = sessions
+        self._shared = shared_limiter
         self._rate = rate_per_minute / 60.0
         self._burst = burst
         self._buckets: dict[str, TokenBucket] = {}
         self._lock = threading.Lock()
+        self.failures = FailureLimiter(per_minute=failures_per_minute, burst=failure_burst)
 
     def authenticate(self, key: str) -> Principal:
         """The principal for `key` (blocking: a DB lookup). Unauthenticated for unknown/revoked keys."""
@@ -197,13 +257,16 @@ class Authenticator:
         if allowed is None or principal.role not in allowed:
             name = method.rsplit("/", 1)[-1]
             raise PermissionDenied(f"role '{principal.role}' may not call {name}")
+        wait = self._shared.take(principal.key_id) if self._shared is not None else self._local(principal)
+        if wait > 0:
+            raise ResourceExhausted(f"rate limit of API key {principal.prefix} exceeded", retry_after=wait)
+
+    def _local(self, principal: Principal) -> float:
         with self._lock:
             bucket = self._buckets.get(principal.key_id)
             if bucket is None:
                 bucket = self._buckets[principal.key_id] = TokenBucket(self._rate, self._burst)
-        wait = bucket.take()
-        if wait > 0:
-            raise ResourceExhausted(f"rate limit of API key {principal.prefix} exceeded", retry_after=wait)
+        return bucket.take()
 
 
 def revoke(session: Session, key_id: str) -> None:

@@ -28,6 +28,12 @@ class Settings(BaseSettings):
     # --- storage
     database_url: str = Field("sqlite:///veriframe.db", description="SQLAlchemy URL (SQLite/PostgreSQL)")
     output_dir: Path = Field(Path("veriframe-output"), description="where signed videos and frames are kept")
+    storage_url: str | None = Field(
+        None, description="object store for artifacts (s3://bucket/prefix); unset: output_dir on local disk"
+    )
+    storage_options: dict[str, Any] = Field(
+        default_factory=dict, description="obstore options: endpoint, region, allow_http, ... (JSON in env)"
+    )
     # Only prompts of ended jobs are ever purged, so 0 (purge as soon as a job ends) is safe.
     prompt_retention_days: float = Field(
         30.0, ge=0, description="prompt text of ended jobs kept this long, then purged"
@@ -42,6 +48,22 @@ class Settings(BaseSettings):
     offload: Literal["none", "model", "sequential"] = "none"
     vae_tiling: bool = False
     vae_slicing: bool = False
+    # Engine speed options (docs/engine.md; None = the device's default, exact ones on for CUDA).
+    fuse_qkv: bool | None = Field(None, description="fuse attention Q/K/V projections (default: on CUDA)")
+    attention: str | None = Field(None, description="attention backend (docs/engine.md)")
+    compile: Literal["none", "blocks", "full"] | None = Field(None, description="torch.compile scope")
+    compile_mode: str | None = Field(None, description="torch.compile mode, e.g. max-autotune-no-cudagraphs")
+    compile_dynamic: Literal["auto", "static", "dynamic"] = "auto"
+    vae_channels_last: bool | None = Field(None, description="VAE convs channels-last-3d (default: on CUDA)")
+    warmup: list[str] = Field(default_factory=list, description="WxHxF shapes compiled at worker start")
+    fp8: bool = Field(False, description="LOSSY: torchao fp8 matmuls (compute capability 8.9+)")
+    cache: Literal["none", "faster", "pab", "fbc", "taylorseer", "mag"] = Field(
+        "none", description="LOSSY: a diffusers step-caching hook"
+    )
+    mag_ratios: list[float] = Field(default_factory=list, description="MagCache's calibrated ratios")
+    devices: list[str] = Field(
+        default_factory=list, description="one worker spanning these devices (CFG parallel): cuda:0,cuda:1"
+    )
     workers: int = Field(1, ge=0, description="generation workers here (one per GPU); 0 = API only")
     worker_devices: list[str] = Field(default_factory=list, description="device per worker: cuda:0,...")
     lease_seconds: float = Field(60.0, gt=0, description="a worker's claim on a job; renewed by heartbeats")
@@ -67,12 +89,46 @@ class Settings(BaseSettings):
     keepalive_time_s: float = Field(30.0, gt=0)
     keepalive_timeout_s: float = Field(10.0, gt=0)
     shutdown_grace_s: float = Field(30.0, ge=0, description="time for running jobs to finish on SIGTERM")
+    http_listen: str | None = Field(
+        None, description="host:port of the HTTP port (/metrics, /healthz, /readyz); off when unset"
+    )
+    console: bool = Field(True, description="serve the review console at /console/ on the HTTP port")
+    console_idle_minutes: float = Field(30.0, gt=0, description="console sign-out after this idle time")
+    console_session_hours: float = Field(8.0, gt=0, description="absolute session lifetime")
+    console_signin_per_minute: float = Field(10.0, gt=0, description="failed console sign-ins per address")
+
+    # --- observability
+    tracing: bool = Field(False, description="OpenTelemetry spans per RPC and flow stage (tracing extra)")
 
     # --- limits
     rate_limit_per_minute: float = Field(120.0, gt=0, description="requests per API key (token bucket rate)")
     rate_limit_burst: int = Field(60, ge=1, description="token bucket size")
+    auth_failures_per_minute: float = Field(
+        30.0, ge=0, description="requests with an invalid API key per client address (0 = no limit)"
+    )
+    auth_failure_burst: int = Field(20, ge=1, description="invalid-key requests allowed in a burst")
+    rate_limit_storage: str | None = Field(
+        None, description="rate limits shared by API servers: redis://127.0.0.1:6379/0 (unset: per process)"
+    )
     tenant_queue_cap: int = Field(20, ge=1, description="queued + held jobs per tenant")
     max_prompt_chars: int = Field(4000, ge=1)
+    malloc_arena_max: int = Field(
+        2, ge=0, description="glibc malloc arenas for the server process (0 = glibc's default, 8 per core)"
+    )
+    malloc_trim_after_job: bool = Field(True, description="hand freed heap back to the OS after each job")
+
+    # --- webhooks (per-request callback_url; see docs/operations.md)
+    webhook_secret: str | None = Field(
+        None, description="Standard Webhooks signing secret (whsec_<base64>); callbacks are refused without"
+    )
+    webhook_allowed_schemes: list[str] = Field(default_factory=lambda: ["http", "https"])
+    webhook_allowed_hosts: list[str] = Field(
+        default_factory=lambda: ["127.0.0.1", "::1", "localhost"],
+        description="callback hosts allowed (exact, or *.example.com); loopback only by default",
+    )
+    webhook_max_attempts: int = Field(10, ge=1, description="deliveries tried this often, then failed")
+    webhook_retry_base_s: float = Field(5.0, gt=0, description="first retry delay; doubles each time")
+    webhook_timeout_s: float = Field(10.0, gt=0, description="per delivery attempt")
 
     # --- safety
     classifier_path: Path | None = Field(None, description="HF text-classification model dir")
@@ -83,6 +139,53 @@ class Settings(BaseSettings):
         # VERIFRAME_TRUST_ANCHORS is shared with veriframe-verify (provenance.verify): "a.pem:b.pem".
         if isinstance(value, str):
             return [part for part in value.split(os.pathsep) if part.strip()]
+        return value
+
+    @field_validator("warmup", "devices", mode="before")
+    @classmethod
+    def _comma_list(cls, value: Any) -> Any:
+        if isinstance(value, str) and not value.lstrip().startswith("["):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @model_validator(mode="after")
+    def _engine_options(self) -> Settings:
+        self.engine_options(None)  # bad values fail at start, with the option's own message
+        if self.devices and self.workers > 1:
+            raise ValueError("devices makes one worker span several devices: set workers to 1")
+        return self
+
+    def engine_options(self, device: str | None) -> Any:
+        """The EngineOptions of a worker on ``device`` (None: the settings' device or devices)."""
+        from veriframe.service.engine.options import EngineOptions
+
+        extra = {"mag_ratios": list(self.mag_ratios)} if self.mag_ratios else {}
+        return EngineOptions.from_mapping(
+            {
+                "device": device or self.device,
+                "devices": () if device else tuple(self.devices),
+                "dtype": self.dtype,
+                "offload": self.offload,
+                "vae_tiling": self.vae_tiling,
+                "vae_slicing": self.vae_slicing,
+                "fuse_qkv": self.fuse_qkv,
+                "attention": self.attention,
+                "compile": self.compile,
+                "compile_mode": self.compile_mode,
+                "compile_dynamic": self.compile_dynamic,
+                "vae_channels_last": self.vae_channels_last,
+                "warmup": ",".join(self.warmup),
+                "fp8": self.fp8,
+                "cache": self.cache,
+                "extra": extra,
+            }
+        )
+
+    @field_validator("http_listen")
+    @classmethod
+    def _host_port(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_listen(value)
         return value
 
     @model_validator(mode="after")
@@ -96,6 +199,14 @@ class Settings(BaseSettings):
     @property
     def max_message_bytes(self) -> int:
         return self.max_message_mb * MiB
+
+
+def parse_listen(listen: str) -> tuple[str, int]:
+    """host:port -> (host, port); ValueError naming the problem. `[::1]:9090` for IPv6."""
+    host, sep, port = listen.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ValueError(f"expected HOST:PORT (e.g. 127.0.0.1:9090), got {listen!r}")
+    return host.strip("[]"), int(port)
 
 
 def load_settings(path: str | Path | None = None, **overrides: Any) -> Settings:

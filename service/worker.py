@@ -25,6 +25,7 @@ from typing import Any
 
 from veriframe.service.flow.types import WorkerContext
 from veriframe.service.flow.workflow import Workflow
+from veriframe.service.observability import metrics
 from veriframe.service.store.jobs import JobStore
 
 log = logging.getLogger(__name__)
@@ -102,6 +103,7 @@ class Worker:
         notify: Callable[[str], None],
         poll_interval: float = 0.5,
         on_loaded: Callable[[Worker, str | None], None] | None = None,
+        after_job: Callable[[], None] | None = None,
     ) -> None:
         self.workflow = workflow
         self.store = store
@@ -117,6 +119,7 @@ class Worker:
         self.engine: Any = None
         self.load_error: str | None = None  # why the model could not be loaded (the worker then idles)
         self._on_loaded = on_loaded or (lambda worker, error: None)
+        self._after_job = after_job  # e.g. memory.trim: runs in the worker's thread after each job
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._run(), name=self.worker_id)
@@ -159,6 +162,7 @@ class Worker:
         try:
             state = await loop.run_in_executor(self._thread, self.workflow.execute, job, ctx)
             log.info("job %s -> %s", job.id, state)
+            metrics.JOBS_FINISHED.labels(outcome=state).inc()
         except Exception:
             # The database went away mid-job: the lease will expire and the job will be recovered.
             log.exception("job %s: could not be completed by %s", job.id, self.worker_id)
@@ -166,6 +170,8 @@ class Worker:
             beat.cancel()
             self._ctx = None
             self._notify(job.id)
+        if self._after_job is not None:
+            await loop.run_in_executor(self._thread, self._after_job)
 
     async def _heartbeat(self, job_id: str, ctx: WorkerContext) -> None:
         # Renewing is one small UPDATE; doing it every half second also makes cancel requests quick.

@@ -5,4 +5,5 @@ pytest_plugins = [
     "tests.fixtures.database",
     "tests.fixtures.keys",
     "tests.fixtures.server",
+    "tests.fixtures.object_store",
 ]

@@ -370,7 +370,7 @@ def test_every_admin_rpc_by_role(live_server: Any, role: str) -> None:
     with grpc.insecure_channel(live_server.address) as channel:
         for method in _admin_methods():
             codes[method.name] = _raw_call(channel, method, secret)
-    assert len(codes) == 20
+    assert len(codes) == 22
     for name, code in codes.items():
         if role in ROLE_MATRIX[f"/veriframe.v1.ModerationAdmin/{name}"]:
             assert code in (
@@ -380,8 +380,12 @@ def test_every_admin_rpc_by_role(live_server: Any, role: str) -> None:
             ), (name, code)
         else:
             assert code == grpc.StatusCode.PERMISSION_DENIED, (name, code)
+    # Transparency is for anyone holding a key: the log's checkpoint and consistency proofs.
+    public = {"GetLatestCheckpoint", "GetConsistencyProof"}
+    assert {codes[name] for name in public} == {grpc.StatusCode.OK}
     if role in ("client", "verifier"):
-        assert set(codes.values()) == {grpc.StatusCode.PERMISSION_DENIED}
+        others = {code for name, code in codes.items() if name not in public}
+        assert others == {grpc.StatusCode.PERMISSION_DENIED}
 
 
 def test_moderator_is_refused_admin_only_rpcs(live_server: Any, staff: dict[str, str]) -> None:
@@ -416,7 +420,7 @@ CLI_COMMANDS = [
     ["audit", "search"],
     ["audit", "show", "0"],
     ["audit", "export"],
-    ["audit", "checkpoint"],
+    ["audit", "checkpoint", "--create"],
     ["audit", "verify"],
     ["audit", "proof", "0"],
     ["stats"],
@@ -432,6 +436,11 @@ def test_a_client_key_cannot_use_any_admin_command(live_server: Any, tmp_path: P
         result = cli(live_server, secret, *args)
         assert result.exit_code == 3, (args, result.exit_code, result.stdout, result.stderr)
         assert "PERMISSION_DENIED" in result.stderr
+    # Only the log's public face is open to it: the latest signed checkpoint, to hold the log to account.
+    out = tmp_path / "latest.checkpoint"
+    public = cli(live_server, secret, "audit", "checkpoint", "--out", str(out))
+    assert public.exit_code == 0, public.stderr
+    assert out.read_text().startswith("veriframe.ledger/")
 
 
 def _tamper(url: str, seq: int) -> int:
@@ -606,3 +615,29 @@ def test_review_expires_after_the_policys_ttl(live_server: Any, staff: dict[str,
         assert final.state == common_pb2.JOB_STATE_REJECTED and final.error.code == "REVIEW_EXPIRED"
     events = cli_json(live_server, staff["moderator"], "audit", "search", "--job", job.id)["events"]
     assert [e["event_type"] for e in events][-1] == "review.expired"
+
+
+def test_keys_list_is_readable_at_80_columns(live_server: Any, staff: dict[str, str]) -> None:
+    admin = staff["admin"]
+    made = cli_json(live_server, admin, "keys", "create", "--role", "moderator", "--tenant", "t-narrow")
+    args = ["--server", live_server.address, "--api-key", admin, "keys", "list", "--tenant", "t-narrow"]
+    result = CliRunner().invoke(app, args, env={"COLUMNS": "80"})
+    assert result.exit_code == 0, result.stdout
+    assert max(len(line) for line in result.stdout.splitlines()) <= 80
+    assert made["key"]["id"] in result.stdout and made["key"]["prefix"] in result.stdout  # whole, not "…"
+    assert "moderator" in result.stdout and "…" not in result.stdout
+
+
+def test_connection_options_work_after_the_sub_command(live_server: Any, staff: dict[str, str]) -> None:
+    from veriframe.service.cli.admin import hoist_connection_options
+
+    key = "--api-key=" + staff["admin"]
+    args = ["keys", "list", "--tenant", "t-after", "--server", live_server.address, key, "--tls-ca", "ca.pem",
+            "--json"]
+    assert hoist_connection_options(args) == [
+        "--server", live_server.address, key, "--tls-ca", "ca.pem",
+        "keys", "list", "--tenant", "t-after", "--json",
+    ]
+    result = CliRunner().invoke(app, hoist_connection_options([*args[:-3], "--json"]), env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.stdout
+    assert json.loads(result.stdout) == []

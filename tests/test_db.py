@@ -27,7 +27,7 @@ from veriframe.service.db import (
 from veriframe.service.ledger import Ledger
 
 TABLES = {"api_keys", "jobs", "prompt_texts", "policies", "review_items", "audit_events", "merkle_nodes",
-          "ledger_head", "checkpoints"}
+          "ledger_head", "checkpoints", "webhook_deliveries", "webhook_cursor"}
 
 
 def _tables(url: str) -> set[str]:
@@ -42,8 +42,11 @@ def test_migrations_up_and_down_from_any_directory(db_url: str, tmp_path, monkey
     monkeypatch.chdir(tmp_path)  # the scripts are found from the installed package, not the CWD
     assert current(db_url) is None
     upgrade(db_url)
-    assert current(db_url) == head() == "0002"
+    assert current(db_url) == head() == "0004_webhooks"
     assert _tables(db_url) == TABLES
+    downgrade(db_url, "0002")
+    assert current(db_url) == "0002"
+    upgrade(db_url)
     downgrade(db_url, "0001")
     assert current(db_url) == "0001"
     upgrade(db_url)
@@ -142,7 +145,7 @@ def test_db_cli(sqlite_url: str) -> None:
     result = runner.invoke(app, ["upgrade", "--database", sqlite_url])
     assert result.exit_code == 0, result.output
     result = runner.invoke(app, ["current", "--database", sqlite_url])
-    assert "0002, up to date" in result.output
+    assert "0004_webhooks, up to date" in result.output
     result = runner.invoke(app, ["downgrade", "--database", sqlite_url, "--revision", "base"])
     assert result.exit_code == 0 and current(sqlite_url) is None
     result = runner.invoke(app, ["upgrade", "--database", f"postgresql://postgres@127.0.0.1:{_free_port()}/x"])

@@ -120,7 +120,10 @@ def test_submit_then_execute_walks_the_whole_flow(flow) -> None:
     assert engine.calls[0].prompt == BENIGN and engine.calls[0].num_inference_steps == 2
     done = flow.services.store.get(job.id)
     assert done.state == S.SUCCEEDED and done.progress_step == 2 and done.provenance_id
-    assert _events(flow, job.id) == ["submitted", "screened", "generation.started", "generated"]
+    # Output screening records what it saw in the sampled frames before the video is released.
+    assert _events(flow, job.id) == [
+        "submitted", "screened", "generation.started", "media.screened", "generated"
+    ]
 
     art = flow.artifact(WHO["client"], job.id, "video")
     assert art.path.is_file() and art.filename == f"{job.id}.mp4" and art.sha256 == done.output_sha256

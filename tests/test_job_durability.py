@@ -19,7 +19,7 @@ from tests.fixtures.server import TEST_PARAMS
 from veriframe.service.api.gen import common_pb2
 
 BENIGN = "a lighthouse on a cliff in a storm, waves crashing"
-LONG = {**TEST_PARAMS, "steps": 200}  # long enough to interrupt on 2 CPU cores
+LONG = {**TEST_PARAMS, "num_inference_steps": 200}  # long enough to interrupt on 2 CPU cores
 
 
 def _wait_running(client, job_id: str, timeout: float = 120) -> None:

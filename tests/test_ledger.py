@@ -3,6 +3,7 @@ concurrency, fail-closed transactions and retention."""
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import subprocess
@@ -14,15 +15,18 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from sqlalchemy import Connection, select, text
 from typer.testing import CliRunner
 
+from veriframe.provenance.transparency import merkle
+from veriframe.provenance.transparency.checkpoint import Checkpoint as CheckpointBody
+from veriframe.provenance.transparency.checkpoint import log_verifier, open_checkpoint
+from veriframe.provenance.transparency.leaf import event_document, leaf_data
+from veriframe.provenance.transparency.note import NoteError
 from veriframe.service.db import AuditEvent, Job, PromptText, make_engine, session_factory
-from veriframe.service.ledger import CheckpointBody, EventInput, Ledger, LedgerError, events, merkle
-from veriframe.service.ledger.canonical import canonical_json, event_document
-from veriframe.service.ledger.checkpoint import CheckpointError, verify_signature
+from veriframe.service.ledger import EventInput, Ledger, LedgerError, events
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -79,9 +83,10 @@ def test_append_proofs_and_checkpoints(migrated_db_url: str, p256_key) -> None:
     public_pem = p256_key.public_key().public_bytes(serialization.Encoding.PEM,
                                                     serialization.PublicFormat.SubjectPublicKeyInfo)
     outside_key = serialization.load_pem_public_key(public_pem)
-    assert verify_signature(second.body, second.signature, outside_key)
-    body = CheckpointBody.parse(second.body)
+    outside_key.verify(base64.b64decode(second.signature), second.body.encode(), ec.ECDSA(hashes.SHA256()))
+    body = open_checkpoint(second.note, log_verifier(outside_key)).checkpoint
     assert (body.tree_size, body.root_hash.hex()) == (37, second.root_hash)
+    assert CheckpointBody.parse(second.body) == body
     assert merkle.verify_inclusion(
         3, 37, bytes.fromhex(ledger.inclusion_proof(3).leaf_hash),
         [bytes.fromhex(h) for h in ledger.inclusion_proof(3).path], body.root_hash)
@@ -91,26 +96,30 @@ def test_append_proofs_and_checkpoints(migrated_db_url: str, p256_key) -> None:
     assert report.ok and report.signatures_checked and (report.events, report.checkpoints) == (37, 2)
 
 
-def test_leaf_is_the_canonical_event(migrated_db_url: str) -> None:
-    ledger = _ledger(migrated_db_url)
+def test_leaf_is_the_canonical_event(migrated_db_url: str, p256_key) -> None:
+    ledger = _ledger(migrated_db_url, p256_key)
     row = ledger.append("screened", {"b": (1, 2), "a": "é", "scores": {"x": 0.1}}, actor="svc", tenant=None)
     stored = ledger.event(row.seq)
     assert stored is not None and stored.payload == {"a": "é", "b": [1, 2], "scores": {"x": 0.1}}
     doc = event_document(seq=0, event_type="screened", time=stored.time, actor="svc", tenant=None,
                          job_id=None, payload=stored.payload)
-    assert canonical_json(doc).startswith(b'{"actor":"svc","job_id":null,"payload":{"a":"\xc3\xa9","b":[1,2]')
-    assert stored.leaf_hash == merkle.leaf_hash(canonical_json(doc)).hex()
+    assert stored.leaf_version == 2
+    assert leaf_data(doc).startswith(b'{"actor":"svc","job_id":null,"payload":{"a":"\xc3\xa9","b":[1,2]')
+    assert stored.leaf_hash == merkle.leaf_hash(leaf_data(doc)).hex()
+    big = ledger.append("generated", {"seed": 2**63 - 25, "n": [2**53 - 1, -(2**60)]}, actor="svc",
+                        tenant=None)
+    assert ledger.event(big.seq).payload == {"seed": str(2**63 - 25), "n": [2**53 - 1, str(-(2**60))]}
     for bad in ({1: "x"}, {"x": float("nan")}, {"x": b"bytes"}):
         with pytest.raises((TypeError, ValueError)):
             ledger.append("screened", bad, actor="svc", tenant=None)
     with pytest.raises(ValueError, match="event type"):
         ledger.append("Not A Type", {}, actor="svc", tenant=None)
-    assert ledger.head().tree_size == 1
+    assert ledger.head().tree_size == 2 and ledger.verify().ok
 
 
-def test_fail_closed_event_and_action_commit_together(migrated_db_url: str) -> None:
+def test_fail_closed_event_and_action_commit_together(migrated_db_url: str, p256_key) -> None:
     sessions = session_factory(migrated_db_url)
-    ledger = Ledger(sessions)
+    ledger = Ledger(sessions, p256_key)
     # The action fails after its record was written: neither stays.
     with pytest.raises(RuntimeError), sessions.begin() as s:
         s.add(Job(id="job-1", tenant="t1", params={}, prompt_sha256="0" * 64))
@@ -165,14 +174,14 @@ def _forged_leaf(seq: int, payload: dict) -> str:
     time = datetime(2026, 1, 1, tzinfo=timezone.utc)
     doc = event_document(seq=seq, event_type="generated", time=time, actor="attacker", tenant="t1",
                          job_id=None, payload=payload)
-    return merkle.leaf_hash(canonical_json(doc)).hex()
+    return merkle.leaf_hash(leaf_data(doc)).hex()
 
 
 def _insert_forged(connection: Connection, seq: int) -> None:
     payload = {"forged": True}
     connection.execute(
-        text("INSERT INTO audit_events (seq, event_type, time, actor, tenant, job_id, payload, leaf_hash) "
-             "VALUES (:seq, 'generated', :time, 'attacker', 't1', NULL, :payload, :leaf)"),
+        text("INSERT INTO audit_events (seq, event_type, time, actor, tenant, job_id, payload, leaf_hash, "
+             "leaf_version) VALUES (:seq, 'generated', :time, 'attacker', 't1', NULL, :payload, :leaf, 2)"),
         {"seq": seq, "time": datetime(2026, 1, 1, tzinfo=timezone.utc), "payload": json.dumps(payload),
          "leaf": _forged_leaf(seq, payload)})
 
@@ -293,8 +302,8 @@ def test_deleting_the_newest_event_names_only_that_event(migrated_db_url: str, p
         str(f) for f in findings]
 
 
-def test_disabled_triggers_are_reported(migrated_db_url: str) -> None:
-    ledger = _ledger(migrated_db_url)
+def test_disabled_triggers_are_reported(migrated_db_url: str, p256_key) -> None:
+    ledger = _ledger(migrated_db_url, p256_key)
     _fill(ledger, 3)
     engine = make_engine(migrated_db_url)
     with engine.begin() as connection:
@@ -349,12 +358,12 @@ def test_audit_verify_cli(migrated_db_url: str, p256_key, tmp_path: Path) -> Non
 
 # --- concurrency ---------------------------------------------------------------------------------
 
-def test_concurrent_threads_make_one_order(migrated_db_url: str) -> None:
+def test_concurrent_threads_make_one_order(migrated_db_url: str, p256_key) -> None:
     errors: list[BaseException] = []
 
     def writer(worker: int) -> None:
         # A ledger (and engine) per thread: the database lock, not a Python lock, has to order them.
-        ledger = _ledger(migrated_db_url)
+        ledger = _ledger(migrated_db_url, p256_key)
         try:
             for i in range(15):
                 ledger.append("generated", {"worker": worker, "i": i}, actor=f"w{worker}", tenant="t")
@@ -367,39 +376,43 @@ def test_concurrent_threads_make_one_order(migrated_db_url: str) -> None:
     for t in threads:
         t.join()
     assert not errors
-    _assert_dense_and_complete(migrated_db_url, {f"w{w}": 15 for w in range(4)})
+    _assert_dense_and_complete(migrated_db_url, {f"w{w}": 15 for w in range(4)}, p256_key)
 
 
 WORKER = """
 import sys, time
 from veriframe.service.db import session_factory
 from veriframe.service.ledger import Ledger
-url, name, n, start = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
-ledger = Ledger(session_factory(url))
+url, name, n, start, key = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4]), sys.argv[5]
+ledger = Ledger(session_factory(url), key)
 time.sleep(max(0.0, start - time.time()))  # all processes start appending at the same moment
 for i in range(n):
     ledger.append("generated", {"worker": name, "i": i}, actor=name, tenant="t")
 """
 
 
-def test_concurrent_processes_make_one_order(migrated_db_url: str) -> None:
+def test_concurrent_processes_make_one_order(migrated_db_url: str, p256_key, tmp_path: Path) -> None:
+    key = tmp_path / "ledger-key.pem"
+    key.write_bytes(p256_key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
     start = str(time.time() + 2.0)
-    procs = [subprocess.Popen([sys.executable, "-c", WORKER, migrated_db_url, f"p{p}", "40", start], cwd=REPO,
+    procs = [subprocess.Popen([sys.executable, "-c", WORKER, migrated_db_url, f"p{p}", "40", start, str(key)],
+                              cwd=REPO,
                               stderr=subprocess.PIPE, text=True) for p in range(3)]
     for proc in procs:
         _, err = proc.communicate(timeout=120)
         assert proc.returncode == 0, err
-    _assert_dense_and_complete(migrated_db_url, {f"p{p}": 40 for p in range(3)})
+    _assert_dense_and_complete(migrated_db_url, {f"p{p}": 40 for p in range(3)}, p256_key)
 
 
-def _assert_dense_and_complete(url: str, per_actor: dict[str, int]) -> None:
+def _assert_dense_and_complete(url: str, per_actor: dict[str, int], key: ec.EllipticCurvePrivateKey) -> None:
     with session_factory(url)() as s:
         rows = s.execute(select(AuditEvent.seq, AuditEvent.actor, AuditEvent.payload)
                          .order_by(AuditEvent.seq)).all()
     assert [r.seq for r in rows] == list(range(sum(per_actor.values())))
     for actor, n in per_actor.items():
         assert sorted(r.payload["i"] for r in rows if r.actor == actor) == list(range(n))
-    report = _ledger(url).verify()
+    report = _ledger(url, key).verify()
     assert report.ok, [str(f) for f in report.findings]
 
 
@@ -440,7 +453,7 @@ def test_signing_key_from_file_and_wrong_curve(migrated_db_url: str, tmp_path: P
     ledger = _ledger(migrated_db_url, pem)  # type: ignore[arg-type]
     ledger.append("submitted", {}, actor="a", tenant="t")
     assert ledger.checkpoint().tree_size == 1
-    with pytest.raises(CheckpointError, match="P-256"):
+    with pytest.raises(NoteError, match="P-256"):
         Ledger(session_factory(migrated_db_url), ec.generate_private_key(ec.SECP384R1()))
     with pytest.raises(LedgerError, match="signing key"):
         _ledger(migrated_db_url).checkpoint()
@@ -455,12 +468,12 @@ def test_audit_verify_a_mistyped_sqlite_path_creates_nothing(tmp_path: Path) -> 
     assert not missing.exists() and list(tmp_path.iterdir()) == []
 
 
-def test_audit_verify_opens_sqlite_read_only(sqlite_url: str) -> None:
+def test_audit_verify_opens_sqlite_read_only(sqlite_url: str, p256_key) -> None:
     from veriframe.service.db import upgrade
     from veriframe.service.db.engine import read_only_url
 
     upgrade(sqlite_url)
-    _fill(_ledger(sqlite_url), 2)
+    _fill(_ledger(sqlite_url, p256_key), 2)
     engine = make_engine(read_only_url(sqlite_url))
     try:
         with engine.connect() as connection:
@@ -469,7 +482,7 @@ def test_audit_verify_opens_sqlite_read_only(sqlite_url: str) -> None:
                 connection.execute(text("CREATE TABLE intruder (x)"))
     finally:
         engine.dispose()
-    assert _ledger(sqlite_url).verify().ok
+    assert _ledger(sqlite_url, p256_key).verify().ok
 
 
 def test_audit_verify_without_schema_is_a_usage_error(db_url: str) -> None:

@@ -12,14 +12,16 @@ import pytest
 from veriframe.provenance import keys, media, signing, verify, watermark
 from veriframe.provenance.manifest import TRAINED_ALGORITHMIC_MEDIA, VERIFRAME_ASSERTION, ManifestInfo
 from veriframe.provenance.mark import mark_video
+from veriframe.provenance.prompt_commitment import PromptKey, commit_prompt
 from veriframe.provenance.synthetic import natural_video
 
-PROMPT_HASH = "ab" * 32
+PROMPT_KEY = PromptKey(b"k" * 32)
+COMMITMENT = commit_prompt("a lighthouse at dusk", PROMPT_KEY)
 
 
 def _info(pid: int = 0x1122334455667788) -> ManifestInfo:
     return ManifestInfo(provenance_id=pid, model_name="cogvideox-tiny", model_version="test-1",
-                        audit_ref="audit:42", params={"seed": 7, "steps": 2}, prompt_sha256=PROMPT_HASH)
+                        audit_ref="audit:42", params={"seed": 7, "steps": 2}, prompt_commitment=COMMITMENT)
 
 
 def _anchor(directory: Path) -> list[bytes]:
@@ -68,8 +70,8 @@ def test_load_signing_keys_rejects_mismatched_key(dev_keys_dir, other_keys_dir):
 def test_manifest_must_not_carry_the_prompt():
     with pytest.raises(ValueError, match="prompt"):
         ManifestInfo(1, "m", "1", "a", params={"prompt": "a cat"})
-    with pytest.raises(ValueError, match="sha256"):
-        ManifestInfo(1, "m", "1", "a", prompt_sha256="not-a-hash")
+    with pytest.raises(ValueError, match="prompt_commitment"):
+        ManifestInfo(1, "m", "1", "a", prompt_commitment={"alg": "sha256", "value": "ab" * 32})
 
 
 def test_signed_mp4_verifies_and_carries_the_manifest(signed, dev_keys_dir):
@@ -91,7 +93,8 @@ def test_signed_mp4_verifies_and_carries_the_manifest(signed, dev_keys_dir):
     assert any(a["action"] == "c2pa.watermarked" for a in actions)
     ours = by_label[VERIFRAME_ASSERTION]
     assert ours["provenance_id"] == "1122334455667788" and ours["audit_ref"] == "audit:42"
-    assert ours["prompt_sha256"] == PROMPT_HASH and ours["params"] == {"seed": 7, "steps": 2}
+    assert ours["prompt_commitment"] == COMMITMENT and ours["params"] == {"seed": 7, "steps": 2}
+    assert "prompt_sha256" not in ours and ours["version"] == 2
     assert ours["watermark"]["algorithm"] == watermark.WATERMARK_ALGORITHM
     assert "c2pa.hash.bmff.v3" in by_label
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from tests.fixtures.server import TEST_PARAMS
@@ -74,3 +75,50 @@ def test_verify_with_server_needs_a_key_and_a_reachable_server(tmp_path: Path):
     down = runner.invoke(verify_app, [str(tmp_path / "v.mp4"), "--server", "127.0.0.1:1",
                                       "--api-key", "vf_x_y"])
     assert down.exit_code == 2 and "audit lookup" in down.output
+
+
+def test_verify_state_dir_catches_rollback_and_fork(make_live_server, service_keys_dir: Path, tmp_path: Path):
+    """The verifier remembers the largest checkpoint it saw; a restored backup or a log rebuilt and
+    re-signed with the real key can no longer answer consistently."""
+    from tests.test_ledger import _fill, _ledger
+    from tests.test_ledger_transparency import _rebuild_without, _restore, _snapshot
+
+    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    live = make_live_server(database_url=url)
+    with live.client(tenant="state") as client:
+        result = client.generate("a paper boat drifting down a rainy street", output=tmp_path, **TEST_PARAMS)
+    state = tmp_path / "verifier-state"
+    args = [str(result.path), "--trust-anchor", str(service_keys_dir / "root-ca.pem"),
+            "--server", live.address, "--api-key", live.key("verifier", "public"),
+            "--ledger-key", str(service_keys_dir / "ledger-pub.pem"), "--state-dir", str(state), "--json"]
+
+    first = runner.invoke(verify_app, args)
+    assert first.exit_code == 0, first.output
+    assert "first checkpoint" in json.loads(first.stdout)[0]["audit"]["proof"]["consistency"]
+    old = _snapshot(url)
+    for _ in range(3):  # every Verify is itself recorded: the log grows between lookups
+        again = runner.invoke(verify_app, args)
+        assert again.exit_code == 0, again.output
+        assert "consistent with the checkpoint seen before" in json.loads(again.stdout)[0]["audit"]["proof"][
+            "consistency"]
+    seen = int((next(state.iterdir())).read_text().split("\n")[1])
+
+    _restore(url, old)  # the operator restores a backup taken earlier
+    rolled = runner.invoke(verify_app, args)
+    assert rolled.exit_code == 1, rolled.output
+    assert "rollback" in rolled.output and f"size {seen}" in rolled.output, rolled.output
+
+    key = service_keys_dir / "ledger-key.pem"
+    _rebuild_without(url, key, drop=0)  # a fork, signed with the operator's real key...
+    _fill(_ledger(url, key), seen)  # ...and larger than anything the verifier saw
+    forked = runner.invoke(verify_app, args)
+    assert forked.exit_code == 1 and "fork" in forked.output, forked.output
+
+    # The SDK: a size the log does not have is a clear INVALID_ARGUMENT, not a crash.
+    from veriframe.service.client import InvalidArgument
+
+    with live.client("verifier", "public") as client:
+        size = client.latest_checkpoint().tree_size
+        assert client.consistency_proof(1, size).second_size == size
+        with pytest.raises(InvalidArgument, match="not"):
+            client.consistency_proof(1, size + 10)

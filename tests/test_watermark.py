@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from veriframe.provenance import payload, watermark
+from veriframe.provenance import payload, watermark, watermark_v1, watermark_v2
 from veriframe.provenance.ids import format_id, new_provenance_id, parse_id
-from veriframe.provenance.synthetic import natural_video
+from veriframe.provenance.synthetic import content_video, natural_video
 
 
 def _psnr(a: np.ndarray, b: np.ndarray) -> float:
@@ -55,17 +55,27 @@ def test_payload_corrects_errors_and_rejects_garbage():
     assert payload.decode_soft(-np.ones(payload.CODEWORD_BITS)) is None
 
 
+def test_v2_code_corrects_noise_and_rejects_garbage():
+    rng = np.random.default_rng(2)
+    pid = 0x0DDBA11CAFE00042
+    clean = 2.0 * payload.encode_id_v2(pid).astype(np.float64) - 1.0
+    assert payload.decode_soft_v2(clean).provenance_id == pid
+    # A soft-decision Viterbi decoder: ~10% of the hard decisions wrong is still decoded.
+    noisy = clean + rng.normal(0.0, 0.8, clean.size)
+    assert np.mean((noisy > 0) != (clean > 0)) > 0.05
+    decoded = payload.decode_soft_v2(noisy)
+    assert decoded is not None and decoded.provenance_id == pid and decoded.bit_errors > 15
+    assert all(payload.decode_soft_v2(rng.normal(size=payload.V2_CODED_BITS)) is None for _ in range(300))
+    assert payload.decode_soft_v2(np.ones(payload.V2_CODED_BITS)) is None
+    assert payload.decode_soft_v2(-np.ones(payload.V2_CODED_BITS)) is None
+    # A v1 codeword is not a v2 one (own tag personalisation), and vice versa.
+    assert payload.decode_soft(2.0 * payload.encode_id(pid) - 1.0).provenance_id == pid
+
+
 def test_false_positive_bound_is_below_one_in_a_million():
-    bound = watermark.MAX_DECODES * payload.MAX_CANDIDATES_PER_DECODE * 2.0**-32
-    assert bound <= 1e-6
-
-
-def test_frame_keys_shuffle_bits_differently():
-    pid = new_provenance_id()
-    frames = [payload.frame_bits(pid, t) for t in range(payload.NUM_KEYS)]
-    # Same multiset of bits, different arrangement in every frame of a key cycle.
-    assert len({f.tobytes() for f in frames}) == payload.NUM_KEYS
-    assert np.array_equal(payload.frame_bits(pid, 0), payload.frame_bits(pid, payload.NUM_KEYS))
+    assert watermark.MAX_CANDIDATES == (watermark_v2.MAX_DECODES
+                                        + watermark_v1.MAX_DECODES * payload.MAX_CANDIDATES_PER_DECODE)
+    assert watermark.FALSE_POSITIVE_BOUND <= 1e-6
 
 
 # ------------------------------------------------------------------ embedding
@@ -73,115 +83,172 @@ def test_frame_keys_shuffle_bits_differently():
 
 @pytest.fixture(scope="module")
 def marked_720():
-    """16 natural-looking 720x480 frames, marked (most attacks need the real output size)."""
-    frames = natural_video(16, 480, 720, seed=11)
+    """6 natural-looking 720x480 frames, marked (the service's real output size)."""
+    frames = natural_video(6, 480, 720, seed=11)
     pid = new_provenance_id()
     return frames, watermark.embed_frames(frames, pid), pid
 
 
-def test_embedding_is_invisible_enough_and_readable_by_the_library(marked_720):
-    from imwatermark import WatermarkDecoder
+def _boundary_ratio(delta: np.ndarray) -> float:
+    """Mean |step| of ``delta`` across 8-pixel block boundaries over that inside blocks (1 = no blocks)."""
+    steps = np.abs(np.diff(delta.astype(np.float64), axis=1))
+    at_edge = steps[:, 7::8].mean()
+    inside = np.delete(steps, np.s_[7::8], axis=1).mean()
+    return float(at_edge / max(inside, 1e-9))
 
+
+def test_mark_is_invisible_on_a_smooth_gradient():
+    # A smooth horizontal gradient: the worst case for block patterns (nothing to hide them in).
+    ramp = np.linspace(40, 200, 720, dtype=np.float32)[None, :, None] + np.zeros((480, 1, 3), np.float32)
+    frames = np.repeat(np.rint(ramp).astype(np.uint8)[None], 2, axis=0)
+    marked = watermark.embed_frames(frames, 0x0123456789ABCDEF)
+    assert _psnr(marked, frames) >= 46.0
+    delta = marked[0, ..., 1].astype(np.int16) - frames[0, ..., 1]
+    assert abs(_boundary_ratio(delta) - 1.0) < 0.1
+    # The v1 mark on the same frame is the block patchwork this replaces (so the check can fail).
+    old = watermark_v1.embed_frames(frames[:1], 0x0123456789ABCDEF)
+    assert _boundary_ratio(old[0, ..., 1].astype(np.int16) - frames[0, ..., 1]) > 2.0
+    assert watermark.detect_frames(marked).provenance_id == 0x0123456789ABCDEF
+
+
+def test_clean_detection_and_psnr(marked_720):
     frames, marked, pid = marked_720
-    assert _psnr(marked, frames) >= 38.0
-    decoder = WatermarkDecoder("bits", payload.EMBED_BITS)
-    for t in (0, 5):
-        bits = decoder.decode(np.ascontiguousarray(marked[t][..., ::-1]), "dwtDctSvd",
-                              scales=[watermark.SCALE, 0, 0])
-        assert np.array_equal(np.asarray(bits, np.uint8), payload.frame_bits(pid, t))
-
-
-def test_clean_detection(marked_720):
-    _, marked, pid = marked_720
+    assert _psnr(marked, frames) >= 42.0
     result = watermark.detect_frames(marked)
-    assert result.found and result.provenance_id == pid and result.confidence == 1.0
+    assert result.found and result.provenance_id == pid and result.confidence >= 0.98
+    assert result.registration.startswith("v2 pixel grid")
 
 
-@pytest.mark.parametrize("crf", [23, 28])
-def test_survives_h264_reencode(marked_720, crf, tmp_path):
-    _, marked, pid = marked_720
-    result = watermark.detect_frames(_reencode(marked, crf, tmp_path))
-    assert result.found and result.provenance_id == pid
-
-
-def test_survives_downscale_and_back(marked_720):
+def _resize(frames: np.ndarray, width: int, height: int) -> np.ndarray:
     import cv2
 
+    interp = cv2.INTER_AREA if width < frames.shape[2] else cv2.INTER_CUBIC
+    return np.stack([cv2.resize(f, (width, height), interpolation=interp) for f in frames])
+
+
+def _rotate(frames: np.ndarray, degrees: float) -> np.ndarray:
+    import cv2
+
+    h, w = frames.shape[1:3]
+    matrix = cv2.getRotationMatrix2D((w / 2, h / 2), degrees, 1.0)
+    return np.stack([cv2.warpAffine(f, matrix, (w, h), borderMode=cv2.BORDER_REFLECT) for f in frames])
+
+
+def _pad(frames: np.ndarray, width: int) -> np.ndarray:
+    out = np.zeros((len(frames), frames.shape[1], width, 3), np.uint8)
+    left = (width - frames.shape[2]) // 2
+    out[:, :, left : left + frames.shape[2]] = frames
+    return out
+
+
+GEOMETRY = {
+    "crop 25% of the area, off centre, flipped": lambda f: f[:, 37:277, 301:661, :][:, :, ::-1],
+    "scale 33% (240x160)": lambda f: _resize(f, 240, 160),
+    "stretched to 1280x720": lambda f: _resize(f, 1280, 720),
+    "rotation 5 degrees": lambda f: _rotate(f, 5.0),
+    "crop 10% then 50%": lambda f: _resize(f[:, 24:456, 36:684], 324, 216),
+    "letterbox 854x480": lambda f: _pad(f, 854),
+}
+
+
+@pytest.mark.parametrize("attack", list(GEOMETRY))
+def test_survives_geometric_attacks(marked_720, attack):
     _, marked, pid = marked_720
-    attacked = np.stack([cv2.resize(cv2.resize(f, (360, 240), interpolation=cv2.INTER_AREA), (720, 480),
-                                    interpolation=cv2.INTER_CUBIC) for f in marked])
-    assert watermark.detect_frames(attacked).provenance_id == pid
-    # Kept at half size: the detector re-registers by resizing to the standard size.
-    small = np.stack([cv2.resize(f, (360, 240), interpolation=cv2.INTER_AREA) for f in marked])
-    result = watermark.detect_frames(small)
-    assert result.provenance_id == pid and "rescaled" in result.registration
+    attacked = np.ascontiguousarray(GEOMETRY[attack](marked[:4]))
+    result = watermark.detect_frames(attacked)
+    assert result.found and result.provenance_id == pid, result
 
 
-@pytest.mark.parametrize("gain", [0.9, 1.1])
-def test_survives_brightness_change(marked_720, gain):
+def _social(marked: np.ndarray, tmp_path) -> np.ndarray:
+    """9:16 portrait crop (270x480) -> 360 px wide -> H.264 CRF 30."""
+    return _reencode(_resize(np.ascontiguousarray(marked[:, :, 225:495]), 360, 640), 30, tmp_path)
+
+
+def test_survives_social_pipeline_on_smooth_content(tmp_path):
+    frames = content_video("sky", 6, 480, 720, seed=4)
+    pid = new_provenance_id()
+    result = watermark.detect_frames(_social(watermark.embed_frames(frames, pid), tmp_path))
+    assert result.provenance_id == pid and "scale 1.3" in result.registration
+
+
+@pytest.mark.xfail(strict=True, reason="known limit: on textured content the 9:16 + CRF 30 pipeline "
+                   "still loses the id (see docs/benchmarks.md, watermark v2)")
+def test_social_pipeline_on_textured_content(marked_720, tmp_path):
     _, marked, pid = marked_720
-    attacked = np.clip(marked.astype(np.float64) * gain, 0, 255).astype(np.uint8)
-    assert watermark.detect_frames(attacked).provenance_id == pid
+    assert watermark.detect_frames(_social(marked, tmp_path)).provenance_id == pid
 
 
-def test_survives_crop_and_reencode(marked_720, tmp_path):
+@pytest.mark.parametrize("kind", ["sky", "night"])
+def test_survives_h264_on_hard_content(kind, tmp_path):
+    frames = content_video(kind, 6, 480, 720, seed=3)
+    pid = new_provenance_id()
+    marked = watermark.embed_frames(frames, pid)
+    assert watermark.detect_frames(_reencode(marked, 28, tmp_path)).provenance_id == pid
+
+
+def test_survives_frame_edits(marked_720, tmp_path):
     _, marked, pid = marked_720
-    cropped = np.ascontiguousarray(marked[:, 19 : 19 + 432, 37 : 37 + 648])  # 10% off, odd offsets
-    result = watermark.detect_frames(_reencode(cropped, 23, tmp_path))
-    assert result.provenance_id == pid and result.registration.startswith("crop")
+    index = [5, 4, 4, 2, 0]  # reversed, duplicated and dropped frames
+    assert watermark.detect_frames(_reencode(marked[index], 23, tmp_path, fps=6)).provenance_id == pid
+    # A single frame (an exported still) carries the whole id.
+    assert watermark.detect_frames(marked[3]).provenance_id == pid
 
 
-def test_survives_large_flat_padding(marked_720, tmp_path):
-    # Only a 500x300 window of the picture kept, pasted on a grey canvas (flat areas must not outvote it).
-    _, marked, pid = marked_720
-    canvas = np.full_like(marked, 128)
-    canvas[:, 50:350, 37:537] = marked[:, 50:350, 37:537]
-    assert watermark.detect_frames(_reencode(canvas, 23, tmp_path)).provenance_id == pid
+def test_v1_files_are_still_detected(tmp_path):
+    frames = natural_video(4, 480, 720, seed=21)
+    old = watermark_v1.embed_frames(frames, 0xFEEDFACE12345678)
+    result = watermark.detect_frames(_reencode(old, 23, tmp_path))
+    assert result.provenance_id == 0xFEEDFACE12345678 and result.registration.startswith("v1")
 
 
-def test_survives_frame_rate_change(marked_720, tmp_path):
-    _, marked, pid = marked_720
-    # Drop every third frame, duplicate others, reorder the tail: like a 8 -> 6 fps conversion.
-    index = [t for t in range(len(marked)) if t % 3] + [4, 4, 9]
-    result = watermark.detect_frames(_reencode(marked[index], 23, tmp_path, fps=6))
-    assert result.provenance_id == pid
-    # A single frame (e.g. an exported still) still carries the id.
-    assert watermark.detect_frames(marked[7]).provenance_id == pid
+def test_v1_frames_are_readable_by_the_library():
+    from imwatermark import WatermarkDecoder
+
+    frames = natural_video(2, 480, 720, seed=12)
+    pid = new_provenance_id()
+    marked = watermark_v1.embed_frames(frames, pid)
+    decoder = WatermarkDecoder("bits", payload.EMBED_BITS)
+    bgr = np.ascontiguousarray(marked[1][..., ::-1])
+    bits = decoder.decode(bgr, "dwtDctSvd", scales=[watermark_v1.SCALE, 0, 0])
+    assert np.array_equal(np.asarray(bits, np.uint8), payload.frame_bits(pid, 1))
 
 
-def test_unmarked_videos_yield_nothing(tmp_path, monkeypatch):
+def _stock_marked(frames: np.ndarray, seed: int) -> np.ndarray:
+    """Frames marked by the stock library with another (random) payload."""
+    from imwatermark import WatermarkEncoder
+
+    encoder = WatermarkEncoder()
+    encoder.set_watermark("bits", list(np.random.default_rng(seed).integers(0, 2, 32)))
+    method = ("dwtDct", "dwtDctSvd")[seed % 2]
+    return np.stack([encoder.encode(np.ascontiguousarray(f[..., ::-1]), method)[..., ::-1] for f in frames])
+
+
+def test_unmarked_items_yield_nothing(tmp_path, monkeypatch):
     calls = []
-    real_decode = payload.decode_soft
-
-    def counting_decode(soft):
-        calls.append(1)
-        return real_decode(soft)
-
-    monkeypatch.setattr(payload, "decode_soft", counting_decode)
-    found = []
-    for seed in range(40):
-        frames = natural_video(3, 256, 256, seed=1000 + seed)
-        result = watermark.detect_frames(frames)
-        if result.found:
-            found.append((seed, result))
+    real = payload.decode_soft_v2
+    monkeypatch.setattr(payload, "decode_soft_v2", lambda soft: calls.append(1) or real(soft))
+    items = []
+    for seed, kind in enumerate(["textured", "sky", "night", "motion"] * 3):
+        h, w = [(256, 256), (240, 320), (480, 720)][seed % 3]
+        items.append(content_video(kind, 3, h, w, seed=500 + seed))
+    items += [_stock_marked(natural_video(2, 256, 256, seed=600 + s), s) for s in range(4)]
     rng = np.random.default_rng(5)
-    for extra in (np.zeros((3, 256, 256, 3), np.uint8), np.full((3, 256, 256, 3), 255, np.uint8),
-                  rng.integers(0, 256, (3, 256, 256, 3), dtype=np.uint8)):
-        found += [r for r in [watermark.detect_frames(extra)] if r.found]
-    # Sizes that trigger the rescale and crop searches.
-    for seed, (h, w) in enumerate([(240, 360), (432, 648)]):
+    items += [np.zeros((2, 256, 256, 3), np.uint8), np.full((2, 256, 256, 3), 255, np.uint8),
+              rng.integers(0, 256, (2, 256, 256, 3), dtype=np.uint8)]
+    items.append(_reencode(natural_video(4, 432, 648, seed=77), 23, tmp_path))
+    found = []
+    for frames in items:
         calls.clear()
-        result = watermark.detect_frames(_reencode(natural_video(4, h, w, seed=77 + seed), 23, tmp_path))
+        result = watermark.detect_frames(frames)
+        assert len(calls) <= watermark_v2.MAX_DECODES
         if result.found:
             found.append(result)
-        # The false-positive bound counts on this: every path together decodes at most MAX_DECODES.
-        assert 2 <= len(calls) <= watermark.MAX_DECODES
     assert found == []
 
 
 def test_another_id_reads_back_as_itself(marked_720):
     frames, _, pid = marked_720
-    other = watermark.embed_frames(frames[:4], pid ^ 1)
+    other = watermark.embed_frames(frames[:2], pid ^ 1)
     assert watermark.detect_frames(other).provenance_id == pid ^ 1
 
 
@@ -190,5 +257,5 @@ def test_rejects_bad_input():
         watermark.embed_frames(np.zeros((2, 100, 100, 3), np.uint8), 1)
     with pytest.raises(ValueError, match="uint8"):
         watermark.embed_frames(np.zeros((2, 300, 300, 3), np.float32), 1)
-    tiny = watermark.detect_frames(np.zeros((2, 100, 100, 3), np.uint8))
+    tiny = watermark.detect_frames(np.zeros((2, 40, 100, 3), np.uint8))
     assert not tiny.found and "too small" in tiny.registration

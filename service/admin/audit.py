@@ -142,7 +142,27 @@ class AuditAdmin(AdminBase):
             row.body.encode(),
             row.key_id,
             pem,
+            row.note or "",
         )
+
+    def latest_checkpoint(self, principal: Principal) -> CheckpointView:
+        """The signed checkpoint over the whole current log (the head's, signed with every append)."""
+        authorize(principal, "GetLatestCheckpoint")
+        row = self._ledger.latest_checkpoint()
+        if row is None:
+            raise NotFound("the ledger has no signed checkpoint yet: the server signs one with its next "
+                           "append")
+        return self._checkpoint_view(row)
+
+    def consistency_proof(self, principal: Principal, first_size: int, second_size: int = 0) -> Any:
+        """RFC 9162 proof that the tree of `second_size` (0: current) extends the tree of `first_size`."""
+        from veriframe.service.ledger import LedgerError
+
+        authorize(principal, "GetConsistencyProof")
+        try:
+            return self._ledger.consistency_proof(first_size, second_size or None)
+        except LedgerError as error:
+            raise InvalidArgument("first_size", str(error)) from None
 
     def verify_ledger(self, principal: Principal) -> LedgerCheck:
         """Recompute the tree from the events; check every checkpoint (signed with the server's key)."""
@@ -173,9 +193,7 @@ class AuditAdmin(AdminBase):
                     .limit(1)
                 ).first()
             else:
-                cp_row = s.scalars(select(Checkpoint).order_by(Checkpoint.id.desc()).limit(1)).first()
-                if cp_row is not None and cp_row.tree_size <= seq:
-                    cp_row = None  # the event is newer than the last checkpoint: prove against the tree now
+                cp_row = self._ledger.latest_checkpoint()  # the head's: signed with every append
         size = tree_size or (cp_row.tree_size if cp_row is not None else None)
         try:
             proof = self._ledger.inclusion_proof(seq, size)

@@ -10,6 +10,7 @@ from typing import Any
 
 from veriframe.service.auth import ROLE_MATRIX, Principal
 from veriframe.service.errors import InvalidArgument, PermissionDenied
+from veriframe.service.validation import page_offset
 
 _RPC = "/veriframe.v1.ModerationAdmin/"
 DEFAULT_PAGE_SIZE = 50
@@ -108,6 +109,7 @@ class CheckpointView:
     signed_data: bytes
     key_id: str
     public_key_pem: str
+    note: str = ""  # the C2SP signed note (empty for a v1 checkpoint)
 
 
 @dataclass(frozen=True)
@@ -162,13 +164,7 @@ def page_bounds(page_size: int | None, page_token: str | None) -> tuple[int, int
     size = page_size or DEFAULT_PAGE_SIZE
     if not 1 <= size <= MAX_PAGE_SIZE:
         raise InvalidArgument("page_size", f"must be between 1 and {MAX_PAGE_SIZE}")
-    try:
-        offset = int(page_token) if page_token else 0
-    except ValueError:
-        raise InvalidArgument("page_token", "not a token returned by a previous call") from None
-    if offset < 0:
-        raise InvalidArgument("page_token", "not a token returned by a previous call")
-    return size, offset
+    return size, page_offset(page_token)
 
 
 def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:

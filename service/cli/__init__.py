@@ -6,7 +6,7 @@ the database) inside the command, so `veriframe --help` and the light client com
 
 import typer
 
-from veriframe.service.cli import db, demo, generate, keys, model, moderate, provenance, serve
+from veriframe.service.cli import db, demo, generate, job, keys, model, moderate, provenance, serve
 
 app = typer.Typer(
     name="veriframe",
@@ -18,6 +18,7 @@ app.add_typer(model.app, name="model")
 app.add_typer(keys.app, name="keys")
 app.add_typer(provenance.app, name="provenance")
 app.add_typer(db.app, name="db")
+app.add_typer(job.app, name="job")
 app.command("generate")(generate.generate)
 app.command("moderate")(moderate.moderate)
 app.command("serve")(serve.serve)

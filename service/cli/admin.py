@@ -74,6 +74,38 @@ class Connection:
     server_from_command_line: bool = False
 
 
+# The connection options (flag -> takes a value). They belong to the top-level command, so
+# `hoist_connection_options` moves any given after the sub-command to the front before click parses.
+CONNECTION_FLAGS = {"--server": True, "--api-key": True, "--tls": False, "--tls-ca": True,
+                    "--tls-cert": True, "--tls-key": True, "--timeout": True}
+
+
+def hoist_connection_options(args: list[str]) -> list[str]:
+    """`review list --server X` -> `--server X review list` (both orders work for people)."""
+    front: list[str] = []
+    rest: list[str] = []
+    index = 0
+    while index < len(args):
+        arg = args[index]
+        if arg == "--":
+            rest += args[index:]
+            break
+        flag = arg.split("=", 1)[0]
+        if flag in CONNECTION_FLAGS:
+            takes_value = CONNECTION_FLAGS[flag] and "=" not in arg
+            front += args[index : index + 1 + takes_value]
+            index += 1 + takes_value
+            continue
+        rest.append(arg)
+        index += 1
+    return front + rest
+
+
+def run() -> None:
+    """The `veriframe-admin` console script."""
+    app(args=hoist_connection_options(sys.argv[1:]), prog_name="veriframe-admin")
+
+
 @app.callback()
 def main(
     ctx: typer.Context,
@@ -85,7 +117,7 @@ def main(
     tls_key: Path | None = connection.tls_key(),
     timeout: float = typer.Option(30.0, "--timeout", min=0.1, help="Seconds per call."),
 ) -> None:
-    """Connection options come before the command: veriframe-admin --server HOST:PORT review list."""
+    """Connection options go before or after the command: veriframe-admin review list --server HOST:PORT."""
     from click.core import ParameterSource
 
     source = ctx.get_parameter_source("server")
@@ -569,20 +601,36 @@ def keys_list(ctx: typer.Context, tenant: str = typer.Option("", "--tenant", hel
               include_revoked: bool = typer.Option(False, "--all", help="Include revoked keys."),
               as_json: bool = JSON_OPTION) -> None:
     """API keys (never their secrets): id, prefix, role, tenant, name, created, revoked."""
-    from rich.table import Table
-
     with _calling(ctx) as client:
         keys = list(client.iter_api_keys(tenant=tenant, include_revoked=include_revoked))
     if as_json:
         _print_json([_key_dict(k) for k in keys])
         return
-    table = Table(title=f"{len(keys)} API key(s)")
-    for column in ("key id", "prefix", "role", "tenant", "name", "created", "created by", "revoked"):
-        table.add_column(column, no_wrap=column == "key id", overflow="ellipsis")
+    console = _console()
+    console.print(_keys_table(keys, narrow=console.width < 120))
+
+
+def _keys_table(keys: list[Any], *, narrow: bool) -> Any:
+    """Every column on a wide terminal; at 80 columns the ones that fit whole (ids are never cut)."""
+    from rich import box
+    from rich.table import Table
+
+    if not narrow:
+        table = Table(title=f"{len(keys)} API key(s)")
+        for column in ("key id", "prefix", "role", "tenant", "name", "created", "created by", "revoked"):
+            table.add_column(column, no_wrap=column == "key id", overflow="ellipsis")
+        for k in keys:
+            table.add_row(k.id, k.prefix, _ROLE.get(k.role, "?"), k.tenant, k.name, _when(k.created_at),
+                          k.created_by[:8], _when(k.revoked_at) if k.revoked else "")
+        return table
+    table = Table(title=f"{len(keys)} API key(s); names and dates: --json or a wider terminal",
+                  box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
+    for column in ("key id", "prefix", "role", "tenant"):
+        table.add_column(column, no_wrap=column != "tenant", overflow="fold")
+    table.add_column("revoked", no_wrap=True)
     for k in keys:
-        table.add_row(k.id, k.prefix, _ROLE.get(k.role, "?"), k.tenant, k.name, _when(k.created_at),
-                      k.created_by[:8], _when(k.revoked_at) if k.revoked else "")
-    _console().print(table)
+        table.add_row(k.id, k.prefix, _ROLE.get(k.role, "?"), k.tenant, "yes" if k.revoked else "")
+    return table
 
 
 @keys_app.command("revoke")
@@ -716,10 +764,27 @@ def audit_export(ctx: typer.Context, job: str = _JOB, key: str = _KEY, tenant: s
 @audit_app.command("checkpoint")
 def audit_checkpoint(ctx: typer.Context,
                      create: bool = typer.Option(False, "--create", help="Sign a new checkpoint first."),
+                     database: str | None = typer.Option(
+                         None, "--database", help="Read it from this database (read-only), not a server."),
+                     server: str | None = typer.Option(None, "--server", help="Server address (as the global "
+                                                       "--server)."),
+                     out: Path | None = typer.Option(None, "--out", help="Write the signed note (C2SP "
+                                                     "checkpoint) to FILE: keep it as a trusted checkpoint."),
                      as_json: bool = JSON_OPTION) -> None:
-    """The latest signed checkpoint (tree size, root hash, signature, key)."""
+    """The latest signed checkpoint (tree size, root hash, signature, key; the C2SP signed note)."""
+    from veriframe.service.cli import ledger_audit
+
+    if database:
+        ledger_audit.checkpoint_from_database(database, out)
+        return
+    if server:
+        ctx.find_root().obj.server = server
     with _calling(ctx) as client:
-        checkpoint = client.get_checkpoint(create=create)
+        checkpoint = client.get_checkpoint(create=True) if create else client.latest_checkpoint()
+    if out is not None:
+        ledger_audit.write_out(out, checkpoint.note)
+        typer.echo(f"checkpoint of size {checkpoint.tree_size} written to {out}", err=True)
+        return
     if as_json:
         data = _as_dict(checkpoint)
         data["signed_data"] = checkpoint.signed_data.decode()
@@ -728,7 +793,7 @@ def audit_checkpoint(ctx: typer.Context,
     typer.echo(f"tree size {checkpoint.tree_size}, root {checkpoint.root_hash}, "
                f"{_when(checkpoint.created_at)}, "
                f"key {checkpoint.key_id[:16]}")
-    typer.echo(checkpoint.signed_data.decode(), nl=False)
+    typer.echo(checkpoint.note or checkpoint.signed_data.decode(), nl=False)
 
 
 @audit_app.command("proof")
@@ -742,11 +807,11 @@ def audit_proof(ctx: typer.Context, seq: int = typer.Argument(..., min=0, help="
     """An inclusion proof for one event, re-checked here: the audit path leads to the (signed) root.
 
     Exit 0 when it holds, 1 when it does not."""
-    from veriframe.service.client.proofs import check_inclusion_proof
+    from veriframe.service.client.audit_lookup import Trust, check_inclusion_proof
 
     with _calling(ctx) as client:
         proof = client.inclusion_proof(seq, tree_size=tree_size)
-    check = check_inclusion_proof(proof, public_key)
+    check = check_inclusion_proof(proof, Trust(public_key))
     path_ok, checkpoint_ok, how, ok = check.path_ok, check.checkpoint_ok, check.how, check.ok
     if as_json:
         data = _as_dict(proof)
@@ -791,73 +856,47 @@ def audit_verify(
         None, "--public-key", help="ledger-pub.pem: also check every checkpoint's ES256 signature."),
     keys: Path | None = typer.Option(
         None, "--keys", help="A key directory (veriframe keys init): its ledger-pub.pem, as --public-key."),
+    trusted_checkpoint: list[Path] = typer.Option(
+        [], "--trusted-checkpoint", help="A checkpoint kept outside the database (audit checkpoint --out; "
+        "repeatable): exit 1 if the log is smaller than it or not an extension of it."),
+    incremental: bool = typer.Option(
+        False, "--incremental", help="Check only what came after the largest --trusted-checkpoint."),
+    witness_key: list[Path] = typer.Option(
+        [], "--witness-key", help="A witness's verifier key (audit witness --init): trusted checkpoints "
+        "must carry its cosignature (repeatable)."),
+    witness_quorum: int | None = typer.Option(
+        None, "--witness-quorum", min=0, help="Cosignatures required (default: 1 with --witness-key)."),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
 ) -> None:
     """Recompute the ledger's Merkle tree and checkpoints; list every edited, deleted, inserted or
-    reordered event. With --database, checkpoint signatures need the ledger's public key
-    (--public-key or --keys): without one, a ledger that has checkpoints is not called intact.
-    Exit 0 intact, 1 tampering found or checkpoints left unchecked, 2 unusable input or database
-    unreachable."""
+    reordered event, unsigned tail, rollback or fork. With --database, checkpoint signatures need the
+    ledger's public key (--public-key or --keys): without one, a ledger that has checkpoints is not
+    called intact. Exit 0 intact, 1 tampering found or checkpoints left unchecked, 2 unusable input or
+    database unreachable."""
     # (admin tool) No database, or one only from the environment while --server was given: ask the server.
     from click.core import ParameterSource
+
+    from veriframe.service.cli import ledger_audit
 
     from_env = ctx.get_parameter_source("database") == ParameterSource.ENVIRONMENT
     if database is None or (from_env and ctx.find_root().obj.server_from_command_line):
         _audit_verify_server(ctx, as_json)
-    from veriframe.service.db import DatabaseUnavailable, make_engine, redact, session_factory
-    from veriframe.service.db.engine import read_only_url
-    from veriframe.service.ledger import Ledger, LedgerError, load_public_key
-
-    if public_key and keys:
-        typer.echo("error: pass --public-key or --keys, not both", err=True)
-        raise typer.Exit(2)
-    key_file = public_key or (str(keys / "ledger-pub.pem") if keys else None)
-    try:
-        key = load_public_key(Path(key_file)) if key_file else None
-    except (OSError, ValueError) as error:
-        typer.echo(f"error: cannot read the public key {key_file}: {error}", err=True)
-        raise typer.Exit(2) from None
-    try:
-        # Read-only: verifying never writes, and a mistyped SQLite path must not create a new database.
-        engine = make_engine(read_only_url(database))
-    except FileNotFoundError as error:
-        typer.echo(f"error: {error}", err=True)
-        raise typer.Exit(2) from None
-    except Exception as error:  # an unparseable URL or a missing driver: usage, not tampering
-        typer.echo(f"error: cannot use database URL: {error}", err=True)
-        raise typer.Exit(2) from None
-    try:
-        report = Ledger(session_factory(engine)).verify(public_key=key)
-    except (DatabaseUnavailable, LedgerError) as error:
-        typer.echo(f"error: {error}", err=True)
-        raise typer.Exit(2) from None
-    finally:
-        engine.dispose()
-
-    # Without the public key nothing proves the checkpoints are the server's: someone with write access
-    # to the database can re-sign the whole tree with a key of their own. Not "intact", then.
-    unchecked = 0 if report.signatures_checked else report.checkpoints
-    not_checked = f"{unchecked} checkpoint(s) not checked: pass --public-key/--keys" if unchecked else None
-    ok = report.ok and not unchecked
-    if as_json:
-        typer.echo(json.dumps({"database": redact(database), **report.to_dict(), "ok": ok,
-                               "not_checked": not_checked}, indent=2))
-    else:
-        signatures = "signatures checked" if report.signatures_checked else "signatures NOT checked"
-        typer.echo(f"ledger {redact(database)}: {report.events} events, tree size {report.tree_size}, "
-                   f"root {report.root_hash}, {report.checkpoints} checkpoints ({signatures})")
-        for finding in report.findings:
-            typer.echo(f"  {finding}")
-        if not report.ok:
-            typer.echo(f"TAMPERED: {len(report.findings)} finding(s)")
-        if not_checked:
-            typer.echo(f"NOT VERIFIED: {not_checked}")
-        if ok:
-            typer.echo("intact")
-    raise typer.Exit(0 if ok else 1)
+    key = ledger_audit.read_public_key(public_key, keys)
+    witnesses, quorum = ledger_audit.read_witness_keys(witness_key, witness_quorum)
+    trusted = ledger_audit.read_trusted(trusted_checkpoint, key, witnesses, quorum)
+    ledger_audit.verify_database(database, key, trusted, incremental, as_json)
 
 
 # --- end of `audit verify` ----------------------------------------------------------------------------
+
+
+def _register_witness() -> None:
+    from veriframe.service.cli.ledger_audit import make_witness_command
+
+    audit_app.command("witness")(make_witness_command(_calling))
+
+
+_register_witness()
 
 
 # ------------------------------------------------------------------------------------------- stats

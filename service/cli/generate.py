@@ -7,7 +7,6 @@ signed and audited.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import signal
 import threading
@@ -20,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from veriframe.service.cli import connection
+from veriframe.service.cli import engine_flags as flags
 
 if TYPE_CHECKING:
     from veriframe.service.engine import GeneratedVideo, GenerationParams
@@ -42,6 +42,7 @@ class LocalOptions:
     offload: str = "none"
     vae_tiling: bool = False
     vae_slicing: bool = False
+    engine: dict[str, Any] | None = None  # more EngineOptions fields (cli/engine_flags.py)
 
 
 def _fail(message: str, code: int = 2) -> typer.Exit:
@@ -69,22 +70,34 @@ def generate_local(
     ModelLoadError) for the caller to report.
     """
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from veriframe.service.engine import Engine
+    from veriframe.service.engine import EngineOptions
+    from veriframe.service.engine.parallel import load_engine
 
     console = Console(stderr=True)
     model = resolve_model(options.model, params.mode)
+    engine_options = EngineOptions.from_mapping(
+        {
+            "device": options.device,
+            "dtype": options.dtype,
+            "offload": options.offload,
+            "vae_tiling": options.vae_tiling,
+            "vae_slicing": options.vae_slicing,
+            **(options.engine or {}),
+        }
+    )
     with console.status(f"loading {model} ..."):
-        engine = Engine.load(
-            model,
-            device=options.device,
-            dtype=options.dtype,
-            offload=options.offload,  # type: ignore[arg-type]
-            vae_tiling=options.vae_tiling,
-            vae_slicing=options.vae_slicing,
-        )
-    engine.validate(params)  # fail before the progress bar appears
+        engine = load_engine(model, engine_options)
+    try:
+        engine.validate(params)  # fail before the progress bar appears
+        return _run_with_progress(engine, params, console, progress)
+    finally:
+        if hasattr(engine, "close"):  # a multi-device engine: stop its follower processes
+            engine.close()
+
+
+def _run_with_progress(engine: Any, params: GenerationParams, console: Any, progress: bool) -> GeneratedVideo:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     stop = threading.Event()
 
@@ -110,6 +123,8 @@ def generate_local(
             signal.signal(signal.SIGINT, previous)
 
 
+_ENGINE_FLAGS = ("compile", "attention", "fuse_qkv", "vae_channels_last", "fp8", "cache", "devices")
+
 # Options that only mean something when the model runs here: refused with --server, not ignored.
 LOCAL_ONLY = {
     "model": "--model",
@@ -118,6 +133,13 @@ LOCAL_ONLY = {
     "offload": "--offload",
     "vae_tiling": "--vae-tiling",
     "vae_slicing": "--vae-slicing",
+    "compile": "--compile",
+    "attention": "--attention",
+    "fuse_qkv": "--fuse-qkv",
+    "vae_channels_last": "--vae-channels-last",
+    "fp8": "--fp8",
+    "cache": "--cache",
+    "devices": "--devices",
     "crf": "--crf",
     "frames_dir": "--frames-dir",
     "keys": "--keys",
@@ -138,7 +160,13 @@ def _local_only_given(ctx: typer.Context) -> list[str]:
 def generate(
     ctx: typer.Context,
     prompt: str = typer.Argument(..., help="What the video should show (at most 226 T5 tokens)."),
-    output: Path = typer.Option(..., "-o", "--output", help="MP4 file to write."),
+    output: str | None = typer.Option(
+        None,
+        "-o",
+        "--output",
+        help="MP4 file to write (required locally); with --server also a directory (existing, or ending "
+        "with /) for the server's file name (default: the current directory).",
+    ),
     model: str | None = typer.Option(
         None,
         "--model",
@@ -151,16 +179,30 @@ def generate(
         None, "--strength", help="Video-to-video: how much to change the input, (0, 1] (default 0.8)."
     ),
     seed: int | None = typer.Option(
-        None, "--seed", help="Same seed, same video on the same device (default: random, printed)."
+        None, "--seed", min=0, help="Same seed, same video on the same device (default: random, printed)."
     ),
-    steps: int | None = typer.Option(None, "--steps", help="Denoising steps (model default, 50)."),
-    guidance: float | None = typer.Option(None, "--guidance", help="Classifier-free guidance scale (6)."),
+    steps: int | None = typer.Option(
+        None, "--num-inference-steps", "--steps", min=1, help="Denoising steps (model default, 50)."
+    ),
+    guidance: float | None = typer.Option(
+        None, "--guidance-scale", "--guidance", min=0.0, help="Classifier-free guidance scale (6)."
+    ),
     frames: int | None = typer.Option(
-        None, "--frames", help="Frame count: 8N+1 for CogVideoX 1.0 (49), 16N+1 for 1.5 (81)."
+        None,
+        "--num-frames",
+        "--frames",
+        min=1,
+        help="Frame count: 8N+1 for CogVideoX 1.0 (49), 16N+1 for 1.5 (81).",
     ),
-    fps: int | None = typer.Option(None, "--fps", help="Frames per second of the MP4 (8; 16 for 1.5)."),
-    width: int | None = typer.Option(None, "--width", help="Width, a multiple of 16 (720; 1360 for 1.5)."),
-    height: int | None = typer.Option(None, "--height", help="Height, a multiple of 16 (480; 768 for 1.5)."),
+    fps: int | None = typer.Option(
+        None, "--fps", min=1, help="Frames per second of the MP4 (8; 16 for 1.5)."
+    ),
+    width: int | None = typer.Option(
+        None, "--width", min=1, help="Width, a multiple of 16 (720; 1360 for 1.5)."
+    ),
+    height: int | None = typer.Option(
+        None, "--height", min=1, help="Height, a multiple of 16 (480; 768 for 1.5)."
+    ),
     negative_prompt: str = typer.Option("", "--negative-prompt", help="What to steer away from."),
     device: str | None = typer.Option(None, "--device", help="cuda, cuda:1, cpu (cuda when present)."),
     dtype: str | None = typer.Option(
@@ -174,6 +216,13 @@ def generate(
     ),
     vae_tiling: bool = typer.Option(False, "--vae-tiling", help="Decode in spatial tiles (less GPU memory)."),
     vae_slicing: bool = typer.Option(False, "--vae-slicing", help="Decode one video of a batch at a time."),
+    compile: str | None = flags.COMPILE,
+    attention: str | None = flags.ATTENTION,
+    fuse_qkv: bool | None = flags.FUSE_QKV,
+    vae_channels_last: bool | None = flags.VAE_CHANNELS_LAST,
+    fp8: bool = flags.FP8,
+    cache: str | None = flags.CACHE,
+    devices: str | None = flags.DEVICES,
     crf: int = typer.Option(
         17, "--crf", help="H.264 quality, 0-51, lower is better (17: visually lossless)."
     ),
@@ -197,6 +246,18 @@ def generate(
     return_frames: bool = typer.Option(
         False, "--return-frames", help="--server: also download every signed frame (a zip beside -o)."
     ),
+    no_wait: bool = typer.Option(
+        False, "--no-wait", help="--server: print the job id and state and exit (follow: veriframe job)."
+    ),
+    as_json: bool = typer.Option(
+        False, "--json", help="--server: one JSON object on stdout (job_id, state, path, verification...)."
+    ),
+    timeout: float | None = typer.Option(
+        None, "--timeout", min=0.1, help="--server: stop following after this many seconds (exit 4)."
+    ),
+    callback_url: str | None = typer.Option(
+        None, "--callback-url", help="--server: POST signed webhooks (held, rejected, succeeded, failed)."
+    ),
 ) -> None:
     """Generate a video on this machine (development only), or through the service with --server.
 
@@ -204,9 +265,12 @@ def generate(
     The service (`veriframe serve`) screens prompts, watermarks, signs and audits everything it releases.
     With --server the model, device and encoding are the server's: --model, --keys, --frames-dir,
     --device, --dtype, --offload, --crf and --vae-* are refused (exit 2).
-    Exit codes: 0 done; 1 cancelled, or (--server) blocked, rejected, failed, rate limited or not
-    verified; 2 invalid input or usage, or (--server) the server unreachable or failing; 3 (--server)
-    the key was refused (unauthenticated or permission denied), as for veriframe-admin.
+    With --server the job id is printed as soon as the job is accepted; a job held for human review
+    says so, and how to follow it (`veriframe job wait JOB`); --no-wait exits there.
+    Exit codes: 0 done (--no-wait: accepted); 1 cancelled, or (--server) blocked, rejected, failed,
+    rate limited or not verified; 2 invalid input or usage, or (--server) the server unreachable or
+    failing; 3 (--server) the key was refused (unauthenticated or permission denied), as for
+    veriframe-admin; 4 (--server --timeout) the job had not ended (it goes on).
     """
     if server:  # the product path: the service through the SDK (no torch in this process)
         _generate_remote(ctx)
@@ -225,11 +289,14 @@ def _generate_remote(ctx: typer.Context) -> None:
         )
     p = ctx.params
     run_remote(
-        server=p["server"], api_key=p["api_key"], prompt=p["prompt"], output=p["output"], tls=p["tls"],
+        server=p["server"], api_key=p["api_key"], prompt=p["prompt"], output=p["output"] or "./",
+        tls=p["tls"],
         root_cert=p["root_cert"], client_cert=p["client_cert"], client_key=p["client_key"],
         negative_prompt=p["negative_prompt"], image=p["image"], video=p["video"], strength=p["strength"],
-        seed=p["seed"], steps=p["steps"], guidance_scale=p["guidance"], num_frames=p["frames"],
+        seed=p["seed"], num_inference_steps=p["steps"], guidance_scale=p["guidance"],
+        num_frames=p["frames"],
         fps=p["fps"], width=p["width"], height=p["height"], return_frames=p["return_frames"] or None,
+        as_json=p["as_json"], wait=not p["no_wait"], timeout=p["timeout"], callback_url=p["callback_url"],
     )
 
 
@@ -237,6 +304,11 @@ def _generate_here(p: dict[str, Any]) -> None:
     """Local generation (development): check the options, generate, write (and mark with --keys)."""
     from veriframe.service.engine import Cancelled, InvalidParameter, ModelLoadError
 
+    if p["no_wait"] or p["as_json"] or p["timeout"] is not None or p["callback_url"]:
+        raise _fail("--no-wait, --json, --timeout and --callback-url are for the service: add --server")
+    if p["output"] is None:
+        raise _fail("-o/--output FILE.mp4 is required for local generation")
+    p = {**p, "output": Path(p["output"])}
     if p["image"] is not None and p["video"] is not None:
         raise _fail("use either --image (image-to-video) or --video (video-to-video), not both")
     if p["offload"] not in ("none", "model", "sequential"):
@@ -246,6 +318,7 @@ def _generate_here(p: dict[str, Any]) -> None:
     options = LocalOptions(
         model=p["model"], device=p["device"], dtype=p["dtype"], offload=p["offload"],
         vae_tiling=p["vae_tiling"], vae_slicing=p["vae_slicing"],
+        engine=flags.engine_overrides(**{name: p[name] for name in _ENGINE_FLAGS}),
     )
     started = time.monotonic()
     try:
@@ -304,7 +377,7 @@ def _write(result: GeneratedVideo, p: dict[str, Any]) -> str:
     output, frames_dir = p["output"], p["frames_dir"]
     output.parent.mkdir(parents=True, exist_ok=True)
     if p["keys"] is not None:
-        _mark(result, p["prompt"], output, p["keys"], frames_dir, p["crf"])
+        _mark(result, p["prompt"], output, p["keys"], frames_dir, p["crf"], source=p["image"] or p["video"])
         return "watermarked and signed (not recorded in any audit ledger)"
     encode_mp4(result.frames, result.fps, output, crf=p["crf"])
     if frames_dir is not None:
@@ -313,16 +386,20 @@ def _write(result: GeneratedVideo, p: dict[str, Any]) -> str:
 
 
 def _mark(
-    result: GeneratedVideo, prompt: str, output: Path, keys: Path, frames_dir: Path | None, crf: int
+    result: GeneratedVideo, prompt: str, output: Path, keys: Path, frames_dir: Path | None, crf: int,
+    *, source: Path | None = None,
 ) -> None:
-    """Watermark + encode + sign exactly as the service does (provenance.mark)."""
+    """Watermark + encode + sign exactly as the service does (provenance.mark); an i2v/v2v ``source``
+    becomes the manifest's input ingredient."""
     from veriframe.provenance.ids import new_provenance_id
     from veriframe.provenance.keys import load_keys_dir
     from veriframe.provenance.manifest import ManifestInfo
-    from veriframe.provenance.mark import mark_video
+    from veriframe.provenance.mark import describe_input, mark_video
+    from veriframe.provenance.prompt_commitment import commit_prompt, prompt_key_for
 
     try:
         signing_keys = load_keys_dir(keys)
+        commitment = commit_prompt(prompt, prompt_key_for(keys))
     except (OSError, ValueError) as error:
         raise _fail(f"--keys {keys}: {error}") from error
     info = ManifestInfo(
@@ -331,6 +408,7 @@ def _mark(
         model_version=result.model.version,
         audit_ref=f"veriframe:local:{uuid.uuid4()}",
         params=result.params,
-        prompt_sha256=hashlib.sha256(prompt.encode()).hexdigest(),
+        prompt_commitment=commitment,
+        input=describe_input(source) if source is not None else None,
     )
     mark_video(result.frames, result.fps, output, info, signing_keys, frames_dir=frames_dir, crf=crf)

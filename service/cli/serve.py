@@ -6,6 +6,8 @@ from pathlib import Path
 
 import typer
 
+from veriframe.service.cli import engine_flags as flags
+
 
 def serve(
     config: Path = typer.Option(
@@ -22,7 +24,19 @@ def serve(
     output_dir: Path = typer.Option(None, "--output-dir", help="Where signed videos are kept."),
     workers: int = typer.Option(None, "--workers", help="Generation workers (one per GPU; 0 = API only)."),
     device: str = typer.Option(None, "--device", help="torch device, e.g. cuda or cpu."),
+    devices: str = flags.DEVICES,
+    compile: str = flags.COMPILE,
+    attention: str = flags.ATTENTION,
+    fp8: bool = flags.FP8,
+    cache: str = flags.CACHE,
+    warmup: str = flags.WARMUP,
+    http_listen: str = typer.Option(
+        None, "--http-listen", help="host:port for /metrics, /healthz, /readyz (off by default)."
+    ),
     log_level: str = typer.Option("INFO", "--log-level", help="DEBUG, INFO, WARNING, ERROR."),
+    log_format: str = typer.Option(
+        "text", "--log-format", envvar="VERIFRAME_LOG_FORMAT", help="text, or json (one object a line)."
+    ),
 ) -> None:
     """Serve the Veriframe gRPC API: screen, generate, watermark, sign, record.
 
@@ -35,13 +49,17 @@ def serve(
     """
     import asyncio
     import contextlib
-    import logging
 
     from pydantic import ValidationError
 
+    from veriframe.service.observability import logs
     from veriframe.service.settings import load_settings
 
-    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        logs.configure(log_level, log_format)  # type: ignore[arg-type]
+    except ValueError as exc:
+        typer.echo(f"veriframe serve: {exc}", err=True)
+        raise typer.Exit(2) from None
     try:
         settings = load_settings(
             config,
@@ -52,6 +70,10 @@ def serve(
             output_dir=output_dir,
             workers=workers,
             device=device,
+            **flags.engine_overrides(
+                devices=devices, compile=compile, attention=attention, fp8=fp8, cache=cache, warmup=warmup
+            ),
+            http_listen=http_listen,
         )
     except (ValidationError, OSError, ValueError) as exc:
         typer.echo(f"veriframe serve: bad settings: {exc}", err=True)

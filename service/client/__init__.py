@@ -22,6 +22,7 @@ from veriframe.service.client.errors import (
     Unavailable,
     VeriframeError,
 )
+from veriframe.service.client.job import Job, JobError
 from veriframe.service.client.sync import Client
 
 __all__ = [
@@ -33,6 +34,8 @@ __all__ = [
     "GenerationResult",
     "IntegrityError",
     "InvalidArgument",
+    "Job",
+    "JobError",
     "JobFailed",
     "NotFound",
     "PermissionDenied",

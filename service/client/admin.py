@@ -53,6 +53,8 @@ _READS = (
     "ExportAudit",
     "VerifyLedger",
     "GetInclusionProof",
+    "GetLatestCheckpoint",
+    "GetConsistencyProof",
     "GetStats",
 )
 # gRPC's own retry machinery (https://github.com/grpc/proposal/blob/master/A6-client-retries.md).
@@ -334,6 +336,15 @@ class AdminClient:
     def inclusion_proof(self, seq: int, *, tree_size: int = 0) -> common.InclusionProof:
         request = pb.GetInclusionProofRequest(seq=seq, tree_size=tree_size)
         return self._call(self._stub.GetInclusionProof, request)
+
+    def latest_checkpoint(self) -> common.Checkpoint:
+        """The server's signed checkpoint over its whole log; check `note` with `transparency.checkpoint`."""
+        return self._call(self._stub.GetLatestCheckpoint, pb.GetLatestCheckpointRequest())
+
+    def consistency_proof(self, first_size: int, second_size: int = 0) -> common.ConsistencyProof:
+        """Proof that the tree of `second_size` (0: current) extends the one of `first_size`."""
+        request = pb.GetConsistencyProofRequest(first_size=first_size, second_size=second_size)
+        return self._call(self._stub.GetConsistencyProof, request)
 
     # --- statistics ----------------------------------------------------------------------------------
 

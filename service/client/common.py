@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import uuid
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -157,6 +158,18 @@ def check_job_id(job_id: str) -> str:
     return job_id
 
 
+def _renamed(name: str, value: Any, old_name: str, old_value: Any) -> Any:
+    """The value of a parameter given by its diffusers name or (deprecated) its older name."""
+    from veriframe.service.client.errors import InvalidArgument
+
+    if old_value is None:
+        return value
+    warnings.warn(f"{old_name}= is deprecated: use {name}=", DeprecationWarning, stacklevel=4)
+    if value is not None and value != old_value:
+        raise InvalidArgument(f"give {name} or {old_name}, not both", field=f"params.{name}")
+    return old_value
+
+
 def submit_request(
     prompt: str,
     *,
@@ -167,7 +180,6 @@ def submit_request(
     strength: float | None = None,
     seed: int | None = None,
     num_inference_steps: int | None = None,
-    steps: int | None = None,
     guidance_scale: float | None = None,
     num_frames: int | None = None,
     fps: int | None = None,
@@ -175,19 +187,23 @@ def submit_request(
     height: int | None = None,
     idempotency_key: str | None = None,
     return_frames: bool = False,
+    callback_url: str = "",
+    steps: int | None = None,
+    guidance: float | None = None,
+    frames: int | None = None,
 ) -> generation_pb2.SubmitRequest:
     """A SubmitRequest, checked against the parameter schema (`veriframe.service.params`) before it goes
-    on the wire, naming the field as the server would. `steps` is the older name of
-    `num_inference_steps` (kept for existing callers). An idempotency key is always set (a fresh one by
-    default), so retrying a Submit after a lost reply never makes a second job."""
+    on the wire, naming the field as the server would. The parameters carry diffusers' names;
+    `steps`, `guidance` and `frames` (older names of `num_inference_steps`, `guidance_scale`,
+    `num_frames`) still work, with a DeprecationWarning. An idempotency key is always set (a fresh one
+    by default), so retrying a Submit after a lost reply never makes a second job."""
     from veriframe.service.client.errors import InvalidArgument
 
     if mode is not None and mode not in MODE_PB:
         raise InvalidArgument(f"mode must be one of {', '.join(MODE_PB)}", field="params.mode")
-    if steps is not None and num_inference_steps is not None and steps != num_inference_steps:
-        field = "params.num_inference_steps"
-        raise InvalidArgument("give num_inference_steps or steps, not both", field=field)
-    num_inference_steps = num_inference_steps if num_inference_steps is not None else steps
+    num_inference_steps = _renamed("num_inference_steps", num_inference_steps, "steps", steps)
+    guidance_scale = _renamed("guidance_scale", guidance_scale, "guidance", guidance)
+    num_frames = _renamed("num_frames", num_frames, "frames", frames)
     params = common_pb2.GenerationParams(
         prompt=prompt,
         negative_prompt=negative_prompt,
@@ -209,7 +225,10 @@ def submit_request(
             _check_param(name, value)
             _set_field(params, name, value, f"params.{name}")
     return generation_pb2.SubmitRequest(
-        params=params, idempotency_key=idempotency_key or str(uuid.uuid4()), return_frames=return_frames
+        params=params,
+        idempotency_key=idempotency_key or str(uuid.uuid4()),
+        return_frames=return_frames,
+        callback_url=callback_url,
     )
 
 
@@ -295,12 +314,14 @@ class GenerationResult:
 
 
 class Sink:
-    """Writes downloaded chunks to `dest` (a file, or a directory for the server's file name)."""
+    """Writes downloaded chunks to `dest`: into it, under the server's file name, when it is a directory
+    or looks like one (ends with "/"; it is created), else to that file."""
 
     def __init__(self, dest: str | Path) -> None:
         import hashlib
 
         self.dest = Path(dest)
+        self.into_directory = self.dest.is_dir() or str(dest).endswith(("/", os.sep))
         self.digest = hashlib.sha256()
         self.expected = ""
         self.path: Path | None = None
@@ -311,7 +332,7 @@ class Sink:
 
     def write(self, chunk: generation_pb2.DownloadChunk) -> None:
         if self._handle is None:
-            self.path = self.dest / chunk.filename if self.dest.is_dir() else self.dest
+            self.path = self.dest / chunk.filename if self.into_directory else self.dest
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._part = self.path.with_name(self.path.name + ".part")
             self._handle = open(self._part, "wb")  # noqa: SIM115 (closed in finish/abort)

@@ -16,6 +16,7 @@ import grpc
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential, wait_random
 
 from veriframe.service.api.gen import (
+    admin_pb2,
     admin_pb2_grpc,
     common_pb2,
     generation_pb2,
@@ -253,6 +254,15 @@ class Client:
                 except grpc.RpcError as error:
                     raise E.from_rpc_error(error) from None
         raise AssertionError("unreachable")
+
+    def latest_checkpoint(self) -> common_pb2.Checkpoint:
+        """The ledger's signed checkpoint over its whole log (check `note` locally, with the pinned key)."""
+        return self.call(self.admin.GetLatestCheckpoint, admin_pb2.GetLatestCheckpointRequest())
+
+    def consistency_proof(self, first_size: int, second_size: int = 0) -> common_pb2.ConsistencyProof:
+        """Proof that the tree of `second_size` leaves (0: current) extends the one of `first_size`."""
+        request = admin_pb2.GetConsistencyProofRequest(first_size=first_size, second_size=second_size)
+        return self.call(self.admin.GetConsistencyProof, request)
 
     # --- all of it ------------------------------------------------------------------------------
 

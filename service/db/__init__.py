@@ -21,6 +21,8 @@ from veriframe.service.db.models import (
     Policy,
     PromptText,
     ReviewItem,
+    WebhookCursor,
+    WebhookDelivery,
 )
 
 __all__ = [
@@ -35,6 +37,8 @@ __all__ = [
     "Policy",
     "PromptText",
     "ReviewItem",
+    "WebhookCursor",
+    "WebhookDelivery",
     "current",
     "downgrade",
     "head",

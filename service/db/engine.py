@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import logging
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
@@ -13,6 +15,7 @@ from sqlalchemy import Engine, create_engine, event, exc
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+log = logging.getLogger(__name__)
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 POSTGRES_CONNECT_TIMEOUT_S = 5
 
@@ -65,6 +68,22 @@ def read_only_url(url: str) -> str:
     return read_only.render_as_string(hide_password=False)
 
 
+def private_sqlite_file(url: str) -> None:
+    """Create a new SQLite database file readable by its owner only (0600): it holds prompts, keys'
+    hashes and the ledger. SQLite gives its -wal and -shm files the database file's mode. An existing
+    file that others can read is reported, not changed (the operator decides: `chmod 600 FILE`)."""
+    path = sqlite_file(url)
+    if path is None or make_url(normalise_url(url)).query.get("mode") == "ro":
+        return
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        if path.stat().st_mode & 0o077:
+            log.warning("the database file %s is readable by other users: run `chmod 600 %s`", path, path)
+    except OSError:
+        return  # e.g. a missing directory: SQLite reports that with its own, clearer error
+
+
 def make_engine(url: str, *, echo: bool = False, sqlite_immediate: bool = True) -> Engine:
     """An engine for `url` (SQLite file or PostgreSQL via psycopg 3), set up for concurrent use.
 
@@ -76,6 +95,7 @@ def make_engine(url: str, *, echo: bool = False, sqlite_immediate: bool = True) 
     """
     url = normalise_url(url)
     parsed = make_url(url)
+    private_sqlite_file(url)
     kwargs: dict[str, Any] = {"echo": echo, "pool_pre_ping": True}
     if parsed.get_backend_name() == "postgresql":
         kwargs["connect_args"] = {"connect_timeout": POSTGRES_CONNECT_TIMEOUT_S}

@@ -24,6 +24,7 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    SmallInteger,
     String,
     Text,
     UniqueConstraint,
@@ -190,6 +191,8 @@ class AuditEvent(Base):
     job_id: Mapped[str | None] = mapped_column(String(36))
     payload: Mapped[dict[str, Any]]
     leaf_hash: Mapped[str] = mapped_column(String(64))
+    # The leaf format the event was hashed with (1: sorted-key JSON, 2: RFC 8785); migration 0003.
+    leaf_version: Mapped[int] = mapped_column(SmallInteger, default=1, server_default="1")
 
 
 class MerkleNode(Base):
@@ -222,6 +225,8 @@ class LedgerHead(Base):
     root_hash: Mapped[str] = mapped_column(String(64))
     frontier: Mapped[list[Any]] = mapped_column(default=list)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The C2SP signed note over (tree_size, root_hash), written with every append (migration 0003).
+    checkpoint_note: Mapped[str | None] = mapped_column(Text)
 
 
 class Checkpoint(Base):
@@ -236,3 +241,35 @@ class Checkpoint(Base):
     key_id: Mapped[str] = mapped_column(String(64))
     body: Mapped[str] = mapped_column(Text)
     signature: Mapped[str] = mapped_column(Text)
+    # The full C2SP signed note (v2 checkpoints); NULL for v1 rows (body + separate signature).
+    note: Mapped[str | None] = mapped_column(Text)
+
+
+class WebhookDelivery(Base):
+    """One signed event to POST to a job's callback URL; retried with backoff until delivered or
+    `attempts` runs out. (job_id, event_type) is unique: an event is queued once, by any server."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (UniqueConstraint("job_id", "event_type"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)  # the webhook-id
+    job_id: Mapped[str] = mapped_column(String(36))
+    event_type: Mapped[str] = mapped_column(String(32))  # job.held | job.rejected | job.succeeded | ...
+    url: Mapped[str] = mapped_column(Text)
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    state: Mapped[str] = mapped_column(String(16), default="pending")  # pending | delivered | failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    delivered_at: Mapped[datetime | None]
+
+
+class WebhookCursor(Base):
+    """The single row (id=1): the last ledger seq turned into webhook deliveries."""
+
+    __tablename__ = "webhook_cursor"
+    __table_args__ = (CheckConstraint("id = 1", name="singleton"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    last_seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), default=0)

@@ -16,17 +16,20 @@ from veriframe.service.engine.engine import (
     ResolvedParams,
     inspect_model,
 )
+from veriframe.service.engine.options import EngineOptions, OptionError
 
 __all__ = [
     "FAMILIES",
     "Cancelled",
     "Engine",
+    "EngineOptions",
     "Family",
     "GeneratedVideo",
     "GenerationParams",
     "InvalidParameter",
     "ModelInfo",
     "ModelLoadError",
+    "OptionError",
     "ResolvedParams",
     "inspect_model",
 ]

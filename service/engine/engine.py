@@ -27,17 +27,10 @@ from typing import Any, Literal
 import numpy as np
 
 from veriframe.service import params as schema
+from veriframe.service.engine.options import DTYPES, EngineOptions, OptionError
 from veriframe.service.params import MAX_SEED, MAX_SIDE
 
 Mode = Literal["t2v", "i2v", "v2v"]
-Offload = Literal["none", "model", "sequential"]
-OFFLOADS: tuple[str, ...] = ("none", "model", "sequential")
-SDPA_BACKENDS: dict[str, str] = {  # name -> torch.nn.attention.SDPBackend member
-    "cudnn": "CUDNN_ATTENTION",
-    "flash": "FLASH_ATTENTION",
-    "efficient": "EFFICIENT_ATTENTION",
-    "math": "MATH",
-}
 
 PROMPTS = ("prompt", "negative_prompt")
 # Parameters whose default is the family's (the seed's default is a fresh random one).
@@ -60,6 +53,10 @@ class Cancelled(Exception):
         super().__init__(f"generation cancelled after {steps_done} of {steps_total} steps")
         self.steps_done = steps_done
         self.steps_total = steps_total
+
+
+class NonFiniteOutput(RuntimeError):
+    """The pipeline produced NaN/Inf (e.g. fp16 overflow, a broken kernel): there is no video."""
 
 
 class ModelLoadError(RuntimeError):
@@ -197,6 +194,8 @@ def _resolve_model_path(model: str, *, configs_only: bool = False) -> tuple[Path
     """
     path = Path(model).expanduser()
     if path.is_dir():
+        if not (path / "model_index.json").is_file():
+            raise ModelLoadError(_not_a_checkpoint(model, path))
         return path.resolve(), None
     if path.exists() or model.startswith((".", "/", "~")) or model.count("/") != 1:
         raise ModelLoadError(f"{model}: not a model directory nor a Hugging Face id (owner/name)")
@@ -215,10 +214,21 @@ def _resolve_model_path(model: str, *, configs_only: bool = False) -> tuple[Path
     if offline:
         raise ModelLoadError(
             f"{model}: {problem} and HF_HUB_OFFLINE is set; download it first "
-            f"(`huggingface-cli download {model}`) or pass a local directory"
+            f"(`hf download {model}`) or pass a local directory"
         )
     local = Path(snapshot_download(model, allow_patterns=["*.json"] if configs_only else None))
     return local, local.name if local.parent.name == "snapshots" else None
+
+
+def _not_a_checkpoint(model: str, path: Path) -> str:
+    """What to pass instead of a directory that is not a diffusers checkpoint (e.g. the parent folder
+    that `veriframe model build-tiny DIR` fills with t2v/ and i2v/)."""
+    inside = sorted(child.name for child in path.iterdir() if (child / "model_index.json").is_file())
+    if not inside:
+        return f"{model} is not a diffusers checkpoint (no model_index.json)"
+    listed = " and ".join(f"{name}/" for name in inside)
+    suggestion = "t2v" if "t2v" in inside else inside[0]
+    return f"{model} has {listed}: pass --model {model.rstrip('/')}/{suggestion}"
 
 
 def _has_weights(path: Path) -> bool:
@@ -349,60 +359,68 @@ def inspect_model(model: str) -> ModelInfo:
     return _inspect(model, configs_only=True)[3]
 
 
-_DTYPES = {
-    "float32": "float32",
-    "fp32": "float32",
-    "bfloat16": "bfloat16",
-    "bf16": "bfloat16",
-    "float16": "float16",
-    "fp16": "float16",
-}
+def _prepare(pipe: Any, options: EngineOptions) -> dict[str, Any]:
+    """Apply ``options`` (resolved) in the order diffusers needs; returns facts for the load log.
 
+    Fused QKV first (fp8 then quantises the fused weight), our attention processor, placement, fp8,
+    the VAE layout, cache hooks, and compile last (it traces the hooks too).
+    """
+    from veriframe.service.engine import accel, attention, lossy
 
-def _prepare(
-    pipe: Any,
-    device: str,
-    offload: str,
-    vae_tiling: bool,
-    vae_slicing: bool,
-    fuse_qkv: bool | None,
-    compile: bool,
-) -> None:
-    """Placement, memory savers and the output-preserving speed-ups, in the order diffusers needs."""
-    import torch
-
-    if fuse_qkv if fuse_qkv is not None else device.startswith("cuda"):
-        pipe.fuse_qkv_projections()  # one matmul instead of three per attention: same maths
-    if offload == "model":
-        pipe.enable_model_cpu_offload(device=device)
-    elif offload == "sequential":
-        pipe.enable_sequential_cpu_offload(device=device)
+    facts: dict[str, Any] = {}
+    if options.fuse_qkv:
+        facts["unfused_bytes_freed"] = attention.fuse_qkv(pipe.transformer)
+    attention.install(pipe.transformer, options.attention)
+    if options.offload == "model":
+        pipe.enable_model_cpu_offload(device=options.device)
+    elif options.offload == "sequential":
+        pipe.enable_sequential_cpu_offload(device=options.device)
     else:
-        pipe.to(device)
-    if vae_tiling:
+        pipe.to(options.device)
+    if options.fp8:
+        lossy.apply_fp8(pipe.transformer)
+    if options.vae_channels_last:
+        facts["vae_channels_last_convs"] = accel.vae_channels_last(pipe.vae)
+    if options.vae_tiling:
         pipe.vae.enable_tiling()
-    if vae_slicing:
+    if options.vae_slicing:
         pipe.vae.enable_slicing()
-    if compile:
-        pipe.transformer = torch.compile(pipe.transformer)
+    lossy.apply_cache(pipe, options)
+    facts["compiled_modules"] = accel.compile_transformer(pipe.transformer, options)
+    return facts
+
+
+def _options(options: EngineOptions | None, legacy: dict[str, Any]) -> EngineOptions:
+    """``options`` updated with the keyword arguments given (``compile=True`` means regional)."""
+    given = {k: v for k, v in legacy.items() if v is not None}
+    if isinstance(given.get("compile"), bool):
+        given["compile"] = "blocks" if given["compile"] else "none"
+    try:
+        return replace(options or EngineOptions(), **given).resolve()
+    except OptionError:
+        raise
+    except ValueError as exc:  # EngineOptions' own checks
+        raise OptionError(str(exc)) from exc
 
 
 class Engine:
     """A loaded CogVideoX checkpoint. Generations run one at a time (pipelines keep per-call state)."""
 
-    def __init__(
-        self, pipe: Any, info: ModelInfo, family: Family, *, offload: str, attention: str | None = None
-    ) -> None:
-        if attention is not None and attention not in SDPA_BACKENDS:
-            raise ValueError(f"attention must be one of {', '.join(SDPA_BACKENDS)}, got {attention!r}")
-        self.attention = attention
+    def __init__(self, pipe: Any, info: ModelInfo, family: Family, *, options: EngineOptions) -> None:
         self.pipe = pipe
         self.info = info
         self.family = family
-        self._offload = offload
+        self.options = options
+        self.load_facts: dict[str, Any] = {}
+        self.in_group = False  # a rank of a CFG-parallel group (parallel.py)
+        self._offload = options.offload
         self._lock = threading.Lock()  # pipelines keep per-call state: one generation at a time
         self._v2v: Any = None
-        self._offloaded_on: Any = pipe if offload != "none" else None
+        self._offloaded_on: Any = pipe if options.offload != "none" else None
+
+    @property
+    def attention(self) -> str | None:
+        return self.options.attention
 
     @classmethod
     def for_validation(cls, model: str) -> Engine:
@@ -422,73 +440,79 @@ class Engine:
             raise ModelLoadError(f"{model}: cannot read its tokenizer ({exc})") from exc
         # `validate` reads only the tokenizer and the transformer's config.
         pipe = SimpleNamespace(tokenizer=tokenizer, transformer=SimpleNamespace(config=transformer_config))
-        return cls(pipe, info, family, offload="none")
+        return cls(pipe, info, family, options=EngineOptions(device="cpu"))
 
     @classmethod
     def load(
         cls,
         model: str,
         *,
+        options: EngineOptions | None = None,
+        share_from: Engine | None = None,
         device: str | None = None,
         dtype: str | None = None,
-        offload: Offload = "none",
-        vae_tiling: bool = False,
-        vae_slicing: bool = False,
+        offload: str | None = None,
+        vae_tiling: bool | None = None,
+        vae_slicing: bool | None = None,
         fuse_qkv: bool | None = None,
-        compile: bool = False,
+        compile: bool | str | None = None,
         attention: str | None = None,
     ) -> Engine:
         """Load a checkpoint by Hugging Face id (e.g. ``THUDM/CogVideoX-5b``) or local directory.
 
+        ``options`` (EngineOptions) says how; the keyword arguments override single fields of it.
         ``device`` defaults to CUDA when present, else CPU; ``dtype`` to the model card's choice on
-        CUDA (bf16, fp16 for 2b) and float32 on CPU. ``offload`` trades speed for GPU memory:
-        "model" keeps one component on the GPU at a time, "sequential" streams layer by layer.
-        ``fuse_qkv`` (default: on for CUDA) fuses the attention projections, ``compile`` runs the
-        transformer through ``torch.compile``; neither changes what is computed. ``attention`` pins
-        PyTorch's SDPA backend ("cudnn", "flash", "efficient", "math"; default: PyTorch's choice).
+        CUDA (bf16, fp16 for 2b) and float32 on CPU. ``share_from``: an engine of the same family
+        whose text encoder and VAE are reused when the weights are identical (image-to-video beside
+        text-to-video, see sharing.py). Invalid options raise OptionError (a ValueError).
         """
         import torch
         from diffusers import CogVideoXImageToVideoPipeline, CogVideoXPipeline
         from diffusers.utils import logging as diffusers_logging
         from transformers.utils import logging as transformers_logging
 
-        if offload not in OFFLOADS:
-            raise ValueError(f"offload must be one of {', '.join(OFFLOADS)}, got {offload!r}")
-        device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-        if device.startswith("cuda") and not torch.cuda.is_available():
-            raise ValueError(f"device {device!r} requested but CUDA is not available")
-        if offload != "none" and not device.startswith("cuda"):
-            raise ValueError("CPU offload only makes sense with a CUDA device")
-        if attention is not None and attention not in SDPA_BACKENDS:
-            raise ValueError(f"attention must be one of {', '.join(SDPA_BACKENDS)}, got {attention!r}")
+        from veriframe.service.engine.sharing import shared_components
 
+        opts = _options(
+            options,
+            dict(
+                device=device,
+                dtype=dtype,
+                offload=offload,
+                vae_tiling=vae_tiling,
+                vae_slicing=vae_slicing,
+                fuse_qkv=fuse_qkv,
+                compile=compile,
+                attention=attention,
+            ),
+        )
         path, family, transformer_config, described = _inspect(model)
-        dtype_name = _DTYPES.get((dtype or _recommended_dtype(device, transformer_config)).lower())
-        if dtype_name is None:
-            raise ValueError(
-                f"dtype must be one of {', '.join(sorted(set(_DTYPES.values())))}, got {dtype!r}"
-            )
+        dtype_name = DTYPES[(opts.dtype or _recommended_dtype(opts.device, transformer_config)).lower()]
 
         # Per-component loading bars are noise in a service log and under our own progress bar.
         diffusers_logging.disable_progress_bar()
         transformers_logging.disable_progress_bar()
         pipeline_class = CogVideoXImageToVideoPipeline if described.task == "i2v" else CogVideoXPipeline
+        shared = shared_components(share_from, path, dtype_name) if share_from is not None else {}
         try:
-            pipe = pipeline_class.from_pretrained(path, dtype=getattr(torch, dtype_name))
+            pipe = pipeline_class.from_pretrained(path, dtype=getattr(torch, dtype_name), **shared)
         except (OSError, ValueError) as exc:
             raise ModelLoadError(f"{model}: cannot load the pipeline ({exc})") from exc
         pipe.set_progress_bar_config(disable=True)
 
-        _prepare(pipe, device, offload, vae_tiling, vae_slicing, fuse_qkv, compile)
+        opts = replace(opts, dtype=dtype_name)
+        facts = _prepare(pipe, opts)  # shared modules are already prepared: a no-op for them
         info = replace(
             described,
             pipeline=type(pipe).__name__,
             scheduler=type(pipe.scheduler).__name__,
-            device=device,
+            device=opts.device,
             dtype=dtype_name,
             components={name: type(c).__name__ for name, c in pipe.components.items() if c is not None},
         )
-        return cls(pipe, info, family, offload=offload, attention=attention)
+        engine = cls(pipe, info, family, options=opts)
+        engine.load_facts = {**facts, "shared_components": sorted(shared)}
+        return engine
 
     @classmethod
     def from_pipeline(
@@ -497,18 +521,31 @@ class Engine:
         *,
         name: str,
         version: str,
-        device: str,
-        offload: Offload = "none",
-        vae_tiling: bool = False,
-        vae_slicing: bool = False,
+        options: EngineOptions | None = None,
+        device: str | None = None,
+        offload: str | None = None,
+        vae_tiling: bool | None = None,
+        vae_slicing: bool | None = None,
         fuse_qkv: bool | None = None,
-        compile: bool = False,
+        compile: bool | str | None = None,
         attention: str | None = None,
     ) -> Engine:
         """Wrap a pipeline built in memory (benchmarks build random-weight models without a directory).
 
         The same preparation and validation as :meth:`load`; ``pipe`` is modified in place.
         """
+        opts = _options(
+            options,
+            dict(
+                device=device,
+                offload=offload,
+                vae_tiling=vae_tiling,
+                vae_slicing=vae_slicing,
+                fuse_qkv=fuse_qkv,
+                compile=compile,
+                attention=attention,
+            ),
+        )
         family_name, task = _classify(type(pipe).__name__, dict(pipe.transformer.config))
         components = {k: type(c).__name__ for k, c in pipe.components.items() if c is not None}
         family, info = _describe(
@@ -523,9 +560,19 @@ class Engine:
             path="",
         )
         pipe.set_progress_bar_config(disable=True)
-        _prepare(pipe, device, offload, vae_tiling, vae_slicing, fuse_qkv, compile)
-        info = replace(info, device=device, dtype=str(pipe.transformer.dtype).removeprefix("torch."))
-        return cls(pipe, info, family, offload=offload, attention=attention)
+        opts = replace(opts, dtype=str(pipe.transformer.dtype).removeprefix("torch."))
+        facts = _prepare(pipe, opts)
+        info = replace(info, device=opts.device, dtype=opts.dtype)
+        engine = cls(pipe, info, family, options=opts)
+        engine.load_facts = facts
+        return engine
+
+    def warm_up(self, shapes: tuple[tuple[int, int, int], ...] | None = None) -> list[dict[str, Any]]:
+        """Compile and tune kernels for ``shapes`` (default: the configured warm-up shapes) now."""
+        from veriframe.service.engine.accel import warm_up
+
+        steps = int(self.options.extra.get("mag_steps", 2)) if self.options.cache == "mag" else 2
+        return warm_up(self, self.options.warmup if shapes is None else shapes, steps=steps)
 
     # ------------------------------------------------------------------------------ 4. validate
 
@@ -676,8 +723,10 @@ class Engine:
         from PIL import Image
 
         run = self.validate(params)
+        self._check_run(run)
         total = run.denoising_steps
-        if should_cancel is not None and should_cancel():
+        # (In a CFG-parallel group every rank must enter the loop: ParallelEngine checks this before.)
+        if should_cancel is not None and should_cancel() and not self.in_group:
             raise Cancelled(0, total)
         with self._lock:
             pipe = self._pipeline_for(run.mode)
@@ -690,7 +739,10 @@ class Engine:
                 if on_step is not None:
                     on_step(done, total)
                 # Also after the last step: a cancelled video is never decoded nor returned.
-                if should_cancel is not None and should_cancel():
+                stop = should_cancel is not None and should_cancel()
+                if self.in_group:  # rank 0 decides for every rank, so they leave the loop together
+                    stop = _broadcast_flag(stop, pipeline._execution_device)
+                if stop:
                     cancelled = True
                     pipeline._interrupt = True  # the pipeline skips the remaining steps
                 return tensors
@@ -718,7 +770,7 @@ class Engine:
             if run.mode == "i2v":
                 kwargs.update(image=Image.fromarray(run.image))
 
-            with torch.inference_mode(), self._attention_context():
+            with torch.inference_mode():
                 (latents,) = pipe(**kwargs)
                 if cancelled:
                     pipe.maybe_free_model_hooks()
@@ -730,18 +782,19 @@ class Engine:
                     f"pipeline returned frames of shape {frames.shape}, expected "
                     f"{(run.num_frames, run.height, run.width, 3)}"
                 )
-            return GeneratedVideo(
-                frames=frames, fps=run.fps, seed=run.seed, params=run.to_dict(), model=self.info
-            )
+            # How it was made (exact or which approximations) travels with the video's params.
+            params = {**run.to_dict(), "engine": self.options.report()}
+            return GeneratedVideo(frames=frames, fps=run.fps, seed=run.seed, params=params, model=self.info)
 
-    def _attention_context(self) -> Any:
-        import contextlib
-
-        if self.attention is None:
-            return contextlib.nullcontext()
-        from torch.nn.attention import SDPBackend, sdpa_kernel
-
-        return sdpa_kernel([getattr(SDPBackend, SDPA_BACKENDS[self.attention])])
+    def _check_run(self, run: ResolvedParams) -> None:
+        """What this engine's options cannot run (validate checks the model; this, the options)."""
+        if self.options.cache == "mag":
+            steps = int(self.options.extra.get("mag_steps", len(self.options.extra["mag_ratios"])))
+            if run.denoising_steps != steps:
+                raise InvalidParameter(
+                    "num_inference_steps",
+                    f"this server's MagCache is calibrated for {steps} steps; got {run.denoising_steps}",
+                )
 
     def _pipeline_for(self, mode: str) -> Any:
         """The T2V checkpoint also serves V2V: same components, the video-to-video pipeline class."""
@@ -773,6 +826,9 @@ class Engine:
             latent_frames = (num_frames - 1) // pipe.vae_scale_factor_temporal + 1
             latents = latents[:, (patch_t - latent_frames % patch_t) % patch_t :]
         video = pipe.decode_latents(latents)  # (B, C, T, H, W) in [-1, 1]
+        # NaN would turn into black pixels after the uint8 cast: never release such a video.
+        if not (torch.isfinite(latents).all() and torch.isfinite(video).all()):
+            raise NonFiniteOutput("the model produced NaN or Inf values (numerical overflow)")
         video = (video[0].float() / 2 + 0.5).clamp(0, 1).mul(255).round().to(torch.uint8)
         return video.permute(1, 2, 3, 0).cpu().numpy()
 
@@ -806,6 +862,15 @@ def _check_pixels(name: str, array: Any, *, ndim: int) -> None:
         raise InvalidParameter(name, f"must be a uint8 RGB array {shape}, got {got}")
     if min(array.shape[-3:-1]) < 16:
         raise InvalidParameter(name, f"is {array.shape[-2]}x{array.shape[-3]} pixels, too small")
+
+
+def _broadcast_flag(value: bool, device: Any) -> bool:
+    import torch
+    import torch.distributed as dist
+
+    flag = torch.tensor([int(value)], device=device)
+    dist.broadcast(flag, src=0)
+    return bool(flag.item())
 
 
 def _frames_ok(family: Family, frames: int) -> bool:

@@ -21,11 +21,15 @@ import hashlib
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 TINY_MODEL_NAME = "veriframe/tiny-cogvideox"
 #: Written beside model_index.json: names the checkpoint and relaxes the minimum size for tests.
 VERIFRAME_META = "veriframe.json"
 _SEED = 20261124
+#: Bumped when the build code changes what it writes (configs and versions are hashed anyway).
+#: 2: each component has its own seed, so the T2V and I2V checkpoints share T5 and VAE weights.
+_BUILD_REVISION = 2
 
 # Common English and video-prompt words: prompts tokenise to about one piece per word, like real T5.
 _WORD_TEXT = """
@@ -108,6 +112,7 @@ def _build_fingerprint() -> str:
     blob = json.dumps(
         [
             _SEED,
+            _BUILD_REVISION,
             _WORDS,
             _CHARS,
             _VAE_CONFIG,
@@ -143,13 +148,17 @@ def _build_one(out: Path, *, image_to_video: bool, tokenizer) -> None:
     )
     from transformers import T5Config, T5EncoderModel
 
+    # One seed per component: T5 and the VAE come out identical in both checkpoints (as in the real
+    # CogVideoX-5b / -5b-I2V pair), so the engine can share them.
     torch.manual_seed(_SEED)
     text_encoder = T5EncoderModel(T5Config(vocab_size=len(tokenizer), **_T5_CONFIG)).eval()
     latent = _VAE_CONFIG["latent_channels"]
     # I2V concatenates the image latents to the noise: twice the input channels.
+    torch.manual_seed(_SEED + 1)
     transformer = CogVideoXTransformer3DModel(
         in_channels=2 * latent if image_to_video else latent, **_TRANSFORMER_CONFIG
     ).eval()
+    torch.manual_seed(_SEED + 2)
     vae = AutoencoderKLCogVideoX(**_VAE_CONFIG).eval()
     # The scheduler settings of the published CogVideoX-2b checkpoint (v-prediction, zero terminal SNR).
     scheduler = CogVideoXDDIMScheduler(**_SCHEDULER_CONFIG)
@@ -202,3 +211,45 @@ def ensure_tiny_model(cache_dir: str | Path) -> Path:
 
         shutil.rmtree(staging, ignore_errors=True)
     return target
+
+
+def tiny_configs(num_layers: int = _TRANSFORMER_CONFIG["num_layers"]) -> dict[str, Any]:
+    """The tiny model's component configs (``num_layers`` > 1 for the block-caching hooks)."""
+    latent = _VAE_CONFIG["latent_channels"]
+    return {
+        "transformer": {**_TRANSFORMER_CONFIG, "in_channels": latent, "num_layers": num_layers},
+        "vae": dict(_VAE_CONFIG),
+        "scheduler": dict(_SCHEDULER_CONFIG),
+        "text_encoder": dict(_T5_CONFIG),
+        "dtype": "float32",
+    }
+
+
+def build_random_pipeline(configs: dict[str, Any], device: str = "cpu", *, seed: int = 0) -> Any:
+    """A CogVideoXPipeline with random weights from component ``configs``, built directly on ``device``.
+
+    The benchmark builds the real 2b/5b architectures this way (no hub); tests build tiny variants.
+    """
+    import torch
+    from diffusers import (
+        AutoencoderKLCogVideoX,
+        CogVideoXDDIMScheduler,
+        CogVideoXPipeline,
+        CogVideoXTransformer3DModel,
+    )
+    from transformers import T5Config, T5EncoderModel
+
+    dtype = getattr(torch, configs["dtype"])
+    torch.manual_seed(seed)
+    tokenizer = _tokenizer()  # any T5 tokenizer: the encoder always sees 226 padded tokens
+    text_config = {"vocab_size": max(len(tokenizer), 32), **configs["text_encoder"]}
+    with torch.device(device):  # allocate and initialise on the GPU: seconds instead of minutes
+        text_encoder = T5EncoderModel(T5Config(**text_config)).to(dtype).eval()
+        transformer = CogVideoXTransformer3DModel(**configs["transformer"]).to(dtype).eval()
+        vae = AutoencoderKLCogVideoX(**configs["vae"]).to(dtype).eval()
+    scheduler = CogVideoXDDIMScheduler(**configs["scheduler"])
+    pipe = CogVideoXPipeline(
+        tokenizer=tokenizer, text_encoder=text_encoder, vae=vae, transformer=transformer, scheduler=scheduler
+    )
+    pipe.set_progress_bar_config(disable=True)
+    return pipe

@@ -28,6 +28,7 @@ from veriframe.service.flow.types import (
     remove_paths,
 )
 from veriframe.service.ledger import events as ev
+from veriframe.service.observability import metrics
 from veriframe.service.store import jobs as J
 from veriframe.service.store import states as S
 
@@ -54,11 +55,14 @@ class LeaseLost(Exception):
 
 
 class SigningKeys:
-    """The C2PA signing keys of `keys_dir`, loaded once (the server loads them at start)."""
+    """The C2PA signing keys of `keys_dir` (with the configured TSA) and the prompt-commitment key,
+    loaded once (the server loads them at start)."""
 
-    def __init__(self, keys_dir: Any, keys: Any = None) -> None:
+    def __init__(self, keys_dir: Any, keys: Any = None, *, tsa_url: str | None = None) -> None:
         self._dir = keys_dir
         self._keys = keys
+        self._tsa_url = tsa_url
+        self._prompt_key: Any = None
         self._lock = threading.Lock()
 
     def get(self) -> Any:
@@ -66,8 +70,17 @@ class SigningKeys:
             if self._keys is None:
                 from veriframe.provenance.keys import load_keys_dir
 
-                self._keys = load_keys_dir(self._dir)
+                self._keys = load_keys_dir(self._dir, tsa_url=self._tsa_url)
             return self._keys
+
+    def prompt_key(self) -> Any:
+        """The key of the manifests' prompt commitments (created in `keys_dir` on first use)."""
+        with self._lock:
+            if self._prompt_key is None:
+                from veriframe.provenance.prompt_commitment import prompt_key_for
+
+                self._prompt_key = prompt_key_for(self._dir)
+            return self._prompt_key
 
 
 def out_dir(services: Services, job: Job) -> Path:
@@ -85,8 +98,10 @@ def generate(services: Services, job: Job, ctx: WorkerContext) -> tuple[dict[str
     engine = ctx.engine.for_mode(job.mode)
     _record_start(services, job, ctx, engine.info)
     last = [0.0]
+    step_timer = metrics.StepTimer()
 
     def on_step(step: int, total: int) -> None:
+        step_timer(step)
         now = time.monotonic()
         if step >= total or now - last[0] >= PROGRESS_INTERVAL_S:
             last[0] = now
@@ -94,7 +109,8 @@ def generate(services: Services, job: Job, ctx: WorkerContext) -> tuple[dict[str
             ctx.on_change(job.id)
 
     try:
-        video = engine.generate(_engine_params(job, prompt), on_step=on_step, should_cancel=ctx.should_stop)
+        request = _engine_params(services, job, prompt)
+        video = engine.generate(request, on_step=on_step, should_cancel=ctx.should_stop)
     except InvalidParameter as error:
         raise InvalidArgument(f"params.{error.field}", message_of(error)) from error
     # The prompt never enters manifests, job records or the ledger: only its hash does.
@@ -116,19 +132,21 @@ def _record_start(services: Services, job: Job, ctx: WorkerContext, info: Any) -
         )
 
 
-def _engine_params(job: Job, prompt: PromptText) -> Any:
+def _engine_params(services: Services, job: Job, prompt: PromptText) -> Any:
     """The engine's GenerationParams: the stored request, its prompt, and its input re-read."""
     from veriframe.service.engine import GenerationParams
+    from veriframe.service.flow.publish import local_copy
 
     image = video = None
-    source = job.params.get("input_file")
-    if source:
+    recorded = job.params.get("input_file")
+    if recorded:
         from veriframe.provenance.media import decode_video, read_image
 
-        if job.mode == "i2v":
-            image = read_image(source, max_pixels=MAX_INPUT_PIXELS)
-        else:
-            video = decode_video(source, max_frames=MAX_INPUT_FRAMES, max_pixels=MAX_INPUT_PIXELS)[0]
+        with local_copy(services, recorded) as source:
+            if job.mode == "i2v":
+                image = read_image(source, max_pixels=MAX_INPUT_PIXELS)
+            else:
+                video = decode_video(source, max_frames=MAX_INPUT_FRAMES, max_pixels=MAX_INPUT_PIXELS)[0]
     fields = {k: v for k, v in job.params.items() if k not in BOOKKEEPING}
     return GenerationParams(
         prompt=prompt.text,
@@ -163,7 +181,8 @@ def mark(services: Services, job: Job, video: GeneratedVideo, params: dict[str, 
     """Watermark every frame, encode, sign the MP4 (and the frames when asked)."""
     from veriframe.provenance.ids import format_id, new_provenance_id
     from veriframe.provenance.manifest import ManifestInfo
-    from veriframe.provenance.mark import mark_video
+    from veriframe.provenance.mark import describe_input, mark_video
+    from veriframe.provenance.prompt_commitment import commit_digest
     from veriframe.provenance.watermark import WATERMARK_ALGORITHM
 
     where = out_dir(services, job)
@@ -177,7 +196,10 @@ def mark(services: Services, job: Job, video: GeneratedVideo, params: dict[str, 
         model_version=video.model.version,
         audit_ref=f"veriframe:job:{job.id}",
         params=params,
-        prompt_sha256=job.prompt_sha256,
+        # Keyed: a file holder cannot confirm a guessed prompt (an unsalted SHA-256 could be).
+        prompt_commitment=commit_digest(job.prompt_sha256, services.signing.prompt_key()),
+        # i2v/v2v: the input becomes the manifest's `inputTo` ingredient (with its own manifest).
+        input=describe_input(job.params["input_file"]) if job.params.get("input_file") else None,
     )
     frames_dir = where / "frames" if job.params.get("return_frames") else None
     mp4 = where / "video.mp4"

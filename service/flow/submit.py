@@ -24,6 +24,7 @@ from veriframe.service.flow.types import (
     sha256_text,
 )
 from veriframe.service.ledger import events as ev
+from veriframe.service.observability import request_log
 from veriframe.service.store import jobs as J
 from veriframe.service.store import states as S
 
@@ -50,6 +51,8 @@ def validate(services: Services, r: SubmitInput) -> str:
             raise InvalidArgument(f"params.{name}", f"longer than {settings.max_prompt_chars} characters")
     if len(r.idempotency_key) > MAX_IDEMPOTENCY_KEY:
         raise InvalidArgument("idempotency_key", f"at most {MAX_IDEMPOTENCY_KEY} characters")
+    if r.callback_url:
+        _check_callback(settings, r.callback_url)
     try:
         mode = schema.resolve_mode(
             r.mode, has_image=bool(r.image), has_video=bool(r.video), has_strength=r.strength is not None
@@ -140,6 +143,14 @@ def admit(services: Services, principal: Principal) -> None:
             )
 
 
+def _check_callback(settings: Any, url: str) -> None:
+    from veriframe.service.webhooks import check_callback_url
+
+    if not settings.webhook_secret:
+        raise InvalidArgument("callback_url", "this server sends no webhooks (no webhook_secret is set)")
+    check_callback_url(url, schemes=settings.webhook_allowed_schemes, hosts=settings.webhook_allowed_hosts)
+
+
 def new_job(
     principal: Principal, r: SubmitInput, mode: str, fingerprint: str, decision: Any, policy_version: int
 ) -> Job:
@@ -156,6 +167,9 @@ def new_job(
         idempotency_key=r.idempotency_key or None,
         policy_version=policy_version,
     )
+    if r.callback_url:
+        job.params["callback_url"] = r.callback_url
+    request_log.note(job_id=job.id)
     if state == S.REJECTED:
         job.params["blocked_categories"] = list(decision.categories)
         job.error_code = "PROMPT_BLOCKED"
@@ -167,11 +181,11 @@ def store_input(services: Services, job: Job, r: SubmitInput) -> Path | None:
     """i2v/v2v inputs live beside the outputs (shared storage when workers run elsewhere)."""
     if job.state == S.REJECTED or not (r.image or r.video):
         return None
-    path = services.output_dir / "inputs" / f"{job.id}.{'img' if r.image else 'mp4'}"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(r.image or r.video)
-    job.params["input_file"] = str(path)
-    return path
+    from veriframe.service.flow import publish
+
+    recorded = publish.store_input(services, job.id, "img" if r.image else "mp4", r.image or r.video)
+    job.params["input_file"] = recorded
+    return Path(recorded) if Path(recorded).is_absolute() else None
 
 
 def record(

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 MiB = 1024 * 1024
 FINGERPRINT = "request_sha256"  # in Job.params: the idempotency check's record of the request
 # Job.params entries that are bookkeeping, not engine parameters.
-BOOKKEEPING = ("input_file", "return_frames", "resolved", "blocked_categories", FINGERPRINT)
+BOOKKEEPING = ("input_file", "return_frames", "resolved", "blocked_categories", FINGERPRINT, "callback_url")
 
 
 @dataclass
@@ -44,6 +44,7 @@ class SubmitInput(Numbers):
     video: bytes = b""
     idempotency_key: str = ""
     return_frames: bool = False
+    callback_url: str = ""  # webhooks (veriframe.service.webhooks); checked against the allow-list
 
     def engine_fields(self) -> dict[str, Any]:
         """The numeric parameters that are set (None: the model's default)."""
@@ -142,6 +143,7 @@ class Services:
     signing: Any  # veriframe.service.flow.execute.SigningKeys
     limits: Any = None  # veriframe.service.flow.model_limits.SubmitLimits, or None (not inspected)
     trust_anchors: list[bytes] = field(default_factory=list)  # PEM roots Verify trusts
+    storage: Any = None  # veriframe.service.storage: where artifacts live (None: output_dir on disk)
 
     @property
     def output_dir(self) -> Path:

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import exc
 
 from veriframe.service.errors import InvalidArgument, PromptBlocked, Unavailable
-from veriframe.service.flow import artifacts, cancel, execute, reviews, screening, submit, verify
+from veriframe.service.flow import artifacts, cancel, execute, publish, reviews, screening, submit, verify
 from veriframe.service.flow.execute import CLIENT_MESSAGES, LeaseLost, SigningKeys
 from veriframe.service.flow.screening import Screener
 from veriframe.service.flow.types import (
@@ -43,6 +43,8 @@ from veriframe.service.flow.types import (
     VerifyResult,
     WorkerContext,
 )
+from veriframe.service.observability import metrics, tracing
+from veriframe.service.storage import storage_for
 from veriframe.service.store import policies
 from veriframe.service.store import states as S
 
@@ -56,6 +58,7 @@ if TYPE_CHECKING:
     from veriframe.service.store.jobs import JobStore
 
 log = logging.getLogger(__name__)
+MODEL_DOWN = "generation is unavailable: this server's model could not be loaded (see the server log)"
 
 
 class Workflow:
@@ -77,8 +80,9 @@ class Workflow:
             store=store,
             policies=policies.PolicyCache(sessions),
             screener=Screener(settings.classifier_path, classifier),
-            signing=SigningKeys(settings.keys_dir, signing_keys),
+            signing=SigningKeys(settings.keys_dir, signing_keys, tsa_url=settings.tsa_url),
             limits=limits,
+            storage=storage_for(settings),
         )
         # Why this server cannot generate (its model could not be inspected or loaded), or None.
         self.model_error: str | None = None if limits is not None else "the model was not inspected"
@@ -90,7 +94,8 @@ class Workflow:
         services = self.services
         if self.model_error is not None:
             # Never queue what no worker here can run (an API-only server has no workers to fail).
-            raise Unavailable(f"the model could not be loaded: {self.model_error}")
+            # The reason names server paths: it is in the server log (set_model_error), not here.
+            raise Unavailable(MODEL_DOWN)
         mode = submit.validate(services, request)
         fingerprint = request.fingerprint(mode)
         earlier = submit.earlier_job(services, principal, request, fingerprint)
@@ -100,12 +105,14 @@ class Workflow:
 
         # Screening runs before anything is written, outside the write transaction (it takes ~10 ms).
         policy_version, policy = services.policies.live()
-        decision = services.screener.screen(request.prompt, policy)
-        media = None
-        if request.image or request.video:  # i2v / v2v: the input is screened too, before any GPU time
-            kind = "image" if request.image else "video"
-            media = screening.screen_media(kind, request.image or request.video, policy)
-            decision = screening.combine(decision, media)
+        with tracing.stage("screen"):
+            decision = services.screener.screen(request.prompt, policy)
+            media = None
+            if request.image or request.video:  # i2v / v2v: the input is screened too, before any GPU time
+                kind = "image" if request.image else "video"
+                media = screening.screen_media(kind, request.image or request.video, policy)
+                decision = screening.combine(decision, media)
+        metrics.record_screening(decision.decision, decision.categories)
         job = submit.new_job(principal, request, mode, fingerprint, decision, policy_version)
         try:
             submit.record(services, principal, request, job, decision, policy, media)
@@ -116,6 +123,7 @@ class Workflow:
                 raise
             return Submitted(earlier, deduplicated=True)
         if job.state == S.REJECTED:
+            metrics.JOBS_FINISHED.labels(outcome=S.REJECTED).inc()
             raise PromptBlocked(decision.user_message, list(decision.categories), job.id)
         return Submitted(job, deduplicated=False)
 
@@ -127,7 +135,8 @@ class Workflow:
 
         services = self.services
         try:
-            params, video = execute.generate(services, job, ctx)
+            with tracing.stage("generate", job_id=job.id), metrics.GENERATION_SECONDS.labels(job.mode).time():
+                params, video = execute.generate(services, job, ctx)
         except Cancelled:
             return execute.stopped(services, job, ctx, "running")
         except InvalidArgument as error:
@@ -144,7 +153,8 @@ class Workflow:
             return execute.fail(services, job, ctx, *flagged, "output_screening")
 
         try:
-            marked = execute.mark(services, job, video, params)
+            with tracing.stage("postprocess", job_id=job.id), metrics.POSTPROCESS_SECONDS.time():
+                marked = publish.publish(services, job, execute.mark(services, job, video, params))
         except Exception:  # watermark, encode or sign failed: nothing is released
             log.exception("job %s: provenance failed", job.id)
             return execute.fail(
@@ -154,8 +164,11 @@ class Workflow:
         # The ledger record and SUCCEEDED commit together, or neither does.
         try:
             execute.succeed(services, job, ctx, params, video, marked)
+            if publish.remote(services):  # uploaded: no copy stays on this host
+                execute.remove_paths(execute.out_dir(services, job))
         except LeaseLost:
             execute.remove_paths(execute.out_dir(services, job))
+            publish.unpublish(services, job)
             return "lost"
         except Exception:
             log.exception("job %s: ledger write failed", job.id)
@@ -165,7 +178,7 @@ class Workflow:
     # ============================================================ the requester's and moderators' steps
 
     def cancel(self, principal: Principal, job_id: str) -> Job:
-        """Queued or held jobs end at once; a running one is flagged and stops between steps."""
+        """Ends CANCELLED, or FailedPrecondition TOO_LATE / JOB_ENDED: see `flow.cancel.cancel`."""
         return cancel.cancel(self.services, principal, job_id)
 
     def artifact(self, principal: Principal, job_id: str, what: str, frame_index: int = 0) -> Artifact:

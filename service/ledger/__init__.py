@@ -1,7 +1,8 @@
-"""The tamper-evident audit ledger (RFC 6962 Merkle tree over events, signed checkpoints).
+"""The tamper-evident audit ledger (RFC 6962 Merkle tree over events, C2SP signed checkpoints).
 
-Names load lazily (PEP 562): the client side (`veriframe-admin audit proof`) needs `merkle` and
-`checkpoint` to check proofs and signatures, and must not pull in sqlalchemy to get them.
+Roles, one module each: `log` (append, proofs), `signer` (checkpoints), `auditor` (verify),
+`retention`; `ledger.Ledger` puts them together. Names load lazily (PEP 562) so `events` can be
+imported without sqlalchemy. A verifier outside needs only `veriframe.provenance.transparency`.
 """
 
 from importlib import import_module
@@ -9,18 +10,14 @@ from typing import Any
 
 _LAZY = {
     "events": "veriframe.service.ledger.events",
-    "merkle": "veriframe.service.ledger.merkle",
-    "CheckpointBody": "veriframe.service.ledger.checkpoint",
-    "load_private_key": "veriframe.service.ledger.checkpoint",
-    "load_public_key": "veriframe.service.ledger.checkpoint",
-    "ConsistencyProof": "veriframe.service.ledger.ledger",
-    "EventInput": "veriframe.service.ledger.ledger",
-    "InclusionProof": "veriframe.service.ledger.ledger",
+    "ConsistencyProof": "veriframe.service.ledger.log",
+    "EventInput": "veriframe.service.ledger.log",
+    "InclusionProof": "veriframe.service.ledger.log",
+    "TreeHead": "veriframe.service.ledger.log",
     "Ledger": "veriframe.service.ledger.ledger",
-    "LedgerError": "veriframe.service.ledger.ledger",
-    "TreeHead": "veriframe.service.ledger.ledger",
-    "Finding": "veriframe.service.ledger.verify",
-    "VerifyReport": "veriframe.service.ledger.verify",
+    "LedgerError": "veriframe.service.ledger.errors",
+    "Finding": "veriframe.service.ledger.auditor",
+    "VerifyReport": "veriframe.service.ledger.auditor",
 }
 
 __all__ = sorted(_LAZY)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from veriframe.service.ledger.canonical import format_time
+from veriframe.provenance.transparency.leaf import format_time
 
 SUBMITTED = "submitted"
 SCREENED = "screened"

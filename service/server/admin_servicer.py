@@ -26,6 +26,7 @@ from veriframe.service.auth import Principal
 from veriframe.service.errors import InvalidArgument
 from veriframe.service.server import convert
 from veriframe.service.server.errors import rpc
+from veriframe.service.validation import json_object
 
 if TYPE_CHECKING:
     from veriframe.service.server.context import ServerContext
@@ -95,6 +96,7 @@ def checkpoint_pb(c: domain.CheckpointView) -> common.Checkpoint:
         signed_data=c.signed_data,
         key_id=c.key_id,
         public_key_pem=c.public_key_pem,
+        note=c.note,
     )
 
 
@@ -103,13 +105,7 @@ def _json_or_empty(value: Any) -> str:
 
 
 def _document(text: str, field: str) -> dict[str, Any]:
-    try:
-        document = json.loads(text)
-    except ValueError as error:
-        raise InvalidArgument(field, f"not JSON: {error}") from None
-    if not isinstance(document, dict):
-        raise InvalidArgument(field, "a policy document is a JSON object")
-    return document
+    return json_object(text, field)
 
 
 def audit_query(r: pb.SearchAuditRequest) -> domain.AuditQuery:
@@ -355,6 +351,20 @@ class ModerationAdminServicer(admin_pb2_grpc.ModerationAdminServicer):
             verified=p.verified,
             checkpoint=checkpoint_pb(p.checkpoint) if p.checkpoint else None,
         )
+
+    @rpc
+    async def GetLatestCheckpoint(
+        self, request: pb.GetLatestCheckpointRequest, context: Ctx, principal: Principal
+    ) -> common.Checkpoint:
+        return checkpoint_pb(await self._run(self.admin.latest_checkpoint, principal))
+
+    @rpc
+    async def GetConsistencyProof(
+        self, request: pb.GetConsistencyProofRequest, context: Ctx, principal: Principal
+    ) -> common.ConsistencyProof:
+        p = await self._run(self.admin.consistency_proof, principal, request.first_size, request.second_size)
+        return common.ConsistencyProof(first_size=p.first_size, second_size=p.second_size,
+                                       first_root=p.first_root, second_root=p.second_root, path=p.path)
 
     # --- statistics
     @rpc

@@ -15,6 +15,7 @@ import logging
 import signal
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -33,10 +34,13 @@ from veriframe.service.api.gen import (
 )
 from veriframe.service.auth import Authenticator
 from veriframe.service.flow.workflow import Workflow
+from veriframe.service.observability.wiring import Observability
+from veriframe.service.server import memory
 from veriframe.service.server.admin_servicer import ModerationAdminServicer
 from veriframe.service.server.context import ServerContext
 from veriframe.service.server.generation import GenerationServicer
 from veriframe.service.server.interceptor import AuthInterceptor
+from veriframe.service.server.malformed import MalformedRequestInterceptor
 from veriframe.service.server.verification import VerificationServicer
 from veriframe.service.settings import Settings
 from veriframe.service.store.jobs import JobStore
@@ -51,21 +55,23 @@ SERVICE_NAMES = (
 
 
 def _engine_loader(settings: Settings, device: str | None) -> Callable[[], Any]:
-    def load_one(model: str) -> Any:
-        from veriframe.service.engine import Engine
-
-        return Engine.load(
-            model,
-            device=device or settings.device,
-            dtype=settings.dtype,
-            offload=settings.offload,
-            vae_tiling=settings.vae_tiling,
-            vae_slicing=settings.vae_slicing,
-        )
+    options = settings.engine_options(device)
 
     def load() -> Engines:
+        from veriframe.service.engine import Engine
+        from veriframe.service.engine.parallel import load_engine
+
+        main = load_engine(settings.model, options)
+        # Compile and tune the configured shapes now, so the first request does not pay for them.
+        warmed = main.warm_up() if options.warmup else []
+        log.info("engine ready: %s; warm-up %s", main.load_facts, warmed)
         i2v = settings.i2v_model
-        return Engines(load_one(settings.model), (lambda: load_one(i2v)) if i2v else None)
+        if not i2v:
+            return Engines(main, None)
+        if options.devices:  # the i2v checkpoint runs on the first device, sharing T5 and the VAE
+            first = replace(main.engine.options, devices=())
+            return Engines(main, lambda: Engine.load(i2v, options=first, share_from=main.engine))
+        return Engines(main, lambda: Engine.load(i2v, options=options, share_from=main))
 
     return load
 
@@ -101,13 +107,23 @@ def _credentials(settings: Settings) -> grpc.ServerCredentials | None:
 
 
 class VeriframeServer:
-    def __init__(self, settings: Settings, *, migrate: bool = True) -> None:
+    """`http_mounts`: callables `(aiohttp app, ServerContext)` that add routes to the HTTP port."""
+
+    def __init__(
+        self, settings: Settings, *, migrate: bool = True, http_mounts: tuple[Any, ...] = ()
+    ) -> None:
         self.settings = settings
         self.migrate = migrate
+        if settings.console and settings.http_listen:
+            from veriframe.service.console import mount as console_mount
+
+            http_mounts = (*http_mounts, console_mount)
+        self.ops = Observability(settings, mounts=http_mounts)
         self.server: grpc.aio.Server | None = None
         self.port = 0
         self.ctx: ServerContext | None = None
         self._maintenance: Maintenance | None = None
+        self._webhooks: Any = None  # webhooks.WebhookDispatcher when webhook_secret is set
         self._health: health.aio.HealthServicer | None = None  # type: ignore[name-defined]
         self._engine: Any = None
         self._tasks: set[asyncio.Task[None]] = set()
@@ -117,9 +133,15 @@ class VeriframeServer:
         host = self.settings.listen.rsplit(":", 1)[0]
         return f"{host}:{self.port}"
 
+    @property
+    def http_url(self) -> str | None:
+        """http://host:port of the HTTP port (metrics, health), None when it is off."""
+        return self.ops.http.url if self.ops.http is not None else None
+
     async def start(self) -> None:
         settings = self.settings
         loop = asyncio.get_running_loop()
+        memory.limit_arenas(settings.malloc_arena_max)  # before the thread pools allocate (see memory)
         # DB calls and auth run in threads: give them room (the generation runs in its own thread).
         loop.set_default_executor(ThreadPoolExecutor(max_workers=32, thread_name_prefix="veriframe-io"))
         credentials = _credentials(settings)  # missing certificate files stop us before anything else
@@ -136,7 +158,10 @@ class VeriframeServer:
             # A second server on a port in use must fail to bind, not silently share it.
             ("grpc.so_reuseport", 0),
         ]
-        server = grpc.aio.server(options=options, interceptors=[AuthInterceptor(ctx.auth)])
+        # Malformed bytes are answered first (outermost), before the key check: see server.malformed;
+        # then the observer, which sees every call's final status, auth refusals included.
+        interceptors = [MalformedRequestInterceptor(), *self.ops.interceptors(), AuthInterceptor(ctx.auth)]
+        server = grpc.aio.server(options=options, interceptors=interceptors)
 
         generation_pb2_grpc.add_GenerationServicer_to_server(GenerationServicer(ctx), server)
         verification_pb2_grpc.add_VerificationServicer_to_server(VerificationServicer(ctx), server)
@@ -163,6 +188,7 @@ class VeriframeServer:
         self._health = health_servicer
 
         for index in range(settings.workers):
+            # (with `devices`, the one worker spans them all: the queue sees one worker)
             device = settings.worker_devices[index] if index < len(settings.worker_devices) else None
             worker = Worker(
                 ctx.workflow,
@@ -171,6 +197,7 @@ class VeriframeServer:
                 worker_id=new_worker_id(index),
                 notify=ctx.notifier.notify,
                 on_loaded=self._worker_loaded,
+                after_job=memory.trim if settings.malloc_trim_after_job else None,
             )
             worker.start()
             ctx.workers.append(worker)
@@ -182,9 +209,24 @@ class VeriframeServer:
             notify=ctx.notifier.notify,
         )
         self._maintenance.start()
-        for name in ("", *SERVICE_NAMES):
+        if settings.webhook_secret:
+            from veriframe.service.webhooks import WebhookDispatcher
+
+            self._webhooks = WebhookDispatcher(
+                ctx.sessions,
+                settings.webhook_secret,
+                max_attempts=settings.webhook_max_attempts,
+                retry_base_s=settings.webhook_retry_base_s,
+                timeout_s=settings.webhook_timeout_s,
+            )
+            self._webhooks.start()
+        for name in SERVICE_NAMES:
             await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
         await self._set_generation_health()
+        try:  # the overall ("") status follows readiness from here on
+            await self.ops.start(ctx, health_servicer)
+        except OSError as error:
+            raise StartupError(f"{error.strerror}: choose another --http-listen host:port") from None
         log.info(
             "veriframe serving on %s (%d worker(s), database %s)",
             self.address,
@@ -209,6 +251,7 @@ class VeriframeServer:
         fix = f"run `veriframe keys init {self.settings.keys_dir}` or set keys_dir"
         try:
             workflow.signing_keys()
+            workflow.services.signing.prompt_key()  # the manifests' prompt-commitment key, too
         except Exception as error:
             raise StartupError(
                 f"cannot load the C2PA signing keys from {self.settings.keys_dir} ({error}); {fix}"
@@ -229,10 +272,12 @@ class VeriframeServer:
         if error is None:
             known = self.ctx.workflow.limits is not None
             self._background(self._serve_model() if known else self._inspect_again())
+            self._background(self.ops.refresh())
             return
         if workers and all(w.load_error is not None for w in workers):
             self.ctx.workflow.set_model_error(error)
         self._background(self._set_generation_health())
+        self._background(self.ops.refresh())
 
     def _background(self, coroutine: Any) -> None:
         task = asyncio.get_running_loop().create_task(coroutine)
@@ -258,12 +303,14 @@ class VeriframeServer:
         await self._serve_model()
 
     async def _set_generation_health(self) -> None:
-        """Generation is NOT_SERVING while the model cannot be loaded (Submit answers UNAVAILABLE)."""
+        """Generation, and the overall service "" that standard probes ask, are NOT_SERVING while the
+        model cannot be loaded (Submit answers UNAVAILABLE): a pod that cannot generate is not healthy."""
         if self._health is None or self.ctx is None:
             return
         serving = health_pb2.HealthCheckResponse
         status = serving.NOT_SERVING if self.ctx.workflow.model_error is not None else serving.SERVING
-        await self._health.set(SERVICE_NAMES[0], status)
+        for name in ("", SERVICE_NAMES[0]):
+            await self._health.set(name, status)
 
     def _build_context(self, loop: asyncio.AbstractEventLoop) -> ServerContext:
         from veriframe.service.db import make_engine, session_factory, upgrade
@@ -292,11 +339,18 @@ class VeriframeServer:
             workflow.limits = SubmitLimits(settings.model, settings.i2v_model)
             workflow.set_model_error(None)
         except ModelUnavailable as error:
-            workflow.set_model_error(str(error))
+            if settings.workers > 0:  # a worker that cannot have a model is a configuration mistake
+                raise StartupError(f"the model cannot be loaded: {error}") from None
+            workflow.set_model_error(str(error))  # API-only: stay up, Generation NOT_SERVING
         workflow.ensure_policy()
         workflow.classifier()  # load once, before the first request
         auth = Authenticator(
-            sessions, rate_per_minute=settings.rate_limit_per_minute, burst=settings.rate_limit_burst
+            sessions,
+            rate_per_minute=settings.rate_limit_per_minute,
+            burst=settings.rate_limit_burst,
+            failures_per_minute=settings.auth_failures_per_minute,
+            failure_burst=settings.auth_failure_burst,
+            shared_limiter=_shared_limiter(settings),
         )
         ctx = ServerContext(
             settings=settings,
@@ -314,16 +368,35 @@ class VeriframeServer:
     async def stop(self, grace: float | None = None) -> None:
         """Graceful: NOT_SERVING, stop accepting, let the running jobs finish (or requeue them), close."""
         grace = self.settings.shutdown_grace_s if grace is None else grace
+        await self.ops.stop()
         if self._health is not None:
             await self._health.enter_graceful_shutdown()
         if self.ctx is not None:
             await asyncio.gather(*(w.stop(grace) for w in self.ctx.workers))
         if self._maintenance is not None:
             await self._maintenance.stop()
+        if self._webhooks is not None:
+            await self._webhooks.stop()
         if self.server is not None:
             await self.server.stop(min(grace, 5.0))
         if self._engine is not None:
             self._engine.dispose()
+
+
+def _shared_limiter(settings: Settings) -> Any:
+    """The limiter every API server shares (rate_limit_storage), or None for per-process buckets."""
+    if not settings.rate_limit_storage:
+        return None
+    from veriframe.service.ratelimit import RateLimitStorageError, SharedRateLimiter
+
+    try:
+        return SharedRateLimiter(
+            settings.rate_limit_storage,
+            rate_per_minute=settings.rate_limit_per_minute,
+            burst=settings.rate_limit_burst,
+        )
+    except RateLimitStorageError as error:
+        raise StartupError(f"{error}; fix or unset rate_limit_storage") from None
 
 
 def _redact(url: str) -> str:
@@ -363,11 +436,13 @@ class BackgroundServer:
     """A server on its own event loop in a daemon thread: for the demo, tests and benchmarks, where the
     caller keeps using blocking code (the SDK's sync client) meanwhile."""
 
-    def __init__(self, settings: Settings, *, migrate: bool = True) -> None:
+    def __init__(
+        self, settings: Settings, *, migrate: bool = True, http_mounts: tuple[Any, ...] = ()
+    ) -> None:
         import threading
 
         self.settings = settings
-        self.server = VeriframeServer(settings, migrate=migrate)
+        self.server = VeriframeServer(settings, migrate=migrate, http_mounts=http_mounts)
         self.loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._run, name="veriframe-server", daemon=True)
         self._ready = threading.Event()

@@ -15,7 +15,8 @@ from veriframe.service.flow.types import SubmitInput
 from veriframe.service.ledger.canonical import event_bytes
 from veriframe.service.store import states as S
 
-_HIDDEN_PARAMS = ("input_file", "request_sha256")  # server paths; the idempotency fingerprint
+# Server paths; the idempotency fingerprint; the callback URL (the client knows it; others need not).
+_HIDDEN_PARAMS = ("input_file", "request_sha256", "callback_url")
 
 
 def struct(document: dict[str, Any]) -> struct_pb2.Struct:
@@ -71,6 +72,7 @@ def submit_input(request: generation_pb2.SubmitRequest) -> SubmitInput:
         height=opt("height"),
         idempotency_key=request.idempotency_key,
         return_frames=request.return_frames,
+        callback_url=request.callback_url,
     )
 
 
@@ -161,6 +163,7 @@ def checkpoint(row: Any, public_key_pem: str = "") -> common_pb2.Checkpoint:
         signed_data=row.body.encode(),
         key_id=row.key_id,
         public_key_pem=public_key_pem,
+        note=row.note or "",
     )
 
 

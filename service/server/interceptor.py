@@ -5,6 +5,10 @@ read), checks `veriframe.service.auth.ROLE_MATRIX` and the key's rate limit, and
 `Principal` to the handler through a context variable (`server.context.current_principal`). A
 refused call ends here with UNAUTHENTICATED, PERMISSION_DENIED or RESOURCE_EXHAUSTED and its status
 details. Health checks and reflection are not Veriframe RPCs and pass untouched.
+
+Requests with a missing, malformed, unknown or revoked key are rate-limited per client address
+(`Authenticator.failures`): an address past its budget is answered RESOURCE_EXHAUSTED before its key
+is looked up. Each refusal is one rate-limited line in the rejection log, never the key.
 """
 
 from __future__ import annotations
@@ -16,9 +20,10 @@ from typing import Any
 import grpc
 
 from veriframe.service.auth import Authenticator, key_from_metadata
-from veriframe.service.errors import ServiceError
+from veriframe.service.errors import ServiceError, Unauthenticated
+from veriframe.service.observability import request_log
 from veriframe.service.server.context import set_principal
-from veriframe.service.server.errors import abort, translate
+from veriframe.service.server.errors import abort, note_rejection, translate
 
 PROTECTED = "/veriframe.v1."
 
@@ -39,15 +44,31 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
 
     async def _authenticate(self, context: grpc.aio.ServicerContext, method: str) -> bool:
         """Set the principal for this call; False (the call aborted with its status) when refused."""
+        address = _peer_address(context)
         try:
-            key = key_from_metadata(context.invocation_metadata())
-            principal = await asyncio.to_thread(self._auth.authenticate, key)
+            self._auth.failures.check(address)
+            try:
+                key = key_from_metadata(context.invocation_metadata())
+                principal = await asyncio.to_thread(self._auth.authenticate, key)
+            except Unauthenticated:
+                self._auth.failures.record(address)
+                raise
+            request_log.note(tenant=principal.tenant)  # the request line names the caller's tenant
             self._auth.authorize(principal, method)
         except Exception as error:
-            await abort(context, translate(error) or ServiceError("internal error (logged on the server)"))
+            refused = translate(error)
+            if refused is not None:
+                note_rejection(refused, method.rsplit("/", 1)[-1])
+            await abort(context, refused or ServiceError("internal error (logged on the server)"))
             return False
         set_principal(principal)
         return True
+
+
+def _peer_address(context: grpc.aio.ServicerContext) -> str:
+    """The client's address without its port ("ipv4:10.0.0.7:51234" -> "ipv4:10.0.0.7")."""
+    peer = context.peer() or ""
+    return peer.rsplit(":", 1)[0] if peer.count(":") >= 2 else peer
 
 
 def _guarded(handler: grpc.RpcMethodHandler, method: str, authenticate: Any) -> grpc.RpcMethodHandler:

@@ -343,6 +343,18 @@ class GetCheckpointRequest(_message.Message):
     create: bool
     def __init__(self, create: _Optional[bool] = ...) -> None: ...
 
+class GetLatestCheckpointRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class GetConsistencyProofRequest(_message.Message):
+    __slots__ = ("first_size", "second_size")
+    FIRST_SIZE_FIELD_NUMBER: _ClassVar[int]
+    SECOND_SIZE_FIELD_NUMBER: _ClassVar[int]
+    first_size: int
+    second_size: int
+    def __init__(self, first_size: _Optional[int] = ..., second_size: _Optional[int] = ...) -> None: ...
+
 class VerifyLedgerRequest(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...

@@ -130,6 +130,16 @@ class ModerationAdminStub:
                 request_serializer=veriframe_dot_v1_dot_admin__pb2.GetInclusionProofRequest.SerializeToString,
                 response_deserializer=veriframe_dot_v1_dot_common__pb2.InclusionProof.FromString,
                 _registered_method=True)
+        self.GetLatestCheckpoint = channel.unary_unary(
+                '/veriframe.v1.ModerationAdmin/GetLatestCheckpoint',
+                request_serializer=veriframe_dot_v1_dot_admin__pb2.GetLatestCheckpointRequest.SerializeToString,
+                response_deserializer=veriframe_dot_v1_dot_common__pb2.Checkpoint.FromString,
+                _registered_method=True)
+        self.GetConsistencyProof = channel.unary_unary(
+                '/veriframe.v1.ModerationAdmin/GetConsistencyProof',
+                request_serializer=veriframe_dot_v1_dot_admin__pb2.GetConsistencyProofRequest.SerializeToString,
+                response_deserializer=veriframe_dot_v1_dot_common__pb2.ConsistencyProof.FromString,
+                _registered_method=True)
         self.GetStats = channel.unary_unary(
                 '/veriframe.v1.ModerationAdmin/GetStats',
                 request_serializer=veriframe_dot_v1_dot_admin__pb2.GetStatsRequest.SerializeToString,
@@ -266,6 +276,22 @@ class ModerationAdminServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetLatestCheckpoint(self, request, context):
+        """The signed checkpoint over the whole current log (signed with every append; field `note`).
+        Any role (verifier, client, moderator, admin): it names no tenant. Clients check it themselves.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetConsistencyProof(self, request, context):
+        """Proof that the tree of second_size leaves (0: the current tree) extends the one of first_size.
+        Any role. INVALID_ARGUMENT for sizes the log does not have (e.g. larger than it: a rollback).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def GetStats(self, request, context):
         """--- statistics
         """
@@ -370,6 +396,16 @@ def add_ModerationAdminServicer_to_server(servicer, server):
                     servicer.GetInclusionProof,
                     request_deserializer=veriframe_dot_v1_dot_admin__pb2.GetInclusionProofRequest.FromString,
                     response_serializer=veriframe_dot_v1_dot_common__pb2.InclusionProof.SerializeToString,
+            ),
+            'GetLatestCheckpoint': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetLatestCheckpoint,
+                    request_deserializer=veriframe_dot_v1_dot_admin__pb2.GetLatestCheckpointRequest.FromString,
+                    response_serializer=veriframe_dot_v1_dot_common__pb2.Checkpoint.SerializeToString,
+            ),
+            'GetConsistencyProof': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetConsistencyProof,
+                    request_deserializer=veriframe_dot_v1_dot_admin__pb2.GetConsistencyProofRequest.FromString,
+                    response_serializer=veriframe_dot_v1_dot_common__pb2.ConsistencyProof.SerializeToString,
             ),
             'GetStats': grpc.unary_unary_rpc_method_handler(
                     servicer.GetStats,
@@ -890,6 +926,60 @@ class ModerationAdmin:
             '/veriframe.v1.ModerationAdmin/GetInclusionProof',
             veriframe_dot_v1_dot_admin__pb2.GetInclusionProofRequest.SerializeToString,
             veriframe_dot_v1_dot_common__pb2.InclusionProof.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetLatestCheckpoint(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/veriframe.v1.ModerationAdmin/GetLatestCheckpoint',
+            veriframe_dot_v1_dot_admin__pb2.GetLatestCheckpointRequest.SerializeToString,
+            veriframe_dot_v1_dot_common__pb2.Checkpoint.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetConsistencyProof(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/veriframe.v1.ModerationAdmin/GetConsistencyProof',
+            veriframe_dot_v1_dot_admin__pb2.GetConsistencyProofRequest.SerializeToString,
+            veriframe_dot_v1_dot_common__pb2.ConsistencyProof.FromString,
             options,
             channel_credentials,
             insecure,

@@ -174,7 +174,7 @@ class AuditEvent(_message.Message):
     def __init__(self, seq: _Optional[int] = ..., event_type: _Optional[str] = ..., actor: _Optional[str] = ..., tenant: _Optional[str] = ..., job_id: _Optional[str] = ..., payload: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., leaf_hash: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., leaf_data: _Optional[str] = ...) -> None: ...
 
 class Checkpoint(_message.Message):
-    __slots__ = ("tree_size", "root_hash", "created_at", "signature", "signed_data", "key_id", "public_key_pem")
+    __slots__ = ("tree_size", "root_hash", "created_at", "signature", "signed_data", "key_id", "public_key_pem", "note")
     TREE_SIZE_FIELD_NUMBER: _ClassVar[int]
     ROOT_HASH_FIELD_NUMBER: _ClassVar[int]
     CREATED_AT_FIELD_NUMBER: _ClassVar[int]
@@ -182,6 +182,7 @@ class Checkpoint(_message.Message):
     SIGNED_DATA_FIELD_NUMBER: _ClassVar[int]
     KEY_ID_FIELD_NUMBER: _ClassVar[int]
     PUBLIC_KEY_PEM_FIELD_NUMBER: _ClassVar[int]
+    NOTE_FIELD_NUMBER: _ClassVar[int]
     tree_size: int
     root_hash: str
     created_at: _timestamp_pb2.Timestamp
@@ -189,7 +190,22 @@ class Checkpoint(_message.Message):
     signed_data: bytes
     key_id: str
     public_key_pem: str
-    def __init__(self, tree_size: _Optional[int] = ..., root_hash: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., signature: _Optional[bytes] = ..., signed_data: _Optional[bytes] = ..., key_id: _Optional[str] = ..., public_key_pem: _Optional[str] = ...) -> None: ...
+    note: str
+    def __init__(self, tree_size: _Optional[int] = ..., root_hash: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., signature: _Optional[bytes] = ..., signed_data: _Optional[bytes] = ..., key_id: _Optional[str] = ..., public_key_pem: _Optional[str] = ..., note: _Optional[str] = ...) -> None: ...
+
+class ConsistencyProof(_message.Message):
+    __slots__ = ("first_size", "second_size", "first_root", "second_root", "path")
+    FIRST_SIZE_FIELD_NUMBER: _ClassVar[int]
+    SECOND_SIZE_FIELD_NUMBER: _ClassVar[int]
+    FIRST_ROOT_FIELD_NUMBER: _ClassVar[int]
+    SECOND_ROOT_FIELD_NUMBER: _ClassVar[int]
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    first_size: int
+    second_size: int
+    first_root: str
+    second_root: str
+    path: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, first_size: _Optional[int] = ..., second_size: _Optional[int] = ..., first_root: _Optional[str] = ..., second_root: _Optional[str] = ..., path: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class InclusionProof(_message.Message):
     __slots__ = ("seq", "leaf_index", "tree_size", "leaf_hash", "audit_path", "root_hash", "verified", "checkpoint")

@@ -26,37 +26,37 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from . import common_pb2 as veriframe_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dveriframe/v1/generation.proto\x12\x0cveriframe.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x19veriframe/v1/common.proto\"o\n\rSubmitRequest\x12.\n\x06params\x18\x01 \x01(\x0b\x32\x1e.veriframe.v1.GenerationParams\x12\x17\n\x0fidempotency_key\x18\x02 \x01(\t\x12\x15\n\rreturn_frames\x18\x03 \x01(\x08\"F\n\x0eSubmitResponse\x12\x1e\n\x03job\x18\x01 \x01(\x0b\x32\x11.veriframe.v1.Job\x12\x14\n\x0c\x64\x65\x64uplicated\x18\x02 \x01(\x08\"%\n\x13StreamEventsRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\"\xf3\x02\n\x08JobEvent\x12)\n\x04kind\x18\x01 \x01(\x0e\x32\x1b.veriframe.v1.JobEvent.Kind\x12\x0e\n\x06job_id\x18\x02 \x01(\t\x12%\n\x05state\x18\x03 \x01(\x0e\x32\x16.veriframe.v1.JobState\x12(\n\x08progress\x18\x04 \x01(\x0b\x32\x16.veriframe.v1.Progress\x12%\n\x05\x65rror\x18\x05 \x01(\x0b\x32\x16.veriframe.v1.JobError\x12\x1e\n\x03job\x18\x06 \x01(\x0b\x32\x11.veriframe.v1.Job\x12(\n\x04time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"j\n\x04Kind\x12\x14\n\x10KIND_UNSPECIFIED\x10\x00\x12\x11\n\rKIND_SNAPSHOT\x10\x01\x12\x16\n\x12KIND_STATE_CHANGED\x10\x02\x12\x11\n\rKIND_PROGRESS\x10\x03\x12\x0e\n\nKIND_ERROR\x10\x04\"\x1f\n\rGetJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\"`\n\x0fListJobsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\r\x12\x12\n\npage_token\x18\x02 \x01(\t\x12&\n\x06states\x18\x03 \x03(\x0e\x32\x16.veriframe.v1.JobState\"L\n\x10ListJobsResponse\x12\x1f\n\x04jobs\x18\x01 \x03(\x0b\x32\x11.veriframe.v1.Job\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\"\n\x10\x43\x61ncelJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\"\xcf\x01\n\x0f\x44ownloadRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x30\n\x04what\x18\x02 \x01(\x0e\x32\".veriframe.v1.DownloadRequest.What\x12\x13\n\x0b\x66rame_index\x18\x03 \x01(\r\x12\x12\n\nchunk_size\x18\x04 \x01(\r\"Q\n\x04What\x12\x14\n\x10WHAT_UNSPECIFIED\x10\x00\x12\x0e\n\nWHAT_VIDEO\x10\x01\x12\x13\n\x0fWHAT_FRAMES_ZIP\x10\x02\x12\x0e\n\nWHAT_FRAME\x10\x03\"\x90\x01\n\rDownloadChunk\x12\x0c\n\x04\x64\x61ta\x18\x01 \x01(\x0c\x12\x0e\n\x06offset\x18\x02 \x01(\x04\x12\x12\n\ntotal_size\x18\x03 \x01(\x04\x12\x10\n\x08\x66ilename\x18\x04 \x01(\t\x12\x14\n\x0c\x63ontent_type\x18\x05 \x01(\t\x12\x0e\n\x06sha256\x18\x06 \x01(\t\x12\x15\n\rprovenance_id\x18\x07 \x01(\t2\xad\x03\n\nGeneration\x12\x43\n\x06Submit\x12\x1b.veriframe.v1.SubmitRequest\x1a\x1c.veriframe.v1.SubmitResponse\x12K\n\x0cStreamEvents\x12!.veriframe.v1.StreamEventsRequest\x1a\x16.veriframe.v1.JobEvent0\x01\x12\x38\n\x06GetJob\x12\x1b.veriframe.v1.GetJobRequest\x1a\x11.veriframe.v1.Job\x12I\n\x08ListJobs\x12\x1d.veriframe.v1.ListJobsRequest\x1a\x1e.veriframe.v1.ListJobsResponse\x12>\n\tCancelJob\x12\x1e.veriframe.v1.CancelJobRequest\x1a\x11.veriframe.v1.Job\x12H\n\x08\x44ownload\x12\x1d.veriframe.v1.DownloadRequest\x1a\x1b.veriframe.v1.DownloadChunk0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dveriframe/v1/generation.proto\x12\x0cveriframe.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x19veriframe/v1/common.proto\"\x85\x01\n\rSubmitRequest\x12.\n\x06params\x18\x01 \x01(\x0b\x32\x1e.veriframe.v1.GenerationParams\x12\x17\n\x0fidempotency_key\x18\x02 \x01(\t\x12\x15\n\rreturn_frames\x18\x03 \x01(\x08\x12\x14\n\x0c\x63\x61llback_url\x18\x04 \x01(\t\"F\n\x0eSubmitResponse\x12\x1e\n\x03job\x18\x01 \x01(\x0b\x32\x11.veriframe.v1.Job\x12\x14\n\x0c\x64\x65\x64uplicated\x18\x02 \x01(\x08\"%\n\x13StreamEventsRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\"\xf3\x02\n\x08JobEvent\x12)\n\x04kind\x18\x01 \x01(\x0e\x32\x1b.veriframe.v1.JobEvent.Kind\x12\x0e\n\x06job_id\x18\x02 \x01(\t\x12%\n\x05state\x18\x03 \x01(\x0e\x32\x16.veriframe.v1.JobState\x12(\n\x08progress\x18\x04 \x01(\x0b\x32\x16.veriframe.v1.Progress\x12%\n\x05\x65rror\x18\x05 \x01(\x0b\x32\x16.veriframe.v1.JobError\x12\x1e\n\x03job\x18\x06 \x01(\x0b\x32\x11.veriframe.v1.Job\x12(\n\x04time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"j\n\x04Kind\x12\x14\n\x10KIND_UNSPECIFIED\x10\x00\x12\x11\n\rKIND_SNAPSHOT\x10\x01\x12\x16\n\x12KIND_STATE_CHANGED\x10\x02\x12\x11\n\rKIND_PROGRESS\x10\x03\x12\x0e\n\nKIND_ERROR\x10\x04\"\x1f\n\rGetJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\"`\n\x0fListJobsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\r\x12\x12\n\npage_token\x18\x02 \x01(\t\x12&\n\x06states\x18\x03 \x03(\x0e\x32\x16.veriframe.v1.JobState\"L\n\x10ListJobsResponse\x12\x1f\n\x04jobs\x18\x01 \x03(\x0b\x32\x11.veriframe.v1.Job\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\"\n\x10\x43\x61ncelJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\"\xcf\x01\n\x0f\x44ownloadRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x30\n\x04what\x18\x02 \x01(\x0e\x32\".veriframe.v1.DownloadRequest.What\x12\x13\n\x0b\x66rame_index\x18\x03 \x01(\r\x12\x12\n\nchunk_size\x18\x04 \x01(\r\"Q\n\x04What\x12\x14\n\x10WHAT_UNSPECIFIED\x10\x00\x12\x0e\n\nWHAT_VIDEO\x10\x01\x12\x13\n\x0fWHAT_FRAMES_ZIP\x10\x02\x12\x0e\n\nWHAT_FRAME\x10\x03\"\x90\x01\n\rDownloadChunk\x12\x0c\n\x04\x64\x61ta\x18\x01 \x01(\x0c\x12\x0e\n\x06offset\x18\x02 \x01(\x04\x12\x12\n\ntotal_size\x18\x03 \x01(\x04\x12\x10\n\x08\x66ilename\x18\x04 \x01(\t\x12\x14\n\x0c\x63ontent_type\x18\x05 \x01(\t\x12\x0e\n\x06sha256\x18\x06 \x01(\t\x12\x15\n\rprovenance_id\x18\x07 \x01(\t2\xad\x03\n\nGeneration\x12\x43\n\x06Submit\x12\x1b.veriframe.v1.SubmitRequest\x1a\x1c.veriframe.v1.SubmitResponse\x12K\n\x0cStreamEvents\x12!.veriframe.v1.StreamEventsRequest\x1a\x16.veriframe.v1.JobEvent0\x01\x12\x38\n\x06GetJob\x12\x1b.veriframe.v1.GetJobRequest\x1a\x11.veriframe.v1.Job\x12I\n\x08ListJobs\x12\x1d.veriframe.v1.ListJobsRequest\x1a\x1e.veriframe.v1.ListJobsResponse\x12>\n\tCancelJob\x12\x1e.veriframe.v1.CancelJobRequest\x1a\x11.veriframe.v1.Job\x12H\n\x08\x44ownload\x12\x1d.veriframe.v1.DownloadRequest\x1a\x1b.veriframe.v1.DownloadChunk0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'veriframe.v1.generation_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_SUBMITREQUEST']._serialized_start=107
-  _globals['_SUBMITREQUEST']._serialized_end=218
-  _globals['_SUBMITRESPONSE']._serialized_start=220
-  _globals['_SUBMITRESPONSE']._serialized_end=290
-  _globals['_STREAMEVENTSREQUEST']._serialized_start=292
-  _globals['_STREAMEVENTSREQUEST']._serialized_end=329
-  _globals['_JOBEVENT']._serialized_start=332
-  _globals['_JOBEVENT']._serialized_end=703
-  _globals['_JOBEVENT_KIND']._serialized_start=597
-  _globals['_JOBEVENT_KIND']._serialized_end=703
-  _globals['_GETJOBREQUEST']._serialized_start=705
-  _globals['_GETJOBREQUEST']._serialized_end=736
-  _globals['_LISTJOBSREQUEST']._serialized_start=738
-  _globals['_LISTJOBSREQUEST']._serialized_end=834
-  _globals['_LISTJOBSRESPONSE']._serialized_start=836
-  _globals['_LISTJOBSRESPONSE']._serialized_end=912
-  _globals['_CANCELJOBREQUEST']._serialized_start=914
-  _globals['_CANCELJOBREQUEST']._serialized_end=948
-  _globals['_DOWNLOADREQUEST']._serialized_start=951
-  _globals['_DOWNLOADREQUEST']._serialized_end=1158
-  _globals['_DOWNLOADREQUEST_WHAT']._serialized_start=1077
-  _globals['_DOWNLOADREQUEST_WHAT']._serialized_end=1158
-  _globals['_DOWNLOADCHUNK']._serialized_start=1161
-  _globals['_DOWNLOADCHUNK']._serialized_end=1305
-  _globals['_GENERATION']._serialized_start=1308
-  _globals['_GENERATION']._serialized_end=1737
+  _globals['_SUBMITREQUEST']._serialized_start=108
+  _globals['_SUBMITREQUEST']._serialized_end=241
+  _globals['_SUBMITRESPONSE']._serialized_start=243
+  _globals['_SUBMITRESPONSE']._serialized_end=313
+  _globals['_STREAMEVENTSREQUEST']._serialized_start=315
+  _globals['_STREAMEVENTSREQUEST']._serialized_end=352
+  _globals['_JOBEVENT']._serialized_start=355
+  _globals['_JOBEVENT']._serialized_end=726
+  _globals['_JOBEVENT_KIND']._serialized_start=620
+  _globals['_JOBEVENT_KIND']._serialized_end=726
+  _globals['_GETJOBREQUEST']._serialized_start=728
+  _globals['_GETJOBREQUEST']._serialized_end=759
+  _globals['_LISTJOBSREQUEST']._serialized_start=761
+  _globals['_LISTJOBSREQUEST']._serialized_end=857
+  _globals['_LISTJOBSRESPONSE']._serialized_start=859
+  _globals['_LISTJOBSRESPONSE']._serialized_end=935
+  _globals['_CANCELJOBREQUEST']._serialized_start=937
+  _globals['_CANCELJOBREQUEST']._serialized_end=971
+  _globals['_DOWNLOADREQUEST']._serialized_start=974
+  _globals['_DOWNLOADREQUEST']._serialized_end=1181
+  _globals['_DOWNLOADREQUEST_WHAT']._serialized_start=1100
+  _globals['_DOWNLOADREQUEST_WHAT']._serialized_end=1181
+  _globals['_DOWNLOADCHUNK']._serialized_start=1184
+  _globals['_DOWNLOADCHUNK']._serialized_end=1328
+  _globals['_GENERATION']._serialized_start=1331
+  _globals['_GENERATION']._serialized_end=1760
 # @@protoc_insertion_point(module_scope)

@@ -12,14 +12,16 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class SubmitRequest(_message.Message):
-    __slots__ = ("params", "idempotency_key", "return_frames")
+    __slots__ = ("params", "idempotency_key", "return_frames", "callback_url")
     PARAMS_FIELD_NUMBER: _ClassVar[int]
     IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
     RETURN_FRAMES_FIELD_NUMBER: _ClassVar[int]
+    CALLBACK_URL_FIELD_NUMBER: _ClassVar[int]
     params: _common_pb2.GenerationParams
     idempotency_key: str
     return_frames: bool
-    def __init__(self, params: _Optional[_Union[_common_pb2.GenerationParams, _Mapping]] = ..., idempotency_key: _Optional[str] = ..., return_frames: _Optional[bool] = ...) -> None: ...
+    callback_url: str
+    def __init__(self, params: _Optional[_Union[_common_pb2.GenerationParams, _Mapping]] = ..., idempotency_key: _Optional[str] = ..., return_frames: _Optional[bool] = ..., callback_url: _Optional[str] = ...) -> None: ...
 
 class SubmitResponse(_message.Message):
     __slots__ = ("job", "deduplicated")

@@ -1,6 +1,7 @@
 """Merkle tree hashing, inclusion and consistency proofs as in RFC 6962 / RFC 9162 (section 2.1).
 
-Pure functions over SHA-256 digests; nothing here knows about databases. The proof algorithms read
+Pure functions over SHA-256 digests; nothing here knows about databases (docs/ledger.md).
+The proof algorithms read
 the tree through a `NodeGetter`: `get(level, index)` returns the hash of the *perfect* subtree of
 2**level leaves starting at leaf `index * 2**level`. A list of leaf hashes (`ListTree`) or stored
 nodes (the ledger) can answer it; every other subtree hash is composed from those here, following
@@ -129,8 +130,9 @@ def verify_inclusion(index: int, size: int, leaf: bytes, path: Sequence[bytes], 
     return computed is not None and computed == root
 
 
-def verify_consistency(first: int, second: int, first_root: bytes, second_root: bytes,
-                       proof: Sequence[bytes]) -> bool:
+def verify_consistency(
+    first: int, second: int, first_root: bytes, second_root: bytes, proof: Sequence[bytes]
+) -> bool:
     """True if `proof` shows the tree (second, second_root) extends (first, first_root) (RFC 9162 2.1.4.2)."""
     if not 0 <= first <= second:
         return False
@@ -165,6 +167,7 @@ def verify_consistency(first: int, second: int, first_root: bytes, second_root: 
 
 
 # --- the compact frontier: the tree's right edge, enough to append and to compute the root ---
+
 
 def frontier_append(
     frontier: list[bytes], size: int, leaf: bytes

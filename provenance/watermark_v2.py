@@ -1,0 +1,179 @@
+"""v2 detection: synchronise, fold every tile of every frame into one, find the shift, decode.
+
+Geometry hypotheses, cheapest first (``watermark_sync``):
+
+1. the frame's own pixel grid (no scaling): covers re-encoding, crops at any position, padding and
+   letterboxing, temporal edits and, with a mirrored read, flips;
+2. up to ``MAX_LATTICES`` lattices estimated from the residual's autocorrelation: scaling (with or
+   without aspect change), rotation, shear and their combinations with crops, padding and flips.
+
+For each geometry the folded tile is read under its eight mirror images (flips, 90-degree turns); the
+cyclic shift with the strongest sync correlation (a z-score over all ``TILE``^2 shifts) is the
+translation; the ``DECODES_PER_GEOMETRY`` best images are decoded (soft values to
+``payload.decode_soft``, format 2), best first.
+
+False positives, by construction: at most ``MAX_DECODES`` soft vectors are decoded per video, each
+yielding an id only if Reed-Solomon decoding succeeds *and* the 32-bit tag matches, which for pixels
+without a mark happens with probability ``2^-32`` per candidate (``payload.MAX_CANDIDATES_PER_DECODE``
+candidates per decode).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from veriframe.provenance import payload, watermark_embed, watermark_sync, watermark_tile
+
+MAX_LATTICES = 4
+DECODES_PER_GEOMETRY = 4  # the best two mirror images, each read coherently and frame by frame
+MAX_DECODES = (1 + MAX_LATTICES) * DECODES_PER_GEOMETRY
+#: Frames used for detection (evenly spaced): the mark is the same in every frame, so more frames
+#: average more noise away; beyond this the gain is small and the cost linear.
+DETECT_FRAMES = 24
+MIN_SIDE = 64  # smaller frames hold too little of a tile to read
+_RESIDUAL_SIGMA = 4.0  # tile pixels: the high-pass scales with the geometry
+_FRAME_Z = 4.5  # one frame's sync z-score below this is noise (the max over 16384 shifts is ~4.3)
+_LATTICE_FRAMES = 4
+ALIGN_FRAMES = 12  # frames warped one by one under a lattice geometry
+
+
+@dataclass(frozen=True)
+class Reading:
+    provenance_id: int
+    bit_errors: int
+    sync_z: float
+    registration: str
+
+
+def _mirror(folded: np.ndarray, turns: int, mirror: bool) -> np.ndarray:
+    rotated = np.rot90(folded, turns)
+    return rotated[:, ::-1] if mirror else rotated
+
+
+def _mirrors(folded: np.ndarray):
+    """The eight images of the folded tile under the square's symmetries, with names."""
+    for turns in range(4):
+        for mirror in (False, True):
+            name = ("mirrored" if mirror else "upright") + (f", rotated {90 * turns}" if turns else "")
+            yield name, _mirror(folded, turns, mirror), turns, mirror
+
+
+def _sync_spec(spec: np.ndarray) -> tuple[float, tuple[float, float]]:
+    """(z-score, sub-pixel shift (dy, dx)) of the best sync match of a folded tile's spectrum."""
+    corr = watermark_tile.sync_correlation(spec)
+    iy, ix = np.unravel_index(int(np.argmax(corr)), corr.shape)
+    peak = float(corr[iy, ix])
+    z = peak / max(float(corr.std()), 1e-12)
+    n = watermark_tile.TILE
+
+    def vertex(a: float, c: float) -> float:
+        denom = a - 2 * peak + c
+        return 0.0 if abs(denom) < 1e-12 else float(np.clip(0.5 * (a - c) / denom, -0.5, 0.5))
+
+    dy = iy + vertex(corr[(iy - 1) % n, ix], corr[(iy + 1) % n, ix])
+    dx = ix + vertex(corr[iy, (ix - 1) % n], corr[iy, (ix + 1) % n])
+    return z, (dy, dx)
+
+
+def _aligned_sum(specs: list[np.ndarray]) -> tuple[np.ndarray, float]:
+    """Frames' folded spectra, each moved back by its own sync shift, weighted by its sync strength.
+
+    A codec's predicted frames carry the mark along with the motion (a pan drags it), so each frame's
+    tile can sit at its own shift; frames whose sync is too weak to place (z below ``_FRAME_Z``) are
+    left out rather than added at a random shift.
+    """
+    total = np.zeros_like(specs[0])
+    weight = 0.0
+    for spec in specs:
+        z, shift = _sync_spec(spec)
+        if z < _FRAME_Z:
+            continue
+        norm = max(float(np.sqrt(np.mean(np.abs(spec) ** 2))), 1e-12)
+        total += (z - _FRAME_Z) * watermark_tile.unshift(spec, shift) / norm
+        weight += z - _FRAME_Z
+    return total, weight
+
+
+def _folds(ys: list[np.ndarray], a: np.ndarray | None) -> list[np.ndarray]:
+    scale = 1.0 if a is None else float(np.sqrt(abs(np.linalg.det(a))))
+    return [watermark_sync.fold(watermark_sync.residual(y, _RESIDUAL_SIGMA * scale), a) for y in ys]
+
+
+def _read_geometry(ys: list[np.ndarray], a: np.ndarray | None, label: str) -> Reading | None:
+    """Decode attempts (at most ``DECODES_PER_GEOMETRY``) under one geometry hypothesis.
+
+    The frames' residuals are summed before the (costly) warp of a lattice geometry; they are
+    warped one by one only if that coherent read fails, and then only the first ``ALIGN_FRAMES``.
+    """
+    if a is None:
+        folds = _folds(ys, None)
+        total = np.sum(folds, axis=0)
+    else:
+        folds = None
+        scale = float(np.sqrt(abs(np.linalg.det(a))))
+        total = watermark_sync.fold(np.sum([watermark_sync.residual(y, _RESIDUAL_SIGMA * scale) for y in ys],
+                                           axis=0), a)
+    ranked = []
+    for name, image, turns, mirror in _mirrors(total):
+        spec = np.fft.rfft2(image)
+        ranked.append((*_sync_spec(spec), spec, name, turns, mirror))
+    ranked.sort(key=lambda item: -item[0])
+    for z, shift, spec, name, turns, mirror in ranked[: DECODES_PER_GEOMETRY // 2]:
+        decoded = payload.decode_soft_v2(watermark_tile.soft_bits(watermark_tile.unshift(spec, shift)))
+        how = f"sync z {z:.1f}"
+        if decoded is None and len(ys) > 1:
+            if folds is None:
+                step = max(1, len(ys) // ALIGN_FRAMES)
+                folds = _folds(ys[::step], a)
+            aligned, weight = _aligned_sum([np.fft.rfft2(_mirror(f, turns, mirror)) for f in folds])
+            if weight > 0:
+                decoded = payload.decode_soft_v2(watermark_tile.soft_bits(aligned))
+                how = "frames aligned one by one"
+        if decoded is not None:
+            return Reading(decoded.provenance_id, decoded.bit_errors, round(z, 1),
+                           f"v2 {label}, {name}, {how}")
+    return None
+
+
+def frame_lumas(frames: np.ndarray) -> list[np.ndarray]:
+    """BT.601 luma planes (float32) of up to ``DETECT_FRAMES`` evenly spaced frames."""
+    pick = np.linspace(0, len(frames) - 1, min(DETECT_FRAMES, len(frames))).round().astype(int)
+    return [watermark_embed.luma(frames[t]) for t in pick]
+
+
+def _lattices(ys: list[np.ndarray]) -> list[np.ndarray]:
+    """Up to ``MAX_LATTICES`` geometry candidates: from the frames' mean (the mark adds up coherently
+    where it stayed in place), then from their power spectra (where a codec dragged it with motion)."""
+    sigma = 0.6 * _RESIDUAL_SIGMA
+    step = max(1, len(ys) // _LATTICE_FRAMES)
+    found: list[np.ndarray] = []
+    for residuals in ([watermark_sync.residual(np.mean(ys, axis=0), sigma)],
+                      [watermark_sync.residual(y, sigma) for y in ys[::step]]):
+        for a in watermark_sync.lattice_candidates(residuals, MAX_LATTICES // 2):
+            if all(np.abs(a - b).max() * watermark_tile.TILE > 1.0 for b in found):
+                found.append(a)
+    return found
+
+
+def _describe(a: np.ndarray) -> str:
+    sx, sy = np.hypot(*a[:, 0]), np.hypot(*a[:, 1])
+    angle = np.degrees(np.arctan2(a[1, 0], a[0, 0]))
+    return f"scale {sx:.3f}x{sy:.3f}, rotation {angle:+.1f} deg"
+
+
+def detect(frames: np.ndarray) -> Reading | None:
+    """The v2 mark in (T, H, W, 3) uint8 RGB frames, or None. Decodes at most ``MAX_DECODES`` times."""
+    _, height, width, _ = frames.shape
+    if min(height, width) < MIN_SIDE:
+        return None
+    ys = frame_lumas(frames)
+    reading = _read_geometry(ys, None, "pixel grid")
+    if reading:
+        return reading
+    for a in _lattices(ys):
+        reading = _read_geometry(ys, a, _describe(a))
+        if reading:
+            return reading
+    return None

@@ -1,0 +1,225 @@
+"""One video on two devices: classifier-free-guidance (CFG) parallelism with torch.distributed.
+
+CogVideoX runs every denoising step on a batch of two: the unconditional and the conditional
+half. With CFG parallelism each rank holds the whole model, every rank runs the same pipeline
+(same seed, same scheduler), and inside each transformer call rank r computes only half r of the
+batch; the halves are all-gathered, so every rank continues with the full result. The transformer
+is the whole cost of a step, so two devices take about half the time; nothing is approximated.
+
+Orchestration (``ParallelEngine``): the worker's process is rank 0 and spawns one follower process
+per extra device. Rank 0 broadcasts each request; every step it broadcasts whether to stop (the
+job's cancel), so all ranks leave the loop together. Backend: NCCL on CUDA, gloo on CPU (tests).
+Sequence parallelism over more GPUs is xDiT's (see docs/engine.md), not this module's.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import socket
+from datetime import timedelta
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+_STOP = "stop"
+COLLECTIVE_TIMEOUT = timedelta(minutes=10)  # a follower that died must not hang the worker forever
+
+
+def _split(value: Any, rank: int, world: int) -> Any:
+    """Rank ``rank``'s slice of a whole-batch tensor; anything else (a half already) unchanged."""
+    import torch
+
+    if isinstance(value, torch.Tensor) and value.ndim > 0 and value.shape[0] == world:
+        return value[rank : rank + 1]
+    return value
+
+
+def enable_cfg_parallel(transformer: Any, group: Any = None) -> list[Any]:
+    """Hook ``transformer`` so each rank runs the transformer blocks on its half of the CFG batch.
+
+    Only the blocks (all of the cost) are split: the patch and time embeddings and the output
+    projection still see the whole batch, because PyTorch's CPU kernels round a one-row matmul (the
+    time embedding) differently from a two-row one, and frames must equal a single process's.
+    A batch that is not one item per rank (guidance off) runs whole on every rank. Returns the hooks.
+    """
+    import torch
+    import torch.distributed as dist
+
+    world = dist.get_world_size(group)
+    rank = dist.get_rank(group)
+    split = {"on": False}
+
+    def decide(module: Any, args: tuple, kwargs: dict[str, Any]) -> None:
+        hidden = kwargs.get("hidden_states", args[0] if args else None)
+        split["on"] = hidden is not None and hidden.shape[0] == world
+
+    def take_half(module: Any, args: tuple, kwargs: dict[str, Any]) -> tuple[tuple, dict[str, Any]]:
+        if not split["on"]:
+            return args, kwargs
+        return (
+            tuple(_split(a, rank, world) for a in args),
+            {k: _split(v, rank, world) for k, v in kwargs.items()},
+        )
+
+    def gather(module: Any, args: tuple, kwargs: dict[str, Any], output: Any) -> Any:
+        if not split["on"]:
+            return output
+        gathered = []
+        for half in output:  # (hidden_states, encoder_hidden_states)
+            parts = [torch.empty_like(half) for _ in range(world)]
+            dist.all_gather(parts, half.contiguous(), group=group)
+            gathered.append(torch.cat(parts, dim=0))
+        return tuple(gathered)
+
+    blocks = transformer.transformer_blocks
+    handles = [transformer.register_forward_pre_hook(decide, with_kwargs=True)]
+    handles += [block.register_forward_pre_hook(take_half, with_kwargs=True) for block in blocks]
+    handles.append(blocks[-1].register_forward_hook(gather, with_kwargs=True))
+    return handles
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def init_group(rank: int, world: int, address: str, device: str) -> None:
+    import torch
+    import torch.distributed as dist
+
+    backend = "nccl" if device.startswith("cuda") else "gloo"
+    if device.startswith("cuda"):
+        torch.cuda.set_device(torch.device(device))
+    dist.init_process_group(
+        backend, init_method=address, rank=rank, world_size=world, timeout=COLLECTIVE_TIMEOUT
+    )
+
+
+def _load(model: str, options: Any, rank: int) -> Any:
+    from dataclasses import replace
+
+    from veriframe.service.engine.engine import Engine
+
+    engine = Engine.load(model, options=replace(options, device=options.devices[rank]))
+    enable_cfg_parallel(engine.pipe.transformer)
+    engine.in_group = True
+    return engine
+
+
+def _all_ready(error: str | None) -> list[str]:
+    """Every rank says whether it loaded; returns the errors (all ranks see the same list)."""
+    import torch.distributed as dist
+
+    errors: list[str | None] = [None] * dist.get_world_size()
+    dist.all_gather_object(errors, error)
+    return [e for e in errors if e]
+
+
+def _follower(model: str, options: Any, rank: int, address: str) -> None:
+    """Rank > 0: load the model, then run every request rank 0 broadcasts, until told to stop."""
+    import torch.distributed as dist
+
+    init_group(rank, len(options.devices), address, options.devices[rank])
+    engine = error = None
+    try:
+        engine = _load(model, options, rank)
+    except Exception as exc:
+        error = f"rank {rank} ({options.devices[rank]}): {type(exc).__name__}: {exc}"
+    try:
+        if _all_ready(error):
+            return
+        while True:
+            box = [None]
+            dist.broadcast_object_list(box, src=0)
+            if box[0] == _STOP:
+                return
+            try:
+                engine.generate(box[0])
+            except Exception:  # rank 0 reports the job's outcome; this rank only follows
+                log.debug("follower %d: generation ended early", rank, exc_info=True)
+    finally:
+        dist.destroy_process_group()
+
+
+class ParallelEngine:
+    """An Engine spanning ``options.devices``: the job queue sees one worker, the video uses them all.
+
+    Same interface as Engine (``info``, ``validate``, ``generate``, ``warm_up``, ``options``).
+    """
+
+    def __init__(self, model: str, options: Any) -> None:
+        import torch.distributed as dist
+
+        self.options = options
+        address = f"tcp://127.0.0.1:{free_port()}"
+        context = multiprocessing.get_context("spawn")  # CUDA cannot be forked
+        self._followers = [
+            context.Process(target=_follower, args=(model, options, rank, address), daemon=True)
+            for rank in range(1, len(options.devices))
+        ]
+        for process in self._followers:
+            process.start()
+        init_group(0, len(options.devices), address, options.devices[0])
+        error = None
+        try:
+            self.engine = _load(model, options, 0)
+        except Exception as exc:
+            error = f"rank 0 ({options.devices[0]}): {type(exc).__name__}: {exc}"
+        errors = _all_ready(error)
+        if errors:
+            dist.destroy_process_group()
+            self._join()
+            raise RuntimeError("the multi-device engine could not load: " + "; ".join(errors))
+        self.info = self.engine.info
+        self.pipe = self.engine.pipe
+        self.load_facts = {**self.engine.load_facts, "devices": list(options.devices)}
+
+    def validate(self, params: Any) -> Any:
+        return self.engine.validate(params)
+
+    def count_tokens(self, text: str) -> int:
+        return self.engine.count_tokens(text)
+
+    def generate(self, params: Any, *, on_step: Any = None, should_cancel: Any = None) -> Any:
+        import torch.distributed as dist
+
+        from veriframe.service.engine.engine import Cancelled
+
+        run = self.engine.validate(params)  # a bad request never reaches the followers
+        self.engine._check_run(run)
+        if should_cancel is not None and should_cancel():
+            raise Cancelled(0, run.denoising_steps)
+        dist.broadcast_object_list([params], src=0)
+        return self.engine.generate(params, on_step=on_step, should_cancel=should_cancel)
+
+    def warm_up(self, shapes: Any = None) -> list[dict[str, Any]]:
+        from veriframe.service.engine.accel import warm_up
+
+        return warm_up(self, self.options.warmup if shapes is None else shapes)
+
+    def close(self) -> None:
+        import torch.distributed as dist
+
+        if dist.is_initialized():
+            try:
+                dist.broadcast_object_list([_STOP], src=0)
+            finally:
+                dist.destroy_process_group()
+        self._join()
+
+    def _join(self) -> None:
+        for process in self._followers:
+            process.join(timeout=30)
+            if process.is_alive():
+                process.terminate()
+
+
+def load_engine(model: str, options: Any, **kwargs: Any) -> Any:
+    """An Engine, or a ParallelEngine when ``options.devices`` names several devices."""
+    from veriframe.service.engine.engine import Engine
+
+    if len(options.devices) > 1:
+        return ParallelEngine(model, options.resolve())
+    return Engine.load(model, options=options, **kwargs)

@@ -1,0 +1,88 @@
+"""Artifact storage: the local directory and a real S3-compatible server (SeaweedFS) behave alike."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import pytest
+
+from veriframe.service.storage import ArtifactMissing, LocalStorage, ObjectStorage
+
+
+@pytest.fixture(params=["local", "s3"])
+def storage(request, tmp_path):
+    if request.param == "local":
+        return LocalStorage(tmp_path / "root")
+    server = request.getfixturevalue("s3_server")
+    return ObjectStorage(f"s3://veriframe-test/{uuid.uuid4().hex[:8]}", server["options"])
+
+
+def test_round_trip(storage, tmp_path: Path) -> None:
+    data = bytes(range(256)) * 5000  # 1.28 MB: several chunks
+    source = tmp_path / "video.mp4"
+    source.write_bytes(data)
+    storage.put_file("acme/job-1/video.mp4", source)
+    storage.put_bytes("acme/job-1/frames/frame_0000.png", b"png0")
+    storage.put_bytes("acme/job-1/frames/frame_0001.png", b"png1")
+    assert storage.size("acme/job-1/video.mp4") == len(data)
+    chunks = list(storage.read_chunks("acme/job-1/video.mp4", 300_000))
+    assert b"".join(chunks) == data and all(len(c) == 300_000 for c in chunks[:-1])
+    fetched = storage.fetch("acme/job-1/video.mp4", tmp_path / "fetched" / "v.mp4")
+    assert fetched.read_bytes() == data
+    assert storage.list("acme/job-1/frames") == [
+        "acme/job-1/frames/frame_0000.png",
+        "acme/job-1/frames/frame_0001.png",
+    ]
+    storage.delete_prefix("acme/job-1")
+    assert storage.list("acme/job-1") == []
+    with pytest.raises(ArtifactMissing):
+        storage.size("acme/job-1/video.mp4")
+    with pytest.raises(ArtifactMissing):
+        list(storage.read_chunks("acme/job-1/video.mp4", 1024))
+
+
+def test_local_keys_cannot_leave_the_root(tmp_path: Path) -> None:
+    storage = LocalStorage(tmp_path / "root")
+    with pytest.raises(ValueError, match="leaves the storage root"):
+        storage.put_bytes("../outside", b"x")
+    legacy = tmp_path / "legacy.mp4"  # a row written before keys existed holds an absolute path
+    legacy.write_bytes(b"old")
+    assert storage.size(str(legacy)) == 3
+
+
+def test_outputs_live_in_the_object_store_and_download_works_from_another_api_server(
+    make_live_server, s3_server, tmp_path: Path
+) -> None:
+    """A worker server and an API-only server with separate disks share the database and the store."""
+    import zipfile
+
+    from tests.fixtures.server import TEST_PARAMS
+
+    url = f"s3://veriframe-test/{uuid.uuid4().hex[:8]}"  # one bucket; a prefix per test
+    shared = {
+        "database_url": f"sqlite:///{tmp_path / 'shared.db'}",
+        "storage_url": url,
+        "storage_options": s3_server["options"],
+    }
+    worker = make_live_server(output_dir=tmp_path / "worker-disk", **shared)
+    api = make_live_server(output_dir=tmp_path / "api-disk", workers=0, **shared)
+    key = worker.key("client", "hosts")
+    from veriframe.service.client import Client
+
+    with Client(worker.address, key) as client:
+        job = client.submit("a lighthouse on a cliff, waves crashing", return_frames=True, **TEST_PARAMS).job
+        final = client.wait(job.id, timeout=300)
+    assert final.output.video_sha256, final
+    store = ObjectStorage(url, s3_server["options"])
+    keys = store.list(f"hosts/{job.id}")
+    assert f"hosts/{job.id}/video.mp4" in keys and any("/frames/" in k for k in keys), keys
+    assert not list((tmp_path / "worker-disk").rglob("*.mp4"))  # no copy stays on the worker's disk
+    with Client(api.address, key) as client:
+        video = client.download(job.id, f"{tmp_path / 'from-api'}/")
+        frames = client.download(job.id, f"{tmp_path / 'from-api'}/", what="frames_zip")
+        report = client.verify(video)
+    assert video.read_bytes() == b"".join(store.read_chunks(f"hosts/{job.id}/video.mp4", 1 << 20))
+    assert report.verified and report.watermark.id == final.provenance_id
+    with zipfile.ZipFile(frames) as archive:
+        assert len(archive.namelist()) == 9
