@@ -59,7 +59,7 @@ def test_review_approve_runs_the_job(live_server: Any, staff: dict[str, str]) ->
 
         queue = cli_json(live_server, staff["moderator"], "review", "list", "--tenant", "t-approve")
         assert [r["id"] for r in queue] == [job.review_id]
-        assert queue[0]["prompt"] == REVIEWED and queue[0]["categories"] == ["deception/real-person"]
+        assert queue[0]["prompt"] == REVIEWED and "deception/real-person" in queue[0]["categories"]
         human = cli(live_server, staff["moderator"], "review", "list", "--tenant", "t-approve")
         assert human.exit_code == 0 and job.review_id[:8] in human.stdout
         shown = cli_json(live_server, staff["moderator"], "review", "show", job.review_id)
