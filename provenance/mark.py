@@ -11,7 +11,7 @@ import os
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +22,7 @@ from veriframe.provenance.keys import SigningKeys
 from veriframe.provenance.layout import sniff
 from veriframe.provenance.manifest import InputFile, ManifestInfo
 from veriframe.provenance.signing import manifest_sha256, sign_mp4, sign_png
-from veriframe.provenance.watermark import embed_frames
+from veriframe.provenance.watermark import embed_frames, readable_after_encoding
 
 
 @dataclass(frozen=True)
@@ -92,6 +92,16 @@ def mark_video(frames: np.ndarray, fps: int, out_mp4: str | Path, info: Manifest
         start = time.perf_counter()
         media.encode_mp4(marked, fps, unsigned, crf=crf)
         timings["encode"] = time.perf_counter() - start
+        # Never release a mark that cannot be read back: on noise-like pictures (e.g. a random-weight
+        # test model's output) the v2 tile can drown; such videos carry the v1 mark instead.
+        start = time.perf_counter()
+        if not readable_after_encoding(unsigned, info.provenance_id):
+            from veriframe.provenance import watermark_v1
+
+            marked = watermark_v1.embed_frames(frames, info.provenance_id)
+            media.encode_mp4(marked, fps, unsigned, crf=crf)
+            info = replace(info, watermark_algorithm=watermark_v1.WATERMARK_ALGORITHM)
+        timings["readback"] = time.perf_counter() - start
         start = time.perf_counter()
         manifest = sign_mp4(unsigned, out, info, keys)
         timings["sign"] = time.perf_counter() - start

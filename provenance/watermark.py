@@ -16,6 +16,7 @@ candidates per video is bounded (:data:`MAX_CANDIDATES`), so P(false positive) <
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import numpy as np
 
@@ -65,6 +66,19 @@ def embed_frames(frames: np.ndarray, provenance_id: int, *, workers: int | None 
         with ThreadPoolExecutor(count) as pool:
             list(pool.map(mark, range(len(frames))))
     return out
+
+
+#: Frames of the encoded video read back by :func:`readable_after_encoding`.
+READBACK_FRAMES = 8
+
+
+def readable_after_encoding(mp4: str | Path, provenance_id: int) -> bool:
+    """Whether the v2 mark reads back as ``provenance_id`` from the encoded video (a few frames)."""
+    from veriframe.provenance.media import sample_frames
+
+    frames, _, _ = sample_frames(mp4, READBACK_FRAMES)
+    reading = watermark_v2.detect(check_frames(frames))
+    return reading is not None and reading.provenance_id == provenance_id
 
 
 def detect_frames(frames: np.ndarray) -> WatermarkResult:

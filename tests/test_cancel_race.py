@@ -12,7 +12,7 @@ from tests.fixtures.cancel_race import run_race, summary
 from tests.fixtures.server import TEST_PARAMS
 from veriframe.service.store import states as J
 
-RACE_PARAMS = {**TEST_PARAMS, "steps": 3}
+RACE_PARAMS = {**TEST_PARAMS, "num_inference_steps": 3}
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
