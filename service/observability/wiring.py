@@ -10,6 +10,7 @@ The gRPC health service's overall status ("" service) follows readiness from the
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Iterable
 from typing import Any
@@ -37,7 +38,11 @@ class Observability:
 
     async def readiness(self) -> R.Readiness:
         ctx = self._ctx
-        return await R.check(ctx.sessions, ctx.workers, self.settings.workers)
+        state = await R.check(ctx.sessions, ctx.workers, self.settings.workers)
+        if ctx.workflow.model_error is not None:  # even API-only: Submit answers UNAVAILABLE meanwhile
+            checks = {**state.checks, "model": "the model could not be loaded (see the server log)"}
+            return dataclasses.replace(state, ready=False, checks=checks)
+        return state
 
     async def _follow(self, state: R.Readiness) -> None:
         from grpc_health.v1 import health_pb2
