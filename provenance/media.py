@@ -119,6 +119,8 @@ def _checked_frames(
     container: av.container.InputContainer, stream: av.VideoStream, name: str, max_pixels: int | None
 ) -> Iterator[av.VideoFrame]:
     """The stream's decoded frames, one at a time, refusing oversized or size-changing ones."""
+    if stream.codec_context is None:  # a cut-short file whose stream has no usable codec setup
+        raise MediaError(f"{name}: the video stream cannot be decoded (no codec parameters)")
     width, height = stream.codec_context.width, stream.codec_context.height
     if max_pixels is not None and width * height > max_pixels:
         raise MediaError(f"{name}: video is {width}x{height}, larger than the {max_pixels}-pixel limit")
