@@ -106,6 +106,24 @@ def _credentials(settings: Settings) -> grpc.ServerCredentials | None:
     )
 
 
+
+def _bind(server: grpc.aio.Server, listen: str, credentials: grpc.ServerCredentials | None) -> int:
+    """Bind the listening address; the port (for :0, the one chosen). A port in use is a StartupError."""
+    try:
+        if credentials is None:
+            port = server.add_insecure_port(listen)
+        else:
+            port = server.add_secure_port(listen, credentials)
+    except RuntimeError:
+        port = 0
+    if port == 0:
+        raise StartupError(
+            f"cannot listen on {listen}: the address is in use or not valid here "
+            "(is another server running? choose another --listen host:port)"
+        )
+    return port
+
+
 class VeriframeServer:
     """`http_mounts`: callables `(aiohttp app, ServerContext)` that add routes to the HTTP port."""
 
@@ -147,7 +165,30 @@ class VeriframeServer:
         credentials = _credentials(settings)  # missing certificate files stop us before anything else
         ctx = await asyncio.to_thread(self._build_context, loop)
         self.ctx = ctx
+        server, health_servicer = self._grpc_server(ctx)
+        self.port = _bind(server, settings.listen, credentials)
+        await server.start()
+        self.server = server
+        self._health = health_servicer
+        self._start_workers(ctx)
+        self._start_background(ctx)
+        for name in SERVICE_NAMES:
+            await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+        await self._set_generation_health()
+        try:  # the overall ("") status follows readiness from here on
+            await self.ops.start(ctx, health_servicer)
+        except OSError as error:
+            raise StartupError(f"{error.strerror}: choose another --http-listen host:port") from None
+        log.info(
+            "veriframe serving on %s (%d worker(s), database %s)",
+            self.address,
+            settings.workers,
+            _redact(settings.database_url),
+        )
 
+    def _grpc_server(self, ctx: ServerContext) -> tuple[grpc.aio.Server, Any]:
+        """The gRPC server with its interceptors, servicers, health and reflection (not yet bound)."""
+        settings = self.settings
         options = [
             ("grpc.max_receive_message_length", settings.max_message_bytes),
             ("grpc.max_send_message_length", settings.max_message_bytes),
@@ -171,22 +212,10 @@ class VeriframeServer:
         reflection.enable_server_reflection(
             (*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME), server
         )
-        try:
-            if credentials is None:
-                self.port = server.add_insecure_port(settings.listen)
-            else:
-                self.port = server.add_secure_port(settings.listen, credentials)
-        except RuntimeError:
-            self.port = 0
-        if self.port == 0:
-            raise StartupError(
-                f"cannot listen on {settings.listen}: the address is in use or not valid here "
-                "(is another server running? choose another --listen host:port)"
-            )
-        await server.start()
-        self.server = server
-        self._health = health_servicer
+        return server, health_servicer
 
+    def _start_workers(self, ctx: ServerContext) -> None:
+        settings = self.settings
         for index in range(settings.workers):
             # (with `devices`, the one worker spans them all: the queue sees one worker)
             device = settings.worker_devices[index] if index < len(settings.worker_devices) else None
@@ -201,6 +230,10 @@ class VeriframeServer:
             )
             worker.start()
             ctx.workers.append(worker)
+
+    def _start_background(self, ctx: ServerContext) -> None:
+        """Maintenance (leases, checkpoints, retention) and, with webhook_secret, webhook delivery."""
+        settings = self.settings
         self._maintenance = Maintenance(
             ctx.workflow,
             ctx.store,
@@ -220,19 +253,6 @@ class VeriframeServer:
                 timeout_s=settings.webhook_timeout_s,
             )
             self._webhooks.start()
-        for name in SERVICE_NAMES:
-            await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
-        await self._set_generation_health()
-        try:  # the overall ("") status follows readiness from here on
-            await self.ops.start(ctx, health_servicer)
-        except OSError as error:
-            raise StartupError(f"{error.strerror}: choose another --http-listen host:port") from None
-        log.info(
-            "veriframe serving on %s (%d worker(s), database %s)",
-            self.address,
-            settings.workers,
-            _redact(settings.database_url),
-        )
 
     def _ledger(self, sessions: Any) -> Any:
         """The ledger with its checkpoint key: a server never runs without one (checkpoints, proofs)."""
