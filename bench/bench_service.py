@@ -16,18 +16,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import socket
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.served import served, workspace
 
 PARAMS = {"width": 256, "height": 256, "num_frames": 9, "num_inference_steps": 2, "fps": 8}
 PROMPT = "a sailing boat on a calm lake at sunset, reflections on the water, cinematic"
@@ -140,12 +138,6 @@ def _service_path(work: Path, model_dir: Path, keys_dir: Path) -> tuple[Any, Any
     return server, client, inner
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 async def _submit_load(address: str, key: str, clients: int, per_client: int) -> tuple[list[float], float]:
     from veriframe.service.client import AsyncClient
 
@@ -166,54 +158,14 @@ async def _submit_load(address: str, key: str, clients: int, per_client: int) ->
 def bench_submit(
     work: Path, model_dir: Path, keys_dir: Path, clients: int, per_client: int
 ) -> dict[str, float]:
-    from grpc_health.v1 import health_pb2, health_pb2_grpc
-
-    from veriframe.service.auth import bootstrap_key
-
-    url = f"sqlite:///{work / 'load.db'}"
-    address = f"127.0.0.1:{_free_port()}"
-    env = {
-        **os.environ,
-        "VERIFRAME_DATABASE_URL": url,
-        "VERIFRAME_MODEL": str(model_dir),
-        "VERIFRAME_KEYS_DIR": str(keys_dir),
-        "VERIFRAME_OUTPUT_DIR": str(work / "load-out"),
-        "VERIFRAME_LISTEN": address,
-        "VERIFRAME_WORKERS": "0",
-        "VERIFRAME_TENANT_QUEUE_CAP": "100000",
-        "VERIFRAME_RATE_LIMIT_PER_MINUTE": "1000000",
-        "VERIFRAME_RATE_LIMIT_BURST": "100000",
-    }
-    process = subprocess.Popen(
-        [str(Path(sys.executable).parent / "veriframe"), "serve", "--log-level", "WARNING"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        import grpc
-
-        deadline = time.monotonic() + 180
-        while True:
-            try:
-                with grpc.insecure_channel(address) as channel:
-                    if (
-                        health_pb2_grpc.HealthStub(channel)
-                        .Check(health_pb2.HealthCheckRequest(), timeout=2)
-                        .status
-                        == 1
-                    ):
-                        break
-            except grpc.RpcError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.5)
-        key = bootstrap_key(url, role="client", tenant="load").secret
-        alone, _ = asyncio.run(_submit_load(address, key, 1, 20))
-        loaded, wall = asyncio.run(_submit_load(address, key, clients, per_client))
-    finally:
-        process.terminate()
-        process.wait(60)
+    # API only (no worker: the queue just fills); WARNING keeps the per-request log lines out of the timing.
+    with served(
+        work, "sqlite", model_dir=model_dir, keys_dir=keys_dir, log_level="WARNING", workers=0,
+        tenant_queue_cap=100000,
+    ) as server:
+        key = server.key("client", tenant="load")
+        alone, _ = asyncio.run(_submit_load(server.address, key, 1, 20))
+        loaded, wall = asyncio.run(_submit_load(server.address, key, clients, per_client))
     return {
         "alone_p50_ms": percentile(alone, 50) * 1000,
         "alone_p95_ms": percentile(alone, 95) * 1000,
@@ -233,15 +185,8 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=100)
     parser.add_argument("--per-client", type=int, default=3)
     args = parser.parse_args()
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    from veriframe.provenance.keys import init_dev_keys
-    from veriframe.service.engine.tiny import ensure_tiny_model
-
-    with tempfile.TemporaryDirectory(prefix="veriframe-bench-") as tmp:
-        work = Path(tmp)
-        root = ensure_tiny_model(Path(tempfile.gettempdir()) / "veriframe-cache")
-        init_dev_keys(work / "keys")
-        overhead = bench_overhead(work, root / "t2v", work / "keys", args.runs)
+    with workspace("veriframe-bench-") as (work, model_dir, keys_dir):
+        overhead = bench_overhead(work, model_dir, keys_dir, args.runs)
         print(f"overhead per request ({args.runs} runs, tiny model 256x256x9, 2 steps):")
         print(f"  libraries directly (baseline)   median {overhead['direct_median_s'] * 1000:8.1f} ms")
         print(f"  through the service (SDK)       median {overhead['service_median_s'] * 1000:8.1f} ms")
@@ -250,7 +195,7 @@ def main() -> None:
             f"  service's own time per request  median {overhead['overhead_ms']:8.1f} ms  "
             f"p95 {overhead['overhead_p95_ms']:.1f} ms (end to end minus model and marking, measured inside)"
         )
-        load = bench_submit(work, root / "t2v", work / "keys", args.clients, args.per_client)
+        load = bench_submit(work, model_dir, keys_dir, args.clients, args.per_client)
         print(f"Submit latency, {args.clients} concurrent clients x {args.per_client} (API only, SQLite):")
         print(
             f"  one client alone (baseline)     p50 {load['alone_p50_ms']:7.1f} ms"

@@ -5,7 +5,9 @@ module, nothing third-party, nothing imported or run):
   generated stubs in service/api/gen/;
 - no import cycle among the ``veriframe.*`` modules;
 - the layers: the verifier's transparency material knows neither SQLAlchemy nor the service, the SDK
-  knows nothing of the server's insides, and nothing below the server calls up into it or the CLIs.
+  knows nothing of the server's insides, safety/ and provenance/ are libraries that know nothing of
+  the service, and nothing below the server calls up into it or the CLIs;
+- every ``docs/<name>.md`` that the code points a reader to exists.
 
 What counts as an import edge: every ``import`` and ``from ... import`` statement in a module, at any
 depth (inside functions too: a lazy import still runs, later), except those under
@@ -20,6 +22,7 @@ that re-exports its submodules is a cycle only if a submodule imports a name fro
 from __future__ import annotations
 
 import ast
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -132,6 +135,20 @@ def _where(module: str) -> str:
         if _in(module, package):
             return folder + module[len(package) :].replace(".", "/")
     return module
+
+
+# ------------------------------------------------------------------------------- pointers to the docs
+
+def test_every_docs_reference_in_the_code_exists():
+    """Module docstrings and comments that send a reader to docs/<name>.md point to a file that exists."""
+    missing = []
+    for path in _python_files():
+        text = path.read_text(encoding="utf-8")
+        for number, line in enumerate(text.splitlines(), 1):
+            for ref in re.findall(r"\bdocs/[\w./-]*?\.md\b", line):
+                if not (ROOT / ref).is_file():
+                    missing.append(f"{path.relative_to(ROOT).as_posix()}:{number} {ref}")
+    assert not missing, "references to docs that do not exist: " + "; ".join(missing)
 
 
 # ------------------------------------------------------------------------------------ function length
@@ -306,13 +323,16 @@ LAYERS = [
     ("veriframe.provenance.transparency", ("sqlalchemy", "veriframe.service"),
      "a verifier's Merkle proofs and checkpoints need neither a database nor the server"),
     ("veriframe.service.client",
-     tuple(f"veriframe.service.{inner}" for inner in ("server", "db", "store", "flow")),
+     (*(f"veriframe.service.{inner}" for inner in ("server", "db", "store", "flow")), "sqlalchemy"),
      "the SDK talks to the service only through its public API"),
+    ("veriframe.safety", ("veriframe.service", "grpc"), "screening is a library: the service calls it"),
+    ("veriframe.provenance", ("veriframe.service", "grpc"), "marking and verifying are a library"),
 ] + [
     (lower, ("veriframe.service.server", "veriframe.service.cli"),
      "nothing below the server calls up into it or into the command line")
     for lower in ("veriframe.service.store", "veriframe.service.db", "veriframe.service.flow",
-                  "veriframe.service.engine", "veriframe.service.ledger")
+                  "veriframe.service.engine", "veriframe.service.ledger", "veriframe.service.admin",
+                  "veriframe.service.worker")
 ]
 
 

@@ -103,10 +103,7 @@ def review_approve(ctx: typer.Context, review_id: str = typer.Argument(..., help
     """Approve: the held job is queued and generated. Recorded as review.approved."""
     with calling(ctx) as client:
         review = client.approve_review(review_id, reason)
-    if as_json:
-        print_json(as_dict(review))
-    else:
-        typer.echo(f"approved review {review.id}: job {review.job_id} is {job_state_name(review.job_state)}")
+    _print_decision(review, "approved", as_json)
 
 
 @app.command("reject")
@@ -118,7 +115,11 @@ def review_reject(ctx: typer.Context, review_id: str = typer.Argument(..., help=
         fail(EXIT_USAGE, "--reason must not be empty (the requester is shown it)")
     with calling(ctx) as client:
         review = client.reject_review(review_id, reason)
+    _print_decision(review, "rejected", as_json)
+
+
+def _print_decision(review: Any, verb: str, as_json: bool) -> None:
     if as_json:
         print_json(as_dict(review))
     else:
-        typer.echo(f"rejected review {review.id}: job {review.job_id} is {job_state_name(review.job_state)}")
+        typer.echo(f"{verb} review {review.id}: job {review.job_id} is {job_state_name(review.job_state)}")
