@@ -153,10 +153,10 @@ def test_every_docs_reference_in_the_code_exists():
 
 # ------------------------------------------------------------------------------------ function length
 
-def _long_functions(files: list[Path]) -> list[str]:
+def _long_functions(files: list[Path], root: Path = ROOT) -> list[str]:
     found = []
     for path in files:
-        rel = path.relative_to(ROOT).as_posix()
+        rel = path.relative_to(root).as_posix()
         if rel.startswith(LONG_FUNCTIONS_ALLOWED):
             continue
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), filename=rel)):
@@ -181,12 +181,8 @@ def test_the_length_check_finds_a_long_function(tmp_path):
     body = "\n".join(f"    x{i} = {i}" for i in range(79))
     (tmp_path / "long.py").write_text(f"def long():\n{body}\n    return 0\n")
     (tmp_path / "ok.py").write_text(f"def ok():\n{body}\n")
-    global ROOT
-    saved, ROOT = ROOT, tmp_path
-    try:
-        assert _long_functions([tmp_path / "long.py", tmp_path / "ok.py"]) == ["long.py:1 long (81 lines)"]
-    finally:
-        ROOT = saved
+    found = _long_functions([tmp_path / "long.py", tmp_path / "ok.py"], root=tmp_path)
+    assert found == ["long.py:1 long (81 lines)"]
 
 
 # ---------------------------------------------------------------------------------------- import cycles
