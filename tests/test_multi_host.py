@@ -133,10 +133,12 @@ def _wait_serving(hosts: Any, timeout: float = 120) -> None:
     while pending and time.monotonic() < deadline:
         for name, host in list(pending.items()):
             if host.process.poll() is not None:
-                raise AssertionError(f"{name} exited with {host.process.returncode}: {host.log.read_text()[-3000:]}")
+                tail = host.log.read_text()[-3000:]
+                raise AssertionError(f"{name} exited with {host.process.returncode}: {tail}")
             try:
                 with grpc.insecure_channel(host.address) as channel:
-                    reply = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=2)
+                    health = health_pb2_grpc.HealthStub(channel)
+                    reply = health.Check(health_pb2.HealthCheckRequest(), timeout=2)
                 if reply.status == health_pb2.HealthCheckResponse.SERVING:
                     del pending[name]
             except grpc.RpcError:
