@@ -174,8 +174,13 @@ def test_request_lines_carry_the_fields_and_no_secret(observed, caplog) -> None:
             client.submit(BENIGN, **{**TEST_PARAMS, "width": 64, "height": 64})
     with Client(observed.address, key[:-4] + "AAAA", retries=1) as bad, pytest.raises(Unauthenticated):
         bad.get_job(held.job.id)
-    lines = [r for r in caplog.records if r.name == "veriframe.access"]
-    fields = [r.request for r in lines]
+    deadline = time.monotonic() + 5  # the server writes a request's line after the client has its answer
+    while True:
+        lines = [r for r in caplog.records if r.name == "veriframe.access"]
+        fields = [r.request for r in lines]
+        if any(f["code"] == "UNAUTHENTICATED" for f in fields) or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
     hold = next(f for f in fields if f.get("job_state") == "REVIEW")
     assert hold["rpc"] == GEN + "Submit" and hold["tenant"] == "acme" and hold["job_id"] == held.job.id
     assert hold["code"] == "OK" and hold["latency_ms"] > 0
