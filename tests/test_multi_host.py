@@ -26,7 +26,7 @@ from tests.fixtures.server import TEST_PARAMS
 
 pytestmark = pytest.mark.postgres
 
-PORT = 50051  # every host listens on its own address: the same port everywhere, as on real hosts
+PORT, HTTP_PORT = 50051, 9090  # the same ports on every host, each on its own address, as on real hosts
 LEASE = 3.0  # seconds: short, so recovery after the kill is quick
 BENIGN = "a lighthouse on a cliff in a storm, waves crashing"
 LONG = {**TEST_PARAMS, "num_inference_steps": 60}  # running for several seconds when the host dies
@@ -77,7 +77,8 @@ def shared(network: Any, postgres_url: str, s3_server: dict[str, Any]) -> Iterat
 
 class Host:
     def __init__(self, name: str, address: str, process: subprocess.Popen, log: Path) -> None:
-        self.name, self.address, self.process, self.log = name, f"{address}:{PORT}", process, log
+        self.name, self.process, self.log = name, process, log
+        self.address, self.readyz = f"{address}:{PORT}", f"http://{address}:{HTTP_PORT}/readyz"
 
     def kill(self) -> None:
         """SIGKILL every process of the host (the server and anything it started)."""
@@ -99,7 +100,10 @@ def hosts(network: Any, shared: dict[str, Any], tiny_model_dir: Path, service_ke
                 "model": str(tiny_model_dir),
                 "keys_dir": str(service_keys_dir),
                 "output_dir": str(tmp_path / name / "disk"),  # each host's own disk
-                "listen": f"{network.hosts[name]}:{PORT}",
+                # Worker hosts are worker-only: their gRPC port is on their own loopback, unreachable
+                # from other hosts; only the HTTP port (/readyz, /metrics) is on the network.
+                "listen": f"{network.hosts[name] if workers == 0 else '127.0.0.1'}:{PORT}",
+                "http_listen": f"{network.hosts[name]}:{HTTP_PORT}",
                 "workers": workers,
                 "lease_seconds": LEASE,
                 "shutdown_grace_s": 0,
@@ -122,8 +126,9 @@ def hosts(network: Any, shared: dict[str, Any], tiny_model_dir: Path, service_ke
 
 
 def _wait_serving(hosts: Any, timeout: float = 120) -> None:
-    import grpc
-    from grpc_health.v1 import health_pb2, health_pb2_grpc
+    """Until every host's /readyz answers 200 (database reachable; on a worker, the model loaded)."""
+    import urllib.error
+    import urllib.request
 
     pending = {host.name: host for host in hosts}
     deadline = time.monotonic() + timeout
@@ -133,16 +138,14 @@ def _wait_serving(hosts: Any, timeout: float = 120) -> None:
                 tail = host.log.read_text()[-3000:]
                 raise AssertionError(f"{name} exited with {host.process.returncode}: {tail}")
             try:
-                with grpc.insecure_channel(host.address) as channel:
-                    health = health_pb2_grpc.HealthStub(channel)
-                    reply = health.Check(health_pb2.HealthCheckRequest(), timeout=2)
-                if reply.status == health_pb2.HealthCheckResponse.SERVING:
-                    del pending[name]
-            except grpc.RpcError:
+                with urllib.request.urlopen(host.readyz, timeout=2) as reply:
+                    if reply.status == 200:
+                        del pending[name]
+            except (urllib.error.URLError, OSError):
                 pass
         time.sleep(0.3)
     if pending:
-        raise AssertionError(f"not serving after {timeout} s: " + ", ".join(
+        raise AssertionError(f"not ready after {timeout} s: " + ", ".join(
             f"{name}: {host.log.read_text()[-1500:]}" for name, host in pending.items()))
 
 
@@ -187,14 +190,18 @@ def _wait_running(url: str, tenant: str, job_id: str, timeout: float = 60) -> An
 
 
 def test_worker_host_killed_mid_job_is_recovered_and_download_works_from_the_api_host(
-    hosts: dict[str, Host], shared: dict[str, Any], tmp_path: Path
+    network: Any, hosts: dict[str, Host], shared: dict[str, Any], tmp_path: Path
 ) -> None:
-    from veriframe.service.api.gen import common_pb2
+    import socket
+
     from veriframe.service.auth import bootstrap_key
     from veriframe.service.client import Client
     from veriframe.service.storage import ObjectStorage
 
     url, tenant = shared["local_database_url"], "hosts"
+    for worker in ("worker-a", "worker-b"):  # worker-only: no gRPC port on the network
+        with pytest.raises(OSError), socket.create_connection((network.hosts[worker], PORT), timeout=2):
+            pass
     key = bootstrap_key(url, role="client", tenant=tenant).secret
     with Client(hosts["api"].address, key) as client:
         doomed = client.submit(BENIGN, **LONG).job.id
@@ -204,13 +211,14 @@ def test_worker_host_killed_mid_job_is_recovered_and_download_works_from_the_api
         survivor = "worker-b" if victim == "worker-a" else "worker-a"
         finals = {job_id: client.wait(job_id, timeout=120) for job_id in (doomed, other)}
         for job_id, final in finals.items():
-            assert final.state == common_pb2.JOB_STATE_SUCCEEDED, (job_id, final)
+            assert final.state == "SUCCEEDED", (job_id, final)
         video = client.download(doomed, f"{tmp_path / 'from-api'}/")
         report = client.verify(video)
 
     jobs, events = _rows(url, tenant)
     assert set(jobs) == {doomed, other}
     assert _host_of(jobs[doomed].worker_id, hosts) == survivor  # taken over by the other worker host
+    assert _host_of(jobs[other].worker_id, hosts) == survivor  # the victim was busy with the long one
     assert jobs[doomed].attempts == 2 and "generation.requeued" in events[doomed]
     assert events[doomed].count("generation.started") == 2
     for job_id in jobs:  # no job ran to completion twice
@@ -221,4 +229,4 @@ def test_worker_host_killed_mid_job_is_recovered_and_download_works_from_the_api
     stored = b"".join(store.read_chunks(f"{tenant}/{doomed}/video.mp4", 1 << 20))
     assert video.read_bytes() == stored
     assert finals[doomed].output.video_size == len(stored)
-    assert report.verified and report.watermark.id == finals[doomed].provenance_id
+    assert report.verified and report.watermark_id == finals[doomed].provenance_id

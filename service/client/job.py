@@ -13,7 +13,8 @@ job.as_dict()        # JSON-ready (what `veriframe job get --json` prints)
 Compatibility with code written against the protobuf messages (SDK < 1): `state`, `mode` and
 `JobEvent.kind` also compare equal to the protobuf enum values (`job.state == JOB_STATE_SUCCEEDED`),
 `job.progress.step` works, an attribute these classes do not define is read from the message (kept
-as `.proto`), and `Job.from_proto(job)` returns a `Job` unchanged.
+as `.proto`), and `Job.from_proto(job)` returns a `Job` unchanged. A state hashes as its name (it is a
+str): where the enum number itself is needed (`JobState.Name`, int-keyed sets) use `.number`.
 """
 
 from __future__ import annotations
