@@ -17,16 +17,13 @@ import grpc
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential, wait_random
 
 from veriframe.service.api.gen import (
-    admin_pb2_grpc,
     generation_pb2,
-    generation_pb2_grpc,
-    verification_pb2_grpc,
 )
 from veriframe.service.client import errors as E
 from veriframe.service.client.common import (
     TERMINAL,
     WHAT,
-    ConnectOptions,
+    ClientBase,
     GenerationResult,
     Progress,
     Sink,
@@ -43,44 +40,8 @@ from veriframe.service.client.job import Job, JobEvent, JobPage, Submitted
 ProgressCallback = Callable[[Progress], Awaitable[None] | None]
 
 
-class AsyncClient:
-    def __init__(
-        self,
-        address: str = "",
-        api_key: str | None = None,
-        *,
-        tls: bool = False,
-        root_certificates: str | Path | bytes | None = None,
-        client_cert: str | Path | bytes | None = None,
-        client_key: str | Path | bytes | None = None,
-        timeout: float = 30.0,
-        retries: int = 5,
-        max_message_mb: int = 64,
-        server_name_override: str | None = None,
-    ) -> None:
-        self.options = ConnectOptions(
-            address,
-            api_key,
-            tls,
-            root_certificates,
-            client_cert,
-            client_key,
-            max_message_mb,
-            server_name_override,
-        )
-        self.timeout = timeout
-        self.retries = max(1, retries)
-        credentials = self.options.credentials()
-        target = self.options.resolved_address()
-        if credentials is None:
-            self.channel = grpc.aio.insecure_channel(target, options=self.options.channel_options())
-        else:
-            self.channel = grpc.aio.secure_channel(
-                target, credentials, options=self.options.channel_options()
-            )
-        self.generation = generation_pb2_grpc.GenerationStub(self.channel)
-        self.verification = verification_pb2_grpc.VerificationStub(self.channel)
-        self.admin = admin_pb2_grpc.ModerationAdminStub(self.channel)
+class AsyncClient(ClientBase):
+    _grpc = grpc.aio  # the constructor is ClientBase's
 
     async def close(self) -> None:
         await self.channel.close()

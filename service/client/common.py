@@ -92,6 +92,45 @@ class ConnectOptions:
         return (("authorization", f"Bearer {key}"),) if key else ()
 
 
+class ClientBase:
+    """What `Client` and `AsyncClient` share: the constructor (options, channel, stubs). `_grpc` is
+    the channel module: `grpc`, or `grpc.aio` for the asyncio client."""
+
+    _grpc: Any = grpc
+
+    def __init__(
+        self,
+        address: str = "",
+        api_key: str | None = None,
+        *,
+        tls: bool = False,
+        root_certificates: str | Path | bytes | None = None,
+        client_cert: str | Path | bytes | None = None,
+        client_key: str | Path | bytes | None = None,
+        timeout: float = 30.0,
+        retries: int = 5,
+        max_message_mb: int = 64,
+        server_name_override: str | None = None,
+    ) -> None:
+        from veriframe.service.api.gen import admin_pb2_grpc, generation_pb2_grpc, verification_pb2_grpc
+
+        self.options = ConnectOptions(
+            address, api_key, tls, root_certificates, client_cert, client_key, max_message_mb,
+            server_name_override,
+        )
+        self.timeout = timeout
+        self.retries = max(1, retries)
+        credentials = self.options.credentials()
+        target, channel_options = self.options.resolved_address(), self.options.channel_options()
+        if credentials is None:
+            self.channel = self._grpc.insecure_channel(target, options=channel_options)
+        else:
+            self.channel = self._grpc.secure_channel(target, credentials, options=channel_options)
+        self.generation = generation_pb2_grpc.GenerationStub(self.channel)
+        self.verification = verification_pb2_grpc.VerificationStub(self.channel)
+        self.admin = admin_pb2_grpc.ModerationAdminStub(self.channel)
+
+
 def _read(value: str | Path | bytes | None) -> bytes | None:
     if value is None or isinstance(value, bytes):
         return value
