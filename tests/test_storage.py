@@ -113,3 +113,34 @@ def test_uploaded_inputs_leave_the_object_store_when_their_job_ends(
         finals = {job_id: client.wait(job_id, timeout=300).state for job_id in (done, cancelled)}
     assert finals == {done: common_pb2.JOB_STATE_SUCCEEDED, cancelled: common_pb2.JOB_STATE_CANCELLED}
     assert store.list("inputs") == []
+
+
+def test_lease_recovery_that_ends_a_job_deletes_its_stored_input(
+    migrated_db_url: str, s3_server, tmp_path: Path
+) -> None:
+    """A job whose worker died once too often is failed by recovery, which also deletes its input."""
+    from datetime import timedelta
+
+    from veriframe.service.clock import utcnow
+    from veriframe.service.db import Job, PromptText, make_engine, session_factory
+    from veriframe.service.ledger import Ledger
+    from veriframe.service.store.jobs import JobStore
+
+    store = ObjectStorage(f"s3://veriframe-test/{uuid.uuid4().hex[:8]}", s3_server["options"])
+    engine = make_engine(migrated_db_url)
+    sessions = session_factory(engine)
+    jobs = JobStore(sessions, Ledger(sessions), lease_seconds=1, max_attempts=1)
+    jobs.storage = store  # as the Workflow sets it
+    with sessions.begin() as s:
+        job = Job(tenant="lost", state="queued", mode="i2v", params={}, prompt_sha256="0" * 64)
+        s.add(job)
+        s.flush()
+        job_id, key = job.id, f"inputs/{job.id}.img"
+        job.params = {"input_file": key}
+        s.add(PromptText(job_id=job_id, text="a zoom", purge_after=utcnow()))
+    store.put_bytes(key, b"an uploaded image")
+    assert jobs.claim("worker-that-dies") is not None
+    recovered = jobs.recover_expired(now=utcnow() + timedelta(seconds=5))
+    assert [(r.job_id, r.action) for r in recovered] == [(job_id, "failed")]
+    assert store.list("inputs") == []
+    engine.dispose()
