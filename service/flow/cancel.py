@@ -32,7 +32,7 @@ def cancel(services: Services, principal: Principal, job_id: str) -> Job:
     for _ in range(ATTEMPTS):
         outcome = _cancel_from(services, principal, job)
         if outcome == "cancelled":
-            J.remove_input(job.params)
+            J.remove_input(job.params, services.storage)
         if outcome is not None:
             return services.store.get(job.id)
         job = services.store.get(job.id)

@@ -7,6 +7,7 @@ Fail closed: a failed step removes the outputs and ends the job FAILED, recorded
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import shutil
 import threading
@@ -190,30 +191,37 @@ def mark(services: Services, job: Job, video: GeneratedVideo, params: dict[str, 
     from veriframe.provenance.mark import describe_input, mark_video
     from veriframe.provenance.prompt_commitment import commit_digest
     from veriframe.provenance.watermark import WATERMARK_ALGORITHM
+    from veriframe.service.flow.publish import local_copy
 
     where = out_dir(services, job)
     if where.exists():  # a previous attempt's leftovers
         shutil.rmtree(where)
     where.mkdir(parents=True)
     pid = new_provenance_id()
-    info = ManifestInfo(
-        provenance_id=pid,
-        model_name=video.model.name,
-        model_version=video.model.version,
-        audit_ref=f"veriframe:job:{job.id}",
-        params=params,
-        # Keyed: a file holder cannot confirm a guessed prompt (an unsalted SHA-256 could be).
-        prompt_commitment=commit_digest(job.prompt_sha256, services.signing.prompt_key()),
-        # i2v/v2v: the input becomes the manifest's `inputTo` ingredient (with its own manifest).
-        input=describe_input(job.params["input_file"]) if job.params.get("input_file") else None,
-    )
-    frames_dir = where / "frames" if job.params.get("return_frames") else None
-    mp4 = where / "video.mp4"
-    result = mark_video(video.frames, video.fps, mp4, info, services.signing.get(), frames_dir=frames_dir)
+    recorded = job.params.get("input_file")
+    # The input is read while signing (an ingredient): with an object store, a local copy till then.
+    with local_copy(services, recorded) if recorded else contextlib.nullcontext() as source:
+        info = ManifestInfo(
+            provenance_id=pid,
+            model_name=video.model.name,
+            model_version=video.model.version,
+            audit_ref=f"veriframe:job:{job.id}",
+            params=params,
+            # Keyed: a file holder cannot confirm a guessed prompt (an unsalted SHA-256 could be).
+            prompt_commitment=commit_digest(job.prompt_sha256, services.signing.prompt_key()),
+            # i2v/v2v: the input becomes the manifest's `inputTo` ingredient (with its own manifest).
+            input=describe_input(source) if source is not None else None,
+        )
+        frames_dir = where / "frames" if job.params.get("return_frames") else None
+        mp4 = where / "video.mp4"
+        result = mark_video(video.frames, video.fps, mp4, info, services.signing.get(), frames_dir=frames_dir)
     manifest_sha = getattr(result, "manifest_sha256", None)
     if not manifest_sha:
         raise RuntimeError("veriframe.provenance.mark returned no manifest hash")
-    return Marked(format_id(pid), mp4, result.content_sha256, manifest_sha, frames_dir, WATERMARK_ALGORITHM)
+    return Marked(
+        format_id(pid), mp4, result.content_sha256, manifest_sha, frames_dir, WATERMARK_ALGORITHM,
+        size=mp4.stat().st_size,
+    )
 
 
 def succeed(
@@ -249,6 +257,7 @@ def succeed(
             provenance_id=marked.provenance_id,
             output_path=str(marked.video),
             output_sha256=marked.sha256,
+            output_size=marked.size,
             manifest_sha256=marked.manifest_sha256,
             frames_dir=str(marked.frames_dir) if marked.frames_dir else None,
             progress_step=params.get("denoising_steps", params.get("num_inference_steps", 0)),
@@ -256,7 +265,7 @@ def succeed(
         if not done:
             raise LeaseLost
     ctx.on_change(job.id)
-    J.remove_input(job.params)
+    J.remove_input(job.params, services.storage)
 
 
 def fail(services: Services, job: Job, ctx: WorkerContext, code: str, message: str, stage: str) -> str:
@@ -278,7 +287,7 @@ def fail(services: Services, job: Job, ctx: WorkerContext, code: str, message: s
             error_code=code,
             error_message=message,
         )
-    J.remove_input(job.params)
+    J.remove_input(job.params, services.storage)
     ctx.on_change(job.id)
     return S.FAILED
 
@@ -300,7 +309,7 @@ def stopped(services: Services, job: Job, ctx: WorkerContext, stage: str) -> str
                 error_code="CANCELLED",
                 error_message="cancelled by the requester",
             )
-        J.remove_input(job.params)
+        J.remove_input(job.params, services.storage)
         ctx.on_change(job.id)
         return S.CANCELLED
     services.store.release(job.id, ctx.worker_id, reason="worker stopping")

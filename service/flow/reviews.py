@@ -99,7 +99,8 @@ def _decide(
                 f"the job of review {review_id} is no longer held", reason="JOB_NOT_HELD"
             )
         rejected_params = None if approve else s.scalar(select(Job.params).where(Job.id == item.job_id))
-    J.remove_input(rejected_params)  # after the commit: a rolled-back rejection keeps the input
+    # After the commit: a rolled-back rejection keeps the input.
+    J.remove_input(rejected_params, services.storage)
     return item
 
 
@@ -129,6 +130,6 @@ def expire(services: Services, now: datetime | None = None) -> list[str]:
                 error_code="REVIEW_EXPIRED",
                 error_message="no moderator decided in time; please submit again",
             )
-        J.remove_input(params)
+        J.remove_input(params, services.storage)
         expired.append(review_id)
     return expired

@@ -92,6 +92,7 @@ class Marked:
     manifest_sha256: str
     frames_dir: Path | None
     watermark_algorithm: str
+    size: int = 0  # bytes of the signed MP4, recorded on the job: a stored object cannot be stat'ed
 
 
 @dataclass(frozen=True)

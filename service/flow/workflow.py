@@ -84,6 +84,7 @@ class Workflow:
             limits=limits,
             storage=storage_for(settings),
         )
+        store.storage = self.services.storage  # recovery deletes the inputs of the jobs it ends
         # Why this server cannot generate (its model could not be inspected or loaded), or None.
         self.model_error: str | None = None if limits is not None else "the model was not inspected"
 
