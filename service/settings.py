@@ -79,6 +79,9 @@ class Settings(BaseSettings):
 
     # --- network
     listen: str = Field("127.0.0.1:50051", description="host:port to listen on")
+    worker_only: bool = Field(
+        False, description="no gRPC port: a worker host of a multi-host deployment (needs workers >= 1)"
+    )
     tls_cert: Path | None = Field(None, description="server certificate chain (PEM); enables TLS")
     tls_key: Path | None = None
     tls_client_ca: Path | None = Field(None, description="CA for client certificates; enables mutual TLS")
@@ -153,6 +156,8 @@ class Settings(BaseSettings):
         self.engine_options(None)  # bad values fail at start, with the option's own message
         if self.devices and self.workers > 1:
             raise ValueError("devices makes one worker span several devices: set workers to 1")
+        if self.worker_only and self.workers == 0:
+            raise ValueError("worker_only serves no API, so it needs workers >= 1 (or drop worker_only)")
         return self
 
     def engine_options(self, device: str | None) -> Any:

@@ -100,9 +100,10 @@ def hosts(network: Any, shared: dict[str, Any], tiny_model_dir: Path, service_ke
                 "model": str(tiny_model_dir),
                 "keys_dir": str(service_keys_dir),
                 "output_dir": str(tmp_path / name / "disk"),  # each host's own disk
-                # Worker hosts are worker-only: their gRPC port is on their own loopback, unreachable
-                # from other hosts; only the HTTP port (/readyz, /metrics) is on the network.
-                "listen": f"{network.hosts[name] if workers == 0 else '127.0.0.1'}:{PORT}",
+                # Worker hosts are worker-only: no gRPC port at all; only the HTTP port (/readyz,
+                # /metrics) is on the network.
+                "listen": f"{network.hosts[name]}:{PORT}",
+                "worker_only": workers > 0,
                 "http_listen": f"{network.hosts[name]}:{HTTP_PORT}",
                 "workers": workers,
                 "lease_seconds": LEASE,

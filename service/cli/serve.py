@@ -23,6 +23,9 @@ def serve(
     keys_dir: Path = typer.Option(None, "--keys", help="Signing keys directory (veriframe keys init)."),
     output_dir: Path = typer.Option(None, "--output-dir", help="Where signed videos are kept."),
     workers: int = typer.Option(None, "--workers", help="Generation workers (one per GPU; 0 = API only)."),
+    worker_only: bool = typer.Option(
+        False, "--worker-only", help="No gRPC port: only run workers (a worker host; see docs/operations.md)."
+    ),
     device: str = typer.Option(None, "--device", help="torch device, e.g. cuda or cpu."),
     devices: str = flags.DEVICES,
     compile: str = flags.COMPILE,
@@ -69,6 +72,7 @@ def serve(
             keys_dir=keys_dir,
             output_dir=output_dir,
             workers=workers,
+            worker_only=True if worker_only else None,
             device=device,
             **flags.engine_overrides(
                 devices=devices, compile=compile, attention=attention, fp8=fp8, cache=cache, warmup=warmup

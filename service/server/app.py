@@ -166,9 +166,10 @@ class VeriframeServer:
         ctx = await asyncio.to_thread(self._build_context, loop)
         self.ctx = ctx
         server, health_servicer = self._grpc_server(ctx)
-        self.port = _bind(server, settings.listen, credentials)
-        await server.start()
-        self.server = server
+        if not settings.worker_only:  # a worker host answers no RPC: its HTTP port tells its readiness
+            self.port = _bind(server, settings.listen, credentials)
+            await server.start()
+            self.server = server
         self._health = health_servicer
         self._start_workers(ctx)
         self._start_background(ctx)
@@ -181,7 +182,7 @@ class VeriframeServer:
             raise StartupError(f"{error.strerror}: choose another --http-listen host:port") from None
         log.info(
             "veriframe serving on %s (%d worker(s), database %s)",
-            self.address,
+            "no gRPC port (worker only)" if settings.worker_only else self.address,
             settings.workers,
             _redact(settings.database_url),
         )
