@@ -56,6 +56,7 @@ app.add_typer(review_app, name="review")
 app.add_typer(policy_app, name="policy")
 app.add_typer(keys_app, name="keys")
 app.add_typer(audit_app, name="audit")
+policy_app.add_typer(__import__("veriframe.service.cli.faces", fromlist=["app"]).app, name="faces")
 
 JSON_OPTION = typer.Option(False, "--json", help="Machine-readable JSON on stdout.")
 
