@@ -79,7 +79,12 @@ class Workflow:
             ledger=ledger,
             store=store,
             policies=policies.PolicyCache(sessions),
-            screener=Screener(settings.classifier_path, classifier),
+            screener=Screener(
+                settings.classifier_path,
+                classifier,
+                max_batch=settings.screening_max_batch,
+                window_s=settings.screening_batch_window_ms / 1000,
+            ),
             signing=SigningKeys(settings.keys_dir, signing_keys, tsa_url=settings.tsa_url),
             limits=limits,
             storage=storage_for(settings),
