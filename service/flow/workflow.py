@@ -32,7 +32,17 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import exc
 
 from veriframe.service.errors import InvalidArgument, PromptBlocked, Unavailable
-from veriframe.service.flow import artifacts, cancel, execute, publish, reviews, screening, submit, verify
+from veriframe.service.flow import (
+    artifacts,
+    cancel,
+    execute,
+    holds,
+    publish,
+    reviews,
+    screening,
+    submit,
+    verify,
+)
 from veriframe.service.flow.execute import CLIENT_MESSAGES, LeaseLost, SigningKeys
 from veriframe.service.flow.screening import Screener
 from veriframe.service.flow.types import (
@@ -167,8 +177,9 @@ class Workflow:
         services = self.services
         params, video = generated
         # Output screening is post-processing too: it runs here, off the GPU thread.
-        if (flagged := execute.screen_output(services, job, video)) is not None:
-            return execute.fail(services, job, ctx, *flagged, "output_screening")
+        check = execute.screen_output(services, job, video)
+        if check.action == "fail":
+            return execute.fail(services, job, ctx, check.code, check.message, "output_screening")
         try:
             with tracing.stage("postprocess", job_id=job.id), metrics.POSTPROCESS_SECONDS.time():
                 marked = publish.publish(services, job, execute.mark(services, job, video, params))
@@ -178,6 +189,8 @@ class Workflow:
                 services, job, ctx, "PROVENANCE_FAILED", CLIENT_MESSAGES["provenance"], "provenance"
             )
 
+        if check.action == "hold":  # marked and signed, but not downloadable until a moderator approves
+            return self._hold(job, ctx, params, video, marked, check.decision)
         # The ledger record and SUCCEEDED commit together, or neither does.
         try:
             execute.succeed(services, job, ctx, params, video, marked)
@@ -191,6 +204,25 @@ class Workflow:
             log.exception("job %s: ledger write failed", job.id)
             return execute.fail(services, job, ctx, "LEDGER_FAILED", CLIENT_MESSAGES["ledger"], "ledger")
         return S.SUCCEEDED
+
+    def _hold(
+        self, job: Job, ctx: WorkerContext, params: dict[str, Any], video: Any, marked: Any, d: Any
+    ) -> str:
+        """FINALIZING -> REVIEW with the video kept unreleased (`flow.holds`)."""
+        services = self.services
+        try:
+            record = execute.generated_record(params, video, marked)
+            if holds.hold(services, job, ctx, record, marked, d):
+                if publish.remote(services):  # uploaded: no copy stays on this host
+                    execute.remove_paths(execute.out_dir(services, job))
+                return S.REVIEW
+        except Exception:
+            log.exception("job %s: holding the output for review failed", job.id)
+            publish.unpublish(services, job)
+            return execute.fail(services, job, ctx, "LEDGER_FAILED", CLIENT_MESSAGES["ledger"], "ledger")
+        execute.remove_paths(execute.out_dir(services, job))  # the lease was lost: another worker owns it
+        publish.unpublish(services, job)
+        return "lost"
 
     # ============================================================ the requester's and moderators' steps
 

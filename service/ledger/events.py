@@ -64,8 +64,12 @@ def media_screened(*, kind: str, decision: str, categories: list[str], scores: d
             "rule": rule, "frames": frames, "policy_version": policy_version, "media_sha256": media_sha256}
 
 
-def review_queued(*, review_id: str, categories: list[str], expires_at: datetime) -> dict[str, Any]:
-    return {"review_id": review_id, "categories": list(categories), "expires_at": _time(expires_at)}
+def review_queued(
+    *, review_id: str, categories: list[str], expires_at: datetime, stage: str | None = None
+) -> dict[str, Any]:
+    """`stage` "output": a generated video held before release (absent: the request was held)."""
+    payload = {"review_id": review_id, "categories": list(categories), "expires_at": _time(expires_at)}
+    return payload if stage is None else {**payload, "stage": stage}
 
 
 def review_decided(*, review_id: str, moderator: str, reason: str | None) -> dict[str, Any]:
