@@ -36,6 +36,7 @@ from veriframe.service.flow import (
     artifacts,
     cancel,
     execute,
+    guard,
     holds,
     publish,
     reviews,
@@ -127,8 +128,14 @@ class Workflow:
                 kind = "image" if request.image else "video"
                 media = screening.screen_media(kind, request.image or request.video, policy)
                 decision = screening.combine(decision, media)
+            # The uncertain band waits for the guard LLM, which runs off the request path (flow.guard).
+            for_guard = guard.needs_guard(services, decision, policy)
+            if for_guard:
+                decision = guard.hold_for_guard(services, decision, policy)
         metrics.record_screening(decision.decision, decision.categories)
         job = submit.new_job(principal, request, mode, fingerprint, decision, policy_version)
+        if for_guard:
+            job.params[guard.GUARD] = guard.PENDING
         try:
             submit.record(services, principal, request, job, decision, policy, media)
         except exc.IntegrityError:

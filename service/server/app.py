@@ -34,6 +34,7 @@ from veriframe.service.api.gen import (
 )
 from veriframe.service.auth import Authenticator
 from veriframe.service.flow.workflow import Workflow
+from veriframe.service.model_loading import MODEL_LOAD_LOCK
 from veriframe.service.observability.wiring import Observability
 from veriframe.service.server import memory
 from veriframe.service.server.admin_servicer import ModerationAdminServicer
@@ -61,17 +62,23 @@ def _engine_loader(settings: Settings, device: str | None) -> Callable[[], Any]:
         from veriframe.service.engine import Engine
         from veriframe.service.engine.parallel import load_engine
 
-        main = load_engine(settings.model, options)
+        with MODEL_LOAD_LOCK:  # not beside another model load (the guard LLM's): see model_loading
+            main = load_engine(settings.model, options)
         # Compile and tune the configured shapes now, so the first request does not pay for them.
         warmed = main.warm_up() if options.warmup else []
         log.info("engine ready: %s; warm-up %s", main.load_facts, warmed)
         i2v = settings.i2v_model
         if not i2v:
             return Engines(main, None)
-        if options.devices:  # the i2v checkpoint runs on the first device, sharing T5 and the VAE
-            first = replace(main.engine.options, devices=())
-            return Engines(main, lambda: Engine.load(i2v, options=first, share_from=main.engine))
-        return Engines(main, lambda: Engine.load(i2v, options=options, share_from=main))
+        first = replace(main.engine.options, devices=()) if options.devices else options
+        # (with devices, the i2v checkpoint runs on the first one, sharing T5 and the VAE)
+        share = main.engine if options.devices else main
+
+        def load_i2v() -> Any:
+            with MODEL_LOAD_LOCK:
+                return Engine.load(i2v, options=first, share_from=share)
+
+        return Engines(main, load_i2v)
 
     return load
 
@@ -124,6 +131,7 @@ class VeriframeServer:
         self.ctx: ServerContext | None = None
         self._maintenance: Maintenance | None = None
         self._webhooks: Any = None  # webhooks.WebhookDispatcher when webhook_secret is set
+        self._guard: Any = None  # flow.guard.GuardSweeper when guard_model_path is set
         self._health: health.aio.HealthServicer | None = None  # type: ignore[name-defined]
         self._engine: Any = None
         self._tasks: set[asyncio.Task[None]] = set()
@@ -209,6 +217,11 @@ class VeriframeServer:
             notify=ctx.notifier.notify,
         )
         self._maintenance.start()
+        if settings.guard_model_path is not None:  # the guard tier judges held prompts off the request path
+            from veriframe.service.flow.guard import GuardSweeper
+
+            self._guard = GuardSweeper(ctx.workflow.services, notify=ctx.notifier.notify)
+            self._guard.start()
         if settings.webhook_secret:
             from veriframe.service.webhooks import WebhookDispatcher
 
@@ -377,6 +390,8 @@ class VeriframeServer:
             await self._maintenance.stop()
         if self._webhooks is not None:
             await self._webhooks.stop()
+        if self._guard is not None:
+            await self._guard.stop()
         if self.server is not None:
             await self.server.stop(min(grace, 5.0))
         if self._engine is not None:
