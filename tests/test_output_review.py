@@ -93,6 +93,14 @@ def test_flagged_output_is_held_then_approved_or_rejected(
         review = moderator.get_review(held.review_id)
         assert review.rule.startswith("output:media.nudity") and "sexual" in review.categories
 
+        # The review console shows the moderator frames of the held (unreleased) video.
+        from veriframe.service.auth import Principal
+        from veriframe.service.console import evidence
+
+        who = Principal(key_id="moderator-test", role="moderator", tenant="staff", prefix="x")
+        shown = evidence.gather(live.ctx.admin, live.ctx, who, held.review_id)
+        assert shown.outputs and all(u.startswith("data:image/png;base64,") for u in shown.outputs)
+
         approved = moderator.approve_review(held.review_id, reason="abstract noise, nothing shown")
         assert approved.job_state == common_pb2.JOB_STATE_SUCCEEDED
         video = client.download(first.id, tmp_path / "released.mp4")

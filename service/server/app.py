@@ -217,7 +217,24 @@ class VeriframeServer:
             notify=ctx.notifier.notify,
         )
         self._maintenance.start()
-        if settings.guard_model_path is not None:  # the guard tier judges held prompts off the request path
+        self._start_optional_tasks(ctx, settings)
+        for name in SERVICE_NAMES:
+            await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+        await self._set_generation_health()
+        try:  # the overall ("") status follows readiness from here on
+            await self.ops.start(ctx, health_servicer)
+        except OSError as error:
+            raise StartupError(f"{error.strerror}: choose another --http-listen host:port") from None
+        log.info(
+            "veriframe serving on %s (%d worker(s), database %s)",
+            self.address,
+            settings.workers,
+            _redact(settings.database_url),
+        )
+
+    def _start_optional_tasks(self, ctx: Any, settings: Settings) -> None:
+        """The guard tier (judges held prompts off the request path) and webhook delivery, when set."""
+        if settings.guard_model_path is not None:
             from veriframe.service.flow.guard import GuardSweeper
 
             self._guard = GuardSweeper(ctx.workflow.services, notify=ctx.notifier.notify)
@@ -233,19 +250,6 @@ class VeriframeServer:
                 timeout_s=settings.webhook_timeout_s,
             )
             self._webhooks.start()
-        for name in SERVICE_NAMES:
-            await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
-        await self._set_generation_health()
-        try:  # the overall ("") status follows readiness from here on
-            await self.ops.start(ctx, health_servicer)
-        except OSError as error:
-            raise StartupError(f"{error.strerror}: choose another --http-listen host:port") from None
-        log.info(
-            "veriframe serving on %s (%d worker(s), database %s)",
-            self.address,
-            settings.workers,
-            _redact(settings.database_url),
-        )
 
     def _ledger(self, sessions: Any) -> Any:
         """The ledger with its checkpoint key: a server never runs without one (checkpoints, proofs)."""
