@@ -141,7 +141,8 @@ def _thumbnails_of_input(path: str | None) -> list[str]:
         return []
     try:
         if path.endswith(".mp4"):
-            return [_data_uri(f) for f in sample_frames(path, MAX_THUMBNAILS)]
+            frames, _, _ = sample_frames(path, MAX_THUMBNAILS)  # (frames, fps, total frames)
+            return [_data_uri(f) for f in frames]
         return [_data_uri(read_image(path))]
     except (MediaError, OSError, ValueError):
         return []

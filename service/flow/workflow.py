@@ -8,9 +8,13 @@
                        allow:  job QUEUED
     execute():  (worker, after an atomic claim) engine.generate with progress + cancel
                 -> RUNNING -> FINALIZING
+                -> output screening of sampled frames (release / hold for review / fail, per policy)
                 -> provenance.mark_video (watermark every frame, encode H.264, sign the MP4 [+ frames])
                 -> "generated" (output SHA-256, manifest hash, provenance id, model, seed, params)
-                   in the same transaction as job SUCCEEDED.
+                   in the same transaction as job SUCCEEDED; a held video waits in REVIEW, unreleased,
+                   and "generated" is written when a moderator approves it (holds, reviews).
+    guard:      (optional, flow.guard) prompts in the uncertain band are held at submit and judged
+                by a local guard LLM off the request path: queued, rejected, or left for a moderator.
 
 Every step is a function in a sibling module (`submit`, `execute`, `reviews`, `cancel`, `artifacts`,
 `verify`) that knows nothing of gRPC; every job state change is `JobStore.transition`, which writes the
