@@ -104,13 +104,12 @@ def _decide(
                 f"the job of review {review_id} is no longer held", reason="JOB_NOT_HELD"
             )
         params = s.scalar(select(Job.params).where(Job.id == item.job_id))
-    # After the commit: a rolled-back decision keeps the input and the held video.
-    if not approve:
+    # After the commit (a rolled-back decision keeps the input and the held video): an ended job's input
+    # goes; a rejected held video too.
+    if not approve or held is not None:
         J.remove_input(params)
-        if held is not None:
-            holds.discard(services, item.job_id)
-    elif held is not None:
-        J.remove_input(params)  # released: the job has ended
+    if not approve and held is not None:
+        holds.discard(services, item.job_id)
     return item
 
 
