@@ -140,3 +140,28 @@ def test_output_action_fail_fails_the_job_and_releases_nothing(
             client.download(job.id, tmp_path / "x.mp4")
     failed = [p for k, p in _events(live, job.id) if k == "failed"]
     assert failed and failed[0]["stage"] == "output_screening"
+
+
+def test_a_held_output_that_is_cancelled_or_expires_is_deleted(make_live_server: Any) -> None:
+    from datetime import timedelta
+
+    from veriframe.service.clock import utcnow
+
+    live = make_live_server()
+    _set_media(live, nudity_review=0.0)
+    with live.client(tenant="gone") as client:
+        cancelled = client.submit(PROMPT, **TEST_PARAMS).job
+        expiring = client.submit(PROMPT + ", from above", **TEST_PARAMS).job
+        for job in (cancelled, expiring):
+            assert _until(client, job.id, HELD_OR_DONE).state == common_pb2.JOB_STATE_REVIEW
+        paths = {job.id: _output_path(live, job.id) for job in (cancelled, expiring)}
+        assert all(p.is_file() for p in paths.values())
+
+        assert client.cancel_job(cancelled.id).state == common_pb2.JOB_STATE_CANCELLED
+        assert not paths[cancelled.id].exists()
+        live.ctx.workflow.expire_reviews(utcnow() + timedelta(days=30))
+        final = client.get_job(expiring.id)
+        assert final.state == common_pb2.JOB_STATE_REJECTED and final.error.code == "REVIEW_EXPIRED"
+        assert not paths[expiring.id].exists()
+    for job in (cancelled, expiring):
+        assert "generated" not in [k for k, _ in _events(live, job.id)]
