@@ -153,6 +153,7 @@ class VeriframeServer:
         # DB calls and auth run in threads: give them room (the generation runs in its own thread).
         loop.set_default_executor(ThreadPoolExecutor(max_workers=32, thread_name_prefix="veriframe-io"))
         credentials = _credentials(settings)  # missing certificate files stop us before anything else
+        _check_guard(settings)
         ctx = await asyncio.to_thread(self._build_context, loop)
         self.ctx = ctx
 
@@ -400,6 +401,27 @@ class VeriframeServer:
             await self.server.stop(min(grace, 5.0))
         if self._engine is not None:
             self._engine.dispose()
+
+
+def _check_guard(settings: Settings) -> None:
+    """The guard tier's files, checked at start (the model itself loads later, off the request path)."""
+    path, template = settings.guard_model_path, settings.guard_template
+    if path is None:
+        if template is not None:
+            raise StartupError("guard_template is set without guard_model_path: set both, or neither")
+        return
+    if not (Path(path) / "config.json").is_file():
+        raise StartupError(
+            f"the guard model {path} is not a model directory (no config.json): "
+            "point guard_model_path at a local AutoModelForCausalLM checkpoint, or unset it"
+        )
+    if template is not None:
+        from veriframe.safety.guard import load_template
+
+        try:
+            load_template(template)
+        except (OSError, ValueError) as error:
+            raise StartupError(f"{error}; fix or unset guard_template") from None
 
 
 def _shared_limiter(settings: Settings) -> Any:
