@@ -119,6 +119,7 @@ def test_uncertain_band_is_held_then_routed_by_the_guard(
     assert actor == "system:guard" and record["route"] == routed and record["model"] == "guard:guard"
     assert record["verdict"] == ("safe" if routed == "allow" else "unsafe")
     assert record["categories"] == (["sexual"] if routed == "block" else [])
+    assert live.ctx.ledger.verify().ok
     if routed == "review":  # a moderator can still decide it
         from veriframe.service.client.admin import AdminClient
 

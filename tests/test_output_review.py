@@ -125,6 +125,7 @@ def test_flagged_output_is_held_then_approved_or_rejected(
             client.download(second.id, tmp_path / "rejected.mp4")
         assert [k for k, _ in _events(live, second.id)][-1] == "review.rejected"
         assert "generated" not in [k for k, _ in _events(live, second.id)]
+    assert live.ctx.ledger.verify().ok  # every hold, release and rejection is in the verified log
 
 
 def test_output_action_fail_fails_the_job_and_releases_nothing(
