@@ -135,6 +135,21 @@ class Settings(BaseSettings):
 
     # --- safety
     classifier_path: Path | None = Field(None, description="HF text-classification model dir")
+    screening_max_batch: int = Field(
+        32, ge=1, le=256, description="prompts per classifier call; 1: one at a time, under a lock"
+    )
+    screening_batch_window_ms: float = Field(
+        4.0, ge=0, le=100, description="how long the micro-batcher waits for more prompts after the first"
+    )
+    guard_model_path: Path | None = Field(
+        None, description="a local guard LLM checkpoint (AutoModelForCausalLM dir) for the uncertain band"
+    )
+    guard_template: Path | None = Field(
+        None, description="guard task text file with {categories} and {prompt} (default: Llama Guard 3)"
+    )
+    guard_band_low: float = Field(
+        0.6, gt=0, le=1, description="allowed prompts at this fraction of a review threshold go to the guard"
+    )
 
     @field_validator("trust_anchors", mode="before")
     @classmethod

@@ -12,8 +12,9 @@ import logging
 import shutil
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from sqlalchemy import select
 
@@ -224,16 +225,9 @@ def mark(services: Services, job: Job, video: GeneratedVideo, params: dict[str, 
     )
 
 
-def succeed(
-    services: Services,
-    job: Job,
-    ctx: WorkerContext,
-    params: dict[str, Any],
-    video: GeneratedVideo,
-    marked: Marked,
-) -> None:
-    """FINALIZING -> SUCCEEDED and "generated" in one transaction, or neither (LeaseLost)."""
-    event = ev.generated(
+def generated_record(params: dict[str, Any], video: GeneratedVideo, marked: Marked) -> dict[str, Any]:
+    """The "generated" ledger payload of a marked video (written when it is released)."""
+    return ev.generated(
         model=video.model.name,
         model_version=video.model.version,
         seed=int(video.seed),
@@ -244,6 +238,18 @@ def succeed(
         frames=int(video.frames.shape[0]),
         watermark_algorithm=marked.watermark_algorithm,
     )
+
+
+def succeed(
+    services: Services,
+    job: Job,
+    ctx: WorkerContext,
+    params: dict[str, Any],
+    video: GeneratedVideo,
+    marked: Marked,
+) -> None:
+    """FINALIZING -> SUCCEEDED and "generated" in one transaction, or neither (LeaseLost)."""
+    event = generated_record(params, video, marked)
     with unavailable_as_error(), services.sessions.begin() as s:
         done = services.store.transition(
             s,
@@ -322,11 +328,21 @@ def _cancel_requested(services: Services, job_id: str) -> bool:
         return bool(s.scalar(select(Job.cancel_requested).where(Job.id == job_id)))
 
 
-def screen_output(services: Services, job: Job, video: GeneratedVideo) -> tuple[str, str] | None:
+@dataclass(frozen=True)
+class OutputCheck:
+    """What output screening says: release the video, hold it for a moderator, or fail the job."""
+
+    action: Literal["release", "hold", "fail"]
+    code: str = ""
+    message: str = ""
+    decision: Any = None  # the MediaDecision (None when the check could not run)
+
+
+def screen_output(services: Services, job: Job, video: GeneratedVideo) -> OutputCheck:
     """Generated frames through the same image checks before release (safety.media, kind "output"),
-    recorded in the ledger. Returns (error code, message) when the video must not be released: a block,
-    any hit (an output hold for review is not wired yet: held outputs fail, closed), or a check that
-    cannot run."""
+    recorded in the ledger. A block (a protected person, nudity over the block line) fails the job; a
+    review hit holds it (policy `media.output_action` "review", the default) or fails it ("fail"); a
+    check that cannot run fails it (closed)."""
     import hashlib
 
     from veriframe.safety.media.screen import MediaCheckError
@@ -337,7 +353,9 @@ def screen_output(services: Services, job: Job, video: GeneratedVideo) -> tuple[
         d = check(video.frames, float(video.fps), policy)
     except (MediaCheckError, ValueError) as error:
         log.error("job %s: output screening could not run: %s", job.id, error)
-        return "OUTPUT_CHECK_FAILED", "The generated video could not be checked, so it was not released."
+        return OutputCheck(
+            "fail", "OUTPUT_CHECK_FAILED", "The generated video could not be checked, so it was not released."
+        )
     with unavailable_as_error(), services.sessions.begin() as s:
         services.ledger.append(
             ev.MEDIA_SCREENED,
@@ -357,5 +375,7 @@ def screen_output(services: Services, job: Job, video: GeneratedVideo) -> tuple[
             session=s,
         )
     if d.decision == "allow":
-        return None
-    return "OUTPUT_BLOCKED", d.user_message
+        return OutputCheck("release", decision=d)
+    if d.decision == "review" and policy.media_policy.output_action == "review":
+        return OutputCheck("hold", decision=d)
+    return OutputCheck("fail", "OUTPUT_BLOCKED", d.user_message, d)

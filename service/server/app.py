@@ -34,6 +34,7 @@ from veriframe.service.api.gen import (
 )
 from veriframe.service.auth import Authenticator
 from veriframe.service.flow.workflow import Workflow
+from veriframe.service.model_loading import MODEL_LOAD_LOCK
 from veriframe.service.observability.wiring import Observability
 from veriframe.service.server import memory
 from veriframe.service.server.admin_servicer import ModerationAdminServicer
@@ -61,17 +62,23 @@ def _engine_loader(settings: Settings, device: str | None) -> Callable[[], Any]:
         from veriframe.service.engine import Engine
         from veriframe.service.engine.parallel import load_engine
 
-        main = load_engine(settings.model, options)
+        with MODEL_LOAD_LOCK:  # not beside another model load (the guard LLM's): see model_loading
+            main = load_engine(settings.model, options)
         # Compile and tune the configured shapes now, so the first request does not pay for them.
         warmed = main.warm_up() if options.warmup else []
         log.info("engine ready: %s; warm-up %s", main.load_facts, warmed)
         i2v = settings.i2v_model
         if not i2v:
             return Engines(main, None)
-        if options.devices:  # the i2v checkpoint runs on the first device, sharing T5 and the VAE
-            first = replace(main.engine.options, devices=())
-            return Engines(main, lambda: Engine.load(i2v, options=first, share_from=main.engine))
-        return Engines(main, lambda: Engine.load(i2v, options=options, share_from=main))
+        first = replace(main.engine.options, devices=()) if options.devices else options
+        # (with devices, the i2v checkpoint runs on the first one, sharing T5 and the VAE)
+        share = main.engine if options.devices else main
+
+        def load_i2v() -> Any:
+            with MODEL_LOAD_LOCK:
+                return Engine.load(i2v, options=first, share_from=share)
+
+        return Engines(main, load_i2v)
 
     return load
 
@@ -142,6 +149,7 @@ class VeriframeServer:
         self.ctx: ServerContext | None = None
         self._maintenance: Maintenance | None = None
         self._webhooks: Any = None  # webhooks.WebhookDispatcher when webhook_secret is set
+        self._guard: Any = None  # flow.guard.GuardSweeper when guard_model_path is set
         self._health: health.aio.HealthServicer | None = None  # type: ignore[name-defined]
         self._engine: Any = None
         self._tasks: set[asyncio.Task[None]] = set()
@@ -163,6 +171,7 @@ class VeriframeServer:
         # DB calls and auth run in threads: give them room (the generation runs in its own thread).
         loop.set_default_executor(ThreadPoolExecutor(max_workers=32, thread_name_prefix="veriframe-io"))
         credentials = _credentials(settings)  # missing certificate files stop us before anything else
+        _check_guard(settings)
         ctx = await asyncio.to_thread(self._build_context, loop)
         self.ctx = ctx
         server, health_servicer = self._grpc_server(ctx)
@@ -243,6 +252,15 @@ class VeriframeServer:
             notify=ctx.notifier.notify,
         )
         self._maintenance.start()
+        self._start_optional_tasks(ctx, settings)
+
+    def _start_optional_tasks(self, ctx: Any, settings: Settings) -> None:
+        """The guard tier (judges held prompts off the request path) and webhook delivery, when set."""
+        if settings.guard_model_path is not None:
+            from veriframe.service.flow.guard import GuardSweeper
+
+            self._guard = GuardSweeper(ctx.workflow.services, notify=ctx.notifier.notify)
+            self._guard.start()
         if settings.webhook_secret:
             from veriframe.service.webhooks import WebhookDispatcher
 
@@ -398,10 +416,33 @@ class VeriframeServer:
             await self._maintenance.stop()
         if self._webhooks is not None:
             await self._webhooks.stop()
+        if self._guard is not None:
+            await self._guard.stop()
         if self.server is not None:
             await self.server.stop(min(grace, 5.0))
         if self._engine is not None:
             self._engine.dispose()
+
+
+def _check_guard(settings: Settings) -> None:
+    """The guard tier's files, checked at start (the model itself loads later, off the request path)."""
+    path, template = settings.guard_model_path, settings.guard_template
+    if path is None:
+        if template is not None:
+            raise StartupError("guard_template is set without guard_model_path: set both, or neither")
+        return
+    if not (Path(path) / "config.json").is_file():
+        raise StartupError(
+            f"the guard model {path} is not a model directory (no config.json): "
+            "point guard_model_path at a local AutoModelForCausalLM checkpoint, or unset it"
+        )
+    if template is not None:
+        from veriframe.safety.guard import load_template
+
+        try:
+            load_template(template)
+        except (OSError, ValueError) as error:
+            raise StartupError(f"{error}; fix or unset guard_template") from None
 
 
 def _shared_limiter(settings: Settings) -> Any:

@@ -18,6 +18,7 @@ One module per command group (docs/architecture.md):
   output.py, times.py    printing (Rich / --json); timestamps and --since / --until
   review.py              review list | show | approve | reject
   policy.py              policy show | edit | diff | history | rollback (documents: policy_documents.py)
+  faces.py               policy faces add | list | remove (protected persons' reference embeddings)
   keys.py                keys create | list | revoke
   audit.py               audit checkpoint | proof | verify | witness (events: audit_events.py;
                          against a database, offline, and the witness: ledger_audit.py)

@@ -9,12 +9,14 @@ from typing import Any
 
 import typer
 
+from veriframe.service.cli.admin import faces
 from veriframe.service.cli.admin.output import JSON_OPTION, as_dict, new_console, print_json
 from veriframe.service.cli.admin.policy_documents import edit_in_editor, load_document, same_policy
 from veriframe.service.cli.admin.session import calling
 from veriframe.service.cli.admin.times import when
 
 app = typer.Typer(help="The moderation policy: every change makes a new version.", no_args_is_help=True)
+app.add_typer(faces.app, name="faces")  # policy faces add | list | remove
 
 
 def _policy_summary(p: Any) -> None:
