@@ -38,9 +38,9 @@ def _until(client: Any, job_id: str, states: set[int], timeout: float = 180.0) -
     deadline = time.monotonic() + timeout
     while True:
         job = client.get_job(job_id)
-        if job.state in states:
+        if job.state.number in states:  # the SDK's typed state; its number is the protobuf enum's
             return job
-        assert time.monotonic() < deadline, f"job stayed {common_pb2.JobState.Name(job.state)}"
+        assert time.monotonic() < deadline, f"job stayed {job.state}"
         time.sleep(0.3)
 
 

@@ -13,7 +13,6 @@ import shutil
 import threading
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from sqlalchemy import select
@@ -27,6 +26,7 @@ from veriframe.service.flow.types import (
     Services,
     WorkerContext,
     message_of,
+    out_dir,
     remove_paths,
 )
 from veriframe.service.ledger import events as ev
@@ -83,10 +83,6 @@ class SigningKeys:
 
                 self._prompt_key = prompt_key_for(self._dir)
             return self._prompt_key
-
-
-def out_dir(services: Services, job: Job) -> Path:
-    return services.output_dir / job.tenant / job.id
 
 
 def generate(services: Services, job: Job, ctx: WorkerContext) -> tuple[dict[str, Any], GeneratedVideo]:

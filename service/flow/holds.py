@@ -19,7 +19,7 @@ from sqlalchemy import select
 
 from veriframe.service.clock import utcnow
 from veriframe.service.db import Job, ReviewItem, unavailable_as_error
-from veriframe.service.flow.types import Services, remove_paths
+from veriframe.service.flow.types import Services, out_dir, remove_paths
 from veriframe.service.ledger import events as ev
 from veriframe.service.store import states as S
 
@@ -98,10 +98,10 @@ def release_values(held: dict[str, Any]) -> dict[str, Any]:
 
 def discard(services: Services, job_id: str) -> None:
     """Delete a held video that will never be released (rejected, expired, cancelled)."""
-    from veriframe.service.flow import execute, publish
+    from veriframe.service.flow import publish
 
     with unavailable_as_error(), services.sessions() as s:
         job = s.get(Job, job_id)
     if job is not None:
-        remove_paths(execute.out_dir(services, job))
+        remove_paths(out_dir(services, job))
         publish.unpublish(services, job)

@@ -173,6 +173,11 @@ def canonical(document: Any) -> str:
     return json.dumps(document, sort_keys=True, separators=(",", ":"))
 
 
+def out_dir(services: Services, job: Any) -> Path:
+    """Where a job's video and frames are written on this host (before publishing)."""
+    return services.output_dir / job.tenant / job.id
+
+
 def remove_paths(*paths: Path | None) -> None:
     import shutil
 
