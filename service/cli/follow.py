@@ -1,7 +1,8 @@
 """Following a job from the command line: shared by `veriframe job wait` and `veriframe generate --server`.
 
 It prints the job id at once, each state change on its own line, and a plain explanation when the job
-is held for human review (nothing runs until a moderator decides; how to follow it from elsewhere).
+is held for human review (nothing runs or is released until a moderator decides; how to follow it
+from elsewhere).
 A progress bar is drawn only on a terminal and only once the job is accepted.
 """
 
@@ -20,8 +21,8 @@ EXIT_DENIED = 3  # the key was refused (unauthenticated, permission denied)
 EXIT_PENDING = 4  # --timeout passed (or --no-wait) and the job has not ended: follow it later
 
 HELD = (
-    "job {id} is held for human review{why}: nothing runs until a moderator approves or rejects it "
-    "(this can take up to the review time limit).\n"
+    "job {id} is held for human review{why}: nothing runs or is released until a moderator approves or "
+    "rejects it (this can take up to the review time limit).\n"
     "  follow it later:  veriframe job wait {id} --server {server}\n"
     "  then fetch it:    veriframe job download {id} -o DEST --server {server}"
 )

@@ -170,7 +170,7 @@ class Job(_ProtoFallback):
 
     @property
     def held(self) -> bool:
-        """Held for human review: nothing runs until a moderator approves it (or rejects it)."""
+        """Held for human review: nothing runs or is released until a moderator approves (or rejects) it."""
         return self.state == "REVIEW"
 
     def as_dict(self) -> dict[str, Any]:
