@@ -44,7 +44,7 @@ WATERMARK_ALGORITHM = (
     f"veriframe-wm-v2: {watermark_tile.TILE}x{watermark_tile.TILE} periodic luma tile, "
     f"{watermark_tile.NUM_BINS} spectral carriers ({watermark_tile.NUM_SYNC} sync), "
     f"64-bit id + BLAKE2b-32 tag, rate-1/3 K=7 convolutional code ({payload.V2_CODED_BITS} bits), "
-    "JND-masked"
+    f"JND-masked, carrier tilt {watermark_tile.TILT:g}, informed (picture interference cancelled)"
 )
 #: Frames the v1 fallback reads (it costs ~35 ms a frame; old files carry the id in every frame).
 V1_FRAMES = 8
