@@ -158,12 +158,14 @@ def ssim(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.mean(values))
 
 
-def unmarked_items(count: int, seed: int = 9000):
-    """Varied unmarked items: contents, sizes, codecs, stills, stock-library marks with other payloads."""
+def unmarked_items(count: int, seed: int = 9000, offset: int = 0):
+    """Varied unmarked items: contents, sizes, codecs, stills, stock-library marks with other payloads.
+
+    Items ``offset`` .. ``offset + count - 1`` (each is fixed by its index: runs can be split)."""
     from imwatermark import WatermarkEncoder
 
     sizes = [(480, 720), (256, 256), (240, 320), (360, 640), (720, 1280), (160, 240)]
-    for i in range(count):
+    for i in range(offset, offset + count):
         rng = np.random.default_rng(seed + i)
         h, w = sizes[i % len(sizes)]
         frames = content_video(CONTENTS[i % len(CONTENTS)], 3, h, w, seed=seed + i)
@@ -264,6 +266,8 @@ def main() -> None:
     parser.add_argument("--contents", default=",".join(CONTENTS))
     parser.add_argument("--attacks", default="", help="only attacks whose name contains this")
     parser.add_argument("--unmarked", type=int, default=1000, help="unmarked items for false positives")
+    parser.add_argument("--unmarked-offset", type=int, default=0,
+                        help="first unmarked item (split a long false-positive run over processes)")
     parser.add_argument("--out", type=Path, default=None, help="append the Markdown report here")
     parser.add_argument("--rivagan", type=int, default=0, metavar="N",
                         help="only evaluate the RivaGAN ONNX coder on N frames (needs onnxruntime)")
@@ -315,7 +319,7 @@ def main() -> None:
         print(table[-1], flush=True)
     fp, n = 0, 0
     start = time.perf_counter()
-    for frames in unmarked_items(args.unmarked):
+    for frames in unmarked_items(args.unmarked, offset=args.unmarked_offset):
         n += 1
         fp += watermark.detect_frames(frames).found
         if n % 50 == 0:
@@ -327,7 +331,8 @@ def main() -> None:
               *table, "",
               f"Totals: recovered {totals['recovered']}, none {totals['none']}, wrong {totals['wrong']}.", ""]
     if n:
-        lines += [f"False positives: **{fp} of {n}** unmarked items (contents x sizes 160x240-1280x720 "
+        lines += [f"False positives: **{fp} of {n}** unmarked items (numbers {args.unmarked_offset}-"
+                  f"{args.unmarked_offset + n - 1}; contents x sizes 160x240-1280x720 "
                   "x raw / H.264 / H.265 / stills / stock-library dwtDct+dwtDctSvd marks with other "
                   f"payloads), "
                   f"{fp_s / n:.2f} s per item; bound by construction "
