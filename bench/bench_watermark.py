@@ -264,7 +264,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--frames", type=int, default=49)
     parser.add_argument("--contents", default=",".join(CONTENTS))
-    parser.add_argument("--attacks", default="", help="only attacks whose name contains this")
+    parser.add_argument("--attacks", default="",
+                        help="only attacks whose name contains this (several: separated by |)")
     parser.add_argument("--unmarked", type=int, default=1000, help="unmarked items for false positives")
     parser.add_argument("--unmarked-offset", type=int, default=0,
                         help="first unmarked item (split a long false-positive run over processes)")
@@ -276,12 +277,14 @@ def main() -> None:
         rivagan(natural_video(args.rivagan, 480, 720, seed=1))
         return
     contents = args.contents.split(",")
-    attacks = {k: v for k, v in ATTACKS.items() if args.attacks.lower() in k.lower()}
+    wanted = [part.lower() for part in args.attacks.split("|")]
+    attacks = {k: v for k, v in ATTACKS.items() if any(part in k.lower() for part in wanted)}
     pid = 0x5EEDF00DCAFEB0BA
     now = dt.datetime.now(dt.timezone.utc)
     lines = [f"### Watermark v2 attack benchmark ({now:%Y-%m-%d %H:%M} UTC)", "",
              f"`.venv/bin/python bench/bench_watermark.py --frames {args.frames} --contents {args.contents} "
-             f"--unmarked {args.unmarked}`; 2-core shared CPU VM, {args.frames} frames 720x480 per content.",
+             f"--attacks '{args.attacks}' --unmarked {args.unmarked}`; 2-core shared CPU VM, "
+             f"{args.frames} frames 720x480 per content.",
              ""]
     load = os.getloadavg()
     sp = speed(natural_video(args.frames, 480, 720, seed=1), pid)

@@ -131,10 +131,12 @@ def _best_pairs(auto: np.ndarray, origin: np.ndarray, spread: float, h: np.ndarr
     """The ``keep`` best (horizontal, vertical) basis pairs among the axes' strongest peaks.
 
     A pair scores the mean autocorrelation at its off-axis lattice points; half-length vectors score
-    low (every other point falls between peaks). A basis vector twice the true one scores as well as
-    the true one (its points are a sub-lattice), so the best pair gives way to one whose vectors are
-    its halves when that scores within 70% of it. Smallest-cell rules are not safe: a codec that
-    drags the mark with a pan adds ghost peaks at multiples of the motion, a fine comb of its own.
+    low (every other point falls between peaks). A basis that spans a sub-lattice of the true one
+    (a vector twice or three times too long, or a sum of two) scores as well as the true one, so the
+    best pair gives way to the smallest-cell pair that generates it (its vectors are integer
+    combinations of that pair's) when that scores within 70% of it. A plain smallest-cell rule is not
+    safe: a codec that drags the mark with a pan adds ghost peaks at multiples of the motion, a fine
+    comb of its own, which does not generate the true lattice.
     """
     rows, cols = auto.shape
     scored = []
@@ -155,12 +157,16 @@ def _best_pairs(auto: np.ndarray, origin: np.ndarray, spread: float, h: np.ndarr
     scored.sort(key=lambda item: -item[0])
     best_score, _, b1, b2 = scored[0]
 
-    def divides(a: np.ndarray, b: np.ndarray) -> bool:  # a == b or a == b / 2 (within 3 px)
-        return bool(np.hypot(*(a - b)) < 3 or np.hypot(*(2 * a - b)) < 3)
+    def generates(c1: np.ndarray, c2: np.ndarray) -> bool:
+        """Whether (b1, b2) are integer combinations of (c1, c2): the best pair spans a sub-lattice."""
+        basis = np.stack([c1, c2], axis=1)
+        if abs(np.linalg.det(basis)) < 1e-6:
+            return False
+        coefficients = np.linalg.solve(basis, np.stack([b1, b2], axis=1))
+        return bool(np.all(np.abs(coefficients - np.rint(coefficients)) < 0.08))
 
-    # The true basis rather than a sub-lattice of it: a pair whose vectors are halves of the best's.
-    finer = [item for item in scored if item[0] >= 0.7 * best_score
-             and divides(item[2], b1) and divides(item[3], b2)]
+    # The true basis rather than a sub-lattice of it (vectors twice or three times too long, or sums).
+    finer = [item for item in scored if item[0] >= 0.7 * best_score and generates(item[2], item[3])]
     first = min(finer, key=lambda item: item[1])
     rest = [item for item in scored if item is not first]
     return [(a1, a2) for _, _, a1, a2 in [first, *rest][:keep]]
