@@ -171,8 +171,8 @@ def test_survives_social_pipeline_on_smooth_content(tmp_path):
     assert result.provenance_id == pid and "scale 1.3" in result.registration
 
 
-@pytest.mark.xfail(strict=True, reason="known limit: on textured content the 9:16 + CRF 30 pipeline "
-                   "still loses the id (see docs/benchmarks.md, watermark v2)")
+@pytest.mark.xfail(strict=True, reason="known limit: from 6 frames of textured content the 9:16 + CRF 30 "
+                   "pipeline still loses the id (49 frames are read: docs/benchmarks.md, watermark v2)")
 def test_social_pipeline_on_textured_content(marked_720, tmp_path):
     _, marked, pid = marked_720
     assert watermark.detect_frames(_social(marked, tmp_path)).provenance_id == pid
