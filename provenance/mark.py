@@ -22,7 +22,7 @@ from veriframe.provenance.keys import SigningKeys
 from veriframe.provenance.layout import sniff
 from veriframe.provenance.manifest import InputFile, ManifestInfo
 from veriframe.provenance.signing import manifest_sha256, sign_mp4, sign_png
-from veriframe.provenance.watermark import embed_frames, readable_after_encoding
+from veriframe.provenance.watermark import WATERMARK_ALGORITHM, embed_frames, readable_after_encoding
 
 
 @dataclass(frozen=True)
@@ -34,6 +34,9 @@ class MarkResult:
     content_sha256: str  # SHA-256 of the signed MP4 file
     frame_paths: list[Path] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)  # seconds: watermark, encode, sign, frames
+    #: The algorithm actually embedded (v2, or v1 where the v2 mark could not be read back): what the
+    #: manifest names and what the service must record in its ledger.
+    watermark_algorithm: str = WATERMARK_ALGORITHM
 
 
 def _sha256_file(path: Path) -> str:
@@ -111,7 +114,7 @@ def mark_video(frames: np.ndarray, fps: int, out_mp4: str | Path, info: Manifest
             frame_paths = _export_frames(marked, Path(tmp), Path(frames_dir), out, info, keys)
             timings["frames"] = time.perf_counter() - start
     return MarkResult(info.provenance_id, out, manifest, manifest_sha256(manifest), _sha256_file(out),
-                      frame_paths, timings)
+                      frame_paths, timings, info.watermark_algorithm or WATERMARK_ALGORITHM)
 
 
 def mark_file(

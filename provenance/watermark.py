@@ -20,7 +20,14 @@ from pathlib import Path
 
 import numpy as np
 
-from veriframe.provenance import payload, watermark_embed, watermark_tile, watermark_v1, watermark_v2
+from veriframe.provenance import (
+    payload,
+    watermark_embed,
+    watermark_informed,
+    watermark_tile,
+    watermark_v1,
+    watermark_v2,
+)
 from veriframe.provenance.watermark_v1 import (
     MIN_PIXELS,
     WatermarkResult,
@@ -37,7 +44,7 @@ WATERMARK_ALGORITHM = (
     f"veriframe-wm-v2: {watermark_tile.TILE}x{watermark_tile.TILE} periodic luma tile, "
     f"{watermark_tile.NUM_BINS} spectral carriers ({watermark_tile.NUM_SYNC} sync), "
     f"64-bit id + BLAKE2b-32 tag, rate-1/3 K=7 convolutional code ({payload.V2_CODED_BITS} bits), "
-    "JND-masked"
+    f"JND-masked, carrier tilt {watermark_tile.TILT:g}, informed (picture interference cancelled)"
 )
 #: Frames the v1 fallback reads (it costs ~35 ms a frame; old files carry the id in every frame).
 V1_FRAMES = 8
@@ -52,20 +59,41 @@ def embed_frames(frames: np.ndarray, provenance_id: int, *, workers: int | None 
     """
     frames = check_embed_input(frames, provenance_id)
     _, height, width, _ = frames.shape
-    pattern = watermark_embed.frame_pattern(provenance_id, height, width)
+    count = workers or default_workers()
+    amps: list[np.ndarray] = [np.empty(0, np.float32)] * len(frames)
+    # The informed correction needs the picture's fold over the video; a sample of frames estimates it
+    # (the correction is one tile for all frames) at a fraction of the cost of folding every frame.
+    stride = max(1, len(frames) // watermark_informed.SAMPLE_FRAMES)
+
+    def measure(t: int) -> tuple[np.ndarray, np.ndarray] | None:
+        y = watermark_embed.gray(frames[t])
+        amps[t] = watermark_embed.strength(y)
+        if t % stride:
+            return None
+        return (watermark_informed.fold_sum([watermark_informed.highpass(y)]),
+                watermark_informed.fold_sum([amps[t]]))
+
+    folds = [f for f in _each(measure, len(frames), count) if f is not None]
+    host, weight = np.sum([f[0] for f in folds], axis=0), np.sum([f[1] for f in folds], axis=0)
+    # Informed embedding: one correction tile per video cancels the picture's interference.
+    base = watermark_tile.tile(provenance_id)
+    correction = watermark_informed.correction_tile(provenance_id, host, weight)
+    pattern = watermark_embed.tiled(base + correction, height, width)
     out = np.empty_like(frames)
 
     def mark(t: int) -> None:
-        out[t] = watermark_embed.embed_frame(frames[t], pattern)
+        out[t] = watermark_embed.apply(frames[t], amps[t], pattern)
 
-    count = workers or default_workers()
-    if count == 1:
-        for t in range(len(frames)):
-            mark(t)
-    else:
-        with ThreadPoolExecutor(count) as pool:
-            list(pool.map(mark, range(len(frames))))
+    list(_each(mark, len(frames), count))
     return out
+
+
+def _each(job, n: int, workers: int):
+    """``job(t)`` for t in range(n), in order, on this thread or in a pool of ``workers`` threads."""
+    if workers == 1:
+        return [job(t) for t in range(n)]
+    with ThreadPoolExecutor(workers) as pool:
+        return list(pool.map(job, range(n)))
 
 
 #: Frames of the encoded video read back by :func:`readable_after_encoding`.

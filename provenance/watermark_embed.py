@@ -21,19 +21,26 @@ from veriframe.provenance import watermark_tile
 
 #: Pattern amplitude (luma levels, per unit of tile RMS) on a flat mid-grey area, and how much each
 #: level of local contrast (standard deviation, in levels) adds, up to TEXTURE_CAP levels of contrast.
-FLAT_STRENGTH = 0.9
-TEXTURE_GAIN = 0.22
+#: Chosen on the attack benchmark (49 frames): with the tilted spectrum and informed embedding, 1.2 /
+#: 0.1 reads H.264 CRF 35 on all four contents and keeps sky and night at ~43 dB / 0.981 after CRF 23;
+#: the former 0.9 / 0.22 put more energy into texture, where it only lowered PSNR after encoding.
+FLAT_STRENGTH = 1.2
+TEXTURE_GAIN = 0.1
 TEXTURE_CAP = 10.0
 #: Luminance factor: strength x DARK_FACTOR at black, rising linearly to 1 at mid-grey and above.
 DARK_FACTOR = 0.75
 
 
+def tiled(t: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Tile ``t`` repeated to cover a ``height`` x ``width`` frame, origin at the top-left pixel."""
+    reps = (-(-height // watermark_tile.TILE), -(-width // watermark_tile.TILE))
+    return np.ascontiguousarray(np.tile(t, reps)[:height, :width])
+
+
 @lru_cache(maxsize=8)
 def frame_pattern(provenance_id: int, height: int, width: int) -> np.ndarray:
-    """The tile repeated to cover a ``height`` x ``width`` frame, origin at the top-left pixel."""
-    t = watermark_tile.tile(provenance_id)
-    reps = (-(-height // watermark_tile.TILE), -(-width // watermark_tile.TILE))
-    pattern = np.tile(t, reps)[:height, :width]
+    """The id's tile repeated to cover a ``height`` x ``width`` frame (no informed correction)."""
+    pattern = tiled(watermark_tile.tile(provenance_id), height, width)
     pattern.setflags(write=False)
     return pattern
 
@@ -56,8 +63,17 @@ def luma(rgb: np.ndarray) -> np.ndarray:
     return cv2.transform(rgb, np.array([[0.299, 0.587, 0.114]], np.float32)).astype(np.float32)
 
 
-def embed_frame(rgb: np.ndarray, pattern: np.ndarray) -> np.ndarray:
-    """One marked (H, W, 3) uint8 frame: the same luma change on R, G and B (chroma untouched)."""
-    y = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)  # BT.601 luma, rounded: plenty for a strength map
-    delta = np.rint(strength(y) * pattern).astype(np.int16)
+def gray(rgb: np.ndarray) -> np.ndarray:
+    """BT.601 luma, rounded (uint8): plenty for a strength map and for the informed correction."""
+    return cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+
+
+def apply(rgb: np.ndarray, amp: np.ndarray, pattern: np.ndarray) -> np.ndarray:
+    """``rgb`` plus ``amp`` x ``pattern`` on luma: the same change on R, G and B (chroma untouched)."""
+    delta = np.rint(amp * pattern).astype(np.int16)
     return cv2.add(rgb, cv2.merge([delta, delta, delta]), dtype=cv2.CV_8U)
+
+
+def embed_frame(rgb: np.ndarray, pattern: np.ndarray) -> np.ndarray:
+    """One marked (H, W, 3) uint8 frame under its own strength map (no informed correction)."""
+    return apply(rgb, strength(gray(rgb)), pattern)

@@ -120,6 +120,58 @@ def _refine(auto: np.ndarray, origin: np.ndarray, a1: np.ndarray, a2: np.ndarray
     return a1, a2
 
 
+_AXIS_PEAKS = 12  # strongest peaks per axis considered as basis vectors
+#: Lattice points scored per basis pair: both coefficients non-zero, so a ridge along one axis (a pan's
+#: motion streaks, a picture's straight edges) cannot make a wrong basis vector look right.
+_OFF_AXIS = np.array([(n1, n2) for n1 in (-2, -1, 1, 2) for n2 in (-2, -1, 1, 2)], np.float64)
+
+
+def _best_pairs(auto: np.ndarray, origin: np.ndarray, spread: float, h: np.ndarray, v: np.ndarray,
+                keep: int = 2) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The ``keep`` best (horizontal, vertical) basis pairs among the axes' strongest peaks.
+
+    A pair scores the mean autocorrelation at its off-axis lattice points; half-length vectors score
+    low (every other point falls between peaks). A basis that spans a sub-lattice of the true one
+    (a vector twice or three times too long, or a sum of two) scores as well as the true one, so the
+    best pair gives way to the smallest-cell pair that generates it (its vectors are integer
+    combinations of that pair's) when that scores within 70% of it. A plain smallest-cell rule is not
+    safe: a codec that drags the mark with a pan adds ghost peaks at multiples of the motion, a fine
+    comb of its own, which does not generate the true lattice.
+    """
+    rows, cols = auto.shape
+    scored = []
+    for a1 in h:
+        for a2 in v:
+            cell = abs(a1[0] * a2[1] - a1[1] * a2[0])
+            if cell < (MIN_SCALE * TILE) ** 2 * 0.5:
+                continue
+            points = _OFF_AXIS[:, :1] * a1 + _OFF_AXIS[:, 1:] * a2 + origin
+            x, y = np.rint(points[:, 0]).astype(int), np.rint(points[:, 1]).astype(int)
+            inside = (x >= 0) & (x < cols) & (y >= 0) & (y < rows)
+            if inside.sum() < 4:
+                continue
+            score = float(auto[y[inside], x[inside]].mean()) / spread
+            scored.append((score, cell, a1, a2))
+    if not scored:
+        return []
+    scored.sort(key=lambda item: -item[0])
+    best_score, _, b1, b2 = scored[0]
+
+    def generates(c1: np.ndarray, c2: np.ndarray) -> bool:
+        """Whether (b1, b2) are integer combinations of (c1, c2): the best pair spans a sub-lattice."""
+        basis = np.stack([c1, c2], axis=1)
+        if abs(np.linalg.det(basis)) < 1e-6:
+            return False
+        coefficients = np.linalg.solve(basis, np.stack([b1, b2], axis=1))
+        return bool(np.all(np.abs(coefficients - np.rint(coefficients)) < 0.08))
+
+    # The true basis rather than a sub-lattice of it (vectors twice or three times too long, or sums).
+    finer = [item for item in scored if item[0] >= 0.7 * best_score and generates(item[2], item[3])]
+    first = min(finer, key=lambda item: item[1])
+    rest = [item for item in scored if item is not first]
+    return [(a1, a2) for _, _, a1, a2 in [first, *rest][:keep]]
+
+
 def lattice_candidates(rs: list[np.ndarray], max_candidates: int = 4) -> list[np.ndarray]:
     """Candidate 2x2 matrices ``A`` (tile pixel -> frame pixel) for frames' residuals ``rs``, best first."""
     h, w = rs[0].shape
@@ -137,26 +189,23 @@ def lattice_candidates(rs: list[np.ndarray], max_candidates: int = 4) -> list[np
     spread = max(float(np.std(auto)), 1e-12)
     lag, length, value = lag[keep], length[keep], auto[ys[keep], xs[keep]]
     strong_enough = value >= MIN_PEAK_Z * spread
-    lag, length, value = lag[strong_enough], length[strong_enough], value[strong_enough]
+    lag, value = lag[strong_enough], value[strong_enough]
     angle = np.degrees(np.arctan2(lag[:, 1], lag[:, 0]))
-    options = []
+    axes = []
     for axis_angle in (0.0, 90.0):  # near-horizontal and near-vertical basis vectors (x >= 0 / y >= 0)
         off = (angle - axis_angle + 180.0) % 360.0 - 180.0
         near = np.abs(off) <= MAX_ANGLE_DEG
         if not near.any():
             return []
-        v, ln, lg = value[near], length[near], lag[near]
-        strong = v >= 0.4 * v.max()
-        picks = [lg[strong][np.argmin(ln[strong])], lg[np.argmax(v)]]
-        unique = [picks[0]] + ([picks[1]] if np.hypot(*(picks[1] - picks[0])) > 2 else [])
-        options.append(unique)
+        top = np.argsort(-value[near])[:_AXIS_PEAKS]
+        axes.append(lag[near][top])
+    options = _best_pairs(cv2.dilate(auto, np.ones((3, 3), np.uint8)), origin, spread, *axes)
     candidates = []
-    for a1 in options[0]:
-        for a2 in options[1]:
-            b1, b2 = _refine(auto, origin, a1, a2)
-            if abs(np.linalg.det(np.stack([b1, b2]))) < (MIN_SCALE * TILE) ** 2 * 0.5:
-                continue
-            candidates.append(np.stack([b1, b2], axis=1) / TILE)
+    for a1, a2 in options:
+        b1, b2 = _refine(auto, origin, a1, a2)
+        if abs(np.linalg.det(np.stack([b1, b2]))) < (MIN_SCALE * TILE) ** 2 * 0.5:
+            continue
+        candidates.append(np.stack([b1, b2], axis=1) / TILE)
     return candidates[:max_candidates]
 
 

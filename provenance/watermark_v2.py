@@ -35,6 +35,9 @@ DETECT_FRAMES = 24
 MIN_SIDE = 64  # smaller frames hold too little of a tile to read
 _RESIDUAL_SIGMA = 4.0  # tile pixels: the high-pass scales with the geometry
 _FRAME_Z = 4.5  # one frame's sync z-score below this is noise (the max over 16384 shifts is ~4.3)
+#: Frames are aligned one by one only when the coherent sum already shows a sync peak above noise
+#: level: that costs a warp per frame, and pictures without a mark (z ~4.3) would pay it every time.
+_ALIGN_MIN_Z = 4.6
 _LATTICE_FRAMES = 4
 ALIGN_FRAMES = 12  # frames warped one by one under a lattice geometry
 
@@ -123,7 +126,7 @@ def _read_geometry(ys: list[np.ndarray], a: np.ndarray | None, label: str) -> Re
     for z, shift, spec, name, turns, mirror in ranked[: DECODES_PER_GEOMETRY // 2]:
         decoded = payload.decode_soft_v2(watermark_tile.soft_bits(watermark_tile.unshift(spec, shift)))
         how = f"sync z {z:.1f}"
-        if decoded is None and len(ys) > 1:
+        if decoded is None and len(ys) > 1 and z >= _ALIGN_MIN_Z:
             if folds is None:
                 step = max(1, len(ys) // ALIGN_FRAMES)
                 folds = _folds(ys[::step], a)

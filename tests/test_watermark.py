@@ -171,8 +171,8 @@ def test_survives_social_pipeline_on_smooth_content(tmp_path):
     assert result.provenance_id == pid and "scale 1.3" in result.registration
 
 
-@pytest.mark.xfail(strict=True, reason="known limit: on textured content the 9:16 + CRF 30 pipeline "
-                   "still loses the id (see docs/benchmarks.md, watermark v2)")
+@pytest.mark.xfail(strict=True, reason="known limit: from 6 frames of textured content the 9:16 + CRF 30 "
+                   "pipeline still loses the id (49 frames are read: docs/benchmarks.md, watermark v2)")
 def test_social_pipeline_on_textured_content(marked_720, tmp_path):
     _, marked, pid = marked_720
     assert watermark.detect_frames(_social(marked, tmp_path)).provenance_id == pid
@@ -192,6 +192,113 @@ def test_survives_frame_edits(marked_720, tmp_path):
     assert watermark.detect_frames(_reencode(marked[index], 23, tmp_path, fps=6)).provenance_id == pid
     # A single frame (an exported still) carries the whole id.
     assert watermark.detect_frames(marked[3]).provenance_id == pid
+
+
+def _letterbox(frames: np.ndarray, width: int, height: int) -> np.ndarray:
+    """Scaled to fit inside width x height, centred on black (pillar/letterbox)."""
+    h, w = frames.shape[1:3]
+    s = min(width / w, height / h)
+    inner = _resize(frames, round(w * s) // 2 * 2, round(h * s) // 2 * 2)
+    out = np.zeros((len(frames), height, width, 3), np.uint8)
+    top, left = (height - inner.shape[1]) // 2, (width - inner.shape[2]) // 2
+    out[:, top : top + inner.shape[1], left : left + inner.shape[2]] = inner
+    return out
+
+
+# Attack classes the first v2 release missed (docs/benchmarks.md), each through the service's real H.264
+# encoder; 8 frames a video (a real video has 49: more redundancy). Scale 33% on night and motion content
+# is recovered from 49 frames (benchmark) but only in 3-5 of 5 random ids from 16-24 frames, so it is
+# not asserted here.
+FIXED = {
+    ("night", "H.264 CRF 35"): lambda f, tmp: _reencode(f, 35, tmp),
+    ("night", "crop 10% then 50%, CRF 23"): lambda f, tmp: _reencode(_resize(f[:, 24:456, 36:684], 324, 216),
+                                                                      23, tmp),
+    ("night", "social 9:16 -> 360 wide -> CRF 30"): lambda f, tmp: _social(f, tmp),
+    ("night", "pillarboxed in 1280x720, CRF 23"): lambda f, tmp: _reencode(_letterbox(f, 1280, 720), 23, tmp),
+    ("motion", "stretched to 1280x720, CRF 23"): lambda f, tmp: _reencode(_resize(f, 1280, 720), 23, tmp),
+    ("motion", "pillarboxed in 1280x720, CRF 23"): lambda f, tmp: _reencode(_letterbox(f, 1280, 720), 23,
+                                                                            tmp),
+    # The lattice search used to take a vector three times the true one here (a sub-lattice).
+    ("sky", "scale 33% (240x160), CRF 23"): lambda f, tmp: _reencode(_resize(f, 240, 160), 23, tmp),
+}
+
+
+@pytest.mark.parametrize("case", list(FIXED), ids=[" / ".join(c) for c in FIXED])
+def test_survives_attacks_the_first_release_missed(case, tmp_path):
+    kind, _ = case
+    frames = content_video(kind, 8, 480, 720, seed=2026)
+    pid = new_provenance_id()
+    result = watermark.detect_frames(FIXED[case](watermark.embed_frames(frames, pid), tmp_path))
+    assert result.found and result.provenance_id == pid, result
+
+
+def test_first_v2_release_files_are_still_detected(tmp_path):
+    # Files marked before the spectral tilt and the informed correction: the flat-spectrum tile under
+    # the old strength map. Same chips, signs and sync phases, so today's detector reads them.
+    from veriframe.provenance import watermark_embed, watermark_tile
+
+    frames = natural_video(6, 480, 720, seed=31)
+    pid = 0x0FF1CE0FF1CE0042
+    pattern = watermark_embed.tiled(watermark_tile.tile(pid, tilt=0.0), 480, 720)
+    old_strength = [0.75 * watermark_embed.strength(watermark_embed.gray(f)) for f in frames]
+    old = np.stack([watermark_embed.apply(f, a, pattern) for f, a in zip(frames, old_strength, strict=True)])
+    assert not np.array_equal(old, watermark.embed_frames(frames, pid))  # so the check can fail
+    result = watermark.detect_frames(_reencode(old, 23, tmp_path))
+    assert result.provenance_id == pid and result.registration.startswith("v2")
+
+
+def test_informed_embedding_cancels_the_pictures_interference():
+    # The detector's coherent read with and without the per-video correction tile, same strength map:
+    # the correction must raise the sync peak and the code's agreement on a textured picture.
+    from veriframe.provenance import watermark_embed, watermark_informed, watermark_tile
+
+    frames = content_video("textured", 4, 480, 720, seed=8)
+    pid = 0x1234ABCD5678EF01
+    plain_pattern = watermark_embed.frame_pattern(pid, 480, 720)
+    plain = np.stack([watermark_embed.embed_frame(f, plain_pattern) for f in frames])
+    informed = watermark.embed_frames(frames, pid)
+    code = 2.0 * payload.encode_id_v2(pid) - 1.0
+
+    def agreement(marked: np.ndarray) -> float:
+        ys = watermark_v2.frame_lumas(marked)
+        spec = np.fft.rfft2(np.sum(watermark_v2._folds(ys, None), axis=0))
+        _, shift = watermark_v2._sync_spec(spec)
+        return float(np.mean(watermark_tile.soft_bits(watermark_tile.unshift(spec, shift)) * code))
+
+    assert agreement(informed) > agreement(plain) + 0.02
+    assert watermark_informed.CAP > 0
+
+
+def test_service_records_the_algorithm_actually_embedded(tmp_path, dev_keys_dir, monkeypatch):
+    # Where the v2 mark cannot be read back, the video carries the v1 mark: the manifest and the
+    # ledger's `generated` event (execute.mark's Marked) must both name v1 then.
+    from types import SimpleNamespace
+
+    import c2pa
+
+    from veriframe.provenance import mark as mark_module
+    from veriframe.provenance import media
+    from veriframe.service.flow import execute
+
+    def run() -> tuple[object, dict]:
+        services = SimpleNamespace(output_dir=tmp_path / "out", signing=execute.SigningKeys(dev_keys_dir))
+        job = SimpleNamespace(id=f"job-{len(list(tmp_path.glob('*')))}", tenant="acme",
+                              prompt_sha256="ab" * 32, params={})
+        video = SimpleNamespace(frames=natural_video(4, 256, 256, seed=5), fps=8,
+                                model=SimpleNamespace(name="tiny", version="test"))
+        marked = execute.mark(services, job, video, {"seed": 1})
+        with open(marked.video, "rb") as handle:
+            store = c2pa.Reader("video/mp4", handle).json()
+        return marked, store
+
+    marked, store = run()
+    assert marked.watermark_algorithm == watermark.WATERMARK_ALGORITHM
+    assert watermark.WATERMARK_ALGORITHM in store
+    monkeypatch.setattr(mark_module, "readable_after_encoding", lambda *_: False)
+    marked, store = run()
+    assert marked.watermark_algorithm == watermark_v1.WATERMARK_ALGORITHM
+    assert watermark_v1.WATERMARK_ALGORITHM in store and watermark.WATERMARK_ALGORITHM not in store
+    assert watermark.detect_frames(media.decode_video(marked.video)[0]).registration.startswith("v1")
 
 
 def test_v1_files_are_still_detected(tmp_path):

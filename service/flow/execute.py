@@ -215,8 +215,10 @@ def mark(services: Services, job: Job, video: GeneratedVideo, params: dict[str, 
     manifest_sha = getattr(result, "manifest_sha256", None)
     if not manifest_sha:
         raise RuntimeError("veriframe.provenance.mark returned no manifest hash")
+    # The algorithm mark_video actually embedded (v1 where the v2 mark could not be read back).
+    algorithm = getattr(result, "watermark_algorithm", None) or WATERMARK_ALGORITHM
     return Marked(
-        format_id(pid), mp4, result.content_sha256, manifest_sha, frames_dir, WATERMARK_ALGORITHM,
+        format_id(pid), mp4, result.content_sha256, manifest_sha, frames_dir, algorithm,
         size=mp4.stat().st_size,
     )
 
