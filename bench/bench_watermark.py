@@ -25,6 +25,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import av
 import cv2
@@ -260,7 +261,7 @@ def rivagan(frames: np.ndarray) -> list[str]:
     return rows
 
 
-def main() -> None:
+def _arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--frames", type=int, default=49)
     parser.add_argument("--contents", default=",".join(CONTENTS))
@@ -272,14 +273,11 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=None, help="append the Markdown report here")
     parser.add_argument("--rivagan", type=int, default=0, metavar="N",
                         help="only evaluate the RivaGAN ONNX coder on N frames (needs onnxruntime)")
-    args = parser.parse_args()
-    if args.rivagan:
-        rivagan(natural_video(args.rivagan, 480, 720, seed=1))
-        return
-    contents = args.contents.split(",")
-    wanted = [part.lower() for part in args.attacks.split("|")]
-    attacks = {k: v for k, v in ATTACKS.items() if any(part in k.lower() for part in wanted)}
-    pid = 0x5EEDF00DCAFEB0BA
+    return parser.parse_args()
+
+
+def _header(args: argparse.Namespace, pid: int) -> list[str]:
+    """The report's title, command, machine load and the speed figures."""
     now = dt.datetime.now(dt.timezone.utc)
     lines = [f"### Watermark v2 attack benchmark ({now:%Y-%m-%d %H:%M} UTC)", "",
              f"`.venv/bin/python bench/bench_watermark.py --frames {args.frames} --contents {args.contents} "
@@ -297,12 +295,14 @@ def main() -> None:
               f"{sp['detect_social_s']:.3f} s; unmarked (full search, v1 fallback) "
               f"{sp['detect_unmarked_s']:.3f} s", ""]
     print("\n".join(lines), flush=True)
-    header = "| attack | " + " | ".join(contents) + " |"
-    table = [header, "|---|" + "---|" * len(contents)]
-    marked_by = {}
-    quality = []
+    return lines
+
+
+def _mark_contents(contents: list[str], frames_n: int, pid: int) -> tuple[dict[str, Any], list[str]]:
+    """Each content marked, and its quality row (PSNR / SSIM before and after CRF 23)."""
+    marked_by, quality = {}, []
     for kind in contents:
-        frames = content_video(kind, args.frames, 480, 720, seed=2026)
+        frames = content_video(kind, frames_n, 480, 720, seed=2026)
         marked = watermark.embed_frames(frames, pid)
         marked_by[kind] = marked
         e0, e1 = encode(frames, threads=1), encode(marked, threads=1)
@@ -310,6 +310,12 @@ def main() -> None:
                        f"| {psnr(e0, frames):.2f} / {psnr(e1, frames):.2f} "
                        f"| {ssim(e0, frames):.4f} / {ssim(e1, frames):.4f} |")
         print(quality[-1], flush=True)
+    return marked_by, quality
+
+
+def _attack_table(attacks: dict[str, Any], marked_by: dict[str, Any], pid: int) -> tuple[list[str], dict]:
+    contents = list(marked_by)
+    table = ["| attack | " + " | ".join(contents) + " |", "|---|" + "---|" * len(contents)]
     totals = {"recovered": 0, "none": 0, "wrong": 0}
     for name, attack in attacks.items():
         cells = []
@@ -320,6 +326,10 @@ def main() -> None:
             cells.append({"recovered": "yes", "none": "**none**", "wrong": "**WRONG**"}[verdict])
         table.append(f"| {name} | " + " | ".join(cells) + " |")
         print(table[-1], flush=True)
+    return table, totals
+
+
+def _false_positives(args: argparse.Namespace) -> list[str]:
     fp, n = 0, 0
     start = time.perf_counter()
     for frames in unmarked_items(args.unmarked, offset=args.unmarked_offset):
@@ -327,25 +337,40 @@ def main() -> None:
         fp += watermark.detect_frames(frames).found
         if n % 50 == 0:
             print(f"unmarked items: {n}, false positives so far: {fp}", flush=True)
+    if not n:
+        return []
     fp_s = time.perf_counter() - start
+    return [f"False positives: **{fp} of {n}** unmarked items (numbers {args.unmarked_offset}-"
+            f"{args.unmarked_offset + n - 1}; contents x sizes 160x240-1280x720 "
+            "x raw / H.264 / H.265 / stills / stock-library dwtDct+dwtDctSvd marks with other "
+            f"payloads), "
+            f"{fp_s / n:.2f} s per item; bound by construction "
+            f"{watermark.FALSE_POSITIVE_BOUND:.1e} per video.", ""]
+
+
+def main() -> None:
+    args = _arguments()
+    if args.rivagan:
+        rivagan(natural_video(args.rivagan, 480, 720, seed=1))
+        return
+    contents = args.contents.split(",")
+    wanted = [part.lower() for part in args.attacks.split("|")]
+    attacks = {k: v for k, v in ATTACKS.items() if any(part in k.lower() for part in wanted)}
+    pid = 0x5EEDF00DCAFEB0BA
+    lines = _header(args, pid)
+    marked_by, quality = _mark_contents(contents, args.frames, pid)
+    table, totals = _attack_table(attacks, marked_by, pid)
     lines += ["| content | PSNR before encoding | PSNR after CRF 23 (vs same encode unmarked) "
               "| SSIM after CRF 23 | PSNR vs source: unmarked / marked encode "
               "| SSIM vs source: unmarked / marked encode |", "|---|---|---|---|---|---|", *quality, "",
               *table, "",
               f"Totals: recovered {totals['recovered']}, none {totals['none']}, wrong {totals['wrong']}.", ""]
-    if n:
-        lines += [f"False positives: **{fp} of {n}** unmarked items (numbers {args.unmarked_offset}-"
-                  f"{args.unmarked_offset + n - 1}; contents x sizes 160x240-1280x720 "
-                  "x raw / H.264 / H.265 / stills / stock-library dwtDct+dwtDctSvd marks with other "
-                  f"payloads), "
-                  f"{fp_s / n:.2f} s per item; bound by construction "
-                  f"{watermark.FALSE_POSITIVE_BOUND:.1e} per video.", ""]
+    lines += _false_positives(args)
     report = "\n".join(lines)
     print(report)
     if args.out:
         with open(args.out, "a") as handle:
             handle.write("\n" + report)
-
 
 if __name__ == "__main__":
     main()
