@@ -261,3 +261,57 @@ def test_cache_hooks_run_on_the_tiny_model_and_label_the_video(two_block_exact, 
     if cache == "mag":
         with pytest.raises(InvalidParameter, match="calibrated for 10 steps"):
             engine.generate(GenerationParams(**{**run, "num_inference_steps": 4}))
+
+
+def test_parallel_modes_defaults_and_refusals():
+    from veriframe.service.engine.sequence import SequenceParallelError, check_sequence_parallel
+
+    assert EngineOptions(devices=("cpu", "cpu")).parallel_mode == "cfg"
+    assert EngineOptions(devices=("cpu",) * 4).parallel_mode == "cfg+sequence"
+    assert EngineOptions(devices=("cpu",) * 3).parallel_mode == "sequence"
+    assert EngineOptions().parallel_mode is None
+    resolved = EngineOptions(devices=("cpu", "cpu"), parallel="sequence").resolve()
+    assert resolved.report()["parallel"] == "sequence" and resolved.report()["exact"]
+    with pytest.raises(OptionError, match="parallel must be one of"):
+        EngineOptions(devices=("cpu", "cpu"), parallel="tensor")
+    with pytest.raises(OptionError, match="needs several devices"):
+        EngineOptions(parallel="sequence")
+    with pytest.raises(OptionError, match="exactly 2 devices"):
+        EngineOptions(devices=("cpu",) * 4, parallel="cfg")
+    with pytest.raises(OptionError, match="even number of devices, at least 4"):
+        EngineOptions(devices=("cpu",) * 3, parallel="cfg+sequence")
+    with pytest.raises(OptionError, match="sequence_parallel must be one of"):
+        EngineOptions(devices=("cpu", "cpu"), sequence_parallel="zigzag")
+    # ring merges partial results by log-sum-exp: diffusers' SDPA path cannot return it
+    with pytest.raises(OptionError, match=r"ring attention cannot run with attention=sdpa.*cudnn"):
+        EngineOptions(devices=("cpu", "cpu"), parallel="sequence", sequence_parallel="ring").resolve()
+    # the tiny model's single head cannot be split by Ulysses; 2 heads can, 48 over 8 can
+    one_head = _tiny_transformer(rotary=False)
+    one_head.register_to_config(num_attention_heads=1)
+    with pytest.raises(SequenceParallelError, match="1 attention head"):
+        check_sequence_parallel(one_head, "ulysses", 2, "sdpa")
+    one_head.register_to_config(num_attention_heads=48)
+    check_sequence_parallel(one_head, "ulysses", 8, "sdpa")
+    one_head.register_to_config(num_attention_heads=30)  # 2b: padded to 32 over 8 ranks
+    check_sequence_parallel(one_head, "ulysses", 8, "sdpa")
+
+
+def test_xdit_is_refused_clearly_when_xfuser_is_missing(monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "xfuser", None)  # as on a machine without the xdit extra
+    with pytest.raises(OptionError, match=r"xfuser.*pip install 'veriframe-service\[xdit\]'"):
+        EngineOptions(devices=("cuda:0", "cuda:1"), parallel="xdit")
+
+
+def test_xdit_degrees_and_device_order(monkeypatch):
+    import sys
+    import types
+
+    from veriframe.service.engine.xdit import degrees
+
+    assert degrees(4, "ulysses") == {"use_cfg_parallel": True, "ulysses_degree": 2, "ring_degree": 1}
+    assert degrees(3, "ring") == {"use_cfg_parallel": False, "ulysses_degree": 1, "ring_degree": 3}
+    monkeypatch.setitem(sys.modules, "xfuser", types.ModuleType("xfuser"))  # importable: the next check
+    with pytest.raises(OptionError, match="binds rank r to cuda:r: use --devices cuda:0,cuda:1"):
+        EngineOptions(devices=("cuda:2", "cuda:3"), parallel="xdit")

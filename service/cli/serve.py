@@ -25,6 +25,8 @@ def serve(
     workers: int = typer.Option(None, "--workers", help="Generation workers (one per GPU; 0 = API only)."),
     device: str = typer.Option(None, "--device", help="torch device, e.g. cuda or cpu."),
     devices: str = flags.DEVICES,
+    parallel: str = flags.PARALLEL,
+    sequence_parallel: str = flags.SEQUENCE_PARALLEL,
     compile: str = flags.COMPILE,
     attention: str = flags.ATTENTION,
     fp8: bool = flags.FP8,
@@ -71,7 +73,8 @@ def serve(
             workers=workers,
             device=device,
             **flags.engine_overrides(
-                devices=devices, compile=compile, attention=attention, fp8=fp8, cache=cache, warmup=warmup
+                devices=devices, compile=compile, attention=attention, fp8=fp8, cache=cache, warmup=warmup,
+                parallel=parallel, sequence_parallel=sequence_parallel,
             ),
             http_listen=http_listen,
         )

@@ -122,6 +122,10 @@ class EngineOptions:
             raise OptionError(
                 "cfg+sequence needs an even number of devices, at least 4 (2 halves x a sequence group)"
             )
+        if self.parallel == "xdit":  # checked here, so settings refuse it at start (serve exits 2)
+            from veriframe.service.engine.xdit import check_xdit
+
+            check_xdit(self)
 
     @property
     def parallel_mode(self) -> str | None:
@@ -210,12 +214,8 @@ class EngineOptions:
 
 
 def _check_parallel_backend(options: EngineOptions) -> None:
-    """What only the resolved options tell: the attention kernel a sequence split needs, xDiT installed."""
-    if options.parallel == "xdit":
-        from veriframe.service.engine.xdit import check_xdit
-
-        check_xdit(options)
-    elif options.parallel in ("sequence", "cfg+sequence"):
+    """What only the resolved options tell: the attention kernel a sequence split needs."""
+    if options.parallel in ("sequence", "cfg+sequence"):
         from veriframe.service.engine.sequence import CP_BACKENDS
 
         usable = CP_BACKENDS[options.sequence_parallel]
