@@ -157,6 +157,8 @@ class Settings(BaseSettings):
         self.engine_options(None)  # bad values fail at start, with the option's own message
         if self.devices and self.workers > 1:
             raise ValueError("devices makes one worker span several devices: set workers to 1")
+        if self.parallel and len(self.devices) < 2:
+            raise ValueError(f"parallel={self.parallel} needs several devices: devices=cuda:0,cuda:1")
         return self
 
     def engine_options(self, device: str | None) -> Any:

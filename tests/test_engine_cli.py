@@ -250,3 +250,5 @@ def test_serve_parallel_flags_exit_2_with_the_fix(tmp_path, monkeypatch):
     assert result.exit_code == 2 and "pip install 'veriframe-service[xdit]'" in result.output
     result = runner.invoke(app, [*base, "--parallel", "cfg+sequence"])
     assert result.exit_code == 2 and "at least 4" in result.output
+    result = runner.invoke(app, [*base[:-2], "--parallel", "sequence"])
+    assert result.exit_code == 2 and "needs several devices" in result.output
