@@ -140,14 +140,19 @@ def setup_parallel(transformer: Any, options: Any, device: str) -> dict[str, Any
     return {"cfg_degree": cfg, "sequence_degree": seq, "sequence_parallel": kind}
 
 
-def _load(model: str, options: Any, rank: int) -> Any:
-    """Load this rank's copy and check it can be split (no collective yet: a failure is reported)."""
+def _load(model: Any, options: Any, rank: int) -> Any:
+    """Load this rank's copy and check it can be split (no collective yet: a failure is reported).
+
+    ``model``: a checkpoint (id or directory), or a picklable callable ``(options) -> Engine`` that
+    builds the same engine in every rank (the benchmark's random-weight models: same seed, same weights).
+    """
     from dataclasses import replace
 
     from veriframe.service.engine.engine import Engine
     from veriframe.service.engine.sequence import check_sequence_parallel
 
-    engine = Engine.load(model, options=replace(options, device=options.devices[rank]))
+    own = replace(options, device=options.devices[rank])
+    engine = model(own) if callable(model) else Engine.load(model, options=own)
     _, seq = degrees(options)
     if seq > 1 and options.parallel != "xdit":
         check_sequence_parallel(engine.pipe.transformer, options.sequence_parallel, seq, options.attention)
@@ -176,7 +181,7 @@ def _all_ready(error: str | None) -> list[str]:
     return [e for e in errors if e]
 
 
-def _follower(model: str, options: Any, rank: int, address: str) -> None:
+def _follower(model: Any, options: Any, rank: int, address: str) -> None:
     """Rank > 0: load the model, then run every request rank 0 broadcasts, until told to stop."""
     import torch.distributed as dist
 
@@ -209,7 +214,7 @@ class ParallelEngine:
     Same interface as Engine (``info``, ``validate``, ``generate``, ``warm_up``, ``options``).
     """
 
-    def __init__(self, model: str, options: Any) -> None:
+    def __init__(self, model: Any, options: Any) -> None:
         import torch.distributed as dist
 
         self.options = options
