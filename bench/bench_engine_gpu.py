@@ -23,7 +23,7 @@ of its frames to the exact configuration's (max/mean abs, PSNR, SSIM). Random we
 pictures meaningless but the cost identical to the trained models; PSNR/SSIM then measure how much
 an option perturbs the computation, not visual quality (see service/engine/quality.py).
 
-    python bench/bench_engine_gpu.py --model 5b --out bench-5b.json     # ~7 min on one H100/H200
+    python bench/bench_engine_gpu.py --model 5b --out bench-5b.json     # ~9 min on one H100 (split it: docs)
     python bench/bench_engine_gpu.py --tiny --out tiny.json             # CPU smoke test, same code
     python bench/bench_engine_gpu.py --tiny --devices cpu,cpu --parallel sequence  # 2 gloo ranks
 """

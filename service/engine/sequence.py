@@ -36,7 +36,7 @@ SEQUENCE_KINDS: tuple[str, ...] = ("ulysses", "ring")
 #: Ring also needs the log-sum-exp from the kernel, which diffusers' SDPA ("sdpa") path refuses.
 CP_BACKENDS: dict[str, tuple[str, ...]] = {
     "ulysses": ("sdpa", "cudnn", "flash", "flash-attn", "sage"),
-    "ring": ("cudnn", "flash", "flash-attn"),
+    "ring": ("cudnn", "flash", "flash-attn", "sage"),
 }
 
 
