@@ -283,7 +283,9 @@ def test_parallel_modes_defaults_and_refusals():
         EngineOptions(devices=("cpu", "cpu"), sequence_parallel="zigzag")
     # ring merges partial results by log-sum-exp: diffusers' SDPA path cannot return it
     with pytest.raises(OptionError, match=r"ring attention cannot run with attention=sdpa.*cudnn"):
-        EngineOptions(devices=("cpu", "cpu"), parallel="sequence", sequence_parallel="ring").resolve()
+        EngineOptions(devices=("cpu", "cpu"), parallel="sequence", sequence_parallel="ring")
+    with pytest.raises(OptionError, match="ulysses attention cannot run with attention=fa3"):
+        EngineOptions(devices=("cpu",) * 4, attention="fa3")  # cfg+sequence by default on 4
     # the tiny model's single head cannot be split by Ulysses; 2 heads can, 48 over 8 can
     one_head = _tiny_transformer(rotary=False)
     one_head.register_to_config(num_attention_heads=1)

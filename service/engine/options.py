@@ -124,10 +124,26 @@ class EngineOptions:
             raise OptionError(
                 "cfg+sequence needs an even number of devices, at least 4 (2 halves x a sequence group)"
             )
-        if self.parallel == "xdit":  # checked here, so settings refuse it at start (serve exits 2)
+        # Checked here, not in resolve(), so settings refuse them at start (serve exits 2).
+        if self.parallel == "xdit":
             from veriframe.service.engine.xdit import check_xdit
 
             check_xdit(self)
+        elif self.parallel_mode in ("sequence", "cfg+sequence"):
+            self._check_sequence_backend()
+
+    def _check_sequence_backend(self) -> None:
+        """The attention kernel must implement diffusers' context parallelism (ring: with log-sum-exp)."""
+        from veriframe.service.engine.sequence import CP_BACKENDS
+
+        attention = self.attention or "sdpa"
+        usable = CP_BACKENDS[self.sequence_parallel]
+        if attention not in usable:
+            why = " (it merges partial results by log-sum-exp, which only CUDA kernels return)"
+            raise OptionError(
+                f"{self.sequence_parallel} attention cannot run with attention={attention}: "
+                f"use one of {', '.join(usable)}" + (why if self.sequence_parallel == "ring" else "")
+            )
 
     @property
     def parallel_mode(self) -> str | None:
@@ -181,7 +197,6 @@ class EngineOptions:
             vae_channels_last=cuda if self.vae_channels_last is None else self.vae_channels_last,
             parallel=self.parallel_mode,
         )
-        _check_parallel_backend(resolved)
         if resolved.attention != "sdpa":
             from veriframe.service.engine.attention import check_backend
 
@@ -213,20 +228,6 @@ class EngineOptions:
         data["lossy"] = self.lossy
         data["exact"] = not self.lossy
         return data
-
-
-def _check_parallel_backend(options: EngineOptions) -> None:
-    """What only the resolved options tell: the attention kernel a sequence split needs."""
-    if options.parallel in ("sequence", "cfg+sequence"):
-        from veriframe.service.engine.sequence import CP_BACKENDS
-
-        usable = CP_BACKENDS[options.sequence_parallel]
-        if options.attention not in usable:
-            why = " (it merges partial results by log-sum-exp, which only CUDA kernels return)"
-            raise OptionError(
-                f"{options.sequence_parallel} attention cannot run with attention={options.attention}: "
-                f"use one of {', '.join(usable)}" + (why if options.sequence_parallel == "ring" else "")
-            )
 
 
 def _check_fp8(device: str) -> None:
