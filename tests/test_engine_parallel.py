@@ -100,3 +100,79 @@ def test_sequence_parallel_frames_match_one_process(two_head_rotary_dir, paralle
     finally:
         engine.close()
     assert all(not p.is_alive() for p in engine._followers)
+
+
+def _transformer_and_inputs(rotary: bool):
+    """A 2-head, 2-block CogVideoX transformer and fixed inputs (same seed in every process)."""
+    import torch
+    from diffusers import CogVideoXTransformer3DModel
+    from diffusers.models.embeddings import get_3d_rotary_pos_embed
+
+    from veriframe.service.engine.attention import install
+
+    torch.manual_seed(0)
+    transformer = CogVideoXTransformer3DModel(
+        num_attention_heads=2, attention_head_dim=16, in_channels=4, out_channels=4, time_embed_dim=2,
+        text_embed_dim=32, num_layers=2, sample_width=8, sample_height=8, sample_frames=9, patch_size=2,
+        max_text_seq_length=16, use_rotary_positional_embeddings=rotary,
+    ).eval()
+    install(transformer, "sdpa")
+    torch.manual_seed(1)
+    x, text, steps = torch.randn(2, 3, 4, 8, 8), torch.randn(2, 16, 32), torch.tensor([500, 500])
+    rope = get_3d_rotary_pos_embed(16, ((0, 0), (4, 4)), (4, 4), 3) if rotary else None
+    inputs = dict(hidden_states=x, encoder_hidden_states=text, timestep=steps, image_rotary_emb=rope)
+    return transformer, inputs
+
+
+def _split_rank(rank: int, address: str, results) -> None:
+    import torch
+    import torch.distributed as dist
+    from torch.distributed.device_mesh import init_device_mesh
+
+    from veriframe.service.engine.sequence import enable_sequence_parallel
+
+    dist.init_process_group("gloo", init_method=address, rank=rank, world_size=2)
+    try:
+        mesh = init_device_mesh("cpu", (1, 2), mesh_dim_names=("ring", "ulysses"))
+        for rotary in (False, True):
+            transformer, inputs = _transformer_and_inputs(rotary)
+            enable_sequence_parallel(transformer, kind="ulysses", mesh=mesh, device="cpu")
+            with torch.no_grad():
+                out = transformer(**inputs, return_dict=False)[0]
+            if rank == 0:
+                results.put((rotary, out.numpy()))
+    finally:
+        dist.destroy_process_group()
+
+
+# Ulysses changes only the order in which keys are summed: float32 rounding, nothing more.
+OUTPUT_ATOL = 1e-5
+
+
+@pytest.mark.timeout(300)
+def test_ulysses_transformer_outputs_match_one_process_to_float_rounding():
+    import multiprocessing
+
+    import torch
+
+    from veriframe.service.engine.parallel import free_port
+
+    context = multiprocessing.get_context("spawn")
+    results = context.Queue()
+    address = f"tcp://127.0.0.1:{free_port()}"
+    ranks = [context.Process(target=_split_rank, args=(r, address, results)) for r in range(2)]
+    for process in ranks:
+        process.start()
+    split = dict(results.get(timeout=240) for _ in range(2))
+    for process in ranks:
+        process.join(timeout=60)
+    assert all(process.exitcode == 0 for process in ranks)
+    for rotary in (False, True):
+        transformer, inputs = _transformer_and_inputs(rotary)
+        with torch.no_grad():
+            whole = transformer(**inputs, return_dict=False)[0].numpy()
+        difference = np.abs(split[rotary] - whole).max()
+        print(f"\nrotary={rotary}: max |split - one process| = {difference:.2e} (values up to "
+              f"{np.abs(whole).max():.2f})")
+        assert difference <= OUTPUT_ATOL
+        assert np.abs(whole).max() > 1.0  # a real output, not an empty one
