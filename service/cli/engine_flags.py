@@ -24,7 +24,9 @@ FP8 = typer.Option(False, "--fp8", help="LOSSY, labelled: torchao fp8 matmuls (G
 CACHE = typer.Option(
     None, "--cache", help="LOSSY, labelled step caching: faster, pab, fbc, taylorseer, mag."
 )
-DEVICES = typer.Option(None, "--devices", help="One video on several devices (CFG parallel): cuda:0,cuda:1.")
+DEVICES = typer.Option(
+    None, "--devices", help="One video on several devices: cuda:0,cuda:1 (CFG parallel on 2, see --parallel)."
+)
 PARALLEL = typer.Option(
     None, "--parallel", help="How --devices split a video: cfg, sequence, cfg+sequence, xdit (xdit extra)."
 )

@@ -126,9 +126,12 @@ class EngineOptions:
             )
         # Checked here, not in resolve(), so settings refuse them at start (serve exits 2).
         if self.parallel == "xdit":
-            from veriframe.service.engine.xdit import check_xdit
+            from veriframe.service.engine.xdit import XDiTUnavailable, check_xdit
 
-            check_xdit(self)
+            try:
+                check_xdit(self)
+            except XDiTUnavailable as exc:
+                raise OptionError(str(exc)) from None
         elif self.parallel_mode in ("sequence", "cfg+sequence"):
             self._check_sequence_backend()
 

@@ -24,19 +24,21 @@ from typing import Any
 INSTALL = "pip install 'veriframe-service[xdit]' on a CUDA build of torch (docs/engine.md)"
 
 
+class XDiTUnavailable(ValueError):
+    """xDiT cannot run here as configured; the message says what to do (options.py re-raises it)."""
+
+
 def check_xdit(options: Any) -> None:
     """Refuse ``parallel=xdit`` clearly when xDiT is missing or the devices do not fit it."""
-    from veriframe.service.engine.options import OptionError
-
     try:
         import xfuser  # noqa: F401  (imports its own dependencies: a partial install fails here)
     except ImportError as exc:
-        raise OptionError(
+        raise XDiTUnavailable(
             f"parallel=xdit needs xDiT (xfuser), which cannot be imported ({exc}): {INSTALL}"
         ) from None
     expected = tuple(f"cuda:{index}" for index in range(len(options.devices)))
     if tuple(options.devices) != expected:
-        raise OptionError(
+        raise XDiTUnavailable(
             f"xDiT binds rank r to cuda:r: use --devices {','.join(expected)} "
             f"(restrict the GPUs with CUDA_VISIBLE_DEVICES), not {','.join(options.devices)}"
         )
