@@ -4,6 +4,7 @@ post-processing overlaps the next generation, and a worker spanning two devices 
 from __future__ import annotations
 
 import threading
+import time
 from typing import Any
 
 import pytest
@@ -66,6 +67,10 @@ def test_worker_marks_one_video_while_generating_the_next(make_live_server, monk
     seen = _instrument(live, monkeypatch, gate)
     first, second = _two_jobs(live, gate)
     timeline = seen["timeline"]
+    # A job reads SUCCEEDED from inside `finish`, a moment before its span closes here.
+    deadline = time.monotonic() + 30
+    while len(timeline.of("post")) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
     gen1, gen2 = timeline.of("generate")
     post1, post2 = timeline.of("post")
     assert (gen1.job, gen2.job, post1.job, post2.job) == (first, second, first, second)
