@@ -15,10 +15,9 @@ postgresql+psycopg://postgres@127.0.0.1:5432/test) and dropped at the end.
 from __future__ import annotations
 
 import argparse
-import os
 import random
-import secrets
 import statistics
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -26,8 +25,10 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from sqlalchemy import select
-from sqlalchemy.engine import make_url
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.served import database
 from veriframe.provenance.transparency import merkle
 from veriframe.service.db import AuditEvent, make_engine, session_factory, upgrade
 from veriframe.service.ledger import EventInput, Ledger
@@ -39,26 +40,10 @@ PAYLOAD = {  # the size of a real "generated" event
 
 
 @contextmanager
-def sqlite_url() -> Iterator[str]:
-    with tempfile.TemporaryDirectory() as tmp:
-        yield f"sqlite:///{Path(tmp) / 'bench.db'}"
-
-
-@contextmanager
-def postgres_url() -> Iterator[str]:
-    import psycopg
-
-    admin = make_url(os.environ.get("VERIFRAME_TEST_POSTGRES_URL",
-                                    "postgresql+psycopg://postgres@127.0.0.1:5432/test"))
-    conninfo = f"host={admin.host} port={admin.port or 5432} user={admin.username} dbname={admin.database}"
-    name = f"veriframe_bench_{secrets.token_hex(4)}"
-    with psycopg.connect(conninfo, autocommit=True) as c:
-        c.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield admin.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with psycopg.connect(conninfo, autocommit=True) as c:
-            c.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+def scratch_database(kind: str) -> Iterator[str]:
+    """A fresh database of `kind` (sqlite, postgres) for one run, removed afterwards (bench/served.py)."""
+    with tempfile.TemporaryDirectory() as tmp, database(Path(tmp), kind) as url:
+        yield url
 
 
 def timed(fn: Callable[[], object]) -> float:
@@ -120,7 +105,6 @@ def main() -> None:
     parser.add_argument("--single", type=int, default=2_000, help="events appended one per transaction")
     parser.add_argument("--backends", default="sqlite,postgres")
     args = parser.parse_args()
-    places = {"sqlite": sqlite_url, "postgres": postgres_url}
     print(f"ledger benchmark: {args.events} events ({args.single} one per transaction, the rest in batches "
           "of 1000)")
     header = (f"{'backend':9} {'append/s single':>15} {'append/s batch':>14} {'ratio':>6} "
@@ -128,7 +112,7 @@ def main() -> None:
               f"{'verify s':>8}")
     print(header)
     for backend in args.backends.split(","):
-        with places[backend]() as url:
+        with scratch_database(backend) as url:
             r = run(backend, url, args.events, args.single)
         print(f"{backend:9} {r['single_per_s']:15.0f} {r['batched_per_s']:14.0f} "
               f"{r['batched_per_s'] / r['single_per_s']:6.1f} {r['inclusion_ms']:8.2f} "

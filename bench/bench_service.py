@@ -16,16 +16,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import socket
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.served import served, workspace
 
 PARAMS = {"width": 256, "height": 256, "num_frames": 9, "num_inference_steps": 2, "fps": 8}
 PROMPT = "a sailing boat on a calm lake at sunset, reflections on the water, cinematic"
@@ -37,68 +37,8 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def bench_overhead(work: Path, model_dir: Path, keys_dir: Path, runs: int) -> dict[str, float]:
-    from veriframe.provenance.ids import new_provenance_id
-    from veriframe.provenance.keys import load_keys_dir
-    from veriframe.provenance.manifest import ManifestInfo
-    from veriframe.provenance.mark import mark_video
-    from veriframe.service.engine import Engine, GenerationParams
-    from veriframe.service.server.app import BackgroundServer
-    from veriframe.service.settings import Settings
-
-    engine = Engine.load(str(model_dir))
-    keys = load_keys_dir(keys_dir)
-    gp = GenerationParams(
-        prompt=PROMPT, width=256, height=256, num_frames=9, num_inference_steps=2, fps=8, seed=1
-    )
-
-    def direct(index: int) -> float:
-        start = time.perf_counter()
-        video = engine.generate(gp)
-        info = ManifestInfo(
-            provenance_id=new_provenance_id(),
-            model_name=video.model.name,
-            model_version=video.model.version,
-            audit_ref="bench",
-            params={k: v for k, v in video.params.items() if "prompt" not in k},
-        )
-        mark_video(video.frames, video.fps, work / f"direct-{index}.mp4", info, keys)
-        return time.perf_counter() - start
-
-    settings = Settings(
-        database_url=f"sqlite:///{work / 'overhead.db'}",
-        model=str(model_dir),
-        keys_dir=keys_dir,
-        output_dir=work / "server",
-        listen="127.0.0.1:0",
-        workers=1,
-        rate_limit_per_minute=1e6,
-        rate_limit_burst=100000,
-    )
-    server = BackgroundServer(settings).start()
-    from veriframe.service.auth import create_key_recorded
-    from veriframe.service.client import Client
-
-    key = create_key_recorded(
-        server.ctx.sessions, server.ctx.ledger, role="client", tenant="bench", actor="bench"
-    ).secret
-    client = Client(server.address, key)
-    while not server.ctx.workers[0].engine:  # the worker loads its model in the background
-        time.sleep(0.1)
-    # Time the model and the marking inside the server, per request: the rest is the service's own cost.
-    inner: list[float] = []
-    served_engine = server.ctx.workers[0].engine.main
-    workflow = server.ctx.workflow
-    for obj, name in ((served_engine, "generate"), (workflow, "_mark")):
-        original = getattr(obj, name)
-
-        def timed(*a, _original=original, **kw):  # type: ignore[no-untyped-def]
-            start = time.perf_counter()
-            try:
-                return _original(*a, **kw)
-            finally:
-                inner.append(time.perf_counter() - start)
-
-        setattr(obj, name, timed)
+    direct = _direct_path(work, model_dir, keys_dir)
+    server, client, inner = _service_path(work, model_dir, keys_dir)
 
     def service(index: int) -> tuple[float, float]:
         inner.clear()
@@ -124,10 +64,78 @@ def bench_overhead(work: Path, model_dir: Path, keys_dir: Path, runs: int) -> di
     }
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+def _direct_path(work: Path, model_dir: Path, keys_dir: Path) -> Callable[[int], float]:
+    """The baseline: the libraries called directly (Engine.generate, then provenance.mark_video)."""
+    from veriframe.provenance.ids import new_provenance_id
+    from veriframe.provenance.keys import load_keys_dir
+    from veriframe.provenance.manifest import ManifestInfo
+    from veriframe.provenance.mark import mark_video
+    from veriframe.service.engine import Engine, GenerationParams
+
+    engine = Engine.load(str(model_dir))
+    keys = load_keys_dir(keys_dir)
+    gp = GenerationParams(
+        prompt=PROMPT, width=256, height=256, num_frames=9, num_inference_steps=2, fps=8, seed=1
+    )
+
+    def direct(index: int) -> float:
+        start = time.perf_counter()
+        video = engine.generate(gp)
+        info = ManifestInfo(
+            provenance_id=new_provenance_id(),
+            model_name=video.model.name,
+            model_version=video.model.version,
+            audit_ref="bench",
+            params={k: v for k, v in video.params.items() if "prompt" not in k},
+        )
+        mark_video(video.frames, video.fps, work / f"direct-{index}.mp4", info, keys)
+        return time.perf_counter() - start
+
+    return direct
+
+
+def _service_path(work: Path, model_dir: Path, keys_dir: Path) -> tuple[Any, Any, list[float]]:
+    """The whole service (one worker) and an SDK client; the list collects, per request, the seconds
+    spent in the model and the marking inside the server (the rest is the service's own cost)."""
+    from veriframe.service.auth import create_key_recorded
+    from veriframe.service.client import Client
+    from veriframe.service.server.app import BackgroundServer
+    from veriframe.service.settings import Settings
+
+    settings = Settings(
+        database_url=f"sqlite:///{work / 'overhead.db'}",
+        model=str(model_dir),
+        keys_dir=keys_dir,
+        output_dir=work / "server",
+        listen="127.0.0.1:0",
+        workers=1,
+        rate_limit_per_minute=1e6,
+        rate_limit_burst=100000,
+    )
+    server = BackgroundServer(settings).start()
+    key = create_key_recorded(
+        server.ctx.sessions, server.ctx.ledger, role="client", tenant="bench", actor="bench"
+    ).secret
+    client = Client(server.address, key)
+    while not server.ctx.workers[0].engine:  # the worker loads its model in the background
+        time.sleep(0.1)
+    from veriframe.service.flow import execute
+
+    inner: list[float] = []
+    served_engine = server.ctx.workers[0].engine.main
+    # The workflow calls `execute.mark` through the module: wrapping the attribute times every call.
+    for obj, name in ((served_engine, "generate"), (execute, "mark")):
+        original = getattr(obj, name)
+
+        def timed(*a, _original=original, **kw):  # type: ignore[no-untyped-def]
+            start = time.perf_counter()
+            try:
+                return _original(*a, **kw)
+            finally:
+                inner.append(time.perf_counter() - start)
+
+        setattr(obj, name, timed)
+    return server, client, inner
 
 
 async def _submit_load(address: str, key: str, clients: int, per_client: int) -> tuple[list[float], float]:
@@ -150,54 +158,14 @@ async def _submit_load(address: str, key: str, clients: int, per_client: int) ->
 def bench_submit(
     work: Path, model_dir: Path, keys_dir: Path, clients: int, per_client: int
 ) -> dict[str, float]:
-    from grpc_health.v1 import health_pb2, health_pb2_grpc
-
-    from veriframe.service.auth import bootstrap_key
-
-    url = f"sqlite:///{work / 'load.db'}"
-    address = f"127.0.0.1:{_free_port()}"
-    env = {
-        **os.environ,
-        "VERIFRAME_DATABASE_URL": url,
-        "VERIFRAME_MODEL": str(model_dir),
-        "VERIFRAME_KEYS_DIR": str(keys_dir),
-        "VERIFRAME_OUTPUT_DIR": str(work / "load-out"),
-        "VERIFRAME_LISTEN": address,
-        "VERIFRAME_WORKERS": "0",
-        "VERIFRAME_TENANT_QUEUE_CAP": "100000",
-        "VERIFRAME_RATE_LIMIT_PER_MINUTE": "1000000",
-        "VERIFRAME_RATE_LIMIT_BURST": "100000",
-    }
-    process = subprocess.Popen(
-        [str(Path(sys.executable).parent / "veriframe"), "serve", "--log-level", "WARNING"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        import grpc
-
-        deadline = time.monotonic() + 180
-        while True:
-            try:
-                with grpc.insecure_channel(address) as channel:
-                    if (
-                        health_pb2_grpc.HealthStub(channel)
-                        .Check(health_pb2.HealthCheckRequest(), timeout=2)
-                        .status
-                        == 1
-                    ):
-                        break
-            except grpc.RpcError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.5)
-        key = bootstrap_key(url, role="client", tenant="load").secret
-        alone, _ = asyncio.run(_submit_load(address, key, 1, 20))
-        loaded, wall = asyncio.run(_submit_load(address, key, clients, per_client))
-    finally:
-        process.terminate()
-        process.wait(60)
+    # API only (no worker: the queue just fills); WARNING keeps the per-request log lines out of the timing.
+    with served(
+        work, "sqlite", model_dir=model_dir, keys_dir=keys_dir, log_level="WARNING", workers=0,
+        tenant_queue_cap=100000,
+    ) as server:
+        key = server.key("client", tenant="load")
+        alone, _ = asyncio.run(_submit_load(server.address, key, 1, 20))
+        loaded, wall = asyncio.run(_submit_load(server.address, key, clients, per_client))
     return {
         "alone_p50_ms": percentile(alone, 50) * 1000,
         "alone_p95_ms": percentile(alone, 95) * 1000,
@@ -217,15 +185,8 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=100)
     parser.add_argument("--per-client", type=int, default=3)
     args = parser.parse_args()
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    from veriframe.provenance.keys import init_dev_keys
-    from veriframe.service.engine.tiny import ensure_tiny_model
-
-    with tempfile.TemporaryDirectory(prefix="veriframe-bench-") as tmp:
-        work = Path(tmp)
-        root = ensure_tiny_model(Path(tempfile.gettempdir()) / "veriframe-cache")
-        init_dev_keys(work / "keys")
-        overhead = bench_overhead(work, root / "t2v", work / "keys", args.runs)
+    with workspace("veriframe-bench-") as (work, model_dir, keys_dir):
+        overhead = bench_overhead(work, model_dir, keys_dir, args.runs)
         print(f"overhead per request ({args.runs} runs, tiny model 256x256x9, 2 steps):")
         print(f"  libraries directly (baseline)   median {overhead['direct_median_s'] * 1000:8.1f} ms")
         print(f"  through the service (SDK)       median {overhead['service_median_s'] * 1000:8.1f} ms")
@@ -234,7 +195,7 @@ def main() -> None:
             f"  service's own time per request  median {overhead['overhead_ms']:8.1f} ms  "
             f"p95 {overhead['overhead_p95_ms']:.1f} ms (end to end minus model and marking, measured inside)"
         )
-        load = bench_submit(work, root / "t2v", work / "keys", args.clients, args.per_client)
+        load = bench_submit(work, model_dir, keys_dir, args.clients, args.per_client)
         print(f"Submit latency, {args.clients} concurrent clients x {args.per_client} (API only, SQLite):")
         print(
             f"  one client alone (baseline)     p50 {load['alone_p50_ms']:7.1f} ms"

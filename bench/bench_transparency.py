@@ -28,7 +28,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives.asymmetric import ec
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_ledger import PAYLOAD, postgres_url, sqlite_url, timed
+from bench_ledger import PAYLOAD, scratch_database, timed
 
 from veriframe.provenance.transparency import merkle
 from veriframe.provenance.transparency.checkpoint import log_verifier, open_checkpoint
@@ -113,10 +113,9 @@ def main() -> None:
     parser.add_argument("--full-max", type=int, default=100_000, help="largest log given a full audit")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
-    places = {"sqlite": sqlite_url, "postgres": postgres_url}
     key = ec.generate_private_key(ec.SECP256R1())
     for backend in args.backends.split(","):
-        with places[backend]() as url:
+        with scratch_database(backend) as url:
             upgrade(url)
             engine = make_engine(url)
             ledger = Ledger(session_factory(engine), key)

@@ -110,6 +110,7 @@ def served(
     model_dir: Path,
     keys_dir: Path,
     env: dict[str, str] | None = None,
+    log_level: str = "INFO",
     **settings: Any,
 ) -> Iterator[Served]:
     """`veriframe serve` on a fresh database of `kind`; settings become VERIFRAME_* variables."""
@@ -129,7 +130,7 @@ def served(
         log_path = work / f"server-{kind}-{secrets.token_hex(3)}.log"
         with open(log_path, "wb") as log:
             process = subprocess.Popen(
-                [str(Path(sys.executable).parent / "veriframe"), "serve", "--log-level", "INFO"],
+                [str(Path(sys.executable).parent / "veriframe"), "serve", "--log-level", log_level],
                 env=variables,
                 stdout=log,
                 stderr=subprocess.STDOUT,

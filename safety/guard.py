@@ -54,10 +54,21 @@ class GuardVerdict:
     model: str
 
 
-def guard_prompt(prompt: str) -> str:
-    """The task text for one prompt."""
+def guard_prompt(prompt: str, template: str = TEMPLATE) -> str:
+    """The task text for one prompt (``template`` holds ``{categories}`` and ``{prompt}``)."""
     cats = "\n".join(f"S{i + 1}: {USER_LABELS[c].capitalize()}." for i, c in enumerate(CATEGORIES))
-    return TEMPLATE.format(categories=cats, prompt=prompt.replace("<END CONVERSATION>", ""))
+    return template.replace("{categories}", cats).replace(
+        "{prompt}", prompt.replace("<END CONVERSATION>", "")
+    )
+
+
+def load_template(path: str | Path) -> str:
+    """A task-text template from a file; ValueError naming what is missing."""
+    text = Path(path).read_text(encoding="utf-8")
+    missing = [f for f in ("{categories}", "{prompt}") if f not in text]
+    if missing:
+        raise ValueError(f"guard template {path} lacks {' and '.join(missing)}")
+    return text
 
 
 def parse_verdict(answer: str, model: str = "") -> GuardVerdict:
@@ -99,7 +110,7 @@ def in_uncertain_band(decision: Decision, policy: Policy, *, low: float = 0.6) -
 class GuardLLM:
     """A local ``AutoModelForCausalLM`` guard checkpoint, greedy-decoded, loaded once."""
 
-    def __init__(self, path: str | Path, *, max_new_tokens: int = 12) -> None:
+    def __init__(self, path: str | Path, *, max_new_tokens: int = 12, template: str = TEMPLATE) -> None:
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         path = Path(path)
@@ -109,10 +120,11 @@ class GuardLLM:
         self.model = AutoModelForCausalLM.from_pretrained(path, local_files_only=True).eval()
         self.name = f"guard:{path.name}"
         self.max_new_tokens = max_new_tokens
+        self.template = template
         self._lock = threading.Lock()
 
     def _inputs(self, prompt: str):
-        task = guard_prompt(prompt)
+        task = guard_prompt(prompt, self.template)
         if getattr(self.tokenizer, "chat_template", None):
             return self.tokenizer.apply_chat_template(
                 [{"role": "user", "content": task}],

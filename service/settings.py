@@ -83,6 +83,9 @@ class Settings(BaseSettings):
 
     # --- network
     listen: str = Field("127.0.0.1:50051", description="host:port to listen on")
+    worker_only: bool = Field(
+        False, description="no gRPC port: a worker host of a multi-host deployment (needs workers >= 1)"
+    )
     tls_cert: Path | None = Field(None, description="server certificate chain (PEM); enables TLS")
     tls_key: Path | None = None
     tls_client_ca: Path | None = Field(None, description="CA for client certificates; enables mutual TLS")
@@ -136,6 +139,21 @@ class Settings(BaseSettings):
 
     # --- safety
     classifier_path: Path | None = Field(None, description="HF text-classification model dir")
+    screening_max_batch: int = Field(
+        32, ge=1, le=256, description="prompts per classifier call; 1: one at a time, under a lock"
+    )
+    screening_batch_window_ms: float = Field(
+        4.0, ge=0, le=100, description="how long the micro-batcher waits for more prompts after the first"
+    )
+    guard_model_path: Path | None = Field(
+        None, description="a local guard LLM checkpoint (AutoModelForCausalLM dir) for the uncertain band"
+    )
+    guard_template: Path | None = Field(
+        None, description="guard task text file with {categories} and {prompt} (default: Llama Guard 3)"
+    )
+    guard_band_low: float = Field(
+        0.6, gt=0, le=1, description="allowed prompts at this fraction of a review threshold go to the guard"
+    )
 
     @field_validator("trust_anchors", mode="before")
     @classmethod
@@ -159,6 +177,8 @@ class Settings(BaseSettings):
             raise ValueError("devices makes one worker span several devices: set workers to 1")
         if self.parallel and len(self.devices) < 2:
             raise ValueError(f"parallel={self.parallel} needs several devices: devices=cuda:0,cuda:1")
+        if self.worker_only and self.workers == 0:
+            raise ValueError("worker_only serves no API, so it needs workers >= 1 (or drop worker_only)")
         return self
 
     def engine_options(self, device: str | None) -> Any:

@@ -30,6 +30,7 @@ class Storage(Protocol):
     def read_chunks(self, key: str, chunk_size: int) -> Iterator[bytes]: ...
     def fetch(self, key: str, dest: Path) -> Path: ...
     def list(self, prefix: str) -> list[str]: ...
+    def delete(self, key: str) -> None: ...
     def delete_prefix(self, prefix: str) -> None: ...
 
 
@@ -83,6 +84,9 @@ class LocalStorage:
         if not base.is_dir():
             return []
         return sorted(str(p.relative_to(self.root.resolve())) for p in base.rglob("*") if p.is_file())
+
+    def delete(self, key: str) -> None:
+        self.path(key).unlink(missing_ok=True)
 
     def delete_prefix(self, prefix: str) -> None:
         target = self.path(prefix)
@@ -152,6 +156,12 @@ class ObjectStorage:
 
         prefix = prefix.rstrip("/") + "/"
         return sorted(m["path"] for batch in obstore.list(self._store, prefix=prefix) for m in batch)
+
+    def delete(self, key: str) -> None:
+        import obstore
+
+        with contextlib.suppress(FileNotFoundError):  # deleting what is gone is done
+            obstore.delete(self._store, key)
 
     def delete_prefix(self, prefix: str) -> None:
         import obstore

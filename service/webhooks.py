@@ -22,7 +22,6 @@ settings (loopback only by default); redirects are not followed. Prompts are nev
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import random
@@ -34,6 +33,7 @@ from urllib.parse import urlsplit
 
 from veriframe.service.errors import InvalidArgument
 from veriframe.service.ledger import events as ev
+from veriframe.service.periodic import Periodic
 
 log = logging.getLogger(__name__)
 PENDING, DELIVERED, FAILED = "pending", "delivered", "failed"
@@ -114,7 +114,7 @@ class WebhookDispatcher:
         self._signer = Webhook(secret)
         self.max_attempts, self.retry_base_s = max_attempts, retry_base_s
         self.timeout_s, self.interval_s = timeout_s, interval_s
-        self._task: asyncio.Task[None] | None = None
+        self._loop = Periodic("webhooks", self.run_once, interval_s, log, "webhook step failed (will retry)")
         self._http: Any = None
 
     # --- queueing (blocking: run in a thread) ----------------------------------------------------
@@ -268,23 +268,10 @@ class WebhookDispatcher:
             await asyncio.to_thread(self.record, due, error)
 
     def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._run(), name="webhooks")
-
-    async def _run(self) -> None:
-        while True:
-            try:
-                await self.run_once()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("webhook step failed (will retry)")
-            await asyncio.sleep(self.interval_s)
+        self._loop.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await self._loop.stop()
         if self._http is not None:
             await self._http.close()
 

@@ -26,6 +26,7 @@ from typing import Any
 from veriframe.service.flow.types import WorkerContext
 from veriframe.service.flow.workflow import Workflow
 from veriframe.service.observability import metrics
+from veriframe.service.periodic import Periodic
 from veriframe.service.store.jobs import JobStore
 
 log = logging.getLogger(__name__)
@@ -130,6 +131,13 @@ class Worker:
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._run(), name=self.worker_id)
+
+    @property
+    def model_state(self) -> str:
+        """"loaded", "failed" (see `load_error`; the worker idles) or "loading": what readiness reads."""
+        if self.engine is not None:
+            return "loaded"
+        return "failed" if self.load_error is not None else "loading"
 
     def wake(self) -> None:
         """A job was queued here: claim without waiting for the next poll."""
@@ -273,39 +281,29 @@ class Maintenance:
             purge_interval,
         )
         self._notify = notify or (lambda job_id: None)
-        self._task: asyncio.Task[None] | None = None
+        self._last_checkpoint = self._last_purge = 0.0
+        self._loop = Periodic(
+            "maintenance", self._step, interval, log, "maintenance step failed (will retry)"
+        )
 
     def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._run(), name="maintenance")
+        self._loop.start()
 
     def run_once(self) -> None:
         for item in self.store.recover_expired():
             self._notify(item.job_id)
         self.workflow.expire_reviews()
 
-    async def _run(self) -> None:
-        last_checkpoint = last_purge = 0.0
-        while True:
-            try:
-                await asyncio.to_thread(self.run_once)
-                now = time.monotonic()
-                if (
-                    now - last_checkpoint >= self.checkpoint_interval
-                    and self.workflow.ledger.public_key is not None
-                ):
-                    await asyncio.to_thread(self.workflow.ledger.checkpoint)
-                    last_checkpoint = now
-                if now - last_purge >= self.purge_interval:
-                    await asyncio.to_thread(self.workflow.ledger.purge_prompts)
-                    last_purge = now
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("maintenance step failed (will retry)")
-            await asyncio.sleep(self.interval)
+    async def _step(self) -> None:
+        await asyncio.to_thread(self.run_once)
+        now = time.monotonic()
+        ledger = self.workflow.ledger
+        if now - self._last_checkpoint >= self.checkpoint_interval and ledger.public_key is not None:
+            await asyncio.to_thread(self.workflow.ledger.checkpoint)
+            self._last_checkpoint = now
+        if now - self._last_purge >= self.purge_interval:
+            await asyncio.to_thread(self.workflow.ledger.purge_prompts)
+            self._last_purge = now
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await self._loop.stop()

@@ -133,3 +133,34 @@ def test_the_sdk_takes_diffusers_names_and_warns_on_the_old_ones() -> None:
     with pytest.warns(DeprecationWarning), pytest.raises(InvalidArgument) as caught:
         submit_request("a fox", num_frames=9, frames=17)
     assert caught.value.field == "params.num_frames"
+
+
+def test_sdk_results_are_typed_and_still_read_like_the_protobuf_messages() -> None:
+    """SDK v1 returns dataclasses; code written against the raw messages keeps working."""
+    from veriframe.service.api.gen import common_pb2, generation_pb2
+    from veriframe.service.client import Job, JobEvent, JobPage, Submitted
+
+    message = common_pb2.Job(
+        id="6c1e0d2a-0000-0000-0000-000000000001", tenant="acme", state=common_pb2.JOB_STATE_SUCCEEDED,
+        mode=common_pb2.MODE_I2V, progress=common_pb2.Progress(step=4, total_steps=4), attempts=2,
+        return_frames=True, output=common_pb2.JobOutput(video_sha256="ab" * 32, video_size=12345),
+    )
+    job = Job.from_proto(message)
+    assert (job.state, job.mode, job.progress, job.error) == ("SUCCEEDED", "i2v", (4, 4), None)
+    assert job.output.video_size == 12345 and job.video_sha256 == "ab" * 32 and job.ended
+    assert job.state == common_pb2.JOB_STATE_SUCCEEDED and job.state != common_pb2.JOB_STATE_FAILED
+    assert job.mode == common_pb2.MODE_I2V and job.progress.step == 4
+    assert job.return_frames is True  # not a typed field: read from the message
+    assert Job.from_proto(job) is job
+    assert json.loads(json.dumps(job.as_dict()))["state"] == "SUCCEEDED"
+
+    submitted = Submitted.from_proto(generation_pb2.SubmitResponse(job=message, deduplicated=True))
+    assert submitted.job == job and submitted.deduplicated
+    page = JobPage.from_proto(generation_pb2.ListJobsResponse(jobs=[message], next_page_token="t"))
+    assert page.jobs == [job] and page.next_page_token == "t"
+    event = JobEvent.from_proto(generation_pb2.JobEvent(
+        kind=generation_pb2.JobEvent.KIND_PROGRESS, job_id=job.id, state=common_pb2.JOB_STATE_RUNNING,
+        progress=common_pb2.Progress(step=1, total_steps=4), job=message,
+    ))
+    assert (event.kind, event.state, event.progress.step, event.job) == ("PROGRESS", "RUNNING", 1, job)
+    assert event.kind == generation_pb2.JobEvent.KIND_PROGRESS

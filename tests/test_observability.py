@@ -174,8 +174,13 @@ def test_request_lines_carry_the_fields_and_no_secret(observed, caplog) -> None:
             client.submit(BENIGN, **{**TEST_PARAMS, "width": 64, "height": 64})
     with Client(observed.address, key[:-4] + "AAAA", retries=1) as bad, pytest.raises(Unauthenticated):
         bad.get_job(held.job.id)
-    lines = [r for r in caplog.records if r.name == "veriframe.access"]
-    fields = [r.request for r in lines]
+    deadline = time.monotonic() + 5  # the server writes a request's line after the client has its answer
+    while True:
+        lines = [r for r in caplog.records if r.name == "veriframe.access"]
+        fields = [r.request for r in lines]
+        if any(f["code"] == "UNAUTHENTICATED" for f in fields) or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
     hold = next(f for f in fields if f.get("job_state") == "REVIEW")
     assert hold["rpc"] == GEN + "Submit" and hold["tenant"] == "acme" and hold["job_id"] == held.job.id
     assert hold["code"] == "OK" and hold["latency_ms"] > 0
@@ -249,3 +254,31 @@ def test_serve_fails_at_start_with_the_fix_for_a_wrong_model_path(tiny_model_dir
     last = serve.stderr.strip().splitlines()[-1]
     assert f"{parent} has i2v/ and t2v/: pass --model {parent}/t2v" in last, last
     assert "Traceback" not in serve.stderr
+
+
+def test_a_periodic_step_that_fails_is_logged_and_tried_again(caplog) -> None:
+    """Readiness, maintenance and webhooks run through one loop: a failure never ends it."""
+    import asyncio
+
+    from veriframe.service.periodic import Periodic
+
+    calls: list[int] = []
+
+    async def step() -> None:
+        calls.append(len(calls))
+        if len(calls) == 1:
+            raise RuntimeError("the database blinked")
+
+    async def main() -> None:
+        logger = logging.getLogger("test.periodic")
+        loop = Periodic("test", step, 0.01, logger, "test step failed (will retry)")
+        loop.start()
+        while len(calls) < 3:
+            await asyncio.sleep(0.01)
+        await loop.stop()
+
+    caplog.set_level(logging.ERROR, logger="test.periodic")
+    asyncio.run(asyncio.wait_for(main(), 10))
+    assert len(calls) >= 3
+    failures = [r for r in caplog.records if r.name == "test.periodic"]
+    assert len(failures) == 1 and failures[0].exc_info and "will retry" in failures[0].getMessage()

@@ -83,6 +83,64 @@ def test_outputs_live_in_the_object_store_and_download_works_from_another_api_se
         frames = client.download(job.id, f"{tmp_path / 'from-api'}/", what="frames_zip")
         report = client.verify(video)
     assert video.read_bytes() == b"".join(store.read_chunks(f"hosts/{job.id}/video.mp4", 1 << 20))
+    assert final.output.video_size == store.size(f"hosts/{job.id}/video.mp4") == video.stat().st_size
     assert report.verified and report.watermark.id == final.provenance_id
     with zipfile.ZipFile(frames) as archive:
         assert len(archive.namelist()) == 9
+
+
+def test_uploaded_inputs_leave_the_object_store_when_their_job_ends(
+    make_live_server, s3_server, tmp_path: Path
+) -> None:
+    """An i2v input is uploaded at Submit and deleted once its job ends: succeeded or cancelled."""
+    import numpy as np
+
+    from tests.fixtures.server import TEST_PARAMS
+    from veriframe.provenance.media import write_png
+    from veriframe.service.api.gen import common_pb2
+
+    url = f"s3://veriframe-test/{uuid.uuid4().hex[:8]}"
+    live = make_live_server(storage_url=url, storage_options=s3_server["options"])
+    store = ObjectStorage(url, s3_server["options"])
+    image = tmp_path / "first.png"
+    write_png(np.random.default_rng(3).integers(0, 256, (256, 256, 3), dtype=np.uint8), image)
+    prompt = "a slow zoom in on a field of wheat, soft light"
+    with live.client(tenant="uploads") as client:
+        done = client.submit(prompt, mode="i2v", image=image, **TEST_PARAMS).job.id
+        cancelled = client.submit(f"{prompt}, at dusk", mode="i2v", image=image, **TEST_PARAMS).job.id
+        assert {f"inputs/{done}.img", f"inputs/{cancelled}.img"} <= set(store.list("inputs"))
+        client.cancel_job(cancelled)
+        finals = {job_id: client.wait(job_id, timeout=300).state for job_id in (done, cancelled)}
+    assert finals == {done: common_pb2.JOB_STATE_SUCCEEDED, cancelled: common_pb2.JOB_STATE_CANCELLED}
+    assert store.list("inputs") == []
+
+
+def test_lease_recovery_that_ends_a_job_deletes_its_stored_input(
+    migrated_db_url: str, s3_server, tmp_path: Path
+) -> None:
+    """A job whose worker died once too often is failed by recovery, which also deletes its input."""
+    from datetime import timedelta
+
+    from veriframe.service.clock import utcnow
+    from veriframe.service.db import Job, PromptText, make_engine, session_factory
+    from veriframe.service.ledger import Ledger
+    from veriframe.service.store.jobs import JobStore
+
+    store = ObjectStorage(f"s3://veriframe-test/{uuid.uuid4().hex[:8]}", s3_server["options"])
+    engine = make_engine(migrated_db_url)
+    sessions = session_factory(engine)
+    jobs = JobStore(sessions, Ledger(sessions), lease_seconds=1, max_attempts=1)
+    jobs.storage = store  # as the Workflow sets it
+    with sessions.begin() as s:
+        job = Job(tenant="lost", state="queued", mode="i2v", params={}, prompt_sha256="0" * 64)
+        s.add(job)
+        s.flush()
+        job_id, key = job.id, f"inputs/{job.id}.img"
+        job.params = {"input_file": key}
+        s.add(PromptText(job_id=job_id, text="a zoom", purge_after=utcnow()))
+    store.put_bytes(key, b"an uploaded image")
+    assert jobs.claim("worker-that-dies") is not None
+    recovered = jobs.recover_expired(now=utcnow() + timedelta(seconds=5))
+    assert [(r.job_id, r.action) for r in recovered] == [(job_id, "failed")]
+    assert store.list("inputs") == []
+    engine.dispose()

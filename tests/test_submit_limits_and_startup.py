@@ -189,6 +189,18 @@ def test_serve_exits_2_without_keys(tmp_path) -> None:
     assert "Traceback" not in result.stderr
 
 
+def test_worker_only_without_workers_exits_2_naming_the_fix(tmp_path) -> None:
+    from tests.test_cli_generate_and_demo import run
+
+    result = run(
+        "veriframe", "serve", "--database", f"sqlite:///{tmp_path / 'v.db'}", "--worker-only",
+        "--workers", "0", timeout=120,
+    )
+    assert result.returncode == 2, result.stderr
+    assert "worker_only serves no API, so it needs workers >= 1" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 def test_trust_anchors_env_is_os_pathsep_separated(monkeypatch, tmp_path) -> None:
     import os
 

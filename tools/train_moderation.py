@@ -27,6 +27,7 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -592,63 +593,11 @@ class _NearDuplicates:
 
 
 def collect(data: Path, dev: Path | None, seed: int, heldout: float) -> tuple[list[Example], dict]:
-    rng = random.Random(seed)
-    raw: list[Example] = []
-    for loader in (
-        load_ailuminate,
-        load_xstest,
-        load_hatecheck,
-        load_sst,
-        load_surge,
-        load_harmbench,
-        load_strongreject,
-        load_toxigen,
-        load_parti,
-        load_fetv,
-        load_diffusiondb,
-        load_esd,
-    ):
-        raw.extend(loader(data))
-    # Subsampled where a set is large and uniform (2 shared CPU cores): Davidson, DiffusionDB.
-    raw.extend(load_davidson(data, rng, max_offensive=1200, max_neither=2000))
-    raw.extend(synthetic_visual(rng, n_unsafe_per_template=12, n_benign=1200))
-    raw.extend(
-        Example(
-            p.text,
-            p.labels,
-            "synthetic_prompt_unsafe" if p.labels else "synthetic_prompt_benign",
-            meta={"template": p.template},
-        )
-        for p in generate_visual_prompts(rng, per_unsafe_template=12, per_benign_template=20)
-    )
-    raw.extend(
-        Example(
-            p.text,
-            p.labels,
-            "synthetic_video_unsafe" if p.labels else "synthetic_video_benign",
-            meta={"template": p.template},
-        )
-        for p in generate_video(rng, lambda tpl: _split_of(tpl, seed, heldout) == "heldout")
-    )
-    raw.extend(load_i2p_train_half(dev))
-    dev_keys = _dev_keys(dev)
-    near = _NearDuplicates(dev_keys)
-    seen: dict[str, Example] = {}
-    dropped_dev, dropped_near, dropped_dupes, dropped_empty = Counter(), Counter(), Counter(), 0
-    for ex in raw:
-        key = _dedupe_key(ex.text)
-        if not key:
-            dropped_empty += 1
-        elif key in dev_keys:
-            dropped_dev[ex.source] += 1
-        elif not ex.source.startswith("synthetic") and near.match(key):
-            dropped_near[ex.source] += 1
-        elif key in seen:
-            dropped_dupes[ex.source] += 1
-            seen[key].labels = seen[key].labels | ex.labels  # duplicates with different labels: union
-        else:
-            seen[key] = ex
-    examples = list(seen.values())
+    """The training examples (deduplicated, kept apart from the dev set, split train/heldout) and a
+    record of what was dropped and why."""
+    rng = random.Random(seed)  # one generator, drawn in this order: a run is reproducible from `seed`
+    raw = _load_raw(data, dev, rng, seed, heldout)
+    examples, dropped = _dedupe(raw, _dev_keys(dev))
     for ex in examples:
         # Templated examples are split by template, so held-out ones are not near-copies of training ones.
         ex.split = _split_of(ex.meta.get("template", ex.text), seed, heldout)
@@ -671,12 +620,75 @@ def collect(data: Path, dev: Path | None, seed: int, heldout: float) -> tuple[li
             "diffusiondb_ids": sorted(DROP_DIFFUSIONDB_IDS),
             "surge_rows": sorted(DROP_SURGE_ROWS),
         },
+        **dropped,
+    }
+    return examples, info
+
+
+def _load_raw(data: Path, dev: Path | None, rng: random.Random, seed: int, heldout: float) -> list[Example]:
+    """Every source's examples, before deduplication, plus the synthetic ones."""
+    raw: list[Example] = []
+    for loader in (
+        load_ailuminate,
+        load_xstest,
+        load_hatecheck,
+        load_sst,
+        load_surge,
+        load_harmbench,
+        load_strongreject,
+        load_toxigen,
+        load_parti,
+        load_fetv,
+        load_diffusiondb,
+        load_esd,
+    ):
+        raw.extend(loader(data))
+    # Subsampled where a set is large and uniform (2 shared CPU cores): Davidson, DiffusionDB.
+    raw.extend(load_davidson(data, rng, max_offensive=1200, max_neither=2000))
+    raw.extend(synthetic_visual(rng, n_unsafe_per_template=12, n_benign=1200))
+    templated = (
+        ("synthetic_prompt", generate_visual_prompts(rng, per_unsafe_template=12, per_benign_template=20)),
+        ("synthetic_video", generate_video(rng, lambda tpl: _split_of(tpl, seed, heldout) == "heldout")),
+    )
+    for prefix, prompts in templated:
+        raw.extend(
+            Example(
+                p.text,
+                p.labels,
+                f"{prefix}_unsafe" if p.labels else f"{prefix}_benign",
+                meta={"template": p.template},
+            )
+            for p in prompts
+        )
+    raw.extend(load_i2p_train_half(dev))
+    return raw
+
+
+def _dedupe(raw: list[Example], dev_keys: set[str]) -> tuple[list[Example], dict[str, Any]]:
+    """One example per normalised text (labels of duplicates united), none matching or near a dev text."""
+    near = _NearDuplicates(dev_keys)
+    seen: dict[str, Example] = {}
+    dropped_dev, dropped_near, dropped_dupes, dropped_empty = Counter(), Counter(), Counter(), 0
+    for ex in raw:
+        key = _dedupe_key(ex.text)
+        if not key:
+            dropped_empty += 1
+        elif key in dev_keys:
+            dropped_dev[ex.source] += 1
+        elif not ex.source.startswith("synthetic") and near.match(key):
+            dropped_near[ex.source] += 1
+        elif key in seen:
+            dropped_dupes[ex.source] += 1
+            seen[key].labels = seen[key].labels | ex.labels  # duplicates with different labels: union
+        else:
+            seen[key] = ex
+    dropped = {
         "dropped_exact_match_with_dev": dict(dropped_dev),
         "dropped_near_duplicate_of_dev_jaccard_0.8": dict(dropped_near),
         "dropped_duplicates_within_train": dict(dropped_dupes),
         "dropped_empty": dropped_empty,
     }
-    return examples, info
+    return list(seen.values()), dropped
 
 
 class EmbeddingCache:

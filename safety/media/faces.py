@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import functools
 import importlib.util
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -52,6 +53,7 @@ class FaceAnalyzer:
     def __init__(self) -> None:
         import dlib
 
+        self._lock = threading.Lock()
         self._detector = dlib.get_frontal_face_detector()
         self._landmarks = dlib.shape_predictor(_model_file("shape_predictor_5_face_landmarks.dat"))
         self._encoder = dlib.face_recognition_model_v1(
@@ -62,6 +64,12 @@ class FaceAnalyzer:
         frame = np.ascontiguousarray(frame, dtype=np.uint8)
         # Small frames are upsampled once so faces of ~40 px are still found.
         upsample = 1 if max(frame.shape[:2]) < 640 else 0
+        # dlib's detector and models are not safe to share between threads (concurrent calls returned
+        # 116 "faces" for a one-face photo): Submit's threads and the worker's output screening share one.
+        with self._lock:
+            return self._faces(frame, upsample, embed)
+
+    def _faces(self, frame: np.ndarray, upsample: int, embed: bool) -> list[Face]:
         out = []
         for rect in self._detector(frame, upsample):
             emb = None
@@ -77,12 +85,19 @@ def default_face_analyzer() -> FaceAnalyzer:
     return FaceAnalyzer()
 
 
-def reference_embedding(image: np.ndarray, analyzer: FaceAnalyzer | None = None) -> tuple[float, ...]:
+def reference_embedding(
+    image: np.ndarray, analyzer: FaceAnalyzer | None = None, *, single: bool = False
+) -> tuple[float, ...]:
     """The embedding of the largest face in a reference image (an admin adds it to the policy; the image
-    itself is not kept). No face: :class:`MediaError`."""
+    itself is not kept). No face, or with ``single`` more than one: :class:`MediaError` (a reference with
+    two people could protect the wrong one)."""
     faces = (analyzer or default_face_analyzer()).faces(image)
     if not faces:
         raise MediaError("no face found in the reference image: use a clear, frontal photo")
+    if single and len(faces) > 1:
+        raise MediaError(
+            f"{len(faces)} faces found in the reference image: crop it to the one person to protect"
+        )
     face = max(faces, key=lambda f: (f.box[2] - f.box[0]) * (f.box[3] - f.box[1]))
     return tuple(round(float(x), 6) for x in face.embedding)
 

@@ -118,7 +118,7 @@ class ReviewsAdmin(AdminBase):
             requester_key_id=(job.owner_key_id or "") if job else "",
             tenant=item.tenant or (job.tenant if job else ""),
             policy_version=item.policy_version or 0,
-            rule=(screened.payload.get("rule") or "") if screened else "",
+            rule=_rule(job, screened),
             created_at=aware(item.created_at),
             expires_at=aware(item.expires_at),  # type: ignore[arg-type]
             decided_by=item.decided_by or "",
@@ -126,3 +126,15 @@ class ReviewsAdmin(AdminBase):
             reason=item.reason or "",
             job_state=job.state if job else "",
         )
+
+
+def _rule(job: Any, screened: Any) -> str:
+    """The rule that held the job: the output check's for a generated video held before release
+    ("output:media.nudity>=0.5"), else the request screening's (from the ledger's "screened" event)."""
+    from veriframe.service.flow.holds import HELD
+    from veriframe.service.store import states as S
+
+    held = ((job.params or {}).get(HELD) if job is not None and job.state == S.REVIEW else None)
+    if held:
+        return f"output:{held.get('rule') or 'media'}"
+    return (screened.payload.get("rule") or "") if screened else ""

@@ -48,7 +48,7 @@ def follow(client: Any, job: Job, *, console: Any, server: str, timeout: float |
         if progress:
             progress.start()
         for event in client.events(job.id, timeout=None if deadline is None else deadline - time.monotonic()):
-            job = Job.from_proto(event.job)
+            job = event.job
             if job.state != last_state:
                 console.print(f"job {job.id}: {job.state.lower()}")
                 if job.held:
@@ -59,7 +59,7 @@ def follow(client: Any, job: Job, *, console: Any, server: str, timeout: float |
                 progress.update(task, description=job.state.lower(), completed=done, total=total or None)
         return job
     except DeadlineExceeded:
-        return Job.from_proto(client.get_job(job.id))
+        return client.get_job(job.id)
     finally:
         if progress:
             progress.stop()

@@ -20,13 +20,12 @@ import typer
 
 from veriframe.service.cli import connection
 from veriframe.service.cli import engine_flags as flags
+from veriframe.service.cli import generate_options as opt
+from veriframe.service.cli.generate_options import DEFAULT_I2V_MODEL, DEFAULT_T2V_MODEL, TINY_ALIAS
 
 if TYPE_CHECKING:
     from veriframe.service.engine import GeneratedVideo, GenerationParams
 
-DEFAULT_T2V_MODEL = "THUDM/CogVideoX-5b"
-DEFAULT_I2V_MODEL = "THUDM/CogVideoX-5b-I2V"
-TINY_ALIAS = "tiny"
 # Inputs for i2v/v2v: bigger than any CogVideoX size (the engine checks the exact limits).
 MAX_INPUT_PIXELS = 4096 * 2160
 MAX_INPUT_FRAMES = 161
@@ -159,59 +158,25 @@ def _local_only_given(ctx: typer.Context) -> list[str]:
 
 def generate(
     ctx: typer.Context,
-    prompt: str = typer.Argument(..., help="What the video should show (at most 226 T5 tokens)."),
-    output: str | None = typer.Option(
-        None,
-        "-o",
-        "--output",
-        help="MP4 file to write (required locally); with --server also a directory (existing, or ending "
-        "with /) for the server's file name (default: the current directory).",
-    ),
-    model: str | None = typer.Option(
-        None,
-        "--model",
-        help=f"Hugging Face id or local checkpoint directory, or `{TINY_ALIAS}` for the tiny "
-        f"test model (env VERIFRAME_MODEL; default {DEFAULT_T2V_MODEL}, {DEFAULT_I2V_MODEL} with --image)",
-    ),
-    image: Path | None = typer.Option(None, "--image", help="Image-to-video: first frame (PNG/JPEG/WebP)."),
-    video: Path | None = typer.Option(None, "--video", help="Video-to-video: the input video (frames kept)."),
-    strength: float | None = typer.Option(
-        None, "--strength", help="Video-to-video: how much to change the input, (0, 1] (default 0.8)."
-    ),
-    seed: int | None = typer.Option(
-        None, "--seed", min=0, help="Same seed, same video on the same device (default: random, printed)."
-    ),
-    steps: int | None = typer.Option(
-        None, "--num-inference-steps", "--steps", min=1, help="Denoising steps (model default, 50)."
-    ),
-    guidance: float | None = typer.Option(
-        None, "--guidance-scale", "--guidance", min=0.0, help="Classifier-free guidance scale (6)."
-    ),
-    frames: int | None = typer.Option(
-        None,
-        "--num-frames",
-        "--frames",
-        min=1,
-        help="Frame count: 8N+1 for CogVideoX 1.0 (49), 16N+1 for 1.5 (81).",
-    ),
-    fps: int | None = typer.Option(
-        None, "--fps", min=1, help="Frames per second of the MP4 (8; 16 for 1.5)."
-    ),
-    width: int | None = typer.Option(
-        None, "--width", min=1, help="Width, a multiple of 16 (720; 1360 for 1.5)."
-    ),
-    height: int | None = typer.Option(
-        None, "--height", min=1, help="Height, a multiple of 16 (480; 768 for 1.5)."
-    ),
-    negative_prompt: str = typer.Option("", "--negative-prompt", help="What to steer away from."),
-    device: str | None = typer.Option(None, "--device", help="cuda, cuda:1, cpu (cuda when present)."),
-    dtype: str | None = typer.Option(
-        None, "--dtype", help="bfloat16, float16, float32 (default: bf16 on CUDA, fp16 for 2b; fp32 on CPU)."
-    ),
-    offload: str = typer.Option("none", "--offload", help="Save GPU memory: none, model (one component "
-                                "on the GPU at a time), sequential (layer by layer; slowest)."),
-    vae_tiling: bool = typer.Option(False, "--vae-tiling", help="Decode in spatial tiles (less GPU memory)."),
-    vae_slicing: bool = typer.Option(False, "--vae-slicing", help="Decode one video of a batch at a time."),
+    prompt: opt.Prompt,
+    output: opt.Output = None,
+    model: opt.Model = None,
+    image: opt.Image = None,
+    video: opt.Video = None,
+    strength: opt.Strength = None,
+    seed: opt.Seed = None,
+    steps: opt.Steps = None,
+    guidance: opt.Guidance = None,
+    frames: opt.Frames = None,
+    fps: opt.Fps = None,
+    width: opt.Width = None,
+    height: opt.Height = None,
+    negative_prompt: opt.NegativePrompt = "",
+    device: opt.Device = None,
+    dtype: opt.Dtype = None,
+    offload: opt.Offload = "none",
+    vae_tiling: opt.VaeTiling = False,
+    vae_slicing: opt.VaeSlicing = False,
     compile: str | None = flags.COMPILE,
     attention: str | None = flags.ATTENTION,
     fuse_qkv: bool | None = flags.FUSE_QKV,
@@ -219,14 +184,9 @@ def generate(
     fp8: bool = flags.FP8,
     cache: str | None = flags.CACHE,
     devices: str | None = flags.DEVICES,
-    crf: int = typer.Option(
-        17, "--crf", help="H.264 quality, 0-51, lower is better (17: visually lossless)."
-    ),
-    frames_dir: Path | None = typer.Option(
-        None, "--frames-dir", help="Also write every frame as a PNG here."
-    ),
-    keys: Path | None = typer.Option(None, "--keys", help="Signing keys directory (`veriframe keys init`): "
-                                     "watermark and C2PA-sign the output as the service does (no ledger)."),
+    crf: opt.Crf = 17,
+    frames_dir: opt.FramesDir = None,
+    keys: opt.Keys = None,
     server: str | None = connection.server(
         "Generate through the service at host:port (screened, watermarked, signed, audited)."
     ),
@@ -235,21 +195,11 @@ def generate(
     root_cert: Path | None = connection.tls_ca("--server: "),
     client_cert: Path | None = connection.tls_cert("--server: "),
     client_key: Path | None = connection.tls_key("--server: "),
-    return_frames: bool = typer.Option(
-        False, "--return-frames", help="--server: also download every signed frame (a zip beside -o)."
-    ),
-    no_wait: bool = typer.Option(
-        False, "--no-wait", help="--server: print the job id and state and exit (follow: veriframe job)."
-    ),
-    as_json: bool = typer.Option(
-        False, "--json", help="--server: one JSON object on stdout (job_id, state, path, verification...)."
-    ),
-    timeout: float | None = typer.Option(
-        None, "--timeout", min=0.1, help="--server: stop following after this many seconds (exit 4)."
-    ),
-    callback_url: str | None = typer.Option(
-        None, "--callback-url", help="--server: POST signed webhooks (held, rejected, succeeded, failed)."
-    ),
+    return_frames: opt.ReturnFrames = False,
+    no_wait: opt.NoWait = False,
+    as_json: opt.AsJson = False,
+    timeout: opt.Timeout = None,
+    callback_url: opt.CallbackUrl = None,
 ) -> None:
     """Generate a video on this machine (development only), or through the service with --server.
 

@@ -10,8 +10,10 @@ passed with the job still pending (held for review, queued or running).
 from __future__ import annotations
 
 import contextlib
+import functools
+import inspect
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -75,48 +77,70 @@ def _print(job: Any, as_json: bool) -> None:
     typer.echo(json.dumps(job.as_dict()) if as_json else F.describe(job))
 
 
+CONNECTION = ("server", "api_key", "tls", "tls_ca", "tls_cert", "tls_key")
+
+
+def with_connection(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Give a sub-command the connection options (after its own: `veriframe job get JOB --server ...`)
+    and call it with `connect`: opens the SDK client, turning every SDK error into its message and
+    exit code (`connected`)."""
+    options = {
+        "server": (str | None, connection.server("Server address host:port.")),
+        "api_key": (str | None, connection.api_key("Client API key.")),
+        "tls": (bool, connection.tls()),
+        "tls_ca": (Path | None, connection.tls_ca()),
+        "tls_cert": (Path | None, connection.tls_cert()),
+        "tls_key": (Path | None, connection.tls_key()),
+    }
+    own = [p for p in inspect.signature(command).parameters.values() if p.name != "connect"]
+    added = [
+        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation)
+        for name, (annotation, default) in options.items()
+    ]
+
+    @functools.wraps(command)
+    def run(**values: Any) -> Any:
+        settings = {name: values.pop(name) for name in CONNECTION}
+        return command(connect=lambda: connected(*settings.values()), **values)
+
+    run.__signature__ = inspect.Signature(own + added)  # type: ignore[attr-defined]
+    return run
+
+
 @app.command("get")
+@with_connection
 def get(
     job_id: str = typer.Argument(..., help="The job id (printed by `veriframe generate --server`)."),
     as_json: bool = typer.Option(False, "--json", help="One JSON object on stdout."),
-    server: str | None = connection.server("Server address host:port."),
-    api_key: str | None = connection.api_key("Client API key."),
-    tls: bool = connection.tls(),
-    tls_ca: Path | None = connection.tls_ca(),
-    tls_cert: Path | None = connection.tls_cert(),
-    tls_key: Path | None = connection.tls_key(),
+    *,
+    connect: Callable[[], Any],  # given by with_connection
 ) -> None:
     """Show one job: state, progress, error, provenance id."""
-    from veriframe.service.client.job import Job
 
-    with connected(server, api_key, tls, tls_ca, tls_cert, tls_key) as client:
-        _print(Job.from_proto(client.get_job(job_id)), as_json)
+    with connect() as client:
+        _print(client.get_job(job_id), as_json)
 
 
 @app.command("list")
+@with_connection
 def list_jobs(
     state: list[str] = typer.Option(
         [], "--state", help="Only jobs in this state (repeatable): queued, review, running, succeeded..."
     ),
     limit: int = typer.Option(20, "--limit", min=1, max=500, help="At most this many, newest first."),
     as_json: bool = typer.Option(False, "--json", help="A JSON array on stdout."),
-    server: str | None = connection.server("Server address host:port."),
-    api_key: str | None = connection.api_key("Client API key."),
-    tls: bool = connection.tls(),
-    tls_ca: Path | None = connection.tls_ca(),
-    tls_cert: Path | None = connection.tls_cert(),
-    tls_key: Path | None = connection.tls_key(),
+    *,
+    connect: Callable[[], Any],  # given by with_connection
 ) -> None:
     """Your tenant's jobs, newest first."""
     from veriframe.service.api.gen import common_pb2
-    from veriframe.service.client.job import Job
 
     try:
         states = [common_pb2.JobState.Value(f"JOB_STATE_{name.upper()}") for name in state]
     except ValueError:
         _fail(F.EXIT_USAGE, f"--state: one of {', '.join(_state_names())}")
-    with connected(server, api_key, tls, tls_ca, tls_cert, tls_key) as client:
-        jobs = [Job.from_proto(j) for j in client.list_jobs(page_size=limit, states=states).jobs]
+    with connect() as client:
+        jobs = client.list_jobs(page_size=limit, states=states).jobs
     if as_json:
         typer.echo(json.dumps([j.as_dict() for j in jobs]))
         return
@@ -131,6 +155,7 @@ def _state_names() -> list[str]:
 
 
 @app.command("wait")
+@with_connection
 def wait(
     job_id: str = typer.Argument(..., help="The job id."),
     timeout: float | None = typer.Option(
@@ -140,22 +165,18 @@ def wait(
         None, "--download", "-o", help="When it succeeds, save the signed video here (file or directory/)."
     ),
     as_json: bool = typer.Option(False, "--json", help="One JSON object on stdout."),
-    server: str | None = connection.server("Server address host:port."),
-    api_key: str | None = connection.api_key("Client API key."),
-    tls: bool = connection.tls(),
-    tls_ca: Path | None = connection.tls_ca(),
-    tls_cert: Path | None = connection.tls_cert(),
-    tls_key: Path | None = connection.tls_key(),
+    *,
+    connect: Callable[[], Any],  # given by with_connection
 ) -> None:
     """Follow a job until it ends (or --timeout): state changes, progress, review holds."""
     from rich.console import Console
 
-    from veriframe.service.client.job import Job
 
     console = Console(stderr=True)
-    with connected(server, api_key, tls, tls_ca, tls_cert, tls_key) as client:
-        job = Job.from_proto(client.get_job(job_id))
-        job = F.follow(client, job, console=console, server=server or "", timeout=timeout, bar=not as_json)
+    with connect() as client:
+        job = client.get_job(job_id)
+        address = client.options.resolved_address()
+        job = F.follow(client, job, console=console, server=address, timeout=timeout, bar=not as_json)
         path = None
         if download is not None and job.state == "SUCCEEDED":
             path = client.download(job.id, download)
@@ -169,6 +190,7 @@ def wait(
 
 
 @app.command("download")
+@with_connection
 def download(
     job_id: str = typer.Argument(..., help="The job id."),
     output: str = typer.Option(
@@ -177,32 +199,24 @@ def download(
     what: str = typer.Option("video", "--what", help="video, frames_zip (signed PNG frames) or frame."),
     frame: int = typer.Option(0, "--frame", min=0, help="--what frame: which frame."),
     as_json: bool = typer.Option(False, "--json", help="One JSON object on stdout."),
-    server: str | None = connection.server("Server address host:port."),
-    api_key: str | None = connection.api_key("Client API key."),
-    tls: bool = connection.tls(),
-    tls_ca: Path | None = connection.tls_ca(),
-    tls_cert: Path | None = connection.tls_cert(),
-    tls_key: Path | None = connection.tls_key(),
+    *,
+    connect: Callable[[], Any],  # given by with_connection
 ) -> None:
     """Save a succeeded job's signed video (or frames); the SHA-256 the server announced is checked."""
-    with connected(server, api_key, tls, tls_ca, tls_cert, tls_key) as client:
+    with connect() as client:
         path = client.download(job_id, output, what=what, frame_index=frame)
     typer.echo(json.dumps({"job_id": job_id, "path": str(path)}) if as_json else f"saved {path}")
 
 
 @app.command("cancel")
+@with_connection
 def cancel(
     job_id: str = typer.Argument(..., help="The job id."),
     as_json: bool = typer.Option(False, "--json", help="One JSON object on stdout."),
-    server: str | None = connection.server("Server address host:port."),
-    api_key: str | None = connection.api_key("Client API key."),
-    tls: bool = connection.tls(),
-    tls_ca: Path | None = connection.tls_ca(),
-    tls_cert: Path | None = connection.tls_cert(),
-    tls_key: Path | None = connection.tls_key(),
+    *,
+    connect: Callable[[], Any],  # given by with_connection
 ) -> None:
     """Cancel a job that has not ended (a running one stops between steps)."""
-    from veriframe.service.client.job import Job
 
-    with connected(server, api_key, tls, tls_ca, tls_cert, tls_key) as client:
-        _print(Job.from_proto(client.cancel_job(job_id)), as_json)
+    with connect() as client:
+        _print(client.cancel_job(job_id), as_json)

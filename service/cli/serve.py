@@ -8,21 +8,30 @@ import typer
 
 from veriframe.service.cli import engine_flags as flags
 
+CONFIG = typer.Option(
+    None, "--config", "-c", envvar="VERIFRAME_CONFIG",
+    help="Settings file (TOML or JSON); VERIFRAME_* variables override it.",
+)
+WORKER_ONLY = typer.Option(
+    False, "--worker-only", help="No gRPC port: only run workers (a worker host; see docs/operations.md)."
+)
+HTTP_LISTEN = typer.Option(
+    None, "--http-listen", help="host:port for /metrics, /healthz, /readyz (off by default)."
+)
+LOG_FORMAT = typer.Option(
+    "text", "--log-format", envvar="VERIFRAME_LOG_FORMAT", help="text, or json (one object a line)."
+)
+
 
 def serve(
-    config: Path = typer.Option(
-        None,
-        "--config",
-        "-c",
-        envvar="VERIFRAME_CONFIG",
-        help="Settings file (TOML or JSON); VERIFRAME_* variables override it.",
-    ),
+    config: Path = CONFIG,
     listen: str = typer.Option(None, "--listen", help="host:port (default 127.0.0.1:50051)."),
     database: str = typer.Option(None, "--database", help="Database URL (SQLite file or PostgreSQL)."),
     model: str = typer.Option(None, "--model", help="Model id or checkpoint directory."),
     keys_dir: Path = typer.Option(None, "--keys", help="Signing keys directory (veriframe keys init)."),
     output_dir: Path = typer.Option(None, "--output-dir", help="Where signed videos are kept."),
     workers: int = typer.Option(None, "--workers", help="Generation workers (one per GPU; 0 = API only)."),
+    worker_only: bool = WORKER_ONLY,
     device: str = typer.Option(None, "--device", help="torch device, e.g. cuda or cpu."),
     devices: str = flags.DEVICES,
     parallel: str = flags.PARALLEL,
@@ -32,13 +41,9 @@ def serve(
     fp8: bool = flags.FP8,
     cache: str = flags.CACHE,
     warmup: str = flags.WARMUP,
-    http_listen: str = typer.Option(
-        None, "--http-listen", help="host:port for /metrics, /healthz, /readyz (off by default)."
-    ),
+    http_listen: str = HTTP_LISTEN,
     log_level: str = typer.Option("INFO", "--log-level", help="DEBUG, INFO, WARNING, ERROR."),
-    log_format: str = typer.Option(
-        "text", "--log-format", envvar="VERIFRAME_LOG_FORMAT", help="text, or json (one object a line)."
-    ),
+    log_format: str = LOG_FORMAT,
 ) -> None:
     """Serve the Veriframe gRPC API: screen, generate, watermark, sign, record.
 
@@ -71,6 +76,7 @@ def serve(
             keys_dir=keys_dir,
             output_dir=output_dir,
             workers=workers,
+            worker_only=True if worker_only else None,
             device=device,
             **flags.engine_overrides(
                 devices=devices, compile=compile, attention=attention, fp8=fp8, cache=cache, warmup=warmup,

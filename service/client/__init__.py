@@ -5,7 +5,13 @@ numpy nor sqlalchemy. See docs/service.md.
 """
 
 from veriframe.service.client.aio import AsyncClient
-from veriframe.service.client.common import GenerationResult, Progress, VerificationSummary, state_name
+from veriframe.service.client.common import (
+    GenerationResult,
+    Progress,
+    Verification,
+    VerificationSummary,
+    state_name,
+)
 from veriframe.service.client.errors import (
     Aborted,
     DeadlineExceeded,
@@ -22,7 +28,7 @@ from veriframe.service.client.errors import (
     Unavailable,
     VeriframeError,
 )
-from veriframe.service.client.job import Job, JobError
+from veriframe.service.client.job import Job, JobError, JobEvent, JobOutput, JobPage, JobState, Submitted
 from veriframe.service.client.sync import Client
 
 __all__ = [
@@ -36,15 +42,21 @@ __all__ = [
     "InvalidArgument",
     "Job",
     "JobError",
+    "JobEvent",
     "JobFailed",
+    "JobOutput",
+    "JobPage",
+    "JobState",
     "NotFound",
     "PermissionDenied",
     "Progress",
     "PromptBlocked",
     "RateLimited",
     "ServerError",
+    "Submitted",
     "Unauthenticated",
     "Unavailable",
+    "Verification",
     "VerificationSummary",
     "VeriframeError",
     "state_name",

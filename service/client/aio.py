@@ -17,71 +17,31 @@ import grpc
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential, wait_random
 
 from veriframe.service.api.gen import (
-    admin_pb2_grpc,
-    common_pb2,
     generation_pb2,
-    generation_pb2_grpc,
-    verification_pb2,
-    verification_pb2_grpc,
 )
 from veriframe.service.client import errors as E
 from veriframe.service.client.common import (
     TERMINAL,
     WHAT,
-    ConnectOptions,
+    ClientBase,
     GenerationResult,
     Progress,
     Sink,
-    VerificationSummary,
+    Verification,
     check_job_id,
+    ended_without_video,
     list_request,
     progress_of,
-    state_name,
     submit_request,
     verify_requests,
 )
+from veriframe.service.client.job import Job, JobEvent, JobPage, Submitted
 
 ProgressCallback = Callable[[Progress], Awaitable[None] | None]
 
 
-class AsyncClient:
-    def __init__(
-        self,
-        address: str = "",
-        api_key: str | None = None,
-        *,
-        tls: bool = False,
-        root_certificates: str | Path | bytes | None = None,
-        client_cert: str | Path | bytes | None = None,
-        client_key: str | Path | bytes | None = None,
-        timeout: float = 30.0,
-        retries: int = 5,
-        max_message_mb: int = 64,
-        server_name_override: str | None = None,
-    ) -> None:
-        self.options = ConnectOptions(
-            address,
-            api_key,
-            tls,
-            root_certificates,
-            client_cert,
-            client_key,
-            max_message_mb,
-            server_name_override,
-        )
-        self.timeout = timeout
-        self.retries = max(1, retries)
-        credentials = self.options.credentials()
-        target = self.options.resolved_address()
-        if credentials is None:
-            self.channel = grpc.aio.insecure_channel(target, options=self.options.channel_options())
-        else:
-            self.channel = grpc.aio.secure_channel(
-                target, credentials, options=self.options.channel_options()
-            )
-        self.generation = generation_pb2_grpc.GenerationStub(self.channel)
-        self.verification = verification_pb2_grpc.VerificationStub(self.channel)
-        self.admin = admin_pb2_grpc.ModerationAdminStub(self.channel)
+class AsyncClient(ClientBase):
+    _grpc = grpc.aio  # the constructor is ClientBase's
 
     async def close(self) -> None:
         await self.channel.close()
@@ -127,28 +87,25 @@ class AsyncClient:
         except grpc.RpcError as error:
             raise E.from_rpc_error(error) from None
 
-    async def submit(self, prompt: str, **kwargs: Any) -> generation_pb2.SubmitResponse:
-        return await self.call(self.generation.Submit, submit_request(prompt, **kwargs))
+    async def submit(self, prompt: str, **kwargs: Any) -> Submitted:
+        return Submitted.from_proto(await self.call(self.generation.Submit, submit_request(prompt, **kwargs)))
 
-    async def get_job(self, job_id: str) -> common_pb2.Job:
+    async def get_job(self, job_id: str) -> Job:
         request = generation_pb2.GetJobRequest(job_id=check_job_id(job_id))
-        return await self.call(self.generation.GetJob, request)
+        return Job.from_proto(await self.call(self.generation.GetJob, request))
 
     async def list_jobs(
-        self, *, page_size: int = 50, page_token: str = "", states: list[int] | None = None
-    ) -> generation_pb2.ListJobsResponse:
-        return await self.call(
-            self.generation.ListJobs,
-            list_request(page_size, page_token, states),
+        self, *, page_size: int = 50, page_token: str = "", states: list[int | str] | None = None
+    ) -> JobPage:
+        return JobPage.from_proto(
+            await self.call(self.generation.ListJobs, list_request(page_size, page_token, states))
         )
 
-    async def cancel_job(self, job_id: str) -> common_pb2.Job:
+    async def cancel_job(self, job_id: str) -> Job:
         request = generation_pb2.CancelJobRequest(job_id=check_job_id(job_id))
-        return await self.call(self.generation.CancelJob, request)
+        return Job.from_proto(await self.call(self.generation.CancelJob, request))
 
-    async def events(
-        self, job_id: str, *, timeout: float | None = None
-    ) -> AsyncIterator[generation_pb2.JobEvent]:
+    async def events(self, job_id: str, *, timeout: float | None = None) -> AsyncIterator[JobEvent]:
         async for attempt in self._retrying():
             with attempt:
                 seen_terminal = False
@@ -158,7 +115,7 @@ class AsyncClient:
                     timeout=timeout,
                 ):
                     seen_terminal = event.state in TERMINAL
-                    yield event
+                    yield JobEvent.from_proto(event)
                 if not seen_terminal:
                     raise E.Unavailable("the event stream ended before the job did")
             return
@@ -169,7 +126,7 @@ class AsyncClient:
 
     async def wait(
         self, job_id: str, *, on_progress: ProgressCallback | None = None, timeout: float | None = None
-    ) -> common_pb2.Job:
+    ) -> Job:
         last = None
         async for update in self.progress(job_id, timeout=timeout):
             last = update
@@ -208,7 +165,7 @@ class AsyncClient:
 
     async def verify(
         self, file: str | Path | bytes, *, filename: str = "upload.mp4", timeout: float | None = None
-    ) -> verification_pb2.VerifyResponse:
+    ) -> Verification:
         if not isinstance(file, bytes):
             filename = Path(file).name
             file = Path(file).read_bytes()
@@ -216,11 +173,12 @@ class AsyncClient:
         async for attempt in self._retrying():
             with attempt:
                 try:
-                    return await self.verification.Verify(
+                    reply = await self.verification.Verify(
                         iter(parts),
                         timeout=timeout or max(self.timeout, 120.0),
                         metadata=self.options.metadata(),
                     )
+                    return Verification.from_response(reply)
                 except grpc.RpcError as error:
                     raise E.from_rpc_error(error) from None
         raise AssertionError("unreachable")
@@ -237,17 +195,15 @@ class AsyncClient:
     ) -> GenerationResult:
         submitted = await self.submit(prompt, **kwargs)
         job = await self.wait(submitted.job.id, on_progress=on_progress, timeout=timeout)
-        if job.state != common_pb2.JOB_STATE_SUCCEEDED:
-            raise E.JobFailed(
-                f"job {job.id} ended {state_name(job.state)}: {job.error.code} {job.error.message}", job=job
-            )
+        if job.state != "SUCCEEDED":
+            raise E.JobFailed(ended_without_video(job), job=job)
         path = await self.download(job.id, output)
         frames = None
         if kwargs.get("return_frames"):
             frames = await self.download(
                 job.id, Path(output) if Path(output).is_dir() else Path(output).parent, what="frames_zip"
             )
-        summary = VerificationSummary.from_response(await self.verify(path)) if verify else None
+        summary = (await self.verify(path)).summary() if verify else None
         return GenerationResult(
             job_id=job.id,
             path=path,

@@ -10,12 +10,15 @@ import uuid
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import grpc
 
 from veriframe.service.api.enums import MODE_PB
 from veriframe.service.api.gen import common_pb2, generation_pb2, verification_pb2
+
+if TYPE_CHECKING:
+    from veriframe.service.client.job import Job, JobEvent
 
 API_KEY_ENV = "VERIFRAME_API_KEY"
 SERVER_ENV = "VERIFRAME_SERVER"
@@ -89,6 +92,45 @@ class ConnectOptions:
         return (("authorization", f"Bearer {key}"),) if key else ()
 
 
+class ClientBase:
+    """What `Client` and `AsyncClient` share: the constructor (options, channel, stubs). `_grpc` is
+    the channel module: `grpc`, or `grpc.aio` for the asyncio client."""
+
+    _grpc: Any = grpc
+
+    def __init__(
+        self,
+        address: str = "",
+        api_key: str | None = None,
+        *,
+        tls: bool = False,
+        root_certificates: str | Path | bytes | None = None,
+        client_cert: str | Path | bytes | None = None,
+        client_key: str | Path | bytes | None = None,
+        timeout: float = 30.0,
+        retries: int = 5,
+        max_message_mb: int = 64,
+        server_name_override: str | None = None,
+    ) -> None:
+        from veriframe.service.api.gen import admin_pb2_grpc, generation_pb2_grpc, verification_pb2_grpc
+
+        self.options = ConnectOptions(
+            address, api_key, tls, root_certificates, client_cert, client_key, max_message_mb,
+            server_name_override,
+        )
+        self.timeout = timeout
+        self.retries = max(1, retries)
+        credentials = self.options.credentials()
+        target, channel_options = self.options.resolved_address(), self.options.channel_options()
+        if credentials is None:
+            self.channel = self._grpc.insecure_channel(target, options=channel_options)
+        else:
+            self.channel = self._grpc.secure_channel(target, credentials, options=channel_options)
+        self.generation = generation_pb2_grpc.GenerationStub(self.channel)
+        self.verification = verification_pb2_grpc.VerificationStub(self.channel)
+        self.admin = admin_pb2_grpc.ModerationAdminStub(self.channel)
+
+
 def _read(value: str | Path | bytes | None) -> bytes | None:
     if value is None or isinstance(value, bytes):
         return value
@@ -126,8 +168,11 @@ def _check_param(name: str, value: Any) -> None:
         ) from None
 
 
-def list_request(page_size: int, page_token: str, states: list[int] | None) -> generation_pb2.ListJobsRequest:
-    """A ListJobsRequest; InvalidArgument(field="page_size") for a size outside 0..500 (0: the default)."""
+def list_request(
+    page_size: int, page_token: str, states: list[int | str] | None
+) -> generation_pb2.ListJobsRequest:
+    """A ListJobsRequest; InvalidArgument(field="page_size") for a size outside 0..500 (0: the default).
+    `states` are JobState names ("REVIEW") or protobuf enum values."""
     from veriframe.service.client.errors import InvalidArgument
 
     if isinstance(page_size, bool) or not isinstance(page_size, int) or not 0 <= page_size <= MAX_PAGE_SIZE:
@@ -138,6 +183,8 @@ def list_request(page_size: int, page_token: str, states: list[int] | None) -> g
     _set_field(request, "page_token", page_token, "page_token")
     for state in states or []:
         try:
+            if isinstance(state, str):
+                state = common_pb2.JobState.Value("JOB_STATE_" + state.upper())
             request.states.append(state)
         except (ValueError, TypeError) as error:
             raise InvalidArgument(f"states: {state!r} is not a job state", field="states") from error
@@ -262,13 +309,13 @@ class Progress:
     state: str  # QUEUED, REVIEW, RUNNING, FINALIZING, SUCCEEDED, ...
     step: int
     total_steps: int
-    job: common_pb2.Job = field(repr=False)
+    job: Job = field(repr=False)  # veriframe.service.client.job.Job
 
 
-def progress_of(event: generation_pb2.JobEvent) -> Progress:
+def progress_of(event: JobEvent) -> Progress:
     return Progress(
         job_id=event.job_id,
-        state=state_name(event.state),
+        state=str(event.state),
         step=event.progress.step,
         total_steps=event.progress.total_steps,
         job=event.job,
@@ -303,12 +350,40 @@ class VerificationSummary:
 
 
 @dataclass
+class Verification(VerificationSummary):
+    """`client.verify`'s answer: the summary's typed fields; the details (`.watermark`, `.c2pa`,
+    `.audit` with its inclusion proof, `.signals`...) are read from the full response, kept as `.proto`
+    (docs/sdk.md lists them)."""
+
+    proto: verification_pb2.VerifyResponse | None = field(default=None, repr=False, compare=False)
+
+    @classmethod
+    def from_response(cls, r: verification_pb2.VerifyResponse) -> Verification:
+        summary = VerificationSummary.from_response(r)
+        return cls(**vars(summary), proto=r)
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "proto" or name.startswith("__"):
+            raise AttributeError(name)
+        return getattr(self.proto, name)
+
+    def summary(self) -> VerificationSummary:
+        return VerificationSummary(**{k: v for k, v in vars(self).items() if k != "proto"})
+
+
+def ended_without_video(job: Job) -> str:
+    """JobFailed's message for `generate`: how the job ended, and why."""
+    why = f"{job.error.code} {job.error.message}" if job.error is not None else ""
+    return f"job {job.id} ended {job.state}: {why}".strip()
+
+
+@dataclass
 class GenerationResult:
     job_id: str
     path: Path
     provenance_id: str
     sha256: str
-    job: common_pb2.Job = field(repr=False)
+    job: Job = field(repr=False)
     verification: VerificationSummary | None = None
     frames_path: Path | None = None
 

@@ -98,8 +98,9 @@ class JobFailed(VeriframeError):
         super().__init__(message, **kw)
         self.job = job
         self.state = job.state
-        self.error_code = job.error.code
-        self.categories = list(job.error.categories)
+        error = job.error  # None on a typed Job that ended without an error (CANCELLED)
+        self.error_code = error.code if error is not None else ""
+        self.categories = list(error.categories) if error is not None else []
 
 
 class IntegrityError(VeriframeError):

@@ -39,14 +39,12 @@ def run_remote(
     from veriframe.service.cli import follow as F
     from veriframe.service.cli.job import connected
     from veriframe.service.client import PromptBlocked
-    from veriframe.service.client.common import VerificationSummary
-    from veriframe.service.client.job import Job
 
     console = Console(stderr=True)
     params = {k: v for k, v in params.items() if v is not None}
     with connected(server, api_key, tls, root_cert, client_cert, client_key) as client:
         try:
-            job = Job.from_proto(client.submit(prompt, **params).job)  # no bar before validation errors
+            job = client.submit(prompt, **params).job  # no bar before validation errors
         except PromptBlocked as exc:
             _blocked(exc, as_json)
         console.print(f"job {job.id} accepted: {job.state.lower()}")
@@ -67,7 +65,7 @@ def run_remote(
         path = client.download(job.id, output)
         if params.get("return_frames"):
             client.download(job.id, path.parent, what="frames_zip")
-        summary = VerificationSummary.from_response(client.verify(path))
+        summary = client.verify(path).summary()
     _report(job, path, summary, as_json)
     if not as_json:
         console.print(

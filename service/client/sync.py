@@ -17,77 +17,40 @@ from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_expo
 
 from veriframe.service.api.gen import (
     admin_pb2,
-    admin_pb2_grpc,
     common_pb2,
     generation_pb2,
-    generation_pb2_grpc,
-    verification_pb2,
-    verification_pb2_grpc,
 )
 from veriframe.service.client import errors as E
 from veriframe.service.client.common import (
     TERMINAL,
     WHAT,
-    ConnectOptions,
+    ClientBase,
     GenerationResult,
     Progress,
     Sink,
-    VerificationSummary,
+    Verification,
     check_job_id,
+    ended_without_video,
     list_request,
     progress_of,
-    state_name,
     submit_request,
     verify_requests,
 )
+from veriframe.service.client.job import Job, JobEvent, JobPage, Submitted
 
 
 def _retryable(error: BaseException) -> bool:
     return isinstance(error, E.Unavailable)
 
 
-class Client:
+class Client(ClientBase):
     """A Veriframe client over one channel. Thread-safe; close it (or use `with`).
 
     `timeout`: the deadline of each unary call in seconds. `retries`: attempts on UNAVAILABLE, with
     exponential backoff and jitter (Submit is safe to retry: it always carries an idempotency key).
     """
 
-    def __init__(
-        self,
-        address: str = "",
-        api_key: str | None = None,
-        *,
-        tls: bool = False,
-        root_certificates: str | Path | bytes | None = None,
-        client_cert: str | Path | bytes | None = None,
-        client_key: str | Path | bytes | None = None,
-        timeout: float = 30.0,
-        retries: int = 5,
-        max_message_mb: int = 64,
-        server_name_override: str | None = None,
-    ) -> None:
-        self.options = ConnectOptions(
-            address,
-            api_key,
-            tls,
-            root_certificates,
-            client_cert,
-            client_key,
-            max_message_mb,
-            server_name_override,
-        )
-        self.timeout = timeout
-        self.retries = max(1, retries)
-        credentials = self.options.credentials()
-        target = self.options.resolved_address()
-        if credentials is None:
-            self.channel = grpc.insecure_channel(target, options=self.options.channel_options())
-        else:
-            self.channel = grpc.secure_channel(target, credentials, options=self.options.channel_options())
-        self.generation = generation_pb2_grpc.GenerationStub(self.channel)
-        self.verification = verification_pb2_grpc.VerificationStub(self.channel)
-        self.admin = admin_pb2_grpc.ModerationAdminStub(self.channel)
+    _grpc = grpc  # the constructor is ClientBase's
 
     def close(self) -> None:
         self.channel.close()
@@ -138,24 +101,25 @@ class Client:
 
     # --- generation -----------------------------------------------------------------------------
 
-    def submit(self, prompt: str, **kwargs: Any) -> generation_pb2.SubmitResponse:
+    def submit(self, prompt: str, **kwargs: Any) -> Submitted:
         """Screen and queue a job. Keyword arguments: see `veriframe.service.client.common.submit_request`.
         Raises PromptBlocked (with .categories), InvalidArgument (with .field), RateLimited..."""
-        return self.call(self.generation.Submit, submit_request(prompt, **kwargs))
+        return Submitted.from_proto(self.call(self.generation.Submit, submit_request(prompt, **kwargs)))
 
-    def get_job(self, job_id: str) -> common_pb2.Job:
+    def get_job(self, job_id: str) -> Job:
+        """One of your tenant's jobs (NotFound for any other)."""
         request = generation_pb2.GetJobRequest(job_id=check_job_id(job_id))
-        return self.call(self.generation.GetJob, request)
+        return Job.from_proto(self.call(self.generation.GetJob, request))
 
     def list_jobs(
-        self, *, page_size: int = 50, page_token: str = "", states: list[int] | None = None
-    ) -> generation_pb2.ListJobsResponse:
-        return self.call(
-            self.generation.ListJobs,
-            list_request(page_size, page_token, states),
+        self, *, page_size: int = 50, page_token: str = "", states: list[int | str] | None = None
+    ) -> JobPage:
+        """One page of your tenant's jobs, newest first; `states`: JobState names or enum values."""
+        return JobPage.from_proto(
+            self.call(self.generation.ListJobs, list_request(page_size, page_token, states))
         )
 
-    def iter_jobs(self, *, page_size: int = 100) -> Iterator[common_pb2.Job]:
+    def iter_jobs(self, *, page_size: int = 100) -> Iterator[Job]:
         token = ""
         while True:
             page = self.list_jobs(page_size=page_size, page_token=token)
@@ -164,11 +128,12 @@ class Client:
             if not token:
                 return
 
-    def cancel_job(self, job_id: str) -> common_pb2.Job:
+    def cancel_job(self, job_id: str) -> Job:
+        """Cancel a job that has not ended (a running one stops between steps); returns it."""
         request = generation_pb2.CancelJobRequest(job_id=check_job_id(job_id))
-        return self.call(self.generation.CancelJob, request)
+        return Job.from_proto(self.call(self.generation.CancelJob, request))
 
-    def events(self, job_id: str, *, timeout: float | None = None) -> Iterator[generation_pb2.JobEvent]:
+    def events(self, job_id: str, *, timeout: float | None = None) -> Iterator[JobEvent]:
         """The job's events until it ends; reconnects (with backoff) if the server goes away meanwhile."""
         for attempt in self._retrying():
             with attempt:
@@ -179,7 +144,7 @@ class Client:
                     timeout=timeout,
                 ):
                     seen_terminal = event.state in TERMINAL
-                    yield event
+                    yield JobEvent.from_proto(event)
                 if seen_terminal:
                     return
                 raise E.Unavailable("the event stream ended before the job did")
@@ -195,7 +160,7 @@ class Client:
         *,
         on_progress: Callable[[Progress], None] | None = None,
         timeout: float | None = None,
-    ) -> common_pb2.Job:
+    ) -> Job:
         """Block until the job ends; returns the final job."""
         last = None
         for update in self.progress(job_id, timeout=timeout):
@@ -237,7 +202,7 @@ class Client:
 
     def verify(
         self, file: str | Path | bytes, *, filename: str = "upload.mp4", timeout: float | None = None
-    ) -> verification_pb2.VerifyResponse:
+    ) -> Verification:
         """Server-side verification (watermark, C2PA, trust) plus the ledger record and its proof."""
         if not isinstance(file, bytes):
             filename = Path(file).name
@@ -246,11 +211,12 @@ class Client:
         for attempt in self._retrying():
             with attempt:
                 try:
-                    return self.verification.Verify(
+                    reply = self.verification.Verify(
                         iter(parts),
                         timeout=timeout or max(self.timeout, 120.0),
                         metadata=self.options.metadata(),
                     )
+                    return Verification.from_response(reply)
                 except grpc.RpcError as error:
                     raise E.from_rpc_error(error) from None
         raise AssertionError("unreachable")
@@ -283,18 +249,15 @@ class Client:
         moderator's decision (bounded by `timeout`, default none)."""
         submitted = self.submit(prompt, **kwargs)
         job = self.wait(submitted.job.id, on_progress=on_progress, timeout=timeout)
-        if job.state != common_pb2.JOB_STATE_SUCCEEDED:
-            raise E.JobFailed(
-                f"job {job.id} ended {state_name(job.state)}: {job.error.code} {job.error.message}".strip(),
-                job=job,
-            )
+        if job.state != "SUCCEEDED":
+            raise E.JobFailed(ended_without_video(job), job=job)
         path = self.download(job.id, output)
         frames = None
         if kwargs.get("return_frames"):
             frames = self.download(
                 job.id, Path(output) if Path(output).is_dir() else Path(output).parent, what="frames_zip"
             )
-        summary = VerificationSummary.from_response(self.verify(path)) if verify else None
+        summary = self.verify(path).summary() if verify else None
         return GenerationResult(
             job_id=job.id,
             path=path,

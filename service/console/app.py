@@ -5,8 +5,9 @@ Wiring only: the routes, the Jinja2 templates, and three middlewares that every 
 2. `signed_in`: loads the session from its cookie, or sends the browser to the sign-in page;
 3. `csrf`: refuses a state-changing request whose form does not carry the session's CSRF token, or
    that comes from another origin.
-The pages themselves are in `pages.py`; what they show is read through the admin domain
-(`veriframe.service.admin`), so the console can do nothing the gRPC API would not let the same key do.
+The pages themselves are in `pages.py` (they render through `rendering.py`); what they show is read
+through the admin domain (`veriframe.service.admin`), so the console can do nothing the gRPC API would
+not let the same key do.
 """
 
 from __future__ import annotations
@@ -20,13 +21,12 @@ from aiohttp import web
 
 from veriframe.service.console import pages
 from veriframe.service.console.context import ConsoleContext
+from veriframe.service.console.rendering import CONSOLE_APP, CTX, render
 from veriframe.service.console.sessions import COOKIE, FORM, SESSION
 from veriframe.service.errors import ServiceError
 
 log = logging.getLogger("veriframe.console")
 HERE = Path(__file__).resolve().parent
-CTX: web.AppKey[ConsoleContext] = web.AppKey("console", ConsoleContext)
-CONSOLE_APP: web.AppKey[web.Application] = web.AppKey("console_app", web.Application)
 OPEN_PATHS = ("/console/signin", "/console/static/")
 STATUS_FOR = {  # the domain's gRPC codes as HTTP statuses
     "INVALID_ARGUMENT": 400, "UNAUTHENTICATED": 401, "PERMISSION_DENIED": 403, "NOT_FOUND": 404,
@@ -65,37 +65,6 @@ def build_console(server_ctx: Any) -> web.Application:
 def mount(app: web.Application, server_ctx: Any) -> None:
     """An HTTP-port mount (see `veriframe.service.observability.http`): the console at /console/."""
     app.add_subapp("/console/", build_console(server_ctx))
-
-
-def render(request: web.Request, template: str, status: int = 200, **values: Any) -> web.Response:
-    env: jinja2.Environment = request.app["templates"]
-    session = request.get(SESSION)
-    html = env.get_template(template).render(
-        session=session, csrf=session.csrf if session else "", static=_static_url(request), **values
-    )
-    return web.Response(text=html, status=status, content_type="text/html", headers=SECURITY_HEADERS)
-
-
-# No CDN, no inline script: every script and style is this server's own file.
-SECURITY_HEADERS = {
-    "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self'; "
-                               "img-src 'self' data:; frame-ancestors 'none'; form-action 'self'; "
-                               "base-uri 'none'",
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "same-origin",  # "no-referrer" would make Chromium send "Origin: null" on forms
-    "Cache-Control": "no-store",
-}
-
-
-def _static_url(request: web.Request) -> Any:
-    # Error pages can render outside the console app (e.g. a 404 of the parent app), so the static
-    # route is looked up on the console app itself.
-    console = request.config_dict.get(CONSOLE_APP) or request.app
-
-    def url(name: str) -> str:
-        return str(console.router["static"].url_for(filename=name))
-
-    return url
 
 
 @web.middleware

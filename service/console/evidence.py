@@ -88,9 +88,13 @@ def gather(admin: Any, server: Any, principal: Principal, review_id: str) -> Evi
         owner = job.owner_key_id if job is not None else None
         history = _history(s, owner)
         frames_dir = job.frames_dir if job is not None else None
+        # A video held by output screening (flow.holds): frames sampled from the unreleased MP4.
+        held_video = job.output_path if job is not None and params.get("held_output") else None
     normalized = normalize(review.prompt).folded if review.prompt else ""
     inputs = _thumbnails_of_input(params.get("input_file"))
     outputs = _thumbnails_of_dir(frames_dir or params.get("screened_frames_dir"))
+    if not outputs and held_video:
+        outputs = _thumbnails_of_input(held_video)
     return Evidence(review, normalized, history, inputs, outputs, mode)
 
 
@@ -137,7 +141,8 @@ def _thumbnails_of_input(path: str | None) -> list[str]:
         return []
     try:
         if path.endswith(".mp4"):
-            return [_data_uri(f) for f in sample_frames(path, MAX_THUMBNAILS)]
+            frames, _, _ = sample_frames(path, MAX_THUMBNAILS)  # (frames, fps, total frames)
+            return [_data_uri(f) for f in frames]
         return [_data_uri(read_image(path))]
     except (MediaError, OSError, ValueError):
         return []

@@ -15,6 +15,7 @@ from urllib.parse import urlencode
 from aiohttp import web
 
 from veriframe.service.console import evidence
+from veriframe.service.console.rendering import CTX, render
 from veriframe.service.console.sessions import COOKIE, FORM, SESSION
 from veriframe.service.errors import InvalidArgument, ServiceError
 
@@ -25,8 +26,6 @@ MAX_POLICY_BYTES = 1 * 2**20
 
 
 def _ctx(request: web.Request) -> Any:
-    from veriframe.service.console.app import CTX
-
     return request.app[CTX]
 
 
@@ -42,8 +41,6 @@ async def _allowed(request: web.Request, rpc: str) -> Any:
 
 
 def _page(request: web.Request, template: str, status: int = 200, **values: Any) -> web.Response:
-    from veriframe.service.console.app import render
-
     return render(request, template, status=status, **values)
 
 

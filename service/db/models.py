@@ -106,6 +106,8 @@ class Job(Base):
     provenance_id: Mapped[str | None] = mapped_column(String(16), index=True)
     output_path: Mapped[str | None] = mapped_column(Text)
     output_sha256: Mapped[str | None] = mapped_column(String(64))
+    # Bytes of the signed video; NULL on rows from before 0005 (their local file is stat'ed instead).
+    output_size: Mapped[int | None] = mapped_column(BigInteger)
     manifest_sha256: Mapped[str | None] = mapped_column(String(64))
     frames_dir: Mapped[str | None] = mapped_column(Text)
     error_code: Mapped[str | None] = mapped_column(String(64))

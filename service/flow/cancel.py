@@ -16,6 +16,7 @@ from sqlalchemy import update
 from veriframe.service.clock import utcnow
 from veriframe.service.db import Job, ReviewItem, unavailable_as_error
 from veriframe.service.errors import Aborted, FailedPrecondition
+from veriframe.service.flow import holds
 from veriframe.service.flow.types import Services
 from veriframe.service.ledger import events as ev
 from veriframe.service.store import jobs as J
@@ -32,7 +33,9 @@ def cancel(services: Services, principal: Principal, job_id: str) -> Job:
     for _ in range(ATTEMPTS):
         outcome = _cancel_from(services, principal, job)
         if outcome == "cancelled":
-            J.remove_input(job.params)
+            J.remove_input(job.params, services.storage)
+            if job.state == S.REVIEW and (job.params or {}).get(holds.HELD):
+                holds.discard(services, job.id)  # a held video is never released once cancelled
         if outcome is not None:
             return services.store.get(job.id)
         job = services.store.get(job.id)

@@ -7,12 +7,14 @@ Fail closed: a failed step removes the outputs and ends the job FAILED, recorded
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import shutil
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from sqlalchemy import select
 
@@ -190,30 +192,52 @@ def mark(services: Services, job: Job, video: GeneratedVideo, params: dict[str, 
     from veriframe.provenance.mark import describe_input, mark_video
     from veriframe.provenance.prompt_commitment import commit_digest
     from veriframe.provenance.watermark import WATERMARK_ALGORITHM
+    from veriframe.service.flow.publish import local_copy
 
     where = out_dir(services, job)
     if where.exists():  # a previous attempt's leftovers
         shutil.rmtree(where)
     where.mkdir(parents=True)
     pid = new_provenance_id()
-    info = ManifestInfo(
-        provenance_id=pid,
-        model_name=video.model.name,
-        model_version=video.model.version,
-        audit_ref=f"veriframe:job:{job.id}",
-        params=params,
-        # Keyed: a file holder cannot confirm a guessed prompt (an unsalted SHA-256 could be).
-        prompt_commitment=commit_digest(job.prompt_sha256, services.signing.prompt_key()),
-        # i2v/v2v: the input becomes the manifest's `inputTo` ingredient (with its own manifest).
-        input=describe_input(job.params["input_file"]) if job.params.get("input_file") else None,
-    )
-    frames_dir = where / "frames" if job.params.get("return_frames") else None
-    mp4 = where / "video.mp4"
-    result = mark_video(video.frames, video.fps, mp4, info, services.signing.get(), frames_dir=frames_dir)
+    recorded = job.params.get("input_file")
+    # The input is read while signing (an ingredient): with an object store, a local copy till then.
+    with local_copy(services, recorded) if recorded else contextlib.nullcontext() as source:
+        info = ManifestInfo(
+            provenance_id=pid,
+            model_name=video.model.name,
+            model_version=video.model.version,
+            audit_ref=f"veriframe:job:{job.id}",
+            params=params,
+            # Keyed: a file holder cannot confirm a guessed prompt (an unsalted SHA-256 could be).
+            prompt_commitment=commit_digest(job.prompt_sha256, services.signing.prompt_key()),
+            # i2v/v2v: the input becomes the manifest's `inputTo` ingredient (with its own manifest).
+            input=describe_input(source) if source is not None else None,
+        )
+        frames_dir = where / "frames" if job.params.get("return_frames") else None
+        mp4 = where / "video.mp4"
+        result = mark_video(video.frames, video.fps, mp4, info, services.signing.get(), frames_dir=frames_dir)
     manifest_sha = getattr(result, "manifest_sha256", None)
     if not manifest_sha:
         raise RuntimeError("veriframe.provenance.mark returned no manifest hash")
-    return Marked(format_id(pid), mp4, result.content_sha256, manifest_sha, frames_dir, WATERMARK_ALGORITHM)
+    return Marked(
+        format_id(pid), mp4, result.content_sha256, manifest_sha, frames_dir, WATERMARK_ALGORITHM,
+        size=mp4.stat().st_size,
+    )
+
+
+def generated_record(params: dict[str, Any], video: GeneratedVideo, marked: Marked) -> dict[str, Any]:
+    """The "generated" ledger payload of a marked video (written when it is released)."""
+    return ev.generated(
+        model=video.model.name,
+        model_version=video.model.version,
+        seed=int(video.seed),
+        params=params,
+        output_sha256=marked.sha256,
+        manifest_sha256=marked.manifest_sha256,
+        provenance_id=marked.provenance_id,
+        frames=int(video.frames.shape[0]),
+        watermark_algorithm=marked.watermark_algorithm,
+    )
 
 
 def succeed(
@@ -225,17 +249,7 @@ def succeed(
     marked: Marked,
 ) -> None:
     """FINALIZING -> SUCCEEDED and "generated" in one transaction, or neither (LeaseLost)."""
-    event = ev.generated(
-        model=video.model.name,
-        model_version=video.model.version,
-        seed=int(video.seed),
-        params=params,
-        output_sha256=marked.sha256,
-        manifest_sha256=marked.manifest_sha256,
-        provenance_id=marked.provenance_id,
-        frames=int(video.frames.shape[0]),
-        watermark_algorithm=marked.watermark_algorithm,
-    )
+    event = generated_record(params, video, marked)
     with unavailable_as_error(), services.sessions.begin() as s:
         done = services.store.transition(
             s,
@@ -249,6 +263,7 @@ def succeed(
             provenance_id=marked.provenance_id,
             output_path=str(marked.video),
             output_sha256=marked.sha256,
+            output_size=marked.size,
             manifest_sha256=marked.manifest_sha256,
             frames_dir=str(marked.frames_dir) if marked.frames_dir else None,
             progress_step=params.get("denoising_steps", params.get("num_inference_steps", 0)),
@@ -256,7 +271,7 @@ def succeed(
         if not done:
             raise LeaseLost
     ctx.on_change(job.id)
-    J.remove_input(job.params)
+    J.remove_input(job.params, services.storage)
 
 
 def fail(services: Services, job: Job, ctx: WorkerContext, code: str, message: str, stage: str) -> str:
@@ -278,7 +293,7 @@ def fail(services: Services, job: Job, ctx: WorkerContext, code: str, message: s
             error_code=code,
             error_message=message,
         )
-    J.remove_input(job.params)
+    J.remove_input(job.params, services.storage)
     ctx.on_change(job.id)
     return S.FAILED
 
@@ -300,7 +315,7 @@ def stopped(services: Services, job: Job, ctx: WorkerContext, stage: str) -> str
                 error_code="CANCELLED",
                 error_message="cancelled by the requester",
             )
-        J.remove_input(job.params)
+        J.remove_input(job.params, services.storage)
         ctx.on_change(job.id)
         return S.CANCELLED
     services.store.release(job.id, ctx.worker_id, reason="worker stopping")
@@ -313,11 +328,21 @@ def _cancel_requested(services: Services, job_id: str) -> bool:
         return bool(s.scalar(select(Job.cancel_requested).where(Job.id == job_id)))
 
 
-def screen_output(services: Services, job: Job, video: GeneratedVideo) -> tuple[str, str] | None:
+@dataclass(frozen=True)
+class OutputCheck:
+    """What output screening says: release the video, hold it for a moderator, or fail the job."""
+
+    action: Literal["release", "hold", "fail"]
+    code: str = ""
+    message: str = ""
+    decision: Any = None  # the MediaDecision (None when the check could not run)
+
+
+def screen_output(services: Services, job: Job, video: GeneratedVideo) -> OutputCheck:
     """Generated frames through the same image checks before release (safety.media, kind "output"),
-    recorded in the ledger. Returns (error code, message) when the video must not be released: a block,
-    any hit (an output hold for review is not wired yet: held outputs fail, closed), or a check that
-    cannot run."""
+    recorded in the ledger. A block (a protected person, nudity over the block line) fails the job; a
+    review hit holds it (policy `media.output_action` "review", the default) or fails it ("fail"); a
+    check that cannot run fails it (closed)."""
     import hashlib
 
     from veriframe.safety.media.screen import MediaCheckError
@@ -328,7 +353,9 @@ def screen_output(services: Services, job: Job, video: GeneratedVideo) -> tuple[
         d = check(video.frames, float(video.fps), policy)
     except (MediaCheckError, ValueError) as error:
         log.error("job %s: output screening could not run: %s", job.id, error)
-        return "OUTPUT_CHECK_FAILED", "The generated video could not be checked, so it was not released."
+        return OutputCheck(
+            "fail", "OUTPUT_CHECK_FAILED", "The generated video could not be checked, so it was not released."
+        )
     with unavailable_as_error(), services.sessions.begin() as s:
         services.ledger.append(
             ev.MEDIA_SCREENED,
@@ -348,5 +375,7 @@ def screen_output(services: Services, job: Job, video: GeneratedVideo) -> tuple[
             session=s,
         )
     if d.decision == "allow":
-        return None
-    return "OUTPUT_BLOCKED", d.user_message
+        return OutputCheck("release", decision=d)
+    if d.decision == "review" and policy.media_policy.output_action == "review":
+        return OutputCheck("hold", decision=d)
+    return OutputCheck("fail", "OUTPUT_BLOCKED", d.user_message, d)

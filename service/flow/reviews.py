@@ -14,6 +14,7 @@ from sqlalchemy import select
 from veriframe.service.clock import aware, utcnow
 from veriframe.service.db import Job, ReviewItem, unavailable_as_error
 from veriframe.service.errors import FailedPrecondition, InvalidArgument, NotFound
+from veriframe.service.flow import holds
 from veriframe.service.flow.types import Services
 from veriframe.service.ledger import events as ev
 from veriframe.service.store import jobs as J
@@ -79,27 +80,36 @@ def _decide(
             raise FailedPrecondition(f"review {review_id} expired", reason="REVIEW_EXPIRED")
         item.state = "approved" if approve else "rejected"
         item.decided_by, item.decided_at, item.reason = principal.key_id, utcnow(), reason or None
-        outcome = {} if approve else {"error_code": "REVIEW_REJECTED", "error_message": reason}
+        held = holds.held_output(s, item.job_id)  # a generated video waiting, not a request
+        decided = (
+            ev.REVIEW_APPROVED if approve else ev.REVIEW_REJECTED,
+            ev.review_decided(review_id=item.id, moderator=principal.key_id, reason=reason or None),
+        )
+        if approve and held is not None:
+            # Released: "review.approved", then "generated" with SUCCEEDED, in this one transaction.
+            services.ledger.append(*decided, actor=principal.key_id, tenant=item.tenant, job_id=item.job_id,
+                                   session=s)
+            step: dict[str, Any] = holds.release_values(held)
+        elif approve:
+            step = {"to_state": S.QUEUED, "event": decided}
+        else:
+            step = {"to_state": S.REJECTED, "event": decided, "error_code": "REVIEW_REJECTED",
+                    "error_message": reason}
         moved = services.store.transition(
-            s,
-            item.job_id,
-            owner=None,
-            from_states=(S.REVIEW,),
-            to_state=S.QUEUED if approve else S.REJECTED,
-            event=(
-                ev.REVIEW_APPROVED if approve else ev.REVIEW_REJECTED,
-                ev.review_decided(review_id=item.id, moderator=principal.key_id, reason=reason or None),
-            ),
-            actor=principal.key_id,
-            tenant=item.tenant,
-            **outcome,
+            s, item.job_id, owner=None, from_states=(S.REVIEW,), actor=principal.key_id, tenant=item.tenant,
+            **step,
         )
         if not moved:
             raise FailedPrecondition(
                 f"the job of review {review_id} is no longer held", reason="JOB_NOT_HELD"
             )
-        rejected_params = None if approve else s.scalar(select(Job.params).where(Job.id == item.job_id))
-    J.remove_input(rejected_params)  # after the commit: a rolled-back rejection keeps the input
+        params = s.scalar(select(Job.params).where(Job.id == item.job_id))
+    # After the commit (a rolled-back decision keeps the input and the held video): an ended job's input
+    # goes; a rejected held video too.
+    if not approve or held is not None:
+        J.remove_input(params, services.storage)
+    if not approve and held is not None:
+        holds.discard(services, item.job_id)
     return item
 
 
@@ -117,6 +127,7 @@ def expire(services: Services, now: datetime | None = None) -> list[str]:
                 continue
             item.state, item.decided_at, item.decided_by = "expired", now, SYSTEM
             params = s.scalar(select(Job.params).where(Job.id == item.job_id))
+            held = holds.held_output(s, item.job_id)
             services.store.transition(
                 s,
                 item.job_id,
@@ -129,6 +140,8 @@ def expire(services: Services, now: datetime | None = None) -> list[str]:
                 error_code="REVIEW_EXPIRED",
                 error_message="no moderator decided in time; please submit again",
             )
-        J.remove_input(params)
+        J.remove_input(params, services.storage)
+        if held is not None:  # a held video nobody approved is never released
+            holds.discard(services, item.job_id)
         expired.append(review_id)
     return expired

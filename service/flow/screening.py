@@ -15,11 +15,21 @@ class Screener:
     arrive within a few milliseconds share one classifier call instead of queueing on a lock.
     """
 
-    def __init__(self, classifier_path: Any = None, classifier: Any = None) -> None:
+    def __init__(
+        self,
+        classifier_path: Any = None,
+        classifier: Any = None,
+        *,
+        max_batch: int = 32,
+        window_s: float = 0.004,
+    ) -> None:
         self._path = classifier_path
         self._classifier = classifier
         self._lock = threading.Lock()
         self._batcher: Any = None
+        # max_batch 1: no batcher, one prompt at a time under a lock (the baseline bench/ compares with).
+        self._max_batch, self._window_s = max_batch, window_s
+        self._one_at_a_time = threading.Lock()
 
     def classifier(self) -> Any:
         with self._lock:
@@ -40,7 +50,7 @@ class Screener:
             if self._batcher is None:
                 from veriframe.safety.batching import BatchedScreener
 
-                self._batcher = BatchedScreener(clf)
+                self._batcher = BatchedScreener(clf, max_batch=self._max_batch, window_s=self._window_s)
             return self._batcher
 
     def screen(self, prompt: str, policy: Any) -> Any:
@@ -48,7 +58,13 @@ class Screener:
         from veriframe.safety import PromptError
 
         try:
-            return self.batcher().screen(prompt, policy)
+            if self._max_batch > 1:
+                return self.batcher().screen(prompt, policy)
+            from veriframe.safety import screen
+
+            clf = self.classifier()
+            with self._one_at_a_time:
+                return screen(prompt, policy, clf)
         except PromptError as error:
             raise InvalidArgument("params.prompt", str(error)) from error
 

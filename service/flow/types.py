@@ -28,7 +28,11 @@ if TYPE_CHECKING:
 MiB = 1024 * 1024
 FINGERPRINT = "request_sha256"  # in Job.params: the idempotency check's record of the request
 # Job.params entries that are bookkeeping, not engine parameters.
-BOOKKEEPING = ("input_file", "return_frames", "resolved", "blocked_categories", FINGERPRINT, "callback_url")
+# Job params that are not generation parameters ("guard": flow.guard; "held_output": flow.holds).
+BOOKKEEPING = (
+    "input_file", "return_frames", "resolved", "blocked_categories", FINGERPRINT, "callback_url",
+    "guard", "held_output",
+)
 
 
 @dataclass
@@ -92,6 +96,7 @@ class Marked:
     manifest_sha256: str
     frames_dir: Path | None
     watermark_algorithm: str
+    size: int = 0  # bytes of the signed MP4, recorded on the job: a stored object cannot be stat'ed
 
 
 @dataclass(frozen=True)

@@ -8,9 +8,13 @@
                        allow:  job QUEUED
     execute():  (worker, after an atomic claim) engine.generate with progress + cancel
                 -> RUNNING -> FINALIZING
+                -> output screening of sampled frames (release / hold for review / fail, per policy)
                 -> provenance.mark_video (watermark every frame, encode H.264, sign the MP4 [+ frames])
                 -> "generated" (output SHA-256, manifest hash, provenance id, model, seed, params)
-                   in the same transaction as job SUCCEEDED.
+                   in the same transaction as job SUCCEEDED; a held video waits in REVIEW, unreleased,
+                   and "generated" is written when a moderator approves it (holds, reviews).
+    guard:      (optional, flow.guard) prompts in the uncertain band are held at submit and judged
+                by a local guard LLM off the request path: queued, rejected, or left for a moderator.
 
 Every step is a function in a sibling module (`submit`, `execute`, `reviews`, `cancel`, `artifacts`,
 `verify`) that knows nothing of gRPC; every job state change is `JobStore.transition`, which writes the
@@ -32,7 +36,18 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import exc
 
 from veriframe.service.errors import InvalidArgument, PromptBlocked, Unavailable
-from veriframe.service.flow import artifacts, cancel, execute, publish, reviews, screening, submit, verify
+from veriframe.service.flow import (
+    artifacts,
+    cancel,
+    execute,
+    guard,
+    holds,
+    publish,
+    reviews,
+    screening,
+    submit,
+    verify,
+)
 from veriframe.service.flow.execute import CLIENT_MESSAGES, LeaseLost, SigningKeys
 from veriframe.service.flow.screening import Screener
 from veriframe.service.flow.types import (
@@ -79,11 +94,17 @@ class Workflow:
             ledger=ledger,
             store=store,
             policies=policies.PolicyCache(sessions),
-            screener=Screener(settings.classifier_path, classifier),
+            screener=Screener(
+                settings.classifier_path,
+                classifier,
+                max_batch=settings.screening_max_batch,
+                window_s=settings.screening_batch_window_ms / 1000,
+            ),
             signing=SigningKeys(settings.keys_dir, signing_keys, tsa_url=settings.tsa_url),
             limits=limits,
             storage=storage_for(settings),
         )
+        store.storage = self.services.storage  # recovery deletes the inputs of the jobs it ends
         # Why this server cannot generate (its model could not be inspected or loaded), or None.
         self.model_error: str | None = None if limits is not None else "the model was not inspected"
 
@@ -112,8 +133,14 @@ class Workflow:
                 kind = "image" if request.image else "video"
                 media = screening.screen_media(kind, request.image or request.video, policy)
                 decision = screening.combine(decision, media)
+            # The uncertain band waits for the guard LLM, which runs off the request path (flow.guard).
+            for_guard = guard.needs_guard(services, decision, policy)
+            if for_guard:
+                decision = guard.hold_for_guard(services, decision, policy)
         metrics.record_screening(decision.decision, decision.categories)
         job = submit.new_job(principal, request, mode, fingerprint, decision, policy_version)
+        if for_guard:
+            job.params[guard.GUARD] = guard.PENDING
         try:
             submit.record(services, principal, request, job, decision, policy, media)
         except exc.IntegrityError:
@@ -162,8 +189,9 @@ class Workflow:
         services = self.services
         params, video = generated
         # Output screening is post-processing too: it runs here, off the GPU thread.
-        if (flagged := execute.screen_output(services, job, video)) is not None:
-            return execute.fail(services, job, ctx, *flagged, "output_screening")
+        check = execute.screen_output(services, job, video)
+        if check.action == "fail":
+            return execute.fail(services, job, ctx, check.code, check.message, "output_screening")
         try:
             with tracing.stage("postprocess", job_id=job.id), metrics.POSTPROCESS_SECONDS.time():
                 marked = publish.publish(services, job, execute.mark(services, job, video, params))
@@ -173,6 +201,8 @@ class Workflow:
                 services, job, ctx, "PROVENANCE_FAILED", CLIENT_MESSAGES["provenance"], "provenance"
             )
 
+        if check.action == "hold":  # marked and signed, but not downloadable until a moderator approves
+            return self._hold(job, ctx, params, video, marked, check.decision)
         # The ledger record and SUCCEEDED commit together, or neither does.
         try:
             execute.succeed(services, job, ctx, params, video, marked)
@@ -186,6 +216,25 @@ class Workflow:
             log.exception("job %s: ledger write failed", job.id)
             return execute.fail(services, job, ctx, "LEDGER_FAILED", CLIENT_MESSAGES["ledger"], "ledger")
         return S.SUCCEEDED
+
+    def _hold(
+        self, job: Job, ctx: WorkerContext, params: dict[str, Any], video: Any, marked: Any, d: Any
+    ) -> str:
+        """FINALIZING -> REVIEW with the video kept unreleased (`flow.holds`)."""
+        services = self.services
+        try:
+            record = execute.generated_record(params, video, marked)
+            if holds.hold(services, job, ctx, record, marked, d):
+                if publish.remote(services):  # uploaded: no copy stays on this host
+                    execute.remove_paths(execute.out_dir(services, job))
+                return S.REVIEW
+        except Exception:
+            log.exception("job %s: holding the output for review failed", job.id)
+            publish.unpublish(services, job)
+            return execute.fail(services, job, ctx, "LEDGER_FAILED", CLIENT_MESSAGES["ledger"], "ledger")
+        execute.remove_paths(execute.out_dir(services, job))  # the lease was lost: another worker owns it
+        publish.unpublish(services, job)
+        return "lost"
 
     # ============================================================ the requester's and moderators' steps
 

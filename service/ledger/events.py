@@ -29,11 +29,13 @@ ADMIN_KEY_CREATED = "admin.key_created"
 ADMIN_KEY_REVOKED = "admin.key_revoked"
 RETENTION_PURGED = "retention.purged"
 MEDIA_SCREENED = "media.screened"
+GUARD_JUDGED = "guard.judged"  # the guard LLM's verdict on a held prompt and where it routed the job
 
 EVENT_TYPES = (
     SUBMITTED, SCREENED, REVIEW_QUEUED, REVIEW_APPROVED, REVIEW_REJECTED, REVIEW_EXPIRED,
     GENERATION_STARTED, GENERATED, FAILED, CANCELLED, DOWNLOADED, VERIFIED,
     ADMIN_POLICY_CHANGED, ADMIN_KEY_CREATED, ADMIN_KEY_REVOKED, RETENTION_PURGED, MEDIA_SCREENED,
+    GUARD_JUDGED,
 )
 
 
@@ -64,8 +66,12 @@ def media_screened(*, kind: str, decision: str, categories: list[str], scores: d
             "rule": rule, "frames": frames, "policy_version": policy_version, "media_sha256": media_sha256}
 
 
-def review_queued(*, review_id: str, categories: list[str], expires_at: datetime) -> dict[str, Any]:
-    return {"review_id": review_id, "categories": list(categories), "expires_at": _time(expires_at)}
+def review_queued(
+    *, review_id: str, categories: list[str], expires_at: datetime, stage: str | None = None
+) -> dict[str, Any]:
+    """`stage` "output": a generated video held before release (absent: the request was held)."""
+    payload = {"review_id": review_id, "categories": list(categories), "expires_at": _time(expires_at)}
+    return payload if stage is None else {**payload, "stage": stage}
 
 
 def review_decided(*, review_id: str, moderator: str, reason: str | None) -> dict[str, Any]:

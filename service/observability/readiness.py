@@ -9,7 +9,6 @@ loaded (an API-only server, `workers = 0`, needs only the database). Liveness (`
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -40,12 +39,13 @@ def database_check(sessions: Any) -> str:
 
 
 def workers_check(workers: list[Any], expected: int) -> str:
+    """'ok' once any worker has its model (`Worker.model_state`); an API-only server needs none."""
     if expected == 0:
         return "ok"
-    if any(getattr(w, "engine", None) is not None for w in workers):
+    states = [w.model_state for w in workers]
+    if "loaded" in states:
         return "ok"
-    errors = [w.load_error for w in workers if getattr(w, "load_error", None)]
-    if errors and len(errors) == len(workers):
+    if states and all(state == "failed" for state in states):
         return "the model could not be loaded (see the server log)"
     return "loading the model"
 
@@ -68,9 +68,11 @@ class ReadinessLoop:
         on_change: Callable[[Readiness], Awaitable[None]],
         interval: float = 2.0,
     ) -> None:
+        from veriframe.service.periodic import Periodic
+
         self.probe, self.on_change, self.interval = probe, on_change, interval
         self.latest: Readiness | None = None
-        self._task: asyncio.Task[None] | None = None
+        self._loop = Periodic("readiness", self.refresh, interval, log, "readiness check failed (will retry)")
 
     async def refresh(self) -> Readiness:
         current = await self.probe()
@@ -81,20 +83,7 @@ class ReadinessLoop:
         return current
 
     def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._run(), name="readiness")
-
-    async def _run(self) -> None:
-        while True:
-            try:
-                await self.refresh()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("readiness check failed (will retry)")
-            await asyncio.sleep(self.interval)
+        self._loop.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await self._loop.stop()

@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextvars
 import logging
 import re
+import threading
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -61,25 +62,38 @@ def note(*, tenant: str | None = None, job_id: str | None = None) -> None:
 
 class LogThrottle:
     """At most `per_interval` lines per kind per `interval` seconds; the rest are counted and the count
-    is reported on the next line that gets through."""
+    is reported on the next line that gets through. Thread-safe; remembers at most `max_kinds` kinds
+    (past it the oldest is forgotten), so a client that invents kinds cannot grow it without bound.
+    The one rate limit for log lines: the request log and the rejection log
+    (`veriframe.service.server.rejections`) both use it."""
 
     def __init__(
-        self, per_interval: int = 20, interval: float = 10.0, clock: Callable[[], float] = time.monotonic
+        self,
+        per_interval: int = 20,
+        interval: float = 10.0,
+        clock: Callable[[], float] = time.monotonic,
+        *,
+        max_kinds: int = 1024,
     ):
         self.per_interval, self.interval, self._clock = per_interval, interval, clock
+        self.max_kinds = max_kinds
         self._windows: dict[str, tuple[float, int, int]] = {}  # kind -> (window start, lines, suppressed)
+        self._lock = threading.Lock()
 
     def allow(self, kind: str) -> tuple[bool, int]:
         """(log this one?, lines suppressed since the last one that was logged)."""
         now = self._clock()
-        start, lines, suppressed = self._windows.get(kind, (now, 0, 0))
-        if now - start >= self.interval:
-            start, lines = now, 0
-        if lines < self.per_interval:
-            self._windows[kind] = (start, lines + 1, 0)
-            return True, suppressed
-        self._windows[kind] = (start, lines, suppressed + 1)
-        return False, 0
+        with self._lock:
+            if kind not in self._windows and len(self._windows) >= self.max_kinds:
+                self._windows.pop(next(iter(self._windows)))
+            start, lines, suppressed = self._windows.get(kind, (now, 0, 0))
+            if now - start >= self.interval:
+                start, lines = now, 0
+            if lines < self.per_interval:
+                self._windows[kind] = (start, lines + 1, 0)
+                return True, suppressed
+            self._windows[kind] = (start, lines, suppressed + 1)
+            return False, 0
 
 
 _JOB_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")

@@ -34,6 +34,7 @@ from veriframe.service.api.gen import (
 )
 from veriframe.service.auth import Authenticator
 from veriframe.service.flow.workflow import Workflow
+from veriframe.service.model_loading import MODEL_LOAD_LOCK
 from veriframe.service.observability.wiring import Observability
 from veriframe.service.server import memory
 from veriframe.service.server.admin_servicer import ModerationAdminServicer
@@ -61,17 +62,23 @@ def _engine_loader(settings: Settings, device: str | None) -> Callable[[], Any]:
         from veriframe.service.engine import Engine
         from veriframe.service.engine.parallel import load_engine
 
-        main = load_engine(settings.model, options)
+        with MODEL_LOAD_LOCK:  # not beside another model load (the guard LLM's): see model_loading
+            main = load_engine(settings.model, options)
         # Compile and tune the configured shapes now, so the first request does not pay for them.
         warmed = main.warm_up() if options.warmup else []
         log.info("engine ready: %s; warm-up %s", main.load_facts, warmed)
         i2v = settings.i2v_model
         if not i2v:
             return Engines(main, None)
-        if options.devices:  # the i2v checkpoint runs on the first device, sharing T5 and the VAE
-            first = replace(main.engine.options, devices=())
-            return Engines(main, lambda: Engine.load(i2v, options=first, share_from=main.engine))
-        return Engines(main, lambda: Engine.load(i2v, options=options, share_from=main))
+        first = replace(main.engine.options, devices=()) if options.devices else options
+        # (with devices, the i2v checkpoint runs on the first one, sharing T5 and the VAE)
+        share = main.engine if options.devices else main
+
+        def load_i2v() -> Any:
+            with MODEL_LOAD_LOCK:
+                return Engine.load(i2v, options=first, share_from=share)
+
+        return Engines(main, load_i2v)
 
     return load
 
@@ -106,6 +113,24 @@ def _credentials(settings: Settings) -> grpc.ServerCredentials | None:
     )
 
 
+
+def _bind(server: grpc.aio.Server, listen: str, credentials: grpc.ServerCredentials | None) -> int:
+    """Bind the listening address; the port (for :0, the one chosen). A port in use is a StartupError."""
+    try:
+        if credentials is None:
+            port = server.add_insecure_port(listen)
+        else:
+            port = server.add_secure_port(listen, credentials)
+    except RuntimeError:
+        port = 0
+    if port == 0:
+        raise StartupError(
+            f"cannot listen on {listen}: the address is in use or not valid here "
+            "(is another server running? choose another --listen host:port)"
+        )
+    return port
+
+
 class VeriframeServer:
     """`http_mounts`: callables `(aiohttp app, ServerContext)` that add routes to the HTTP port."""
 
@@ -124,6 +149,7 @@ class VeriframeServer:
         self.ctx: ServerContext | None = None
         self._maintenance: Maintenance | None = None
         self._webhooks: Any = None  # webhooks.WebhookDispatcher when webhook_secret is set
+        self._guard: Any = None  # flow.guard.GuardSweeper when guard_model_path is set
         self._health: health.aio.HealthServicer | None = None  # type: ignore[name-defined]
         self._engine: Any = None
         self._tasks: set[asyncio.Task[None]] = set()
@@ -145,9 +171,34 @@ class VeriframeServer:
         # DB calls and auth run in threads: give them room (the generation runs in its own thread).
         loop.set_default_executor(ThreadPoolExecutor(max_workers=32, thread_name_prefix="veriframe-io"))
         credentials = _credentials(settings)  # missing certificate files stop us before anything else
+        _check_guard(settings)
         ctx = await asyncio.to_thread(self._build_context, loop)
         self.ctx = ctx
+        server, health_servicer = self._grpc_server(ctx)
+        if not settings.worker_only:  # a worker host answers no RPC: its HTTP port tells its readiness
+            self.port = _bind(server, settings.listen, credentials)
+            await server.start()
+            self.server = server
+        self._health = health_servicer
+        self._start_workers(ctx)
+        self._start_background(ctx)
+        for name in SERVICE_NAMES:
+            await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+        await self._set_generation_health()
+        try:  # the overall ("") status follows readiness from here on
+            await self.ops.start(ctx, health_servicer)
+        except OSError as error:
+            raise StartupError(f"{error.strerror}: choose another --http-listen host:port") from None
+        log.info(
+            "veriframe serving on %s (%d worker(s), database %s)",
+            "no gRPC port (worker only)" if settings.worker_only else self.address,
+            settings.workers,
+            _redact(settings.database_url),
+        )
 
+    def _grpc_server(self, ctx: ServerContext) -> tuple[grpc.aio.Server, Any]:
+        """The gRPC server with its interceptors, servicers, health and reflection (not yet bound)."""
+        settings = self.settings
         options = [
             ("grpc.max_receive_message_length", settings.max_message_bytes),
             ("grpc.max_send_message_length", settings.max_message_bytes),
@@ -171,22 +222,10 @@ class VeriframeServer:
         reflection.enable_server_reflection(
             (*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME), server
         )
-        try:
-            if credentials is None:
-                self.port = server.add_insecure_port(settings.listen)
-            else:
-                self.port = server.add_secure_port(settings.listen, credentials)
-        except RuntimeError:
-            self.port = 0
-        if self.port == 0:
-            raise StartupError(
-                f"cannot listen on {settings.listen}: the address is in use or not valid here "
-                "(is another server running? choose another --listen host:port)"
-            )
-        await server.start()
-        self.server = server
-        self._health = health_servicer
+        return server, health_servicer
 
+    def _start_workers(self, ctx: ServerContext) -> None:
+        settings = self.settings
         for index in range(settings.workers):
             # (with `devices`, the one worker spans them all: the queue sees one worker)
             device = settings.worker_devices[index] if index < len(settings.worker_devices) else None
@@ -201,6 +240,10 @@ class VeriframeServer:
             )
             worker.start()
             ctx.workers.append(worker)
+
+    def _start_background(self, ctx: ServerContext) -> None:
+        """Maintenance (leases, checkpoints, retention) and, with webhook_secret, webhook delivery."""
+        settings = self.settings
         self._maintenance = Maintenance(
             ctx.workflow,
             ctx.store,
@@ -209,6 +252,15 @@ class VeriframeServer:
             notify=ctx.notifier.notify,
         )
         self._maintenance.start()
+        self._start_optional_tasks(ctx, settings)
+
+    def _start_optional_tasks(self, ctx: Any, settings: Settings) -> None:
+        """The guard tier (judges held prompts off the request path) and webhook delivery, when set."""
+        if settings.guard_model_path is not None:
+            from veriframe.service.flow.guard import GuardSweeper
+
+            self._guard = GuardSweeper(ctx.workflow.services, notify=ctx.notifier.notify)
+            self._guard.start()
         if settings.webhook_secret:
             from veriframe.service.webhooks import WebhookDispatcher
 
@@ -220,19 +272,6 @@ class VeriframeServer:
                 timeout_s=settings.webhook_timeout_s,
             )
             self._webhooks.start()
-        for name in SERVICE_NAMES:
-            await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
-        await self._set_generation_health()
-        try:  # the overall ("") status follows readiness from here on
-            await self.ops.start(ctx, health_servicer)
-        except OSError as error:
-            raise StartupError(f"{error.strerror}: choose another --http-listen host:port") from None
-        log.info(
-            "veriframe serving on %s (%d worker(s), database %s)",
-            self.address,
-            settings.workers,
-            _redact(settings.database_url),
-        )
 
     def _ledger(self, sessions: Any) -> Any:
         """The ledger with its checkpoint key: a server never runs without one (checkpoints, proofs)."""
@@ -377,10 +416,33 @@ class VeriframeServer:
             await self._maintenance.stop()
         if self._webhooks is not None:
             await self._webhooks.stop()
+        if self._guard is not None:
+            await self._guard.stop()
         if self.server is not None:
             await self.server.stop(min(grace, 5.0))
         if self._engine is not None:
             self._engine.dispose()
+
+
+def _check_guard(settings: Settings) -> None:
+    """The guard tier's files, checked at start (the model itself loads later, off the request path)."""
+    path, template = settings.guard_model_path, settings.guard_template
+    if path is None:
+        if template is not None:
+            raise StartupError("guard_template is set without guard_model_path: set both, or neither")
+        return
+    if not (Path(path) / "config.json").is_file():
+        raise StartupError(
+            f"the guard model {path} is not a model directory (no config.json): "
+            "point guard_model_path at a local AutoModelForCausalLM checkpoint, or unset it"
+        )
+    if template is not None:
+        from veriframe.safety.guard import load_template
+
+        try:
+            load_template(template)
+        except (OSError, ValueError) as error:
+            raise StartupError(f"{error}; fix or unset guard_template") from None
 
 
 def _shared_limiter(settings: Settings) -> Any:

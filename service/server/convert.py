@@ -107,7 +107,7 @@ def job(row: Any, *, review_id: str = "", generated_seq: int | None = None) -> c
             common_pb2.JobOutput(
                 video_sha256=row.output_sha256 or "",
                 manifest_sha256=row.manifest_sha256 or "",
-                video_size=_size(row.output_path),
+                video_size=row.output_size or _size(row.output_path),
                 frame_count=int(resolved.get("num_frames", 0) or 0),
                 has_frames=bool(row.frames_dir),
                 model_name=str(resolved.get("model", "")),

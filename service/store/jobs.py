@@ -85,6 +85,9 @@ class JobStore:
         self.ledger = ledger
         self.lease = timedelta(seconds=lease_seconds)
         self.max_attempts = max_attempts
+        # Where uploaded inputs live (veriframe.service.storage; the Workflow sets it), so that
+        # recovery can delete the input of a job it ends. None: inputs are files on this disk.
+        self.storage: Any = None
         self._postgres = sessions.kw["bind"].dialect.name == "postgresql"
 
     # --- reads ----------------------------------------------------------------------------------
@@ -285,21 +288,26 @@ class JobStore:
                 ):
                     done.append(Recovered(job.id, action))
                     if to_state in TERMINAL:
-                        remove_input(job.params)
+                        remove_input(job.params, self.storage)
                     log.warning("job %s: lease of worker %s expired -> %s", job.id, job.worker_id, action)
         return done
 
 
-def remove_input(params: dict[str, Any] | None) -> None:
-    """Delete a job's uploaded i2v/v2v input once the job has ended (whatever the outcome)."""
+def remove_input(params: dict[str, Any] | None, storage: Any = None) -> None:
+    """Delete a job's uploaded i2v/v2v input once the job has ended (whatever the outcome): a file
+    on disk, or, with `storage` (veriframe.service.storage), whatever it recorded (an object key)."""
     from pathlib import Path
 
     source = (params or {}).get("input_file")
-    if source:
-        try:
+    if not source:
+        return
+    try:
+        if storage is not None:
+            storage.delete(source)
+        else:
             Path(source).unlink(missing_ok=True)
-        except OSError:
-            log.warning("could not delete the input of an ended job (%s)", source)
+    except Exception:  # an unreachable store must not fail the job's end; the input is tiny
+        log.warning("could not delete the input of an ended job (%s)", source, exc_info=True)
 
 
 def _tenant(session: Session, job_id: str) -> str | None:

@@ -26,13 +26,9 @@ from veriframe.provenance.transparency.cosignature import CosignatureVerifier, C
 from veriframe.provenance.transparency.monitor import CheckpointStore, ConsistencyError
 from veriframe.provenance.transparency.note import NoteError, load_public_key
 from veriframe.provenance.transparency.witness import Witness
+from veriframe.service.cli.admin.session import fail
 
 DATABASE_HELP = "Database URL (sqlite:///veriframe.db, postgresql://user@host/db); read-only."
-
-
-def fail(code: int, message: str) -> NoReturn:
-    typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(code)
 
 
 @contextlib.contextmanager
