@@ -12,6 +12,10 @@ other load) hits all of them alike. Configurations:
   compile   exact + regional torch.compile of every transformer block (warm-up excluded)
   fp8       compile + torchao float8 dynamic activation/weight (lossy, labelled)
   cache     fp8 + a step-caching hook (--cache, default pab) (lossy, labelled)
+  parallel:MODE  exact over several devices, one video (--devices; default: every visible GPU
+            when there are 2 or more): --parallel cfg (2 devices), sequence (Ulysses over all) or
+            cfg+sequence (4, 6, 8 ...; the default on 4+). One mode per run: a process holds one
+            torch.distributed group. Every rank builds the same random weights (same seed).
 
 Reported per configuration: median s/step, total (measured, and extrapolated to --full-steps with
 the rule printed), peak GPU memory, whether every latent and pixel was finite, and the difference
@@ -19,14 +23,16 @@ of its frames to the exact configuration's (max/mean abs, PSNR, SSIM). Random we
 pictures meaningless but the cost identical to the trained models; PSNR/SSIM then measure how much
 an option perturbs the computation, not visual quality (see service/engine/quality.py).
 
-    python bench/bench_engine_gpu.py --model 5b --out bench-5b.json     # ~7 min on one H100/H200
+    python bench/bench_engine_gpu.py --model 5b --out bench-5b.json     # ~9 min on one H100 (split it: docs)
     python bench/bench_engine_gpu.py --tiny --out tiny.json             # CPU smoke test, same code
+    python bench/bench_engine_gpu.py --tiny --devices cpu,cpu --parallel sequence  # 2 gloo ranks
 """
 
 from __future__ import annotations
 
 import argparse
 import copy
+import functools
 import json
 import resource
 import statistics
@@ -284,7 +290,40 @@ def build_runners(args: argparse.Namespace, configs: dict[str, Any]) -> dict[str
             own, name=f"bench/{args.model}", version="random-weights", options=options[name]
         )
         runners[name] = lambda steps, engine=engine: run_engine(engine, args, steps)
+    if len(args.devices) > 1:
+        runners.update(parallel_runner(args, configs, exact))
     return runners
+
+
+def build_rank_engine(configs: dict[str, Any], name: str, options: Any) -> Any:
+    """One rank's engine of a multi-device run: the same seed builds the same random weights."""
+    from veriframe.service.engine import Engine
+    from veriframe.service.engine.tiny import build_random_pipeline
+
+    pipe = build_random_pipeline(configs, options.device)
+    return Engine.from_pipeline(pipe, name=name, version="random-weights", options=options)
+
+
+def parallel_runner(args: argparse.Namespace, configs: dict[str, Any], exact: Any) -> dict[str, Any]:
+    """The ``parallel:MODE`` runner over ``args.devices`` (rank 0 here, one process per other device)."""
+    from veriframe.service.engine.parallel import ParallelEngine
+
+    devices = tuple(args.devices[:2] if args.parallel == "cfg" else args.devices)
+    try:
+        options = replace(
+            exact,
+            device=None,
+            devices=devices,
+            parallel=args.parallel,
+            sequence_parallel=args.sequence_parallel,
+        ).resolve()
+    except ValueError as exc:  # e.g. cfg+sequence on 2 devices
+        print(f"  parallel:{args.parallel}: skipped ({exc})")
+        return {}
+    build = functools.partial(build_rank_engine, configs, f"bench/{args.model}")
+    engine = ParallelEngine(build, options)
+    args.close.append(engine.close)
+    return {f"parallel:{options.parallel}": lambda steps: run_engine(engine, args, steps)}
 
 
 def _extrapolate(run: dict[str, float], measured_steps: int, full_steps: int) -> float:
@@ -341,6 +380,18 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--attention", default="sdpa", help="Engine attention backend (sdpa; cudnn, fa3 ...)")
     parser.add_argument("--compile-mode", default=None, help="torch.compile mode for compile/fp8/cache")
     parser.add_argument("--cache", default="pab", help="cache preset of the 'cache' configuration (pab)")
+    parser.add_argument(
+        "--devices",
+        default=None,
+        help="several devices for the parallel:MODE configurations (default: all visible GPUs when 2+; "
+        "'none' to skip; cpu,cpu with --tiny)",
+    )
+    parser.add_argument(
+        "--parallel", default=None, help="mode over --devices: cfg, sequence, cfg+sequence (default by count)"
+    )
+    parser.add_argument(
+        "--sequence-parallel", choices=["ulysses", "ring"], default="ulysses", help="sequence split (ulysses)"
+    )
     parser.add_argument("--baseline-offload", choices=["none", "model", "sequential"], default="none")
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--prompt", default="A golden retriever running on a beach at sunset, cinematic")
@@ -362,6 +413,8 @@ def main(argv: list[str] | None = None) -> int:
         from veriframe.service.engine.tiny import tiny_configs
 
         args.device, configs, name = "cpu", tiny_configs(num_layers=2), "tiny (CPU smoke test)"
+        # 2 heads of 8 (the tiny model's 1 x 16): Ulysses can split them over 2 ranks
+        configs["transformer"].update(num_attention_heads=2, attention_head_dim=8)
         defaults = {"steps": 2, "frames": 9, "width": 256, "height": 256}
     else:
         if not torch.cuda.is_available():
@@ -376,6 +429,12 @@ def main(argv: list[str] | None = None) -> int:
     for key, value in defaults.items():
         if getattr(args, key) is None:
             setattr(args, key, value)
+    args.devices = _devices(args.devices, args.device)
+    if args.parallel is None and len(args.devices) > 1:
+        from veriframe.service.engine import EngineOptions
+
+        args.parallel = EngineOptions(devices=tuple(args.devices)).parallel_mode
+    args.close = []
 
     started = time.perf_counter()
     runners = build_runners(args, configs)
@@ -408,13 +467,28 @@ def main(argv: list[str] | None = None) -> int:
         "steps_measured": args.steps,
         "steps_extrapolated_to": args.full_steps,
         "repeats": args.repeats,
+        "devices": args.devices,
         "extrapolation": "total(full) = total(measured) + (full - measured) x median s/step",
         "configs": summary,
         "finite": all(entry["finite"] for entry in summary.values()),
     }
     if args.out:
         args.out.write_text(json.dumps(result, indent=2) + "\n")
+    for close in args.close:
+        close()
     return 0 if result["finite"] else 1
+
+
+def _devices(given: str | None, device: str) -> list[str]:
+    """--devices as a list: all visible GPUs by default (when 2+), nothing on CPU unless given."""
+    import torch
+
+    if given is None:
+        count = torch.cuda.device_count() if device == "cuda" else 0
+        return [f"cuda:{i}" for i in range(count)] if count > 1 else []
+    if given.strip().lower() == "none":
+        return []
+    return [d.strip() for d in given.split(",") if d.strip()]
 
 
 if __name__ == "__main__":

@@ -64,6 +64,10 @@ class Settings(BaseSettings):
     devices: list[str] = Field(
         default_factory=list, description="one worker spanning these devices (CFG parallel): cuda:0,cuda:1"
     )
+    parallel: Literal["cfg", "sequence", "cfg+sequence", "xdit"] | None = Field(
+        None, description="how devices split one video (default: cfg on 2, cfg+sequence on 4, 6 ...)"
+    )
+    sequence_parallel: Literal["ulysses", "ring"] = Field("ulysses", description="sequence split's attention")
     workers: int = Field(1, ge=0, description="generation workers here (one per GPU); 0 = API only")
     worker_devices: list[str] = Field(default_factory=list, description="device per worker: cuda:0,...")
     lease_seconds: float = Field(60.0, gt=0, description="a worker's claim on a job; renewed by heartbeats")
@@ -171,6 +175,8 @@ class Settings(BaseSettings):
         self.engine_options(None)  # bad values fail at start, with the option's own message
         if self.devices and self.workers > 1:
             raise ValueError("devices makes one worker span several devices: set workers to 1")
+        if self.parallel and len(self.devices) < 2:
+            raise ValueError(f"parallel={self.parallel} needs several devices: devices=cuda:0,cuda:1")
         if self.worker_only and self.workers == 0:
             raise ValueError("worker_only serves no API, so it needs workers >= 1 (or drop worker_only)")
         return self
@@ -184,6 +190,8 @@ class Settings(BaseSettings):
             {
                 "device": device or self.device,
                 "devices": () if device else tuple(self.devices),
+                "parallel": None if device else self.parallel,
+                "sequence_parallel": self.sequence_parallel,
                 "dtype": self.dtype,
                 "offload": self.offload,
                 "vae_tiling": self.vae_tiling,

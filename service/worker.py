@@ -259,6 +259,13 @@ class Worker:
             self._progress.close()
         self._thread.shutdown(wait=False)
         self._post.shutdown(wait=False)
+        # A multi-device engine (engine/parallel.py) holds follower processes and a process group.
+        close = getattr(getattr(self.engine, "main", None), "close", None)
+        if close is not None:
+            try:
+                await asyncio.to_thread(close)
+            except Exception:
+                log.warning("worker %s: the multi-device engine did not close cleanly", self.worker_id)
 
 
 class Maintenance:

@@ -49,3 +49,31 @@ def test_bench_without_cuda_says_so_and_exits_2():
         timeout=300,
     )
     assert done.returncode == 2 and "no CUDA device" in done.stderr and "--tiny" in done.stderr
+
+
+@pytest.mark.timeout(900)
+def test_bench_tiny_runs_the_multi_device_path(tmp_path):
+    """--devices makes the benchmark add a parallel:MODE configuration (here 2 gloo ranks, Ulysses)."""
+    out = tmp_path / "bench.json"
+    command = [
+        sys.executable,
+        str(ROOT / "bench" / "bench_engine_gpu.py"),
+        "--tiny",
+        "--repeats",
+        "1",
+        "--configs",
+        "exact",
+        "--devices",
+        "cpu,cpu",
+        "--parallel",
+        "sequence",
+        "--out",
+        str(out),
+    ]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=880)
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(out.read_text())
+    assert result["devices"] == ["cpu", "cpu"] and result["finite"] is True
+    split = result["configs"]["parallel:sequence"]
+    assert split["finite"] is True and split["s_per_step"] > 0
+    assert split["vs_exact"]["max_abs_diff"] <= 1  # float rounding of the split attention only

@@ -234,3 +234,25 @@ def test_serve_settings_carry_engine_options(tmp_path):
         load_settings(None, attention="fastest")
     with pytest.raises(ValueError, match="set workers to 1"):
         load_settings(None, devices="cuda:0,cuda:1", workers=2)
+    split = load_settings(
+        None, devices="cuda:0,cuda:1", parallel="sequence", sequence_parallel="ring", attention="cudnn"
+    )
+    assert (split.engine_options(None).parallel, split.engine_options(None).sequence_parallel) == (
+        "sequence",
+        "ring",
+    )
+
+
+def test_serve_parallel_flags_exit_2_with_the_fix(tmp_path, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "xfuser", None)  # the xdit extra is not installed here anyway
+    base = ["serve", "--database", f"sqlite:///{tmp_path / 'v.db'}", "--devices", "cpu,cpu"]
+    result = runner.invoke(app, [*base, "--parallel", "xdit"])
+    assert result.exit_code == 2 and "pip install 'veriframe-service[xdit]'" in result.output
+    result = runner.invoke(app, [*base, "--parallel", "cfg+sequence"])
+    assert result.exit_code == 2 and "at least 4" in result.output
+    result = runner.invoke(app, [*base, "--parallel", "sequence", "--sequence-parallel", "ring"])
+    assert result.exit_code == 2 and "log-sum-exp" in result.output
+    result = runner.invoke(app, [*base[:-2], "--parallel", "sequence"])
+    assert result.exit_code == 2 and "needs several devices" in result.output

@@ -261,3 +261,93 @@ def test_cache_hooks_run_on_the_tiny_model_and_label_the_video(two_block_exact, 
     if cache == "mag":
         with pytest.raises(InvalidParameter, match="calibrated for 10 steps"):
             engine.generate(GenerationParams(**{**run, "num_inference_steps": 4}))
+
+
+def test_parallel_modes_defaults_and_refusals():
+    from veriframe.service.engine.sequence import SequenceParallelError, check_sequence_parallel
+
+    assert EngineOptions(devices=("cpu", "cpu")).parallel_mode == "cfg"
+    assert EngineOptions(devices=("cpu",) * 4).parallel_mode == "cfg+sequence"
+    assert EngineOptions(devices=("cpu",) * 3).parallel_mode == "sequence"
+    assert EngineOptions().parallel_mode is None
+    resolved = EngineOptions(devices=("cpu", "cpu"), parallel="sequence").resolve()
+    assert resolved.report()["parallel"] == "sequence" and resolved.report()["exact"]
+    with pytest.raises(OptionError, match="parallel must be one of"):
+        EngineOptions(devices=("cpu", "cpu"), parallel="tensor")
+    assert EngineOptions(parallel="sequence").resolve().parallel is None  # one device: nothing to split
+    with pytest.raises(OptionError, match="exactly 2 devices"):
+        EngineOptions(devices=("cpu",) * 4, parallel="cfg")
+    with pytest.raises(OptionError, match="even number of devices, at least 4"):
+        EngineOptions(devices=("cpu",) * 3, parallel="cfg+sequence")
+    with pytest.raises(OptionError, match="sequence_parallel must be one of"):
+        EngineOptions(devices=("cpu", "cpu"), sequence_parallel="zigzag")
+    # ring merges partial results by log-sum-exp: diffusers' SDPA path cannot return it
+    with pytest.raises(OptionError, match=r"ring attention cannot run with attention=sdpa.*cudnn"):
+        EngineOptions(devices=("cpu", "cpu"), parallel="sequence", sequence_parallel="ring")
+    with pytest.raises(OptionError, match="ulysses attention cannot run with attention=fa3"):
+        EngineOptions(devices=("cpu",) * 4, attention="fa3")  # cfg+sequence by default on 4
+    # the tiny model's single head cannot be split by Ulysses; 2 heads can, 48 over 8 can
+    one_head = _tiny_transformer(rotary=False)
+    one_head.register_to_config(num_attention_heads=1)
+    with pytest.raises(SequenceParallelError, match="1 attention head"):
+        check_sequence_parallel(one_head, "ulysses", 2, "sdpa")
+    one_head.register_to_config(num_attention_heads=48)
+    check_sequence_parallel(one_head, "ulysses", 8, "sdpa")
+    one_head.register_to_config(num_attention_heads=30)  # 2b: padded to 32 over 8 ranks
+    check_sequence_parallel(one_head, "ulysses", 8, "sdpa")
+
+
+def test_xdit_is_refused_clearly_when_xfuser_is_missing(monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "xfuser", None)  # as on a machine without the xdit extra
+    with pytest.raises(OptionError, match=r"xfuser.*pip install 'veriframe-service\[xdit\]'"):
+        EngineOptions(devices=("cuda:0", "cuda:1"), parallel="xdit")
+
+
+def test_xdit_degrees_and_device_order(monkeypatch):
+    import sys
+    import types
+
+    from veriframe.service.engine.xdit import degrees
+
+    assert degrees(4, "ulysses") == {"use_cfg_parallel": True, "ulysses_degree": 2, "ring_degree": 1}
+    assert degrees(3, "ring") == {"use_cfg_parallel": False, "ulysses_degree": 1, "ring_degree": 3}
+    monkeypatch.setitem(sys.modules, "xfuser", types.ModuleType("xfuser"))  # importable: the next check
+    with pytest.raises(OptionError, match="binds rank r to cuda:r: use --devices cuda:0,cuda:1"):
+        EngineOptions(devices=("cuda:2", "cuda:3"), parallel="xdit")
+
+
+def test_magcache_calibration_is_recorded_beside_the_model_and_used(tmp_path, tiny_model_dir, capsys):
+    """`veriframe model calibrate-magcache` records diffusers' own calibration; the engine then uses it."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from veriframe.service.cli import app
+    from veriframe.service.engine.tiny import build_random_pipeline, tiny_configs
+
+    model = tmp_path / "two-blocks"
+    build_random_pipeline(tiny_configs(num_layers=2), seed=4).save_pretrained(model)
+    meta = json.loads((tiny_model_dir / "veriframe.json").read_text())
+    (model / "veriframe.json").write_text(json.dumps({**meta, "name": "veriframe/tiny-2-blocks"}))
+    size = ["--width", "256", "--height", "256", "--frames", "9", "--steps", "5"]
+    result = CliRunner().invoke(app, ["model", "calibrate-magcache", str(model), *size])
+    assert result.exit_code == 0, result.output
+    record = json.loads((model / "veriframe-magcache.json").read_text())
+    assert record["mag_steps"] == 5 and len(record["mag_ratios"]) == 5 and record["mag_ratios"][0] == 1.0
+    assert all(r > 0 for r in record["mag_ratios"]) and len(set(record["mag_ratios"])) > 1
+    # the numbers are the ones diffusers' calibration mode printed itself
+    printed = [line for line in result.output.splitlines() if line.startswith("[1.0")]
+    assert printed and json.loads(printed[-1]) == record["mag_ratios"]
+    assert "VERIFRAME_MAG_RATIOS=" in result.output
+
+    engine = Engine.load(str(model), options=EngineOptions(cache="mag"))  # no ratios given: read beside
+    assert engine.options.extra["mag_ratios"] == record["mag_ratios"]
+    video = engine.generate(GenerationParams(prompt="a boat", seed=1, width=256, height=256, num_frames=9,
+                                             num_inference_steps=5))
+    assert video.params["engine"]["lossy"] == ["cache:mag"]
+    with pytest.raises(InvalidParameter, match="calibrated for 5 steps"):
+        engine.generate(GenerationParams(prompt="a boat", num_inference_steps=4))
+    missing = CliRunner().invoke(app, ["model", "calibrate-magcache", "THUDM/CogVideoX-5b"])
+    assert missing.exit_code == 2 and "--out FILE" in missing.output

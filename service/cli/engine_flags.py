@@ -24,7 +24,15 @@ FP8 = typer.Option(False, "--fp8", help="LOSSY, labelled: torchao fp8 matmuls (G
 CACHE = typer.Option(
     None, "--cache", help="LOSSY, labelled step caching: faster, pab, fbc, taylorseer, mag."
 )
-DEVICES = typer.Option(None, "--devices", help="One video on several devices (CFG parallel): cuda:0,cuda:1.")
+DEVICES = typer.Option(
+    None, "--devices", help="One video on several devices: cuda:0,cuda:1 (CFG parallel on 2, see --parallel)."
+)
+PARALLEL = typer.Option(
+    None, "--parallel", help="How --devices split a video: cfg, sequence, cfg+sequence, xdit (xdit extra)."
+)
+SEQUENCE_PARALLEL = typer.Option(
+    None, "--sequence-parallel", help="The sequence split's attention: ulysses (default) or ring (CUDA)."
+)
 WARMUP = typer.Option(None, "--warmup", help="Shapes to compile at start, WxHxF[,WxHxF...] (serve).")
 
 

@@ -59,3 +59,57 @@ def info(
     )
     typer.echo(f"prompt:     at most {d['max_prompt_tokens']} T5 tokens")
     typer.echo("components: " + ", ".join(f"{k}={v}" for k, v in described.components.items()))
+
+
+@app.command("calibrate-magcache")
+def calibrate_magcache(
+    model: str = typer.Argument(..., help="Local checkpoint directory or Hugging Face id (real weights)."),
+    prompt: str = typer.Option(
+        "A golden retriever running on a beach at sunset, cinematic", "--prompt", help="Calibration prompt."
+    ),
+    steps: int = typer.Option(None, "--steps", help="Steps you serve (default: the model's, 50)."),
+    width: int = typer.Option(None, "--width"),
+    height: int = typer.Option(None, "--height"),
+    frames: int = typer.Option(None, "--frames"),
+    guidance: float = typer.Option(None, "--guidance"),
+    seed: int = typer.Option(0, "--seed"),
+    device: str = typer.Option(None, "--device", help="cuda, cuda:1, cpu (cuda when present)."),
+    dtype: str = typer.Option(None, "--dtype", help="bfloat16, float16, float32."),
+    out: Path = typer.Option(
+        None, "--out", help="Where to write the ratios (default: veriframe-magcache.json beside the model)."
+    ),
+) -> None:
+    """Record MagCache's magnitude ratios for MODEL from one full run (no step skipped).
+
+    The file beside a local checkpoint is read by the engine when `cache=mag` is set without
+    `mag_ratios`; the command also prints the settings lines. Exit 2 on a bad model or parameter.
+    """
+    from veriframe.service.engine import (
+        Engine,
+        EngineOptions,
+        GenerationParams,
+        InvalidParameter,
+        ModelLoadError,
+        magcache,
+    )
+    from veriframe.service.engine.options import OptionError
+
+    if out is None and not Path(model).is_dir():
+        typer.echo("error: --out FILE is needed for a hub model (its cache is not ours to write)", err=True)
+        raise typer.Exit(2)
+    try:
+        engine = Engine.load(model, options=EngineOptions(device=device, dtype=dtype))
+        params = GenerationParams(
+            prompt=prompt, seed=seed, num_inference_steps=steps, width=width, height=height,
+            num_frames=frames, guidance_scale=guidance,
+        )
+        record = magcache.calibrate(engine, params)
+    except InvalidParameter as error:
+        typer.echo(f"error: invalid {error.field}: {error.message}", err=True)
+        raise typer.Exit(2) from None
+    except (ModelLoadError, OptionError) as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(2) from None
+    path = magcache.write(record, out or Path(model) / magcache.CALIBRATION_FILE)
+    typer.echo(f"{len(record['mag_ratios'])} ratios for {record['mag_steps']} steps written to {path}")
+    typer.echo(f"settings: VERIFRAME_MAG_RATIOS='{json.dumps(record['mag_ratios'])}' (cache=mag)")

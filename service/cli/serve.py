@@ -34,6 +34,8 @@ def serve(
     worker_only: bool = WORKER_ONLY,
     device: str = typer.Option(None, "--device", help="torch device, e.g. cuda or cpu."),
     devices: str = flags.DEVICES,
+    parallel: str = flags.PARALLEL,
+    sequence_parallel: str = flags.SEQUENCE_PARALLEL,
     compile: str = flags.COMPILE,
     attention: str = flags.ATTENTION,
     fp8: bool = flags.FP8,
@@ -77,7 +79,8 @@ def serve(
             worker_only=True if worker_only else None,
             device=device,
             **flags.engine_overrides(
-                devices=devices, compile=compile, attention=attention, fp8=fp8, cache=cache, warmup=warmup
+                devices=devices, compile=compile, attention=attention, fp8=fp8, cache=cache, warmup=warmup,
+                parallel=parallel, sequence_parallel=sequence_parallel,
             ),
             http_listen=http_listen,
         )

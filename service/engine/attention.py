@@ -56,6 +56,8 @@ class DispatchCogVideoXAttnProcessor:
 
     def __init__(self, backend: str = "native") -> None:
         self.backend = backend
+        #: diffusers' ParallelConfig when the sequence is split over devices (sequence.py), else None.
+        self._parallel_config: Any = None
 
     def __call__(
         self,
@@ -96,7 +98,9 @@ class DispatchCogVideoXAttnProcessor:
                 )
 
         hidden_states = dispatch_attention_fn(
-            query, key, value, attn_mask=attention_mask, dropout_p=0.0, is_causal=False, backend=self.backend
+            query, key, value, attn_mask=attention_mask, dropout_p=0.0, is_causal=False,
+            backend=self.backend,
+            parallel_config=self._parallel_config,
         )
         hidden_states = hidden_states.reshape(batch_size, -1, attn.heads * head_dim)
         hidden_states = attn.to_out[1](attn.to_out[0](hidden_states))

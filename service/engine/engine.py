@@ -501,6 +501,10 @@ class Engine:
         pipe.set_progress_bar_config(disable=True)
 
         opts = replace(opts, dtype=dtype_name)
+        if opts.cache == "mag" and not opts.extra.get("mag_ratios"):
+            from veriframe.service.engine import magcache  # ratios calibrated beside the checkpoint
+
+            opts = replace(opts, extra={**opts.extra, **(magcache.read_beside(path) or {})})
         facts = _prepare(pipe, opts)  # shared modules are already prepared: a no-op for them
         info = replace(
             described,

@@ -24,6 +24,9 @@ COMPILES: tuple[str, ...] = ("none", "blocks", "full")
 COMPILE_DYNAMIC: dict[str, bool | None] = {"auto": None, "static": False, "dynamic": True}
 #: Caching hooks shipped by diffusers that register CogVideoXBlock (see lossy.py for the presets).
 CACHES: tuple[str, ...] = ("none", "faster", "pab", "fbc", "taylorseer", "mag")
+#: How one video is split over ``devices`` (parallel.py, sequence.py, xdit.py; docs/engine.md).
+PARALLELS: tuple[str, ...] = ("cfg", "sequence", "cfg+sequence", "xdit")
+SEQUENCE_PARALLELS: tuple[str, ...] = ("ulysses", "ring")
 DTYPES: dict[str, str] = {
     "float32": "float32",
     "fp32": "float32",
@@ -52,8 +55,11 @@ class EngineOptions:
     """How the engine loads and runs a model. Build with keywords; ``resolve`` fills device defaults."""
 
     device: str | None = None  # "cuda", "cuda:1", "cpu"; None: CUDA when present
-    #: Several devices for one video (classifier-free-guidance parallel, see parallel.py); () = one.
+    #: Several devices for one video (see parallel.py); () = one.
     devices: tuple[str, ...] = ()
+    #: How: one of PARALLELS; None: "cfg" on 2 devices, "cfg+sequence" on 4, 6 ..., else "sequence".
+    parallel: str | None = None
+    sequence_parallel: str = "ulysses"  # the sequence split's attention: ulysses (all-to-all) or ring
     dtype: str | None = None  # None: the model card's (bf16; fp16 for 2b) on CUDA, float32 on CPU
     offload: str = "none"
     vae_tiling: bool = False
@@ -94,11 +100,64 @@ class EngineOptions:
             raise OptionError(
                 "step caching decides per rank what to skip: it cannot run on several devices; pick one"
             )
-        if len(self.devices) > 2:
+        self._check_parallel()
+
+    def _check_parallel(self) -> None:
+        if self.parallel is not None and self.parallel not in PARALLELS:
+            raise OptionError(f"parallel must be one of {', '.join(PARALLELS)}, got {self.parallel!r}")
+        if self.sequence_parallel not in SEQUENCE_PARALLELS:
             raise OptionError(
-                "CFG parallelism splits the two guidance halves: at most 2 devices per video "
-                "(sequence parallelism over more GPUs needs the xdit extra, see docs/engine.md)"
+                f"sequence_parallel must be one of {', '.join(SEQUENCE_PARALLELS)}, "
+                f"got {self.sequence_parallel!r}"
             )
+        # (With fewer than 2 devices ``parallel`` means nothing and resolves to None: the i2v engine
+        # of a multi-device worker is its first device's copy. Settings refuse it given alone.)
+        count = len(self.devices)
+        if count < 2:
+            return
+        if self.parallel == "cfg" and count != 2:
+            raise OptionError(
+                "CFG parallelism splits the two guidance halves: exactly 2 devices; "
+                "for more use parallel=cfg+sequence (an even count) or sequence"
+            )
+        if self.parallel == "cfg+sequence" and (count < 4 or count % 2):
+            raise OptionError(
+                "cfg+sequence needs an even number of devices, at least 4 (2 halves x a sequence group)"
+            )
+        # Checked here, not in resolve(), so settings refuse them at start (serve exits 2).
+        if self.parallel == "xdit":
+            from veriframe.service.engine.xdit import XDiTUnavailable, check_xdit
+
+            try:
+                check_xdit(self)
+            except XDiTUnavailable as exc:
+                raise OptionError(str(exc)) from None
+        elif self.parallel_mode in ("sequence", "cfg+sequence"):
+            self._check_sequence_backend()
+
+    def _check_sequence_backend(self) -> None:
+        """The attention kernel must implement diffusers' context parallelism (ring: with log-sum-exp)."""
+        from veriframe.service.engine.sequence import CP_BACKENDS
+
+        attention = self.attention or "sdpa"
+        usable = CP_BACKENDS[self.sequence_parallel]
+        if attention not in usable:
+            why = " (it merges partial results by log-sum-exp, which only CUDA kernels return)"
+            raise OptionError(
+                f"{self.sequence_parallel} attention cannot run with attention={attention}: "
+                f"use one of {', '.join(usable)}" + (why if self.sequence_parallel == "ring" else "")
+            )
+
+    @property
+    def parallel_mode(self) -> str | None:
+        """``parallel`` with its default filled in (None on one device)."""
+        if len(self.devices) < 2:
+            return None
+        if self.parallel is not None:
+            return self.parallel
+        if len(self.devices) == 2:
+            return "cfg"
+        return "cfg+sequence" if len(self.devices) % 2 == 0 else "sequence"
 
     @classmethod
     def from_mapping(cls, values: dict[str, Any]) -> EngineOptions:
@@ -139,6 +198,7 @@ class EngineOptions:
             attention=self.attention or "sdpa",
             compile=self.compile or ("blocks" if cuda else "none"),
             vae_channels_last=cuda if self.vae_channels_last is None else self.vae_channels_last,
+            parallel=self.parallel_mode,
         )
         if resolved.attention != "sdpa":
             from veriframe.service.engine.attention import check_backend

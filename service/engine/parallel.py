@@ -1,4 +1,4 @@
-"""One video on two devices: classifier-free-guidance (CFG) parallelism with torch.distributed.
+"""One video on several devices: classifier-free-guidance (CFG) and sequence parallelism (torch.distributed).
 
 CogVideoX runs every denoising step on a batch of two: the unconditional and the conditional
 half. With CFG parallelism each rank holds the whole model, every rank runs the same pipeline
@@ -9,7 +9,9 @@ is the whole cost of a step, so two devices take about half the time; nothing is
 Orchestration (``ParallelEngine``): the worker's process is rank 0 and spawns one follower process
 per extra device. Rank 0 broadcasts each request; every step it broadcasts whether to stop (the
 job's cancel), so all ranks leave the loop together. Backend: NCCL on CUDA, gloo on CPU (tests).
-Sequence parallelism over more GPUs is xDiT's (see docs/engine.md), not this module's.
+Sequence parallelism (``parallel="sequence"``, or ``"cfg+sequence"`` on 4, 6, 8 ... devices) splits
+each half's tokens over a group with diffusers' context-parallel hooks and Ulysses/ring attention
+(sequence.py); ``parallel="xdit"`` hands the whole video to xDiT instead (xdit.py).
 """
 
 from __future__ import annotations
@@ -97,15 +99,77 @@ def init_group(rank: int, world: int, address: str, device: str) -> None:
     )
 
 
-def _load(model: str, options: Any, rank: int) -> Any:
+def _start_rank(rank: int, options: Any, address: str) -> Any:
+    """Join the process group: ours, or xDiT's (which builds its own); returns xDiT's config or None."""
+    if options.parallel == "xdit":
+        from veriframe.service.engine import xdit
+
+        return xdit.init_rank(rank, options, address)
+    init_group(rank, len(options.devices), address, options.devices[rank])
+    return None
+
+
+def degrees(options: Any) -> tuple[int, int]:
+    """(CFG degree, sequence degree) of ``options.parallel`` over ``options.devices`` (ours, not xDiT's)."""
+    world = len(options.devices)
+    cfg = 2 if options.parallel in ("cfg", "cfg+sequence") else 1
+    return cfg, world // cfg
+
+
+def setup_parallel(transformer: Any, options: Any, device: str) -> dict[str, Any]:
+    """Install this rank's share of the work on ``transformer``: CFG halves, sequence slices, or both.
+
+    CFG and sequence groups come from one DeviceMesh (cfg, ring, ulysses): rank = cfg x seq + s, so
+    the two CFG halves are the mesh's outer dimension and each runs its sequence group inside.
+    """
+    cfg, seq = degrees(options)
+    if seq == 1:  # plain CFG parallelism over the default group
+        enable_cfg_parallel(transformer)
+        return {"cfg_degree": cfg, "sequence_degree": 1}
+    from torch.distributed.device_mesh import init_device_mesh
+
+    from veriframe.service.engine.sequence import enable_sequence_parallel
+
+    kind = options.sequence_parallel
+    shape = (cfg, seq if kind == "ring" else 1, seq if kind == "ulysses" else 1)
+    device_type = "cuda" if device.startswith("cuda") else "cpu"
+    mesh = init_device_mesh(device_type, shape, mesh_dim_names=("cfg", "ring", "ulysses"))
+    if cfg > 1:
+        enable_cfg_parallel(transformer, group=mesh["cfg"].get_group())
+    enable_sequence_parallel(transformer, kind=kind, mesh=mesh, device=device)
+    return {"cfg_degree": cfg, "sequence_degree": seq, "sequence_parallel": kind}
+
+
+def _load(model: Any, options: Any, rank: int) -> Any:
+    """Load this rank's copy and check it can be split (no collective yet: a failure is reported).
+
+    ``model``: a checkpoint (id or directory), or a picklable callable ``(options) -> Engine`` that
+    builds the same engine in every rank (the benchmark's random-weight models: same seed, same weights).
+    """
     from dataclasses import replace
 
     from veriframe.service.engine.engine import Engine
+    from veriframe.service.engine.sequence import check_sequence_parallel
 
-    engine = Engine.load(model, options=replace(options, device=options.devices[rank]))
-    enable_cfg_parallel(engine.pipe.transformer)
-    engine.in_group = True
+    own = replace(options, device=options.devices[rank])
+    engine = model(own) if callable(model) else Engine.load(model, options=own)
+    _, seq = degrees(options)
+    if seq > 1 and options.parallel != "xdit":
+        check_sequence_parallel(engine.pipe.transformer, options.sequence_parallel, seq, options.attention)
     return engine
+
+
+def _join(engine: Any, options: Any, rank: int, xdit_config: Any) -> None:
+    """Every rank loaded: build the groups (collective) and hook the transformer, or hand it to xDiT."""
+    if xdit_config is not None:
+        from veriframe.service.engine import xdit
+
+        xdit.wrap(engine, xdit_config)
+        facts: dict[str, Any] = {"xdit": xdit.degrees(len(options.devices), options.sequence_parallel)}
+    else:
+        facts = setup_parallel(engine.pipe.transformer, options, options.devices[rank])
+    engine.load_facts["parallel"] = facts
+    engine.in_group = True
 
 
 def _all_ready(error: str | None) -> list[str]:
@@ -117,11 +181,11 @@ def _all_ready(error: str | None) -> list[str]:
     return [e for e in errors if e]
 
 
-def _follower(model: str, options: Any, rank: int, address: str) -> None:
+def _follower(model: Any, options: Any, rank: int, address: str) -> None:
     """Rank > 0: load the model, then run every request rank 0 broadcasts, until told to stop."""
     import torch.distributed as dist
 
-    init_group(rank, len(options.devices), address, options.devices[rank])
+    xdit_config = _start_rank(rank, options, address)
     engine = error = None
     try:
         engine = _load(model, options, rank)
@@ -130,6 +194,7 @@ def _follower(model: str, options: Any, rank: int, address: str) -> None:
     try:
         if _all_ready(error):
             return
+        _join(engine, options, rank, xdit_config)
         while True:
             box = [None]
             dist.broadcast_object_list(box, src=0)
@@ -149,7 +214,7 @@ class ParallelEngine:
     Same interface as Engine (``info``, ``validate``, ``generate``, ``warm_up``, ``options``).
     """
 
-    def __init__(self, model: str, options: Any) -> None:
+    def __init__(self, model: Any, options: Any) -> None:
         import torch.distributed as dist
 
         self.options = options
@@ -161,7 +226,7 @@ class ParallelEngine:
         ]
         for process in self._followers:
             process.start()
-        init_group(0, len(options.devices), address, options.devices[0])
+        xdit_config = _start_rank(0, options, address)
         error = None
         try:
             self.engine = _load(model, options, 0)
@@ -172,6 +237,7 @@ class ParallelEngine:
             dist.destroy_process_group()
             self._join()
             raise RuntimeError("the multi-device engine could not load: " + "; ".join(errors))
+        _join(self.engine, options, 0, xdit_config)
         self.info = self.engine.info
         self.pipe = self.engine.pipe
         self.load_facts = {**self.engine.load_facts, "devices": list(options.devices)}
