@@ -265,9 +265,6 @@ KNOWN_CYCLES = {
     # classifier.load_default_classifier imports the ensemble, which builds on the classifier:
     # load_default_classifier belongs in ensemble.py (or a small factory module above both).
     frozenset({"veriframe.safety.classifier", "veriframe.safety.ensemble"}),
-    # accel.warm_up imports GenerationParams from engine.engine, which imports accel:
-    # GenerationParams (or warm_up itself) belongs below both.
-    frozenset({"veriframe.service.engine.accel", "veriframe.service.engine.engine"}),
 }
 
 

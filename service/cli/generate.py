@@ -122,7 +122,10 @@ def _run_with_progress(engine: Any, params: GenerationParams, console: Any, prog
             signal.signal(signal.SIGINT, previous)
 
 
-_ENGINE_FLAGS = ("compile", "attention", "fuse_qkv", "vae_channels_last", "fp8", "cache", "devices")
+_ENGINE_FLAGS = (
+    "compile", "attention", "fuse_qkv", "vae_channels_last", "fp8", "cache", "devices", "parallel",
+    "sequence_parallel",
+)
 
 # Options that only mean something when the model runs here: refused with --server, not ignored.
 LOCAL_ONLY = {
@@ -139,6 +142,8 @@ LOCAL_ONLY = {
     "fp8": "--fp8",
     "cache": "--cache",
     "devices": "--devices",
+    "parallel": "--parallel",
+    "sequence_parallel": "--sequence-parallel",
     "crf": "--crf",
     "frames_dir": "--frames-dir",
     "keys": "--keys",
@@ -184,6 +189,8 @@ def generate(
     fp8: bool = flags.FP8,
     cache: str | None = flags.CACHE,
     devices: str | None = flags.DEVICES,
+    parallel: str | None = flags.PARALLEL,
+    sequence_parallel: str | None = flags.SEQUENCE_PARALLEL,
     crf: opt.Crf = 17,
     frames_dir: opt.FramesDir = None,
     keys: opt.Keys = None,

@@ -58,18 +58,19 @@ def vae_channels_last(vae: Any) -> int:
     return count
 
 
-def warm_up(engine: Any, shapes: tuple[tuple[int, int, int], ...], *, steps: int = 2) -> list[dict[str, Any]]:
+def warm_up(
+    engine: Any, shapes: tuple[tuple[int, int, int], ...], *, make_params: Any, steps: int = 2
+) -> list[dict[str, Any]]:
     """Generate ``steps`` steps at each shape (width, height, frames) and discard the frames.
 
-    Returns one record per shape with its wall time (compile + run), for the worker's log.
+    ``make_params`` is the engine's GenerationParams class (passed in: the engine module imports this
+    one). Returns one record per shape with its wall time (compile + run), for the worker's log.
     """
-    from veriframe.service.engine.engine import GenerationParams
-
     done = []
     for width, height, frames in shapes:
         started = time.perf_counter()
         engine.generate(
-            GenerationParams(
+            make_params(
                 prompt="warm-up",
                 seed=0,
                 num_inference_steps=steps,

@@ -576,7 +576,8 @@ class Engine:
         from veriframe.service.engine.accel import warm_up
 
         steps = int(self.options.extra.get("mag_steps", 2)) if self.options.cache == "mag" else 2
-        return warm_up(self, self.options.warmup if shapes is None else shapes, steps=steps)
+        shapes = self.options.warmup if shapes is None else shapes
+        return warm_up(self, shapes, make_params=GenerationParams, steps=steps)
 
     # ------------------------------------------------------------------------------ 4. validate
 

@@ -262,8 +262,9 @@ class ParallelEngine:
 
     def warm_up(self, shapes: Any = None) -> list[dict[str, Any]]:
         from veriframe.service.engine.accel import warm_up
+        from veriframe.service.engine.engine import GenerationParams
 
-        return warm_up(self, self.options.warmup if shapes is None else shapes)
+        return warm_up(self, self.options.warmup if shapes is None else shapes, make_params=GenerationParams)
 
     def close(self) -> None:
         import torch.distributed as dist
