@@ -98,7 +98,10 @@ def mark_video(frames: np.ndarray, fps: int, out_mp4: str | Path, info: Manifest
         # Never release a mark that cannot be read back: on noise-like pictures (e.g. a random-weight
         # test model's output) the v2 tile can drown; such videos carry the v1 mark instead.
         start = time.perf_counter()
-        if not readable_after_encoding(unsigned, info.provenance_id):
+        # Exported frames are read one at a time: on such content a single frame may not carry v2 either.
+        if not readable_after_encoding(unsigned, info.provenance_id) or (
+            frames_dir is not None and not _frames_readable(marked, info.provenance_id)
+        ):
             from veriframe.provenance import watermark_v1
 
             marked = watermark_v1.embed_frames(frames, info.provenance_id)
@@ -115,6 +118,17 @@ def mark_video(frames: np.ndarray, fps: int, out_mp4: str | Path, info: Manifest
             timings["frames"] = time.perf_counter() - start
     return MarkResult(info.provenance_id, out, manifest, manifest_sha256(manifest), _sha256_file(out),
                       frame_paths, timings, info.watermark_algorithm or WATERMARK_ALGORITHM)
+
+
+def _frames_readable(marked: np.ndarray, provenance_id: int) -> bool:
+    """Whether single marked frames (first, middle, last), as the signed PNGs keep them, read back."""
+    from veriframe.provenance import watermark_v2
+
+    for index in sorted({0, len(marked) // 2, len(marked) - 1}):
+        reading = watermark_v2.detect(marked[index : index + 1])
+        if reading is None or reading.provenance_id != provenance_id:
+            return False
+    return True
 
 
 def mark_file(
