@@ -30,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
+from tools.depiction_prompts import generate_depictions
 from tools.synthetic_prompts import generate as generate_visual_prompts
 from tools.synthetic_prompts import generate_video
 from veriframe.safety.categories import CATEGORIES
@@ -111,6 +112,7 @@ PROMPT_STYLE_SOURCES = {
     "synthetic_visual_benign",
     "synthetic_prompt_benign",
     "synthetic_video_benign",
+    "synthetic_depiction_benign",
 }
 
 
@@ -630,6 +632,15 @@ def collect(data: Path, dev: Path | None, seed: int, heldout: float) -> tuple[li
         )
         for p in generate_video(rng, lambda tpl: _split_of(tpl, seed, heldout) == "heldout")
     )
+    raw.extend(
+        Example(
+            p.text,
+            p.labels,
+            "synthetic_depiction_unsafe" if p.labels else "synthetic_depiction_benign",
+            meta={"template": p.template},
+        )
+        for p in generate_depictions(rng)
+    )
     raw.extend(load_i2p_train_half(dev))
     dev_keys = _dev_keys(dev)
     near = _NearDuplicates(dev_keys)
@@ -806,21 +817,26 @@ def flags(scored: list, thresholds: dict, any_th: float | None) -> np.ndarray:
 
 def tune(scored: list, benign: np.ndarray, labels: list[str], target_fpr: float) -> dict:
     """Per-category thresholds (and the "any" one) at a common benign quantile, raised until the held-out
-    prompt-style benign rows are flagged at most ``target_fpr`` (chunk check and "any" included)."""
+    prompt-style benign rows are flagged at most ``target_fpr`` (chunk check and "any" included), and so
+    are the long ones (several chunks) on their own: long benign prompts were v2's weak point."""
     S = np.array([[p.scores[c] for c in labels] for p in scored])
     A = np.array([p.scores["any"] for p in scored])
     ben = [p for p, b in zip(scored, benign, strict=True) if b]
+    long_ben = [p for p in ben if p.n_chunks > 1]
     for q in np.linspace(0.985, 0.99999, 300):
         th = np.maximum(np.quantile(S[benign], q, axis=0), THRESHOLD_FLOOR)
         any_th = max(float(np.quantile(A[benign], q)), THRESHOLD_FLOOR)
         thresholds = dict(zip(labels, map(lambda x: round(float(x), 4), th), strict=True))
         fpr = float(flags(ben, thresholds, any_th).mean())
-        if fpr <= target_fpr:
+        fpr_long = float(flags(long_ben, thresholds, any_th).mean()) if long_ben else 0.0
+        if fpr <= target_fpr and fpr_long <= target_fpr:
             return {
                 "thresholds": thresholds,
                 "any": round(any_th, 4),
                 "benign_quantile": float(q),
                 "fpr": fpr,
+                "fpr_long": fpr_long,
+                "long_benign_rows": len(long_ben),
             }
     # Unreachable on the grid (a few benign rows score like unsafe ones): just above the highest benign.
     th = np.maximum(S[benign].max(0) + 1e-4, THRESHOLD_FLOOR)
