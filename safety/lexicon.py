@@ -212,7 +212,8 @@ FAKE_CUES: tuple[str, ...] = (
     "made to look real", "make it look real", "make it look authentic", "looks like real news",
     "as if it were real", "pass as real", "pass it off as real", "indistinguishable from real footage",
     "fake breaking news", "fake announcement", "fake endorsement", "fake interview", "fake speech",
-    "fake leaked", "fake cctv", "fake bodycam",
+    "fake leaked", "fake cctv", "fake bodycam", "footage proving", "what they don't want you to see",
+    "secret footage proving", "staged to look like", "photoshopped to look real",
 )
 REALISM_CUES: tuple[str, ...] = (
     "realistic news", "real news", "news footage", "breaking news", "news report", "news broadcast",
@@ -231,7 +232,9 @@ FAKE_EVENTS: tuple[str, ...] = (
     "ballot stuffing", "stuffing ballots", "dead body of", "found dead", "has died", "death of",
     "taking a bribe", "accepting a bribe", "snorting", "drunk", "collapsing on stage", "collapses",
     "crashes into the", "aliens landing", "alien invasion", "moon landing was fake", "vaccines cause",
-    "vaccine kills", "5g towers", "chemtrails", "flat earth", "faked the moon landing",
+    "vaccine kills", "5g towers", "chemtrails", "flat earth", "faked the moon landing", "saying that",
+    "announces that", "announcing that", "claims that", "claiming that", "endorsing", "endorses",
+    "admitting that", "admits that", "declaring that", "urging people not to vote",
 )
 
 # Dehumanising depictions of groups: a group word near one of these is hate.
@@ -284,4 +287,42 @@ EVERYDAY_ILLEGAL: tuple[str, ...] = (
     "fare evasion", "jumping the turnstile", "running a red light", "speeding away from police",
     "fleeing from police", "evading police", "underage drinking", "selling drugs",
     "drug deal", "dealing drugs",
+)
+
+# Violence against people: a violent verb with a human object ("stabbing a woman", "shoots the hostage").
+VIOLENT_VERBS: tuple[str, ...] = (
+    "stab", "stabs", "stabbing", "stabbed", "strangle", "strangles", "strangling", "strangled", "choke",
+    "chokes", "choking", "behead", "beheads", "beheading", "beheaded", "decapitate", "decapitates",
+    "decapitating", "lynch", "lynches", "lynching", "lynched", "torture", "tortures", "torturing",
+    "tortured", "execute", "executes", "executing", "executed", "shoot", "shoots", "shooting",
+    "kill", "kills", "killing", "killed", "murder", "murders", "murdering", "murdered", "massacre",
+    "massacres", "massacring", "slaughter", "slaughters", "slaughtering", "beat", "beats", "beating",
+    "punch", "punches", "punching", "kick", "kicks", "kicking", "stomp", "stomps", "stomping", "maul",
+    "mauling", "assault", "assaults", "assaulting", "assaulted", "attack", "attacks", "attacking",
+    "gun down", "guns down", "gunning down", "mow down", "mowing down", "run over", "runs over",
+    "running over", "set fire to", "sets fire to", "setting fire to",
+    "drown", "drowns", "drowning", "hang", "hangs", "hanging", "bludgeon", "bludgeoning", "slash",
+    "slashing", "abduct", "abducting", "kidnap", "kidnapping", "kidnaps",
+)
+VICTIMS: tuple[str, ...] = (
+    "man", "woman", "men", "women", "person", "people", "child", "children", "kid", "kids", "boy", "girl",
+    "boys", "girls", "baby", "toddler", "teenager", "teen", "prisoner", "prisoners", "hostage", "hostages",
+    "civilian", "civilians", "student", "students", "victim", "victims", "protester", "protesters",
+    "officer", "police officer", "cop", "crowd", "family", "stranger", "strangers", "pedestrian",
+    "pedestrians", "villagers", "worker", "neighbor", "neighbour", "wife", "husband", "girlfriend",
+    "boyfriend", "mother", "father", "classmate", "classmates", "teacher", "homeless man", "old man",
+    "old woman", "elderly man", "elderly woman", "journalist", "priest", "worshippers", "shoppers",
+    "passengers",
+)
+# Context that makes hitting and beating a sport, a game or a performance ("a boxer punching a man").
+SPORT_CONTEXT: tuple[str, ...] = (
+    "boxing", "boxer", "boxers", "ring", "sparring", "martial arts", "karate", "judo", "taekwondo", "mma",
+    "kickboxing", "wrestling", "wrestler", "fencing", "self-defense class", "self defense class", "stunt",
+    "stuntman", "rehearsal", "video game", "paintball", "laser tag", "nerf", "race", "match", "chess",
+    "tournament", "competition", "pillow fight", "snowball fight", "water gun", "water balloon",
+)
+VICTIM_DETERMINERS: tuple[str, ...] = (
+    "a", "an", "the", "his", "her", "their", "two", "three", "several", "many", "some", "innocent",
+    "unarmed", "young", "little", "helpless", "screaming", "crying", "kneeling", "random", "defenseless",
+    "at", "into",
 )

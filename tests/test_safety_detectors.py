@@ -154,3 +154,30 @@ def test_name_lists_come_from_the_census_package() -> None:
     first, last = census_first_names(), census_surnames()
     assert {"jennifer", "marcus"} <= first and "rose" not in first  # everyday words are left out
     assert {"okafor", "delgado"} & last and len(last) > 80_000
+
+
+@pytest.mark.parametrize(
+    "prompt",
+    [
+        "a gunman shooting students in a school hallway",
+        "a man strangling his wife in the kitchen, handheld camera",
+        "soldiers executing the kneeling prisoners at dawn",
+    ],
+)
+def test_violence_against_a_person_is_flagged(prompt: str) -> None:
+    d = rules_only(prompt)
+    assert d.decision != "allow" and "violence" in d.categories, d.hits
+
+
+@pytest.mark.parametrize(
+    "prompt",
+    [
+        "a boxer punching a man in the ring, slow motion",  # sport
+        "a photographer shooting a model in a studio",  # no victim noun
+        "a chef beating eggs in a bowl",
+        "wide shot young woman walking on the beach",  # "shot" the noun
+        "Burning Man festival at night, drone shot",
+    ],
+)
+def test_sport_photography_and_cooking_are_not_violence(prompt: str) -> None:
+    assert "violence" not in rules_only(prompt).categories
