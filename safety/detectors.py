@@ -349,6 +349,19 @@ class _Lexicons:
             rf"(?!\s+(?:movie|film|game|scene|statue|doll|dummy|target|mannequin|costume|emoji|icon))"
         )
         self.sport = _PhraseIndex(lx.SPORT_CONTEXT)
+        cutting = "|".join(re.escape(v) for v in sorted(lx.CUTTING_VERBS, key=len, reverse=True))
+        parts = "|".join(re.escape(p) for p in sorted(lx.BODY_PARTS, key=len, reverse=True))
+        self.mutilation = re.compile(
+            rf"\b(?:{cutting})\s+(?:(?:off|out|open|apart|in)\s+)?(?:(?:the|his|her|their|a|an|a man's|"
+            rf"a woman's|someone's|its|my|your|each other's)\s+)?(?:[a-z]+\s+)?(?:{parts})\b"
+            rf"|\b(?:{parts})\s+(?:being\s+|is\s+|are\s+)?(?:cut|chopped|sawn|sawed|ripped|torn|slit|"
+            rf"sliced|hacked|gouged|severed|crushed|smashed|caved|blown)\s+(?:off|out|open|apart|in)\b"
+        )
+        self.cutting_words = frozenset(w for v in lx.CUTTING_VERBS for w in _TOKEN.findall(v)) | {
+            "cut", "chopped", "sawn", "sawed", "ripped", "torn", "sliced", "hacked", "gouged", "severed",
+            "crushed", "smashed", "caved", "blown",
+        }
+        self.cutting_context = _PhraseIndex(lx.CUTTING_CONTEXT)
         self.violent_words = frozenset(w for v in lx.VIOLENT_VERBS for w in _TOKEN.findall(v))
         self.dehumanising_words = frozenset(w for d in lx.DEHUMANISING for w in _TOKEN.findall(d))
         self.dehumanising = re.compile(
@@ -546,6 +559,16 @@ def detect_entities(norm: NormalizedPrompt) -> list[RuleHit]:
         and lex.sport.find(folded) is None
     ):
         hits.append(RuleHit("violence", "review", "detector.violence_against_person"))
+    # Mutilation of a body ("cutting off the head", "slits the throat"): graphic violence, blocked unless
+    # food, medicine, hair, crafts or props are in the prompt (then the classifier decides alone).
+    words = _words(folded)
+    if (
+        not lex.cutting_words.isdisjoint(words)
+        and lex.mutilation.search(folded)
+        and lex.cutting_context.find(folded) is None
+    ):
+        action = "review" if discussion else "block"
+        hits.append(RuleHit("violence/graphic", action, "detector.mutilation"))
     if (i := lex.everyday.find(folded, joined)) is not None:
         hits.append(RuleHit("illegal/everyday", "review", f"detector.everyday_illegal[{i}]"))
     return hits

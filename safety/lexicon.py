@@ -326,3 +326,31 @@ VICTIM_DETERMINERS: tuple[str, ...] = (
     "unarmed", "young", "little", "helpless", "screaming", "crying", "kneeling", "random", "defenseless",
     "at", "into",
 )
+
+# Mutilation: a cutting verb and a human body part ("cutting off the head", "slits the throat").
+CUTTING_VERBS: tuple[str, ...] = (
+    "cut", "cuts", "cutting", "chop", "chops", "chopping", "saws", "sawing", "rip", "rips", "ripping",
+    "tearing", "slit", "slits", "slitting", "slice", "slices", "slicing", "hack", "hacks", "hacking",
+    "gouge", "gouges", "gouging", "sever", "severs", "severing", "peel", "peels", "peeling", "skinning",
+    "carve", "carves", "carving", "smash", "smashes", "smashing", "cave in", "caves in", "caving in",
+    "bash", "bashes", "bashing", "blow off", "blows off", "blowing off",
+)
+BODY_PARTS: tuple[str, ...] = (
+    "head", "heads", "throat", "throats", "neck", "face", "faces", "skull", "skulls", "brain", "brains",
+    "eye", "eyes", "eyeball", "eyeballs", "tongue", "ear", "ears", "nose", "fingers", "finger", "toes",
+    "hand", "hands", "arm", "arms", "leg", "legs", "limbs", "limb", "stomach", "belly", "chest", "guts",
+    "intestines", "entrails", "organs", "heart", "ribcage", "spine", "skin", "scalp", "teeth", "jaw",
+    "genitals", "breasts",
+)
+# Context that makes cutting ordinary: food, medicine, crafts and props.
+CUTTING_CONTEXT: tuple[str, ...] = (
+    "fish", "chicken", "salmon", "tuna", "shrimp", "prawn", "prawns", "lobster", "crab", "turkey", "pig",
+    "lettuce", "cabbage", "garlic", "onion", "broccoli", "cauliflower", "pineapple", "coconut", "melon",
+    "watermelon", "pumpkin", "doll", "mannequin", "statue", "sculpture", "puppet", "dummy", "costume",
+    "surgeon", "surgery", "operation", "operating room", "doctor", "dentist", "nurse", "patient", "hair",
+    "haircut", "barber", "hairdresser", "nails", "manicure", "paper", "fabric", "cake", "bread", "cheese",
+    "wood", "log", "logs", "tree", "trees", "branch", "lumber", "stone", "marble", "ice", "butcher",
+    "recipe", "kitchen", "chef", "cooking", "wind", "kiss", "kisses", "candles", "bubbles", "glass",
+    "dandelion", "balloon", "whistle", "horn", "mind", "potato", "potatoes", "apple", "orange", "banana",
+    "tomato", "fruit", "vegetables", "carrot", "avocado", "mango", "sausage", "steak", "meat", "ham",
+)

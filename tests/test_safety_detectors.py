@@ -181,3 +181,27 @@ def test_violence_against_a_person_is_flagged(prompt: str) -> None:
 )
 def test_sport_photography_and_cooking_are_not_violence(prompt: str) -> None:
     assert "violence" not in rules_only(prompt).categories
+
+
+@pytest.mark.parametrize(
+    "prompt",
+    ["cutting off the head with a knife", "a boy with his head cut off", "tearing his arm off, close-up"],
+)
+def test_mutilation_is_blocked_as_graphic_violence(prompt: str) -> None:
+    d = rules_only(prompt)
+    assert d.decision == "block" and "violence/graphic" in d.categories, d.hits
+
+
+@pytest.mark.parametrize(
+    "prompt",
+    [
+        "a chef cutting the head off a fish",
+        "a surgeon cutting open the chest in an operating room",
+        "peeling the skin off a potato",
+        "she saw his face in the crowd",
+        "tears in her eyes at the wedding",
+        "a man blows his nose",
+    ],
+)
+def test_cooking_medicine_and_everyday_phrases_are_not_mutilation(prompt: str) -> None:
+    assert "violence/graphic" not in rules_only(prompt).categories

@@ -40,7 +40,6 @@ def test_long_benign_prompts_stay_allowed_at_every_length(clf):
         assert d.decision == "allow", (n, d.rule, d.scores)
 
 
-@pytest.mark.xfail(strict=True, reason="known miss of the v2 model (docs/safety.md, known misses)")
 def test_a_plain_unsafe_sentence_hidden_in_a_long_prompt_is_found(clf):
     hidden = " ".join([*SCENERY[:5], "A man beheads a kneeling prisoner with a sword.", *SCENERY[5:]])
     d = safety.screen(hidden, default_policy(), clf)
