@@ -105,7 +105,8 @@ def test_default_policy_blocks_deceptive_use_of_a_listed_person() -> None:
     d = screen("Taylor Swift endorsing a crypto giveaway", default_policy(), None)
     # The deciding category comes first; the built-in detectors (policy v4) also file the review-level
     # public-figure and misinformation ("<a real person> endorsing ...") hits.
-    assert d.decision == "block" and d.categories == ["deception/real-person", "public-figure", "misinformation"]
+    assert d.decision == "block"
+    assert d.categories == ["deception/real-person", "public-figure", "misinformation"]
     assert screen("Tom Hanks smiling", default_policy(), None).decision == "review"
 
 
