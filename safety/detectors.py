@@ -190,6 +190,10 @@ _DISCUSSION = re.compile(
 )
 _NAME_TOKEN = r"(?:Mc|Mac|O'|D'|De|Le|La)?[A-Z][a-z]+(?:-[A-Z][a-z]+)?"
 _NAME_PAIR = re.compile(rf"(?<![\w'])([A-Z][a-z]+)\s+(?:[A-Z]\.\s+)?({_NAME_TOKEN})(?![\w'])")
+# "assault victims", "shooting survivors": the verb is a noun here, the people are not being attacked.
+_COMPOUND_VICTIM = re.compile(
+    r"(?:assault|attack|murder|shooting|massacre|torture|kidnapping|stabbing|killing)s?\s+(?:victims?|survivors?)"
+)
 # "<Capitalised name> logo / mascot / trademark": someone's mark, whatever the name.
 _BRAND_MARK = re.compile(r"(?<![.!?]\s)\b[A-Z][\w&'-]+\s+(?:logo|logos|trademark|mascot|brand logo)\b")
 
@@ -554,8 +558,10 @@ def detect_entities(norm: NormalizedPrompt) -> list[RuleHit]:
     # Violence against a person: "stabbing a woman", "shoots the hostage" (a review; the classifier and
     # the lexicon decide a block).
     if (
-        not lex.violent_words.isdisjoint(_words(folded))
-        and lex.violence.search(folded)
+        not discussion  # "a news report about assault victims": the classifier decides alone
+        and not lex.violent_words.isdisjoint(_words(folded))
+        and (m := lex.violence.search(folded)) is not None
+        and not _COMPOUND_VICTIM.match(m.group(0))
         and lex.sport.find(folded) is None
     ):
         hits.append(RuleHit("violence", "review", "detector.violence_against_person"))

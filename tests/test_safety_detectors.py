@@ -205,3 +205,8 @@ def test_mutilation_is_blocked_as_graphic_violence(prompt: str) -> None:
 )
 def test_cooking_medicine_and_everyday_phrases_are_not_mutilation(prompt: str) -> None:
     assert "violence/graphic" not in rules_only(prompt).categories
+
+
+def test_compound_nouns_and_discussion_are_not_violence() -> None:
+    for prompt in ("a memorial for shooting victims, candles at night", "a news report about assault victims"):
+        assert "violence" not in rules_only(prompt).categories, prompt
