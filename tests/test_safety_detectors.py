@@ -208,5 +208,5 @@ def test_cooking_medicine_and_everyday_phrases_are_not_mutilation(prompt: str) -
 
 
 def test_compound_nouns_and_discussion_are_not_violence() -> None:
-    for prompt in ("a memorial for shooting victims, candles at night", "a news report about assault victims"):
+    for prompt in ("a memorial for shooting victims at night", "a news report about assault victims"):
         assert "violence" not in rules_only(prompt).categories, prompt

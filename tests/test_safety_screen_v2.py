@@ -110,7 +110,11 @@ def test_non_english_sexual_requests_are_blocked(clf, prompt):
 
 @pytest.mark.parametrize(
     "prompt",
-    ["una familia cenando en la cocina", "une femme qui lit un livre au parc", "ein Mann fährt Fahrrad im Park"],
+    [
+        "una familia cenando en la cocina",
+        "une femme qui lit un livre au parc",
+        "ein Mann fährt Fahrrad im Park",
+    ],
 )
 def test_non_english_benign_prompts_are_allowed(clf, prompt):
     d = safety.screen(prompt, default_policy(), clf)
