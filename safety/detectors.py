@@ -419,7 +419,7 @@ def _named_person(text: str) -> str | None:
     return None
 
 
-def _people_hits(norm: NormalizedPrompt, lex: _Lexicons) -> list[RuleHit]:
+def _people_hits(norm: NormalizedPrompt, lex: _Lexicons, *, names_by_form: bool) -> list[RuleHit]:
     text, folded, joined = norm.text, norm.folded, norm.joined
     hits: list[RuleHit] = []
     if (i := lex.politicians.find(folded, joined)) is not None:
@@ -442,7 +442,7 @@ def _people_hits(norm: NormalizedPrompt, lex: _Lexicons) -> list[RuleHit]:
         hits.append(RuleHit("public-figure", "review", "detector.role_of"))
         if m.group(1).lower() not in ("ceo", "founder", "chairman"):
             hits.append(RuleHit("political", "review", "detector.role_of"))
-    elif (rule := _named_person(text)) is not None:
+    elif names_by_form and (rule := _named_person(text)) is not None:
         hits.append(RuleHit("public-figure", "review", rule))
     return hits
 
@@ -539,10 +539,11 @@ _PUBLIC_EVENTS = frozenset(
 )
 
 
-def detect_entities(norm: NormalizedPrompt) -> list[RuleHit]:
-    """Every built-in detector hit on ``norm`` (see the module docstring)."""
+def detect_entities(norm: NormalizedPrompt, *, names_by_form: bool = False) -> list[RuleHit]:
+    """Every built-in detector hit on ``norm`` (see the module docstring); ``names_by_form``: also
+    unlisted names recognised by their form alone (the policy's ``person_names_by_form``)."""
     lex = _lexicons()
-    hits = _people_hits(norm, lex)
+    hits = _people_hits(norm, lex, names_by_form=names_by_form)
     person = bool(hits)
     if (hit := _copyright_hit(norm, lex)) is not None:
         hits.append(hit)

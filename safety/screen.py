@@ -166,7 +166,7 @@ def _decide(norm: NormalizedPrompt, policy: Policy, scored: PromptScores, classi
     # Rules after the classifier: the person and minors rules use its scores as context.
     hits.extend(apply_rules(norm, policy, scores))
     if policy.schema >= 2:  # built-in entity detectors (schema-1 documents behave as before)
-        hits.extend(detect_entities(norm))
+        hits.extend(detect_entities(norm, names_by_form=policy.person_names_by_form))
     hits = [c for h in hits if (c := _cap(h, policy)) is not None]
 
     decision: DecisionKind = "allow"

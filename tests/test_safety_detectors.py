@@ -21,8 +21,6 @@ def rules_only(prompt: str, policy: Policy | None = None) -> safety.Decision:
     [
         "Taylor Swift eating noodles in a small cafe, handheld video",  # listed
         "taylor swift dancing in the rain",  # listed, lower case
-        "Jennifer Okafor giving a speech at a rally, 4k",  # census first name + surname, not listed
-        "a video of Marcus Delgado laughing at a bar",
         "President Mbeki shaking hands with soldiers",  # title + any capitalised name
         "Queen Margrethe waving from a golden carriage",
         "the CEO of Tesla dancing on a table in a nightclub",  # role "of" a capitalised name
@@ -32,6 +30,36 @@ def rules_only(prompt: str, policy: Policy | None = None) -> safety.Decision:
 def test_real_people_are_held_for_review_as_public_figures(prompt: str) -> None:
     d = rules_only(prompt)
     assert d.decision == "review" and "public-figure" in d.categories, d.hits
+
+
+def _names_by_form() -> Policy:
+    import dataclasses
+
+    return dataclasses.replace(default_policy(), person_names_by_form=True)
+
+
+@pytest.mark.parametrize(
+    "prompt",
+    [
+        "Jennifer Okafor giving a speech at a rally, 4k",  # census first name + surname, not listed
+        "a video of Marcus Delgado laughing at a bar",
+    ],
+)
+def test_unlisted_names_are_held_only_where_the_policy_asks_for_names_by_form(prompt: str) -> None:
+    assert rules_only(prompt).decision == "allow"  # the default: the form alone is too weak a sign
+    d = rules_only(prompt, _names_by_form())
+    assert d.decision == "review" and "public-figure" in d.categories, d.hits
+    assert d.hits and any("person_name" in h for h in d.hits), d.hits
+
+
+def test_names_by_form_round_trips_and_is_checked() -> None:
+    from veriframe.safety.policy import PolicyError
+
+    policy = _names_by_form()
+    assert Policy.from_dict(policy.to_dict()).person_names_by_form is True
+    assert "person_names_by_form" not in default_policy().to_dict()  # off: the digest is unchanged
+    with pytest.raises(PolicyError, match="person_names_by_form must be true or false"):
+        Policy.from_dict({**default_policy().to_dict(), "person_names_by_form": "yes"})
 
 
 @pytest.mark.parametrize(
@@ -49,7 +77,8 @@ def test_real_people_are_held_for_review_as_public_figures(prompt: str) -> None:
     ],
 )
 def test_names_that_are_not_people_pass(prompt: str) -> None:
-    assert not [h for h in detect_entities(normalize(prompt)) if h.category == "public-figure"], prompt
+    hits = detect_entities(normalize(prompt), names_by_form=True)
+    assert not [h for h in hits if h.category == "public-figure"], prompt
 
 
 def test_politicians_file_under_public_figure_and_political() -> None:
@@ -132,7 +161,7 @@ def test_leetspeak_names_are_read() -> None:
 
 
 def test_category_actions_cap_and_schema_1_is_untouched() -> None:
-    policy = default_policy()
+    policy = _names_by_form()
     prompt = "Jennifer Okafor eating noodles in a small cafe"  # not in the policy's protected persons
     allowed = policy.new_version("celebrity parody allowed", category_actions={"public-figure": "allow"})
     blocked = policy.new_version("strict", category_actions={"public-figure": "block"})
@@ -142,12 +171,12 @@ def test_category_actions_cap_and_schema_1_is_untouched() -> None:
     assert v1.schema == 1 and rules_only(prompt, v1).decision == "allow"
 
 
-_SCHEMA2 = ("schema", "category_actions", "any_unsafe", "media")
+_SCHEMA2 = ("schema", "category_actions", "any_unsafe", "media", "person_names_by_form")
 
 
 def test_rule_ids_never_quote_the_prompt() -> None:
-    d = rules_only("Jennifer Okafor giving a speech")
-    assert all("okafor" not in h.lower() for h in d.hits) and "Okafor" not in d.user_message
+    d = rules_only("Jennifer Okafor giving a speech", _names_by_form())
+    assert d.hits and all("okafor" not in h.lower() for h in d.hits) and "Okafor" not in d.user_message
 
 
 def test_name_lists_come_from_the_census_package() -> None:
