@@ -254,6 +254,9 @@ class Policy:
     category_actions: dict[str, CategoryAction] | None = None
     any_unsafe: Thresholds | None = None  # thresholds on the classifier's "any unsafe" score
     media: MediaPolicy | None = None
+    # Schema 2: also hold unlisted "First Last" names found by their form alone (census first name +
+    # surname). Off by default: the form alone also matches breeds, brands and places.
+    person_names_by_form: bool = False
 
     def __post_init__(self) -> None:
         _validate(self)
@@ -288,6 +291,8 @@ class Policy:
             d["any_unsafe"] = {"review": self.any_unsafe.review, "block": self.any_unsafe.block}
         if self.media is not None:
             d["media"] = self.media.to_dict()
+        if self.person_names_by_form:
+            d["person_names_by_form"] = True
         return d
 
     def action_for(self, category: str) -> CategoryAction:
@@ -338,6 +343,7 @@ class Policy:
                 category_actions=data.get("category_actions"),
                 any_unsafe=Thresholds(**data["any_unsafe"]) if data.get("any_unsafe") is not None else None,
                 media=MediaPolicy.from_dict(data["media"]) if data.get("media") is not None else None,
+                person_names_by_form=data.get("person_names_by_form", False),
             )
         except (TypeError, KeyError, AttributeError) as exc:
             raise PolicyError(f"malformed policy document: {exc}") from exc
@@ -372,6 +378,8 @@ def _tuples(d: dict[str, Any]) -> dict[str, tuple[str, ...]]:
 def _validate(p: Policy) -> None:
     if not isinstance(p.version, int) or isinstance(p.version, bool) or p.version < 1:
         raise PolicyError(f"version must be an integer >= 1, got {p.version!r}")
+    if not isinstance(p.person_names_by_form, bool):
+        raise PolicyError(f"person_names_by_form must be true or false, got {p.person_names_by_form!r}")
     for fname in ("thresholds", "block_terms", "review_terms", "block_patterns"):
         for cat in getattr(p, fname):
             if cat not in CATEGORIES:

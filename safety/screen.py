@@ -20,6 +20,7 @@ from typing import Literal
 from veriframe.safety.categories import CATEGORIES, USER_LABELS
 from veriframe.safety.chunking import pieces_to_score
 from veriframe.safety.classifier import Classifier
+from veriframe.safety.detectors import detect_entities
 from veriframe.safety.ensemble import ANY, PromptScores, chunk_threshold
 from veriframe.safety.normalize import NormalizedPrompt, normalize
 from veriframe.safety.policy import Policy
@@ -164,6 +165,8 @@ def _decide(norm: NormalizedPrompt, policy: Policy, scored: PromptScores, classi
     hits = _threshold_hits(policy, scored)
     # Rules after the classifier: the person and minors rules use its scores as context.
     hits.extend(apply_rules(norm, policy, scores))
+    if policy.schema >= 2:  # built-in entity detectors (schema-1 documents behave as before)
+        hits.extend(detect_entities(norm, names_by_form=policy.person_names_by_form))
     hits = [c for h in hits if (c := _cap(h, policy)) is not None]
 
     decision: DecisionKind = "allow"

@@ -57,7 +57,8 @@ def test_wheel_ships_only_the_veriframe_package(built: dict[str, Path]) -> None:
         assert not name.startswith(NOT_SHIPPED), f"{name} must not be in the wheel"
     for module in ("veriframe/service/client/sync.py", "veriframe/safety/screen.py",
                    "veriframe/provenance/verify.py", "veriframe/migrations/env.py",
-                   "veriframe/safety/default_policy.json", "veriframe/service/api/gen/common_pb2.py"):
+                   "veriframe/safety/default_policy.json", "veriframe/service/api/gen/common_pb2.py",
+                   "veriframe/safety/models/common_word_names.txt", "veriframe/safety/lexicon.py"):
         assert module in names, f"{module} missing from the wheel"
     assert not any(name.startswith("veriframe/tools") for name in names)
     entry_points = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))

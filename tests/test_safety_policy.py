@@ -103,7 +103,10 @@ def test_protected_person_mention_context_and_policy_action() -> None:
 
 def test_default_policy_blocks_deceptive_use_of_a_listed_person() -> None:
     d = screen("Taylor Swift endorsing a crypto giveaway", default_policy(), None)
-    assert d.decision == "block" and d.categories == ["deception/real-person"]
+    # The deciding category comes first; the built-in detectors (policy v4) also file the review-level
+    # public-figure and misinformation ("<a real person> endorsing ...") hits.
+    assert d.decision == "block"
+    assert d.categories == ["deception/real-person", "public-figure", "misinformation"]
     assert screen("Tom Hanks smiling", default_policy(), None).decision == "review"
 
 

@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from tools.depiction_prompts import generate_depictions
 from tools.synthetic_prompts import generate as generate_visual_prompts
 from tools.synthetic_prompts import generate_video
 from veriframe.safety.categories import CATEGORIES
@@ -112,6 +113,7 @@ PROMPT_STYLE_SOURCES = {
     "synthetic_visual_benign",
     "synthetic_prompt_benign",
     "synthetic_video_benign",
+    "synthetic_depiction_benign",
 }
 
 
@@ -649,6 +651,7 @@ def _load_raw(data: Path, dev: Path | None, rng: random.Random, seed: int, heldo
     templated = (
         ("synthetic_prompt", generate_visual_prompts(rng, per_unsafe_template=12, per_benign_template=20)),
         ("synthetic_video", generate_video(rng, lambda tpl: _split_of(tpl, seed, heldout) == "heldout")),
+        ("synthetic_depiction", generate_depictions(rng)),
     )
     for prefix, prompts in templated:
         raw.extend(
@@ -818,21 +821,26 @@ def flags(scored: list, thresholds: dict, any_th: float | None) -> np.ndarray:
 
 def tune(scored: list, benign: np.ndarray, labels: list[str], target_fpr: float) -> dict:
     """Per-category thresholds (and the "any" one) at a common benign quantile, raised until the held-out
-    prompt-style benign rows are flagged at most ``target_fpr`` (chunk check and "any" included)."""
+    prompt-style benign rows are flagged at most ``target_fpr`` (chunk check and "any" included), and so
+    are the long ones (several chunks) on their own: long benign prompts were v2's weak point."""
     S = np.array([[p.scores[c] for c in labels] for p in scored])
     A = np.array([p.scores["any"] for p in scored])
     ben = [p for p, b in zip(scored, benign, strict=True) if b]
+    long_ben = [p for p in ben if p.n_chunks > 1]
     for q in np.linspace(0.985, 0.99999, 300):
         th = np.maximum(np.quantile(S[benign], q, axis=0), THRESHOLD_FLOOR)
         any_th = max(float(np.quantile(A[benign], q)), THRESHOLD_FLOOR)
         thresholds = dict(zip(labels, map(lambda x: round(float(x), 4), th), strict=True))
         fpr = float(flags(ben, thresholds, any_th).mean())
-        if fpr <= target_fpr:
+        fpr_long = float(flags(long_ben, thresholds, any_th).mean()) if long_ben else 0.0
+        if fpr <= target_fpr and fpr_long <= target_fpr:
             return {
                 "thresholds": thresholds,
                 "any": round(any_th, 4),
                 "benign_quantile": float(q),
                 "fpr": fpr,
+                "fpr_long": fpr_long,
+                "long_benign_rows": len(long_ben),
             }
     # Unreachable on the grid (a few benign rows score like unsafe ones): just above the highest benign.
     th = np.maximum(S[benign].max(0) + 1e-4, THRESHOLD_FLOOR)
