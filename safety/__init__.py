@@ -9,7 +9,8 @@ from it with ``from safety.screen import ...``).
 """
 
 from veriframe.safety.categories import CATEGORIES
-from veriframe.safety.classifier import Classifier, HFClassifier, load_default_classifier
+from veriframe.safety.classifier import Classifier, HFClassifier
+from veriframe.safety.ensemble import load_default_classifier
 from veriframe.safety.policy import Policy, PolicyError, default_policy
 from veriframe.safety.screen import Decision, PromptError, screen, screen_many
 

@@ -263,12 +263,3 @@ def load_label_map(value: str) -> dict[str, str | None]:
     if not isinstance(data, dict):
         raise ClassifierError("label map must be a JSON object {model label: category or null}")
     return data
-
-
-def load_default_classifier():
-    """The default classifier, built once per process: the v2 ensemble
-    (``veriframe.safety.ensemble.EnsembleClassifier``) over MiniLM. ``MiniLMClassifier()`` is the v1 head,
-    kept for comparison in ``bench/bench_moderation.py``."""
-    from veriframe.safety.ensemble import load_default_ensemble
-
-    return load_default_ensemble()

@@ -276,7 +276,7 @@ def main(argv: list[str] | None = None) -> int:
 
         torch.set_num_threads(args.threads)
 
-    from veriframe.safety.classifier import load_default_classifier
+    from veriframe.safety.ensemble import load_default_classifier
     from veriframe.safety.policy import default_policy, load_policy
 
     policy = load_policy(args.policy) if args.policy else default_policy()

@@ -258,14 +258,9 @@ def _runtime_graph(imports: dict[str, list[Import]]) -> dict[str, set[str]]:
     return graph
 
 
-# Cycles known on 2026-12-02, each through a lazy (in-function) import, in code this change could not
-# touch (issue #10's note): listed exactly, so a new cycle, or a new module joining one of these,
-# still fails, and an entry that no longer holds must be removed. Fix: move the shared piece down.
-KNOWN_CYCLES = {
-    # classifier.load_default_classifier imports the ensemble, which builds on the classifier:
-    # load_default_classifier belongs in ensemble.py (or a small factory module above both).
-    frozenset({"veriframe.safety.classifier", "veriframe.safety.ensemble"}),
-}
+# Cycles that must wait, each listed exactly with why, so a new cycle, or a new module joining one of
+# these, still fails, and an entry that no longer holds must be removed. Fix: move the shared piece down.
+KNOWN_CYCLES: set[frozenset[str]] = set()  # none left; a cycle that must wait is listed here, with why
 
 
 def test_there_is_no_import_cycle(imports):

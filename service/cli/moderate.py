@@ -148,12 +148,8 @@ def _load(
     policy: Path | None, classifier: Path | None, label_map: str | None, rules_only: bool
 ) -> tuple[Any, Any]:
     """(policy, classifier or None); exit 2 with the reason when either cannot be loaded."""
-    from veriframe.safety.classifier import (
-        ClassifierError,
-        HFClassifier,
-        load_default_classifier,
-        load_label_map,
-    )
+    from veriframe.safety.classifier import ClassifierError, HFClassifier, load_label_map
+    from veriframe.safety.ensemble import load_default_classifier
     from veriframe.safety.policy import PolicyError, default_policy, load_policy
 
     try:

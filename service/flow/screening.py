@@ -39,7 +39,7 @@ class Screener:
 
                     self._classifier = HFClassifier(str(self._path))
                 else:
-                    from veriframe.safety.classifier import load_default_classifier
+                    from veriframe.safety.ensemble import load_default_classifier
 
                     self._classifier = load_default_classifier()
             return self._classifier
