@@ -419,9 +419,12 @@ def _validate(p: Policy) -> None:
 def _validate_schema2(p: Policy) -> None:
     if p.schema not in (1, SCHEMA):
         raise PolicyError(f"schema must be 1 or {SCHEMA}, got {p.schema!r}")
-    uses_v2 = p.category_actions is not None or p.any_unsafe is not None or p.media is not None
+    uses_v2 = (
+        p.category_actions is not None or p.any_unsafe is not None or p.media is not None
+        or p.person_names_by_form
+    )
     if uses_v2 and p.schema < 2:
-        raise PolicyError('category_actions, any_unsafe and media need "schema": 2')
+        raise PolicyError('category_actions, any_unsafe, media and person_names_by_form need "schema": 2')
     if p.category_actions is not None:
         if not isinstance(p.category_actions, dict):
             raise PolicyError("category_actions must be an object {category: allow|review|block}")
