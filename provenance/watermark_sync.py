@@ -49,9 +49,11 @@ def _whitened_autocorrelation(rs: list[np.ndarray]) -> np.ndarray:
     """
     h, w = rs[0].shape
     lag_y, lag_x = min(_MAX_LAG, int(0.8 * h)), min(_MAX_LAG, int(0.8 * w))
-    # Zero padding by the largest lag read keeps the correlation linear (no wrap-around) for those
-    # lags; padding to twice the size would cost about twice as much for nothing.
-    ph, pw = cv2.getOptimalDFTSize(h + lag_y + 1), cv2.getOptimalDFTSize(w + lag_x + 1)
+    # Zero padding to twice the size keeps the correlation linear (no wrap-around). Padding only by the
+    # largest lag read would halve the FFTs' cost, but it samples the spectrum more coarsely, so the
+    # 9x9 whitening blur spans more frequencies: measured, it lost the lattice of a 50% rescale of
+    # fast-motion content (0.52x0.33 found instead of 0.50x0.50).
+    ph, pw = cv2.getOptimalDFTSize(2 * h), cv2.getOptimalDFTSize(2 * w)
     padded = np.zeros((ph, pw), np.float32)
     power = 0.0
     for r in rs:
