@@ -36,14 +36,20 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from veriframe.provenance import media, watermark, watermark_v1
 from veriframe.provenance.synthetic import CONTENTS, content_video, natural_video
 
+#: Encoder threads for the attacks (``--encode-threads``): 0 = the encoder's choice (fast, but x264's
+#: threaded encodes of the same frames differ from run to run), 1 = bit-identical encodes every run.
+ENCODE_THREADS = 0
+
 
 def encode(frames: np.ndarray, codec: str = "libx264", crf: int = 23, fps: int = 8,
-           threads: int = 0) -> np.ndarray:
+           threads: int | None = None) -> np.ndarray:
     """Frames through a real encoder (PyAV, yuv420p) and back; odd sizes are trimmed to even.
 
     ``threads=1`` makes x264 deterministic (its threaded rate control is not: the same frames encoded
     twice differ at ~53 dB), which the quality comparison against the unmarked encode needs.
+    ``None``: :data:`ENCODE_THREADS`.
     """
+    threads = ENCODE_THREADS if threads is None else threads
     frames = np.ascontiguousarray(frames[:, : frames.shape[1] // 2 * 2, : frames.shape[2] // 2 * 2])
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "v.mp4"
@@ -272,6 +278,9 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--unmarked-offset", type=int, default=0,
                         help="first unmarked item (split a long false-positive run over processes)")
     parser.add_argument("--out", type=Path, default=None, help="append the Markdown report here")
+    parser.add_argument("--encode-threads", type=int, default=0, metavar="N",
+                        help="encoder threads for the attacks: 1 = the same bytes every run "
+                        "(0: the encoder's choice)")
     parser.add_argument("--rivagan", type=int, default=0, metavar="N",
                         help="only evaluate the RivaGAN ONNX coder on N frames (needs onnxruntime)")
     return parser.parse_args()
@@ -282,7 +291,8 @@ def _header(args: argparse.Namespace, pid: int) -> list[str]:
     now = dt.datetime.now(dt.timezone.utc)
     lines = [f"### Watermark v2 attack benchmark ({now:%Y-%m-%d %H:%M} UTC)", "",
              f"`.venv/bin/python bench/bench_watermark.py --frames {args.frames} --contents {args.contents} "
-             f"--attacks '{args.attacks}' --unmarked {args.unmarked}`; 2-core shared CPU VM, "
+             f"--attacks '{args.attacks}' --unmarked {args.unmarked} "
+             f"--encode-threads {args.encode_threads}`; 2-core shared CPU VM, "
              f"{args.frames} frames 720x480 per content.",
              ""]
     load = os.getloadavg()
@@ -352,7 +362,9 @@ def _false_positives(args: argparse.Namespace) -> list[str]:
 
 
 def main() -> None:
+    global ENCODE_THREADS
     args = _arguments()
+    ENCODE_THREADS = args.encode_threads
     if args.rivagan:
         rivagan(natural_video(args.rivagan, 480, 720, seed=1))
         return
