@@ -36,14 +36,20 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from veriframe.provenance import media, watermark, watermark_v1
 from veriframe.provenance.synthetic import CONTENTS, content_video, natural_video
 
+#: Encoder threads for the attacks (``--encode-threads``): 0 = the encoder's choice (fast, but x264's
+#: threaded encodes of the same frames differ from run to run), 1 = bit-identical encodes every run.
+ENCODE_THREADS = 0
+
 
 def encode(frames: np.ndarray, codec: str = "libx264", crf: int = 23, fps: int = 8,
-           threads: int = 0) -> np.ndarray:
+           threads: int | None = None) -> np.ndarray:
     """Frames through a real encoder (PyAV, yuv420p) and back; odd sizes are trimmed to even.
 
     ``threads=1`` makes x264 deterministic (its threaded rate control is not: the same frames encoded
     twice differ at ~53 dB), which the quality comparison against the unmarked encode needs.
+    ``None``: :data:`ENCODE_THREADS`.
     """
+    threads = ENCODE_THREADS if threads is None else threads
     frames = np.ascontiguousarray(frames[:, : frames.shape[1] // 2 * 2, : frames.shape[2] // 2 * 2])
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "v.mp4"
@@ -195,32 +201,33 @@ def _plain_embed(frames: np.ndarray, pid: int) -> np.ndarray:
     return np.stack([watermark_embed.embed_frame(f, pattern) for f in frames])
 
 
+def _timed(job) -> tuple[float, float]:
+    """(wall seconds, CPU seconds of this process) of ``job()``: on a shared machine the wall time
+    follows the load; the CPU time of a one-thread job does not (much)."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    job()
+    return time.perf_counter() - wall, time.process_time() - cpu
+
+
 def speed(frames: np.ndarray, pid: int) -> dict[str, float]:
+    """Embed and detect timings (seconds; ``*_cpu`` = CPU time), one thread, best of three runs."""
     cv2.setNumThreads(1)
-    out = {}
+    out: dict[str, float] = {}
     watermark.embed_frames(frames[:2], pid, workers=1)  # warm the pattern cache's code paths
-    runs, plain = [], []
-    for _ in range(3):  # interleaved, best of three: the machine is shared
-        start = time.perf_counter()
-        marked = watermark.embed_frames(frames, pid, workers=1)
-        runs.append(time.perf_counter() - start)
-        start = time.perf_counter()
-        _plain_embed(frames, pid)
-        plain.append(time.perf_counter() - start)
-    out["embed_s"], out["embed_plain_s"] = min(runs), min(plain)
-    start = time.perf_counter()
-    watermark_v1.embed_frames(frames, pid, workers=1)
-    out["embed_v1_s"] = time.perf_counter() - start
-    start = time.perf_counter()
-    watermark.detect_frames(marked)
-    out["detect_clean_s"] = time.perf_counter() - start
+    marked = watermark.embed_frames(frames, pid, workers=1)
     attacked = encode(resize(marked[:, :, 225:495], 360, 640), crf=30)
-    start = time.perf_counter()
-    watermark.detect_frames(attacked)
-    out["detect_social_s"] = time.perf_counter() - start
-    start = time.perf_counter()
-    watermark.detect_frames(encode(frames))
-    out["detect_unmarked_s"] = time.perf_counter() - start
+    unmarked = encode(frames)
+    jobs = {"embed": lambda: watermark.embed_frames(frames, pid, workers=1),
+            "embed_plain": lambda: _plain_embed(frames, pid),
+            "detect_clean": lambda: watermark.detect_frames(marked),
+            "detect_social": lambda: watermark.detect_frames(attacked),
+            "detect_unmarked": lambda: watermark.detect_frames(unmarked)}
+    for _ in range(3):  # interleaved, best of three: the machine is shared
+        for name, job in jobs.items():
+            wall, cpu = _timed(job)
+            out[f"{name}_s"] = min(out.get(f"{name}_s", wall), wall)
+            out[f"{name}_cpu"] = min(out.get(f"{name}_cpu", cpu), cpu)
+    out["embed_v1_s"], _ = _timed(lambda: watermark_v1.embed_frames(frames, pid, workers=1))
     cv2.setNumThreads(0)
     return out
 
@@ -271,6 +278,9 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--unmarked-offset", type=int, default=0,
                         help="first unmarked item (split a long false-positive run over processes)")
     parser.add_argument("--out", type=Path, default=None, help="append the Markdown report here")
+    parser.add_argument("--encode-threads", type=int, default=0, metavar="N",
+                        help="encoder threads for the attacks: 1 = the same bytes every run "
+                        "(0: the encoder's choice)")
     parser.add_argument("--rivagan", type=int, default=0, metavar="N",
                         help="only evaluate the RivaGAN ONNX coder on N frames (needs onnxruntime)")
     return parser.parse_args()
@@ -281,19 +291,22 @@ def _header(args: argparse.Namespace, pid: int) -> list[str]:
     now = dt.datetime.now(dt.timezone.utc)
     lines = [f"### Watermark v2 attack benchmark ({now:%Y-%m-%d %H:%M} UTC)", "",
              f"`.venv/bin/python bench/bench_watermark.py --frames {args.frames} --contents {args.contents} "
-             f"--attacks '{args.attacks}' --unmarked {args.unmarked}`; 2-core shared CPU VM, "
+             f"--attacks '{args.attacks}' --unmarked {args.unmarked} "
+             f"--encode-threads {args.encode_threads}`; 2-core shared CPU VM, "
              f"{args.frames} frames 720x480 per content.",
              ""]
     load = os.getloadavg()
     sp = speed(natural_video(args.frames, 480, 720, seed=1), pid)
     lines += [f"- load average at start {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} (1/5/15 min), "
               f"{os.cpu_count()} cores",
-              f"- embed {args.frames} frames, 1 thread: **{sp['embed_s']:.3f} s** (without the informed "
-              f"correction: {sp['embed_plain_s']:.3f} s, ratio {sp['embed_s'] / sp['embed_plain_s']:.2f}; "
-              f"v1 embedder: {sp['embed_v1_s']:.3f} s, {sp['embed_v1_s'] / sp['embed_s']:.1f}x slower)",
-              f"- detect whole video: clean {sp['detect_clean_s']:.3f} s; after the social pipeline "
-              f"{sp['detect_social_s']:.3f} s; unmarked (full search, v1 fallback) "
-              f"{sp['detect_unmarked_s']:.3f} s", ""]
+              f"- embed {args.frames} frames, 1 thread, wall / CPU: **{sp['embed_s']:.3f} s** / "
+              f"{sp['embed_cpu']:.3f} s (without the informed correction: {sp['embed_plain_s']:.3f} / "
+              f"{sp['embed_plain_cpu']:.3f} s; v1 embedder: {sp['embed_v1_s']:.3f} s wall, "
+              f"{sp['embed_v1_s'] / sp['embed_s']:.1f}x slower)",
+              f"- detect whole video, wall / CPU: clean {sp['detect_clean_s']:.3f} / "
+              f"{sp['detect_clean_cpu']:.3f} s; after the social pipeline {sp['detect_social_s']:.3f} / "
+              f"{sp['detect_social_cpu']:.3f} s; unmarked (full search, v1 fallback) "
+              f"**{sp['detect_unmarked_s']:.3f}** / {sp['detect_unmarked_cpu']:.3f} s", ""]
     print("\n".join(lines), flush=True)
     return lines
 
@@ -349,7 +362,9 @@ def _false_positives(args: argparse.Namespace) -> list[str]:
 
 
 def main() -> None:
+    global ENCODE_THREADS
     args = _arguments()
+    ENCODE_THREADS = args.encode_threads
     if args.rivagan:
         rivagan(natural_video(args.rivagan, 480, 720, seed=1))
         return

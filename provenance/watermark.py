@@ -82,7 +82,7 @@ def embed_frames(frames: np.ndarray, provenance_id: int, *, workers: int | None 
     out = np.empty_like(frames)
 
     def mark(t: int) -> None:
-        out[t] = watermark_embed.apply(frames[t], amps[t], pattern)
+        watermark_embed.apply(frames[t], amps[t], pattern, out=out[t])
 
     list(_each(mark, len(frames), count))
     return out

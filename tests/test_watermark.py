@@ -97,6 +97,23 @@ def _boundary_ratio(delta: np.ndarray) -> float:
     return float(at_edge / max(inside, 1e-9))
 
 
+def test_mark_is_added_as_the_rounded_luma_change_saturated_to_uint8():
+    # The embedder adds the positive and negative parts of the change with uint8 saturation (faster
+    # than one int16 addition): the result must be that addition, clipped at 0 and 255, on R, G and B.
+    from veriframe.provenance import watermark_embed
+
+    rng = np.random.default_rng(14)
+    rgb = rng.integers(0, 256, (64, 96, 3), dtype=np.uint8)
+    rgb[:8], rgb[8:16] = 255, 0  # saturated rows: clipping at both ends
+    amp = rng.uniform(0.0, 3.0, (64, 96)).astype(np.float32)
+    pattern = rng.normal(0.0, 4.0, (64, 96)).astype(np.float32)
+    want = np.clip(rgb + np.rint(amp * pattern).astype(np.int64)[..., None], 0, 255)
+    out = np.zeros((2, 64, 96, 3), np.uint8)
+    watermark_embed.apply(rgb, amp, pattern, out=out[1])  # written in place into a frame of a video
+    assert np.array_equal(out[1], want) and not out[0].any()
+    assert np.array_equal(watermark_embed.apply(rgb, amp, pattern), want)
+
+
 def test_mark_is_invisible_on_a_smooth_gradient():
     # A smooth horizontal gradient: the worst case for block patterns (nothing to hide them in).
     ramp = np.linspace(40, 200, 720, dtype=np.float32)[None, :, None] + np.zeros((480, 1, 3), np.float32)
