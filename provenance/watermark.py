@@ -57,7 +57,8 @@ def embed_frames(frames: np.ndarray, provenance_id: int, *, workers: int | None 
 
     ``workers`` threads mark frames in parallel (OpenCV and NumPy release the GIL); 1 = this thread.
     """
-    frames = check_embed_input(frames, provenance_id)
+    # OpenCV writes into C-ordered frames only: a strided view (a pipeline's transposed output) is copied.
+    frames = np.ascontiguousarray(check_embed_input(frames, provenance_id))
     _, height, width, _ = frames.shape
     count = workers or default_workers()
     amps: list[np.ndarray] = [np.empty(0, np.float32)] * len(frames)
@@ -79,7 +80,7 @@ def embed_frames(frames: np.ndarray, provenance_id: int, *, workers: int | None 
     base = watermark_tile.tile(provenance_id)
     correction = watermark_informed.correction_tile(provenance_id, host, weight)
     pattern = watermark_embed.tiled(base + correction, height, width)
-    out = np.empty_like(frames)
+    out = np.empty(frames.shape, np.uint8)
 
     def mark(t: int) -> None:
         watermark_embed.apply(frames[t], amps[t], pattern, out=out[t])

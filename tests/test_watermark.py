@@ -114,6 +114,16 @@ def test_mark_is_added_as_the_rounded_luma_change_saturated_to_uint8():
     assert np.array_equal(watermark_embed.apply(rgb, amp, pattern), want)
 
 
+def test_strided_frames_are_marked_like_contiguous_ones():
+    # A pipeline may hand over a transposed view (the tiny i2v model does): OpenCV only writes into
+    # C-ordered frames, so the embedder must not inherit the input's memory layout.
+    frames = natural_video(3, 240, 320, seed=7)
+    strided = np.ascontiguousarray(frames.transpose(0, 3, 1, 2)).transpose(0, 2, 3, 1)
+    assert not strided.flags["C_CONTIGUOUS"]
+    pid = 0x5EED5EED5EED0001
+    assert np.array_equal(watermark.embed_frames(strided, pid), watermark.embed_frames(frames, pid))
+
+
 def test_mark_is_invisible_on_a_smooth_gradient():
     # A smooth horizontal gradient: the worst case for block patterns (nothing to hide them in).
     ramp = np.linspace(40, 200, 720, dtype=np.float32)[None, :, None] + np.zeros((480, 1, 3), np.float32)
