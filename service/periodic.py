@@ -20,10 +20,13 @@ class Periodic:
         interval: float,
         logger: logging.Logger,
         failure: str,
+        failure_pause: float = 0.0,
     ) -> None:
-        """`failure`: the log line when a step raises, e.g. "maintenance step failed (will retry)"."""
+        """`failure`: the log line when a step raises, e.g. "maintenance step failed (will retry)";
+        `failure_pause`: the least wait after a failed step (a model that cannot load is not retried
+        every second)."""
         self.name, self.step, self.interval = name, step, interval
-        self._log, self._failure = logger, failure
+        self._log, self._failure, self._failure_pause = logger, failure, failure_pause
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -37,6 +40,7 @@ class Periodic:
                 raise
             except Exception:
                 self._log.exception(self._failure)
+                await asyncio.sleep(max(0.0, self._failure_pause - self.interval))
             await asyncio.sleep(self.interval)
 
     async def stop(self) -> None:

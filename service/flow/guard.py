@@ -15,7 +15,6 @@ request path.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import logging
 from typing import TYPE_CHECKING, Any
@@ -137,7 +136,7 @@ class GuardSweeper:
         self.services, self.interval = services, interval
         self._notify = notify or (lambda job_id: None)
         self._guard: Any = None
-        self._task: asyncio.Task[None] | None = None
+        self._loop: Any = None  # service.periodic.Periodic once started
 
     def load(self) -> Any:
         if self._guard is None:
@@ -171,21 +170,14 @@ class GuardSweeper:
         return done
 
     def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._run(), name="guard")
+        from veriframe.service.periodic import Periodic
 
-    async def _run(self) -> None:
-        while True:
-            try:
-                await asyncio.to_thread(self.run_once)
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # the guard cannot load or run: held jobs wait for a moderator
-                log.exception("guard step failed (held jobs stay with the moderators; will retry)")
-                await asyncio.sleep(max(self.interval, 30.0))
-            await asyncio.sleep(self.interval)
+        # The guard cannot load or run: held jobs wait for a moderator, and it is retried every 30 s.
+        self._loop = Periodic("guard", lambda: asyncio.to_thread(self.run_once), self.interval, log,
+                              "guard step failed (held jobs stay with the moderators; will retry)",
+                              failure_pause=30.0)
+        self._loop.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        if self._loop is not None:
+            await self._loop.stop()
