@@ -19,7 +19,7 @@ def _redis_or_skip() -> None:
     try:
         redis.Redis.from_url(REDIS, socket_connect_timeout=2).ping()
     except redis.RedisError as error:
-        pytest.skip(f"no Redis at {REDIS} ({error}); .ci/run starts one")
+        pytest.skip(f"no Redis at {REDIS} ({error}); start one (the CI machine runs one there)")
 
 
 def _calls_until_limited(client: Client, job_id: str, limit: int) -> int:
