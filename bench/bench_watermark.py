@@ -22,18 +22,18 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 import argparse
 import datetime as dt
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-import av
 import cv2
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from veriframe.provenance import media, watermark, watermark_v1
+from tools import video_attacks
+from tools.video_attacks import crop, fit, hue, psnr, resize, rotate, ssim, stock_marked
+from veriframe.provenance import watermark, watermark_v1
 from veriframe.provenance.synthetic import CONTENTS, content_video, natural_video
 
 #: Encoder threads for the attacks (``--encode-threads``): 0 = the encoder's choice (fast, but x264's
@@ -43,74 +43,8 @@ ENCODE_THREADS = 0
 
 def encode(frames: np.ndarray, codec: str = "libx264", crf: int = 23, fps: int = 8,
            threads: int | None = None) -> np.ndarray:
-    """Frames through a real encoder (PyAV, yuv420p) and back; odd sizes are trimmed to even.
-
-    ``threads=1`` makes x264 deterministic (its threaded rate control is not: the same frames encoded
-    twice differ at ~53 dB), which the quality comparison against the unmarked encode needs.
-    ``None``: :data:`ENCODE_THREADS`.
-    """
-    threads = ENCODE_THREADS if threads is None else threads
-    frames = np.ascontiguousarray(frames[:, : frames.shape[1] // 2 * 2, : frames.shape[2] // 2 * 2])
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "v.mp4"
-        with av.open(str(path), "w") as container:
-            stream = container.add_stream(codec, rate=fps)
-            stream.width, stream.height = frames.shape[2], frames.shape[1]
-            stream.pix_fmt = "yuv420p"
-            options = {"crf": str(crf)}
-            if codec == "libx265":
-                options["x265-params"] = "log-level=error"
-            if codec == "libvpx-vp9":
-                options = {"crf": str(crf), "b": "0", "deadline": "realtime", "cpu-used": "8"}
-            if threads:
-                stream.thread_count = threads
-                if codec == "libx264":
-                    options["threads"] = str(threads)
-            stream.options = options
-            for frame in frames:
-                for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
-                    container.mux(packet)
-            for packet in stream.encode():
-                container.mux(packet)
-        return media.decode_video(path)[0]
-
-
-def resize(frames: np.ndarray, width: int, height: int) -> np.ndarray:
-    interp = cv2.INTER_AREA if width < frames.shape[2] else cv2.INTER_CUBIC
-    return np.stack([cv2.resize(f, (width, height), interpolation=interp) for f in frames])
-
-
-def rotate(frames: np.ndarray, degrees: float) -> np.ndarray:
-    h, w = frames.shape[1:3]
-    m = cv2.getRotationMatrix2D((w / 2, h / 2), degrees, 1.0)
-    return np.stack([cv2.warpAffine(f, m, (w, h), borderMode=cv2.BORDER_REFLECT) for f in frames])
-
-
-def fit(frames: np.ndarray, width: int, height: int) -> np.ndarray:
-    """Scale to fit inside width x height, centred on black (pillar/letterbox)."""
-    h, w = frames.shape[1:3]
-    s = min(width / w, height / h)
-    inner = resize(frames, round(w * s) // 2 * 2, round(h * s) // 2 * 2)
-    out = np.zeros((len(frames), height, width, 3), np.uint8)
-    top, left = (height - inner.shape[1]) // 2, (width - inner.shape[2]) // 2
-    out[:, top : top + inner.shape[1], left : left + inner.shape[2]] = inner
-    return out
-
-
-def crop(frames: np.ndarray, area: float, cx: float = 0.5, cy: float = 0.5) -> np.ndarray:
-    h, w = frames.shape[1:3]
-    ch, cw = int(h * area**0.5), int(w * area**0.5)
-    top, left = int((h - ch) * cy), int((w - cw) * cx)
-    return frames[:, top : top + ch, left : left + cw]
-
-
-def hue(frames: np.ndarray, degrees: float) -> np.ndarray:
-    out = []
-    for f in frames:
-        hsv = cv2.cvtColor(f, cv2.COLOR_RGB2HSV)
-        hsv[..., 0] = (hsv[..., 0].astype(int) + int(degrees / 2)) % 180
-        out.append(cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB))
-    return np.stack(out)
+    """``video_attacks.encode`` with this run's encoder threads (``None``: :data:`ENCODE_THREADS`)."""
+    return video_attacks.encode(frames, codec, crf, fps, ENCODE_THREADS if threads is None else threads)
 
 
 ATTACKS = {
@@ -145,32 +79,10 @@ ATTACKS = {
 }
 
 
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
-    return float(10 * np.log10(255.0**2 / max(mse, 1e-12)))
-
-
-def ssim(a: np.ndarray, b: np.ndarray) -> float:
-    """Mean SSIM of luma (Gaussian window 1.5, the usual constants), averaged over frames."""
-    c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
-    values = []
-    for x, y in zip(a, b, strict=True):
-        x = cv2.cvtColor(x, cv2.COLOR_RGB2GRAY).astype(np.float64)
-        y = cv2.cvtColor(y, cv2.COLOR_RGB2GRAY).astype(np.float64)
-        blur = lambda z: cv2.GaussianBlur(z, (11, 11), 1.5)  # noqa: E731
-        mx, my = blur(x), blur(y)
-        sxx, syy, sxy = blur(x * x) - mx * mx, blur(y * y) - my * my, blur(x * y) - mx * my
-        m = ((2 * mx * my + c1) * (2 * sxy + c2)) / ((mx * mx + my * my + c1) * (sxx + syy + c2))
-        values.append(m.mean())
-    return float(np.mean(values))
-
-
 def unmarked_items(count: int, seed: int = 9000, offset: int = 0):
     """Varied unmarked items: contents, sizes, codecs, stills, stock-library marks with other payloads.
 
     Items ``offset`` .. ``offset + count - 1`` (each is fixed by its index: runs can be split)."""
-    from imwatermark import WatermarkEncoder
-
     sizes = [(480, 720), (256, 256), (240, 320), (360, 640), (720, 1280), (160, 240)]
     for i in range(offset, offset + count):
         rng = np.random.default_rng(seed + i)
@@ -182,11 +94,7 @@ def unmarked_items(count: int, seed: int = 9000, offset: int = 0):
         elif kind == 2:
             frames = encode(frames, "libx265", int(rng.integers(24, 34)))
         elif kind == 3 and h * w >= 256 * 256:
-            encoder = WatermarkEncoder()
-            encoder.set_watermark("bits", list(rng.integers(0, 2, 32)))
-            method = ("dwtDct", "dwtDctSvd")[i % 2]
-            frames = np.stack([encoder.encode(np.ascontiguousarray(f[..., ::-1]), method)[..., ::-1]
-                               for f in frames])
+            frames = stock_marked(frames, rng.integers(0, 2, 32), ("dwtDct", "dwtDctSvd")[i % 2])
             frames = encode(frames, "libx264", 23)
         elif kind == 4:
             frames = frames[:1]
@@ -215,7 +123,7 @@ def speed(frames: np.ndarray, pid: int) -> dict[str, float]:
     out: dict[str, float] = {}
     watermark.embed_frames(frames[:2], pid, workers=1)  # warm the pattern cache's code paths
     marked = watermark.embed_frames(frames, pid, workers=1)
-    attacked = encode(resize(marked[:, :, 225:495], 360, 640), crf=30)
+    attacked = encode(video_attacks.social_geometry(marked), crf=30)
     unmarked = encode(frames)
     jobs = {"embed": lambda: watermark.embed_frames(frames, pid, workers=1),
             "embed_plain": lambda: _plain_embed(frames, pid),

@@ -26,6 +26,12 @@ a size no standard size explains, a crop search: the 8x8 pixel phase that maximi
 concentration (independent of the bits), then the original width and block offset that maximise sync
 correlation. At most ``MAX_DECODES`` soft vectors are decoded per video, which bounds false positives
 (see ``payload``): ``MAX_DECODES * MAX_CANDIDATES_PER_DECODE * 2^-32`` (about 1e-8).
+
+Cost: v1 is only a fallback (every unmarked video pays for its whole search), so the work is bounded
+by evidence, not by frame count: each hypothesis reads as many frames as hold ``BLOCK_BUDGET`` blocks
+(what 8 frames of 720x480 hold, the size v1 was tested at), and the crop search ranks its 64 pixel
+phases on a sample of ``PHASE_BLOCKS`` blocks each (every few block rows of 2 frames) instead of
+4 whole frames.
 """
 
 from __future__ import annotations
@@ -34,6 +40,7 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 
 from veriframe.provenance import payload, qim
@@ -53,6 +60,16 @@ MAX_DECODES = 9  # 1 as-is + 2 rescaled + 2 crop phases x 3 (width, offset) cand
 _CROP_PHASES = 2
 _CROP_CANDIDATES = 3
 _REGISTRATION_FRAMES = 4
+#: 4x4 LL blocks read per geometry hypothesis: 8 frames of 720x480. Every block's soft bit is averaged
+#: into its embedded position, so frames with more blocks reach the same evidence with fewer frames
+#: (1280x720 and 1360x768: 3 frames, 1920x1080: 2), small ones read all 8. A copy rescaled to a
+#: standard size counts at the smaller of the two sizes (upscaling adds no evidence).
+BLOCK_BUDGET = 8 * 90 * 60
+_MIN_FRAMES = 2
+#: Blocks per pixel phase when ranking the crop search's 64 phases (2 frames, every k-th block row):
+#: on the v1 crop cases (10% crop, H.264 CRF 23-30, four contents) the right phase still ranks first.
+PHASE_BLOCKS = 2700
+_PHASE_FRAMES = 2
 _MIN_CROP_FRACTION = 0.7
 _L = payload.EMBED_BITS
 # INV[k][logical bit] = position of that bit in frames with key k.
@@ -110,6 +127,13 @@ def embed_frames(frames: np.ndarray, provenance_id: int, *, workers: int | None 
     with ThreadPoolExecutor(workers or default_workers()) as pool:
         list(pool.map(mark, range(len(frames))))
     return out
+
+
+def _luma(frames: np.ndarray) -> np.ndarray:
+    """Luma planes (T, H, W) float32 for detection: OpenCV's BT.601 conversion, rounded to integers
+    (a tenth of the cost of the float sum; a codec's Y plane is integer anyway, and the rounding moves
+    s0 by ~0.3 against the 24-level bit period)."""
+    return np.stack([cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in frames]).astype(np.float32)
 
 
 def _s0(y: np.ndarray) -> np.ndarray:
@@ -187,46 +211,75 @@ def _decode(
 
 
 def _resize(frames: np.ndarray, width: int, height: int) -> np.ndarray:
-    import cv2
-
     interp = cv2.INTER_AREA if width < frames.shape[2] else cv2.INTER_CUBIC
     return np.stack([cv2.resize(f, (width, height), interpolation=interp) for f in frames])
 
 
-def _crop_search(y: np.ndarray) -> WatermarkResult | None:
+def _evenly(n: int, count: int) -> np.ndarray:
+    """Indices of ``count`` evenly spaced frames of ``n`` (all of them when ``count >= n``)."""
+    return np.linspace(0, n - 1, min(count, n)).round().astype(int)
+
+
+def budget_frames(n: int, height: int, width: int) -> np.ndarray:
+    """Frames (of ``n``, evenly spaced) one hypothesis reads at ``height`` x ``width``: enough to hold
+    :data:`BLOCK_BUDGET` blocks, at least 2 (a lone frame's key guess is less sure), at most all."""
+    rows, cols = qim.grid_shape(height, width)
+    return _evenly(n, max(_MIN_FRAMES, -(-BLOCK_BUDGET // max(rows * cols, 1))))
+
+
+def _block_rows(y: np.ndarray, step: int) -> np.ndarray:
+    """Every ``step``-th row of 8x8-pixel blocks of luma planes (T, H, W): their s0 values are those
+    of the same blocks in the whole plane (blocks do not overlap)."""
+    t, height, width = y.shape
+    rows = height // 8
+    return y[:, : rows * 8].reshape(t, rows, 8, width)[:, ::step].reshape(t, -1, width)
+
+
+def _ranked_phases(frames: np.ndarray) -> list[tuple[float, int, int]]:
+    """The 64 pixel phases (concentration at gain 1, dy, dx), best first, each scored on about
+    :data:`PHASE_BLOCKS` blocks of 2 frames (the lattice concentration does not need the bits)."""
+    sample = _luma(frames[_evenly(len(frames), _PHASE_FRAMES)])
+    _, height, width = sample.shape
+    step = max(1, round(len(sample) * (height // 8) * (width // 8) / PHASE_BLOCKS))
+    phases = []
+    for dy in range(8):
+        for dx in range(8):
+            s0 = _s0(_block_rows(sample[:, dy:, dx:], step))
+            phases.append((abs(_lattice(s0.ravel(), 1.0)), dy, dx))
+    return sorted(phases, reverse=True)
+
+
+def _crop_candidates(s0_sample: np.ndarray, widths: list[int]) -> list[tuple[float, int, int]]:
+    """(sync score, ncols, block offset) for every original width, best offsets first."""
+    gain, offset, _ = _estimate_gain_offset(s0_sample, np.array([1.0]))
+    candidates = []
+    for original_width in widths:
+        ncols = qim.grid_shape(8, original_width)[1]
+        v0 = _soft_positions(s0_sample, gain, offset, ncols, 0)
+        # Position q of the original = position (q - o) of this grid.
+        sync_pos = _INV[:, payload.CODEWORD_BITS :]  # (K, 32)
+        shifted = (sync_pos[..., None] - np.arange(_L)) % _L  # (K, 32, L)
+        corr = np.einsum("tksl,s->tkl", v0[:, shifted], _SYNC_SIGN) / payload.SYNC_BITS
+        for polarity in (1.0, -1.0):
+            score = (polarity * corr).max(axis=1).clip(min=0).sum(axis=0)  # (L,)
+            for o in np.argsort(score)[-_CROP_CANDIDATES:]:
+                candidates.append((float(score[o]), ncols, int(o)))
+    return sorted(candidates, reverse=True)
+
+
+def _crop_search(frames: np.ndarray) -> WatermarkResult | None:
     """Re-register frames cropped from a standard-size video (at the original scale)."""
-    _, height, width = y.shape
+    _, height, width, _ = frames.shape
     widths = sorted({w for w, h in STANDARD_SIZES if width <= w and height <= h
                      and width >= _MIN_CROP_FRACTION * w and height >= _MIN_CROP_FRACTION * h})
     if not widths:
         return None
-    pick = np.linspace(0, len(y) - 1, min(_REGISTRATION_FRAMES, len(y))).round().astype(int)
-    sample = y[pick]
-    phases = []
-    for dy in range(8):
-        for dx in range(8):
-            s0 = _s0(sample[:, dy:, dx:])
-            phases.append((abs(_lattice(s0.ravel(), 1.0)), dy, dx))
-    phases.sort(reverse=True)
-    for _, dy, dx in phases[:_CROP_PHASES]:
-        s0_sample = _s0(sample[:, dy:, dx:])
-        gain, offset, _ = _estimate_gain_offset(s0_sample, np.array([1.0]))
-        candidates = []
-        for original_width in widths:
-            ncols = qim.grid_shape(8, original_width)[1]
-            v0 = _soft_positions(s0_sample, gain, offset, ncols, 0)
-            # Position q of the original = position (q - o) of this grid.
-            sync_pos = _INV[:, payload.CODEWORD_BITS :]  # (K, 32)
-            shifted = (sync_pos[..., None] - np.arange(_L)) % _L  # (K, 32, L)
-            corr = np.einsum("tksl,s->tkl", v0[:, shifted], _SYNC_SIGN) / payload.SYNC_BITS
-            for polarity in (1.0, -1.0):
-                score = (polarity * corr).max(axis=1).clip(min=0).sum(axis=0)  # (L,)
-                for o in np.argsort(score)[-_CROP_CANDIDATES:]:
-                    candidates.append((float(score[o]), ncols, int(o)))
-        candidates.sort(reverse=True)
+    registration = _luma(frames[_evenly(len(frames), _REGISTRATION_FRAMES)])
+    y = _luma(frames[budget_frames(len(frames), height, width)])
+    for _, dy, dx in _ranked_phases(frames)[:_CROP_PHASES]:
         seen = set()
         s0_all = _s0(y[:, dy:, dx:])
-        for _, ncols, o in candidates:
+        for _, ncols, o in _crop_candidates(_s0(registration[:, dy:, dx:]), widths):
             if (ncols, o) in seen:
                 continue
             seen.add((ncols, o))
@@ -245,8 +298,7 @@ def detect_frames(frames: np.ndarray) -> WatermarkResult:
     _, height, width, _ = frames.shape
     if height * width < MIN_PIXELS:
         return WatermarkResult(False, None, 0.0, f"frames of {width}x{height} are too small to carry a mark")
-    y = qim.luma(frames)
-    s0 = _s0(y)
+    s0 = _s0(_luma(frames[budget_frames(len(frames), height, width)]))
     result = _decode(s0, s0.shape[2], 0, GAINS, "as is")
     if result:
         return result
@@ -255,12 +307,14 @@ def detect_frames(frames: np.ndarray) -> WatermarkResult:
     rescales = [(w, h) for w, h in STANDARD_SIZES
                 if (w, h) != (width, height) and abs(w / h - aspect) < 0.02 * aspect][:2]
     for w, h in rescales:
-        resized = qim.luma(_resize(frames, w, h))
+        # An upscaled copy holds no more evidence than the copy: the budget counts the smaller size.
+        pick = budget_frames(len(frames), min(h, height), min(w, width))
+        resized = _luma(_resize(frames[pick], w, h))
         result = _decode(_s0(resized), qim.grid_shape(h, w)[1], 0, GAINS, f"rescaled to {w}x{h}")
         if result:
             return result
     if not standard:
-        found = _crop_search(y)
+        found = _crop_search(frames)
         if found:
             return found
     return WatermarkResult(False, None, 0.0, "not found")
