@@ -46,7 +46,8 @@ WATERMARK_ALGORITHM = (
     f"64-bit id + BLAKE2b-32 tag, rate-1/3 K=7 convolutional code ({payload.V2_CODED_BITS} bits), "
     f"JND-masked, carrier tilt {watermark_tile.TILT:g}, informed (picture interference cancelled)"
 )
-#: Frames the v1 fallback reads (it costs ~35 ms a frame; old files carry the id in every frame).
+#: Frames handed to the v1 fallback (old files carry the id in every frame); each of its hypotheses
+#: reads as many of them as hold ``watermark_v1.BLOCK_BUDGET`` blocks (all 8 at 720x480).
 V1_FRAMES = 8
 MAX_CANDIDATES = watermark_v2.MAX_DECODES + watermark_v1.MAX_DECODES * payload.MAX_CANDIDATES_PER_DECODE
 FALSE_POSITIVE_BOUND = MAX_CANDIDATES * 2.0**-32
