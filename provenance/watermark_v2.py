@@ -5,7 +5,11 @@ Geometry hypotheses, cheapest first (``watermark_sync``):
 1. the frame's own pixel grid (no scaling): covers re-encoding, crops at any position, padding and
    letterboxing, temporal edits and, with a mirrored read, flips;
 2. up to ``MAX_LATTICES`` lattices estimated from the residual's autocorrelation: scaling (with or
-   without aspect change), rotation, shear and their combinations with crops, padding and flips.
+   without aspect change), rotation, shear and their combinations with crops, padding and flips;
+3. only where the content moves (``watermark_motion``): the pixel grid with every frame moved back by
+   its content's displacement (a mark a codec dragged along with a pan), and up to
+   ``FRESH_LATTICES`` lattices of the content-cancelled mean (a fast pan's smear misleads the plain
+   mean's lattice).
 
 For each geometry the folded tile is read under its eight mirror images (flips, 90-degree turns); the
 cyclic shift with the strongest sync correlation (a z-score over all ``TILE``^2 shifts) is the
