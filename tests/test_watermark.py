@@ -449,3 +449,15 @@ def test_content_cancelled_mean_gives_the_lattice_of_a_fast_pan():
     assert np.allclose(a, np.diag([1.0, 0.75]), atol=0.01), a
     reading = watermark_v2._read_fresh_lattices(ys, d)
     assert reading is not None and reading.provenance_id == pid
+
+
+def test_lattice_pairs_with_only_negative_scores_do_not_fail():
+    # A picture without a lattice can score every pair below zero; the sub-lattice rule (a pair within
+    # 70% of the best) once dropped even the best pair then, and the search raised ValueError (seen on
+    # an unmarked benchmark item).
+    from veriframe.provenance import watermark_sync
+
+    auto = -np.ones((301, 301))
+    pairs = watermark_sync._best_pairs(auto, np.array([150, 150]), 1.0, np.array([[128.0, 0.0]]),
+                                       np.array([[0.0, 128.0]]))
+    assert len(pairs) == 1 and pairs[0][0] < 0
