@@ -169,7 +169,10 @@ def _best_pairs(auto: np.ndarray, origin: np.ndarray, spread: float, h: np.ndarr
         return bool(np.all(np.abs(coefficients - np.rint(coefficients)) < 0.08))
 
     # The true basis rather than a sub-lattice of it (vectors twice or three times too long, or sums).
-    finer = [item for item in scored if item[0] >= 0.7 * best_score and generates(item[2], item[3])]
+    # (Within 30% of the best score's magnitude: with 0.7 x best, a negative best, a picture without a
+    # lattice, failed its own test and left nothing to choose from.)
+    finer = [item for item in scored
+             if item[0] >= best_score - 0.3 * abs(best_score) and generates(item[2], item[3])]
     first = min(finer, key=lambda item: item[1])
     rest = [item for item in scored if item is not first]
     return [(score, a1, a2) for score, _, a1, a2 in [first, *rest][:keep]]

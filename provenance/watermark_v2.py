@@ -5,7 +5,11 @@ Geometry hypotheses, cheapest first (``watermark_sync``):
 1. the frame's own pixel grid (no scaling): covers re-encoding, crops at any position, padding and
    letterboxing, temporal edits and, with a mirrored read, flips;
 2. up to ``MAX_LATTICES`` lattices estimated from the residual's autocorrelation: scaling (with or
-   without aspect change), rotation, shear and their combinations with crops, padding and flips.
+   without aspect change), rotation, shear and their combinations with crops, padding and flips;
+3. only where the content moves (``watermark_motion``): the pixel grid with every frame moved back by
+   its content's displacement (a mark a codec dragged along with a pan), and up to
+   ``FRESH_LATTICES`` lattices of the content-cancelled mean (a fast pan's smear misleads the plain
+   mean's lattice).
 
 For each geometry the folded tile is read under its eight mirror images (flips, 90-degree turns); the
 cyclic shift with the strongest sync correlation (a z-score over all ``TILE``^2 shifts) is the
@@ -24,11 +28,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from veriframe.provenance import payload, watermark_embed, watermark_sync, watermark_tile
+from veriframe.provenance import payload, watermark_embed, watermark_motion, watermark_sync, watermark_tile
 
 MAX_LATTICES = 4
 DECODES_PER_GEOMETRY = 4  # the best two mirror images, each read coherently and frame by frame
-MAX_DECODES = (1 + MAX_LATTICES) * DECODES_PER_GEOMETRY
+#: Motion hypotheses (``watermark_motion``, only where the content moves): the pixel grid with frames
+#: moved back along the pan (the best mirror images, coherent only), and lattices of the
+#: content-cancelled mean (each read like any other geometry).
+DRAGGED_DECODES = 2
+FRESH_LATTICES = 2
+MAX_DECODES = (1 + MAX_LATTICES + FRESH_LATTICES) * DECODES_PER_GEOMETRY + DRAGGED_DECODES
 #: Frames used for detection (evenly spaced): the mark is the same in every frame, so more frames
 #: average more noise away; beyond this the gain is small and the cost linear.
 DETECT_FRAMES = 24
@@ -105,30 +114,25 @@ def _folds(ys: list[np.ndarray], a: np.ndarray | None) -> list[np.ndarray]:
 
 
 def _read_geometry(ys: list[np.ndarray], mean: np.ndarray, a: np.ndarray | None,
-                   label: str) -> Reading | None:
+                   label: str, folds: list[np.ndarray] | None = None) -> Reading | None:
     """Decode attempts (at most ``DECODES_PER_GEOMETRY``) under one geometry hypothesis.
 
-    On the pixel grid every frame's residual is folded (the per-frame folds are kept for the
-    alignment below). Under a lattice geometry the first read is the residual of the frames' *mean*
-    luma, warped once: the mark is the same in every frame, so it adds up in the mean while moving
-    content blurs away, and it costs one residual instead of one a frame (measured on the attack
-    benchmark's lattice rows: it decodes wherever the sum of per-frame residuals did, at a sync z as
-    high or higher). Frames are warped one by one only if that coherent read fails, and then only
-    ``ALIGN_FRAMES`` of them.
+    On the pixel grid every frame's residual is folded (``folds``, computed here if not given, are
+    kept for the alignment below). Under a lattice geometry the first read is the residual of the
+    frames' *mean* luma, warped once: the mark is the same in every frame, so it adds up in the mean
+    while moving content blurs away, and it costs one residual instead of one a frame (measured on the
+    attack benchmark's lattice rows: it decodes wherever the sum of per-frame residuals did, at a sync
+    z as high or higher). Frames are warped one by one only if that coherent read fails, and then
+    only ``ALIGN_FRAMES`` of them.
     """
     if a is None:
-        folds = _folds(ys, None)
+        folds = _folds(ys, None) if folds is None else folds
         total = np.sum(folds, axis=0)
     else:
         folds = None
         scale = float(np.sqrt(abs(np.linalg.det(a))))
         total = watermark_sync.fold(watermark_sync.residual(mean, _RESIDUAL_SIGMA * scale), a)
-    ranked = []
-    for name, image, turns, mirror in _mirrors(total):
-        spec = np.fft.rfft2(image)
-        ranked.append((*_sync_spec(spec), spec, name, turns, mirror))
-    ranked.sort(key=lambda item: -item[0])
-    for z, shift, spec, name, turns, mirror in ranked[: DECODES_PER_GEOMETRY // 2]:
+    for z, shift, spec, name, turns, mirror in _ranked(total)[: DECODES_PER_GEOMETRY // 2]:
         decoded = payload.decode_soft_v2(watermark_tile.soft_bits(watermark_tile.unshift(spec, shift)))
         how = f"sync z {z:.1f}"
         if decoded is None and len(ys) > 1 and z >= _ALIGN_MIN_Z:
@@ -142,6 +146,44 @@ def _read_geometry(ys: list[np.ndarray], mean: np.ndarray, a: np.ndarray | None,
         if decoded is not None:
             return Reading(decoded.provenance_id, decoded.bit_errors, round(z, 1),
                            f"v2 {label}, {name}, {how}")
+    return None
+
+
+def _ranked(total: np.ndarray) -> list[tuple]:
+    """The folded tile's eight mirror images, strongest sync first: (z, shift, spectrum, name, turns,
+    mirror)."""
+    ranked = []
+    for name, image, turns, mirror in _mirrors(total):
+        spec = np.fft.rfft2(image)
+        ranked.append((*_sync_spec(spec), spec, name, turns, mirror))
+    ranked.sort(key=lambda item: -item[0])
+    return ranked
+
+
+def _read_dragged(ys: list[np.ndarray], folds: list[np.ndarray], d: np.ndarray) -> Reading | None:
+    """The pixel grid read with every frame moved back by its content's displacement
+    (``watermark_motion.dragged_sum``): a mark the codec carried along with a pan. At most
+    ``DRAGGED_DECODES`` decodes (the best mirror images)."""
+    total = np.fft.irfft2(watermark_motion.dragged_sum([np.fft.rfft2(f) for f in folds], d, ys[0].shape),
+                          s=folds[0].shape)
+    for z, shift, spec, name, _, _ in _ranked(total)[:DRAGGED_DECODES]:
+        decoded = payload.decode_soft_v2(watermark_tile.soft_bits(watermark_tile.unshift(spec, shift)))
+        if decoded is not None:
+            return Reading(decoded.provenance_id, decoded.bit_errors, round(z, 1),
+                           f"v2 pixel grid, {name}, frames moved back with the content's motion "
+                           f"(sync z {z:.1f})")
+    return None
+
+
+def _read_fresh_lattices(ys: list[np.ndarray], d: np.ndarray) -> Reading | None:
+    """Lattices from, and reads of, the content-cancelled mean (``watermark_motion.fresh_mark_mean``):
+    at most ``FRESH_LATTICES`` geometries, for fast motion whose smear misleads the plain mean."""
+    fresh = watermark_motion.fresh_mark_mean(ys, d)
+    residual = watermark_sync.residual(fresh, 0.6 * _RESIDUAL_SIGMA)
+    for a, score in watermark_sync.lattice_candidates([residual], FRESH_LATTICES):
+        reading = _read_geometry(ys, fresh, a, _describe(a, score) + ", content's motion removed")
+        if reading:
+            return reading
     return None
 
 
@@ -187,11 +229,17 @@ def detect(frames: np.ndarray) -> Reading | None:
         return None
     ys = frame_lumas(frames)
     mean = _mean(ys)
-    reading = _read_geometry(ys, mean, None, "pixel grid")
+    folds = _folds(ys, None)
+    reading = _read_geometry(ys, mean, None, "pixel grid", folds)
     if reading:
         return reading
+    motion = watermark_motion.displacements(ys)
+    if motion is not None:
+        reading = _read_dragged(ys, folds, motion)
+        if reading:
+            return reading
     for a, score in _lattices(ys, mean):
         reading = _read_geometry(ys, mean, a, _describe(a, score))
         if reading:
             return reading
-    return None
+    return _read_fresh_lattices(ys, motion) if motion is not None else None
