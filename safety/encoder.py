@@ -190,7 +190,11 @@ class PackedInt8Encoder(PerTextInt8Encoder):
         # quantize_per_tensor: round(fma(x, 1/scale, zero point)) clipped to [0, 255]. torch's float32
         # addcmul kernel is a fused multiply-add (checked bit for bit by tests/test_safety_encoder.py).
         q = torch.round(torch.addcmul(zp_rows, x, inv)).clamp_(0, 255) - zp_rows
-        if float(q.min()) >= -128 and float(q.max()) <= 127:
+        # The quantised range of each text follows from its min and max (rounding is monotonic).
+        inv64, zp64 = (np.float32(1.0) / scale).astype(np.float64), zp.astype(np.float64)
+        q_hi = np.clip(np.rint((hi.astype(np.float64) * inv64 + zp64).astype(np.float32)), 0, 255) - zp64
+        q_lo = np.clip(np.rint((lo.astype(np.float64) * inv64 + zp64).astype(np.float32)), 0, 255) - zp64
+        if q_lo.min() >= -128 and q_hi.max() <= 127:
             acc = torch._int_mm(q.to(torch.int8), weight).float()
         else:  # a value rounded past int8 (fbgemm keeps uint8 minus the zero point): exact in double
             acc = (q.double() @ weight.double()).float()
