@@ -21,6 +21,17 @@ from veriframe.safety.categories import CATEGORIES
 
 DEFAULT_HEAD = Path(__file__).with_name("models") / "minilm_head.npz"
 
+# How the MiniLM encoder runs (``MiniLMClassifier(encoder=...)``, service setting ``screening_encoder``):
+# - "int8-per-text": each text alone through the int8 layers (``safety.encoder``): a text's embedding
+#   does not depend on its batch mates or on padding; the default (measured in bench/bench_moderation.py
+#   and docs/benchmarks-safety.md);
+# - "int8-batch": the Hugging Face module over padded batches, int8 dynamic quantisation: one activation
+#   scale per batch, so a text's scores move with its batch mates (up to 0.54 on training texts; the
+#   encoder before 2026-12-02);
+# - "fp32": the Hugging Face module unquantised, over padded batches.
+ENCODERS = ("int8-per-text", "int8-batch", "fp32")
+DEFAULT_ENCODER = "int8-per-text"
+
 
 @runtime_checkable
 class Classifier(Protocol):
@@ -98,12 +109,16 @@ class MiniLMClassifier:
         max_length: int = 128,
         batch_size: int = 32,
         quantize: bool = True,
+        encoder: str | None = None,
     ) -> None:
         self.model_path = model_path or default_encoder_path()
         self.head_path = Path(head_path) if head_path else DEFAULT_HEAD
         self.max_length = max_length
         self.batch_size = batch_size
-        self.quantize = quantize
+        self.encoder = encoder or (DEFAULT_ENCODER if quantize else "fp32")
+        if self.encoder not in ENCODERS:
+            raise ClassifierError(f"unknown encoder {self.encoder!r}; one of {', '.join(ENCODERS)}")
+        self.quantize = quantize = self.encoder != "fp32"
         self.name = f"minilm-l6-v2+{self.head_path.name}"
         self._lock = threading.Lock()  # torch modules are not safe to call from several threads at once
         self.head: dict[str, np.ndarray] | None = None
@@ -117,11 +132,17 @@ class MiniLMClassifier:
         else:
             self.labels = []  # encoder only (training)
         self.tokenizer, self.model = _load_encoder(self.model_path, quantize)
+        self._per_text: Any = None
+        if self.encoder == "int8-per-text":
+            from veriframe.safety.encoder import PackedInt8Encoder
+
+            self._per_text = PackedInt8Encoder(self.model)
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """L2-normalised mean-pooled embeddings (N x 384).
 
-        Texts are tokenised once, sorted by token count and batched so that a batch never pads a short
+        ``int8-per-text`` (the default) runs each text alone (``safety.encoder``). The other encoders batch:
+        texts are tokenised once, sorted by token count and batched so that a batch never pads a short
         text to a much longer one: a long prompt and its sentence chunks would otherwise all run at the
         long prompt's length, which made screening a long prompt about 3x slower.
         """
@@ -131,6 +152,9 @@ class MiniLMClassifier:
         if not texts:
             return out
         ids = self.tokenizer(list(texts), truncation=True, max_length=self.max_length)["input_ids"]
+        if self._per_text is not None:
+            with self._lock:
+                return self._per_text(ids)
         order = sorted(range(len(texts)), key=lambda i: len(ids[i]))
         batches: list[list[int]] = []
         for i in order:

@@ -98,7 +98,15 @@ class CharNgramHead:
 class EnsembleClassifier:
     """The default v2 classifier; also a :class:`veriframe.safety.classifier.Classifier` (``score``)."""
 
-    def __init__(self, model_path: str | Path | None = None, *, encoder: MiniLMClassifier | None = None):
+    def __init__(
+        self,
+        model_path: str | Path | None = None,
+        *,
+        encoder: MiniLMClassifier | None = None,
+        encoder_mode: str | None = None,
+    ):
+        """``encoder``: a MiniLM encoder to share; else one is built with ``encoder_mode`` (one of
+        ``veriframe.safety.classifier.ENCODERS``; default ``DEFAULT_ENCODER``)."""
         self.model_path = Path(model_path) if model_path else DEFAULT_MODEL
         if not self.model_path.is_file():
             raise ClassifierError(
@@ -116,7 +124,9 @@ class EnsembleClassifier:
         if unknown:
             raise ClassifierError(f"model {self.model_path} has unknown categories {sorted(unknown)}")
         self.config = config
-        self.encoder = encoder or MiniLMClassifier(head_path=self.model_path.with_name("__no_head__.npz"))
+        self.encoder = encoder or MiniLMClassifier(
+            head_path=self.model_path.with_name("__no_head__.npz"), encoder=encoder_mode
+        )
         self.name = f"minilm-l6-v2+{self.model_path.name}"
 
     # --- members -------------------------------------------------------------------------------------
@@ -164,13 +174,14 @@ class EnsembleClassifier:
 
 
 @functools.cache
-def load_default_ensemble() -> EnsembleClassifier:
-    """The committed v2 model, built once per process."""
-    return EnsembleClassifier()
+def load_default_ensemble(encoder_mode: str | None = None) -> EnsembleClassifier:
+    """The committed v2 model, built once per process (per encoder mode)."""
+    return EnsembleClassifier(encoder_mode=encoder_mode)
 
 
-def load_default_classifier() -> EnsembleClassifier:
+def load_default_classifier(encoder_mode: str | None = None) -> EnsembleClassifier:
     """The default classifier, built once per process: the v2 ensemble over MiniLM (here, above the
-    classifier module it builds on). ``MiniLMClassifier()`` is the v1 head, kept for comparison in
+    classifier module it builds on). ``encoder_mode``: see ``veriframe.safety.classifier.ENCODERS``
+    (None: the default, ``int8-per-text``). ``MiniLMClassifier()`` is the v1 head, kept for comparison in
     ``bench/bench_moderation.py``."""
-    return load_default_ensemble()
+    return load_default_ensemble(encoder_mode)

@@ -145,6 +145,11 @@ class Settings(BaseSettings):
     screening_batch_window_ms: float = Field(
         4.0, ge=0, le=100, description="how long the micro-batcher waits for more prompts after the first"
     )
+    screening_encoder: Literal["int8-per-text", "int8-batch", "fp32"] = Field(
+        "int8-per-text",
+        description="MiniLM encoder mode (veriframe.safety.classifier.ENCODERS); int8-batch: the old one, "
+        "whose scores move with batch mates",
+    )
     guard_model_path: Path | None = Field(
         None, description="a local guard LLM checkpoint (AutoModelForCausalLM dir) for the uncertain band"
     )

@@ -67,4 +67,6 @@ def test_batched_screening_matches_screen_from_many_threads():
     for i, p in enumerate(prompts[:-1]):
         expected = screen(p, policy, clf)
         assert results[i].decision == expected.decision and results[i].categories == expected.categories
+        # The default encoder gives each prompt its own int8 scales: batch mates do not move its scores.
+        assert all(abs(results[i].scores[k] - v) <= 1e-6 for k, v in expected.scores.items())
     assert bs.stats["prompts"] == len(prompts) and bs.stats["batches"] < len(prompts)

@@ -22,8 +22,10 @@ class Screener:
         *,
         max_batch: int = 32,
         window_s: float = 0.004,
+        encoder: str | None = None,
     ) -> None:
         self._path = classifier_path
+        self._encoder = encoder  # the MiniLM encoder mode of the default classifier (None: its default)
         self._classifier = classifier
         self._lock = threading.Lock()
         self._batcher: Any = None
@@ -41,7 +43,7 @@ class Screener:
                 else:
                     from veriframe.safety.ensemble import load_default_classifier
 
-                    self._classifier = load_default_classifier()
+                    self._classifier = load_default_classifier(self._encoder)
             return self._classifier
 
     def batcher(self) -> Any:

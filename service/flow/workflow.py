@@ -99,6 +99,7 @@ class Workflow:
                 classifier,
                 max_batch=settings.screening_max_batch,
                 window_s=settings.screening_batch_window_ms / 1000,
+                encoder=settings.screening_encoder,
             ),
             signing=SigningKeys(settings.keys_dir, signing_keys, tsa_url=settings.tsa_url),
             limits=limits,
