@@ -41,6 +41,15 @@ MAX_DECODES = (1 + MAX_LATTICES + FRESH_LATTICES) * DECODES_PER_GEOMETRY + DRAGG
 #: Frames used for detection (evenly spaced): the mark is the same in every frame, so more frames
 #: average more noise away; beyond this the gain is small and the cost linear.
 DETECT_FRAMES = 24
+#: The pixel-grid reads (per-frame residuals, the most costly part of an unmarked video's search at
+#: large sizes) fold as many of those frames as hold the picture area of ``DETECT_FRAMES`` frames of
+#: 720x480 (the size the detector was built and measured at): each frame's residual adds its pixels'
+#: evidence to the one folded tile, so a 1920x1080 frame carries 6x a 720x480 one. Black bars (padding,
+#: letterboxing) hold no mark and do not count. The frames' mean, the lattices and the motion estimate
+#: still use all ``DETECT_FRAMES`` frames: an upscaled copy holds no more evidence than the copy.
+GRID_PIXELS = DETECT_FRAMES * 720 * 480
+MIN_GRID_FRAMES = 4
+_BAR_RANGE = 2.0  # a row or column whose luma spans less than this (levels) is a black or flat bar
 MIN_SIDE = 64  # smaller frames hold too little of a tile to read
 _RESIDUAL_SIGMA = 4.0  # tile pixels: the high-pass scales with the geometry
 _FRAME_Z = 4.5  # one frame's sync z-score below this is noise (the max over 16384 shifts is ~4.3)
@@ -193,6 +202,22 @@ def frame_lumas(frames: np.ndarray) -> list[np.ndarray]:
     return [watermark_embed.luma(frames[t]) for t in pick]
 
 
+def _active_area(y: np.ndarray) -> int:
+    """Pixels of a luma plane outside flat bars (rows and columns whose values barely vary)."""
+    rows = int(np.count_nonzero(y.max(axis=1) - y.min(axis=1) >= _BAR_RANGE))
+    cols = int(np.count_nonzero(y.max(axis=0) - y.min(axis=0) >= _BAR_RANGE))
+    return rows * cols
+
+
+def grid_frames(ys: list[np.ndarray]) -> np.ndarray:
+    """Indices (evenly spaced, the first included) of the planes the pixel-grid reads fold:
+    as many as hold ``GRID_PIXELS`` pixels of picture (see ``GRID_PIXELS``), at least
+    ``MIN_GRID_FRAMES``, at most all."""
+    need = -(-GRID_PIXELS // max(_active_area(ys[0]), 1))
+    count = min(len(ys), max(MIN_GRID_FRAMES, need))
+    return np.linspace(0, len(ys) - 1, count).round().astype(int)
+
+
 def _lattices(ys: list[np.ndarray], mean: np.ndarray) -> list[tuple[np.ndarray, float]]:
     """Up to ``MAX_LATTICES`` geometry candidates: from the frames' mean (the mark adds up coherently
     where it stayed in place), then from their power spectra (where a codec dragged it with motion)."""
@@ -229,13 +254,15 @@ def detect(frames: np.ndarray) -> Reading | None:
         return None
     ys = frame_lumas(frames)
     mean = _mean(ys)
-    folds = _folds(ys, None)
-    reading = _read_geometry(ys, mean, None, "pixel grid", folds)
+    grid = grid_frames(ys)
+    grid_ys = [ys[i] for i in grid]
+    folds = _folds(grid_ys, None)
+    reading = _read_geometry(grid_ys, mean, None, "pixel grid", folds)
     if reading:
         return reading
     motion = watermark_motion.displacements(ys)
     if motion is not None:
-        reading = _read_dragged(ys, folds, motion)
+        reading = _read_dragged(grid_ys, folds, motion[grid])
         if reading:
             return reading
     for a, score in _lattices(ys, mean):

@@ -352,6 +352,26 @@ def test_v1_fallback_work_on_unmarked_video_is_bounded(monkeypatch):
     assert sum(blocks) <= 0.5 * (8 * 3600 + 8 * (14400 + 16320) + 64 * 4 * 3600 + 2 * 12 * 3600)
 
 
+def test_v2_pixel_grid_reads_a_budget_of_pixels_not_of_frames(tmp_path):
+    # The pixel-grid reads fold as many frames as hold 24 frames of 720x480 of picture; black bars
+    # do not count, so a small picture letterboxed into a large frame reads every frame.
+    rng = np.random.default_rng(5)
+
+    def planes(height: int, width: int, bars: int = 0) -> list[np.ndarray]:
+        y = np.zeros((height, width), np.float32)
+        y[:, bars:width - bars] = rng.uniform(0, 255, (height, width - 2 * bars))
+        return [y] * 24
+
+    counts = {(480, 720): 24, (360, 640): 24, (720, 1280): 9, (1080, 1920): 4, (2160, 3840): 4}
+    assert {size: len(watermark_v2.grid_frames(planes(*size))) for size in counts} == counts
+    assert len(watermark_v2.grid_frames(planes(1080, 1920, bars=600))) == 11
+    assert list(watermark_v2.grid_frames(planes(1080, 1920)[:3])) == [0, 1, 2]
+    pid = 0x0123456789ABCDEF
+    marked = watermark.embed_frames(natural_video(12, 1080, 1920, seed=31), pid)
+    result = watermark.detect_frames(reencode(marked, 28, tmp_path))
+    assert result.provenance_id == pid and "pixel grid" in result.registration, result
+
+
 def test_v1_frames_are_readable_by_the_library():
     from imwatermark import WatermarkDecoder
 
