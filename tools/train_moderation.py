@@ -114,7 +114,26 @@ PROMPT_STYLE_SOURCES = {
     "synthetic_prompt_benign",
     "synthetic_video_benign",
     "synthetic_depiction_benign",
+    "project_video_benign",
 }
+
+# Chat and tweet style sources: the issue's "general moderation text" goal (AUPRC >= 0.85) is read on
+# their held-out rows, apart from the video-prompt rows that dominate the rest of the held-out split.
+GENERAL_TEXT_SOURCES = {
+    "surge",
+    "toxigen",
+    "davidson",
+    "hatecheck",
+    "xstest",
+    "ailuminate",
+    "harmbench",
+    "strongreject",
+    "simplesafetytests",
+}
+
+# Project-written video prompts (tools/prompts/README.md): ``train_*.jsonl`` are trained on (80/20 by
+# the usual hash); ``eval_*.jsonl`` never are, and their texts are dropped from training if they recur.
+PROJECT_PROMPTS = Path(__file__).resolve().parent / "prompts"
 
 
 @dataclass
@@ -526,6 +545,31 @@ def synthetic_long(
     return out
 
 
+def _project_rows(path: Path) -> Iterator[dict]:
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if line.strip():
+            row = json.loads(line)
+            unknown = set(row["labels"]) - set(CATEGORIES)
+            if unknown or row.get("kind") not in ("plain", "borderline", "benign"):
+                raise ValueError(f"{path.name}:{n}: bad labels {sorted(unknown)} or kind {row.get('kind')!r}")
+            yield row
+
+
+def load_project_prompts(d: Path) -> Iterator[Example]:
+    """The project-written video prompts for training (``train_*.jsonl``): written by hand per category
+    in text-to-video style (plain and borderline unsafe, short and long benign)."""
+    for path in sorted(d.glob("train_*.jsonl")):
+        for row in _project_rows(path):
+            labels = frozenset(row["labels"])
+            source = "project_video_unsafe" if labels else "project_video_benign"
+            yield Example(row["text"], labels, source, meta={"kind": row["kind"], "file": path.name})
+
+
+def project_eval_keys(d: Path) -> set[str]:
+    """Dedupe keys of the project's evaluation prompts (``eval_*.jsonl``): kept out of training."""
+    return {_dedupe_key(r["text"]) for path in sorted(d.glob("eval_*.jsonl")) for r in _project_rows(path)}
+
+
 # --- training -----------------------------------------------------------------------------------------
 
 
@@ -599,7 +643,7 @@ def collect(data: Path, dev: Path | None, seed: int, heldout: float) -> tuple[li
     record of what was dropped and why."""
     rng = random.Random(seed)  # one generator, drawn in this order: a run is reproducible from `seed`
     raw = _load_raw(data, dev, rng, seed, heldout)
-    examples, dropped = _dedupe(raw, _dev_keys(dev))
+    examples, dropped = _dedupe(raw, _dev_keys(dev), project_eval_keys(PROJECT_PROMPTS))
     for ex in examples:
         # Templated examples are split by template, so held-out ones are not near-copies of training ones.
         ex.split = _split_of(ex.meta.get("template", ex.text), seed, heldout)
@@ -664,18 +708,25 @@ def _load_raw(data: Path, dev: Path | None, rng: random.Random, seed: int, heldo
             for p in prompts
         )
     raw.extend(load_i2p_train_half(dev))
+    raw.extend(load_project_prompts(PROJECT_PROMPTS))
     return raw
 
 
-def _dedupe(raw: list[Example], dev_keys: set[str]) -> tuple[list[Example], dict[str, Any]]:
-    """One example per normalised text (labels of duplicates united), none matching or near a dev text."""
-    near = _NearDuplicates(dev_keys)
+def _dedupe(
+    raw: list[Example], dev_keys: set[str], eval_keys: set[str]
+) -> tuple[list[Example], dict[str, Any]]:
+    """One example per normalised text (labels of duplicates united), none matching or near a dev text
+    or a project evaluation prompt (``eval_keys``: any source, project-written ones included)."""
+    near, near_eval = _NearDuplicates(dev_keys), _NearDuplicates(eval_keys)
     seen: dict[str, Example] = {}
     dropped_dev, dropped_near, dropped_dupes, dropped_empty = Counter(), Counter(), Counter(), 0
+    dropped_eval: Counter[str] = Counter()
     for ex in raw:
         key = _dedupe_key(ex.text)
         if not key:
             dropped_empty += 1
+        elif key in eval_keys or near_eval.match(key):
+            dropped_eval[ex.source] += 1
         elif key in dev_keys:
             dropped_dev[ex.source] += 1
         elif not ex.source.startswith("synthetic") and near.match(key):
@@ -690,6 +741,7 @@ def _dedupe(raw: list[Example], dev_keys: set[str]) -> tuple[list[Example], dict
         "dropped_near_duplicate_of_dev_jaccard_0.8": dict(dropped_near),
         "dropped_duplicates_within_train": dict(dropped_dupes),
         "dropped_empty": dropped_empty,
+        "dropped_match_or_near_project_eval_prompts": dict(dropped_eval),
     }
     return list(seen.values()), dropped
 
@@ -723,7 +775,9 @@ SYNTHETIC_NOTE = (
     "(templates in tools/train_moderation.py); synthetic_prompt_* "
     "(tools/synthetic_prompts.py: 79 unsafe templates "
     "over 7 category sets x 46 style modifiers, 59 benign near-miss templates with the same subjects and "
-    "modifiers, a quarter of each made into long cinematic prompts)"
+    "modifiers, a quarter of each made into long cinematic prompts); project_video_* (tools/prompts/"
+    "train_*.jsonl: hand-written text-to-video prompts per category, plain and borderline unsafe, short and "
+    "long benign; tools/prompts/eval_*.jsonl are never trained on and their texts are dropped from training)"
 )
 
 # No threshold below this, however quiet the benign held-out scores are: a guard against a held-out split
@@ -764,7 +818,10 @@ def fit_members(X, texts, Y, w, is_train, args) -> dict:
     def lr(C: float) -> LogisticRegression:
         return LogisticRegression(C=C, max_iter=2000)
 
-    emb = [lr(args.C).fit(X[tr], T[tr, j], sample_weight=w[tr]) for j in range(T.shape[1])]
+    emb = [
+        lr(args.C).fit(X[tr], T[tr, j], sample_weight=w[tr] * _class_weights(T[tr, j], args, j < Y.shape[1]))
+        for j in range(T.shape[1])
+    ]
     cfg = {"n_features": 2**args.char_bits, "ngram_range": [2, 5]}
     H = _vectorizer(cfg["n_features"], 2, 5).transform([t.lower() for t in texts])
     char = lr(args.char_C).fit(H[tr], any_y[tr], sample_weight=w[tr])
@@ -784,6 +841,15 @@ def fit_members(X, texts, Y, w, is_train, args) -> dict:
         "stack_bias": np.float32(stack.intercept_[0]),
         "config": cfg,
     }
+
+
+def _class_weights(y: np.ndarray, args, is_category: bool) -> np.ndarray:
+    """Per-row weight multipliers for one head: positives of a rare category weigh up to
+    ``--class-weight-cap`` times more (sqrt of the negative/positive ratio); 1 (the default) is none."""
+    if not is_category or args.class_weight_cap <= 1.0 or y.sum() == 0:
+        return np.ones(len(y))
+    up = min(args.class_weight_cap, float(np.sqrt((len(y) - y.sum()) / y.sum())))
+    return np.where(y == 1, max(up, 1.0), 1.0)
 
 
 def heldout_scores(model, X_held, chunks_held, texts_held) -> tuple[list, np.ndarray]:
@@ -826,7 +892,7 @@ def tune(scored: list, benign: np.ndarray, labels: list[str], target_fpr: float)
     S = np.array([[p.scores[c] for c in labels] for p in scored])
     A = np.array([p.scores["any"] for p in scored])
     ben = [p for p, b in zip(scored, benign, strict=True) if b]
-    long_ben = [p for p in ben if p.n_chunks > 1]
+    long_ben = [p for p in ben if p.n_chunks > 1]  # the project's long benign prompts (>= 40 words) too
     for q in np.linspace(0.985, 0.99999, 300):
         th = np.maximum(np.quantile(S[benign], q, axis=0), THRESHOLD_FLOOR)
         any_th = max(float(np.quantile(A[benign], q)), THRESHOLD_FLOOR)
@@ -848,6 +914,21 @@ def tune(scored: list, benign: np.ndarray, labels: list[str], target_fpr: float)
     thresholds = dict(zip(labels, map(lambda x: round(min(float(x), 1.0), 4), th), strict=True))
     fpr = float(flags(ben, thresholds, min(any_th, 1.0)).mean())
     return {"thresholds": thresholds, "any": round(min(any_th, 1.0), 4), "benign_quantile": 1.0, "fpr": fpr}
+
+
+def subset_auprc(scored: list, Y: np.ndarray, mask: np.ndarray) -> dict:
+    """AUPRC of the stacked "any unsafe" score on one subset of the held-out rows."""
+    from sklearn.metrics import average_precision_score
+
+    y = Y[mask].any(1)
+    if y.sum() == 0 or y.all():
+        return {"rows": int(mask.sum()), "auprc_any": None}
+    rank = np.array([p.scores["any"] for p, m in zip(scored, mask, strict=True) if m])
+    return {
+        "rows": int(mask.sum()),
+        "unsafe": int(y.sum()),
+        "auprc_any": round(float(average_precision_score(y, rank)), 4),
+    }
 
 
 def heldout_metrics(scored, Y, labels, review: dict, benign_style, hard_neg) -> dict:
@@ -886,6 +967,15 @@ def heldout_metrics(scored, Y, labels, review: dict, benign_style, hard_neg) -> 
     return metrics
 
 
+def _subsets(held_ex: list[Example]) -> dict[str, np.ndarray]:
+    """Held-out subsets reported apart: general moderation text (chat/tweet sources, the issue's AUPRC
+    goal) and the project-written video prompts."""
+    return {
+        "general_text": np.array([e.source in GENERAL_TEXT_SOURCES for e in held_ex]),
+        "project_video": np.array([e.source.startswith("project_video") for e in held_ex]),
+    }
+
+
 def _parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(
         prog="python -m tools.train_moderation", description=__doc__.split("\n\n")[0]
@@ -904,6 +994,12 @@ def _parser() -> argparse.ArgumentParser:
     ap.add_argument("--C", type=float, default=4.0, help="inverse L2 strength of the embedding heads")
     ap.add_argument("--char-C", type=float, default=8.0, help="inverse L2 strength of the char n-gram head")
     ap.add_argument("--char-bits", type=int, default=18, help="hashed char n-gram features: 2**bits")
+    ap.add_argument(
+        "--class-weight-cap",
+        type=float,
+        default=1.0,
+        help="up-weight a rare category's positives by sqrt(neg/pos), at most this much (1: none)",
+    )
     # The policy's lexicon also flags a few benign prompts, so the classifier gets less than the 1% budget.
     ap.add_argument(
         "--review-fpr", type=float, default=0.005, help="held-out benign FPR for review thresholds"
@@ -913,7 +1009,16 @@ def _parser() -> argparse.ArgumentParser:
     )
     ap.add_argument("--reuse-model", action="store_true", help="keep screen_v2.npz; tune thresholds only")
     ap.add_argument(
-        "--update-policy", action="store_true", help="copy the thresholds into safety/default_policy.json"
+        "--update-policy",
+        action="store_true",
+        help="copy the thresholds into safety/default_policy.json and bump its version",
+    )
+    ap.add_argument("--policy-comment", default=None, help="the new policy version's comment")
+    ap.add_argument(
+        "--policy-out",
+        type=Path,
+        default=None,
+        help="write the updated policy here instead of over the shipped one (a candidate to evaluate)",
     )
     return ap
 
@@ -955,10 +1060,12 @@ def main(argv: list[str] | None = None) -> int:
     block["thresholds"] = {c: max(block["thresholds"][c], review["thresholds"][c]) for c in labels}
     block["any"] = max(block["any"], review["any"])
     metrics = heldout_metrics(scored, Y[held], labels, review, benign_style, hard_neg)
+    for name, mask in _subsets(held_ex).items():
+        metrics[f"any_{name}"] = subset_auprc(scored, Y[held], mask)
     print(json.dumps(metrics, indent=1))
     _write_record(args, argv, examples, labels, Y, is_train, info, review, block, metrics, config)
-    if args.update_policy:
-        update_policy(labels, review, block)
+    if args.update_policy or args.policy_out:
+        update_policy(labels, review, block, comment=args.policy_comment, out=args.policy_out)
     print(f"wrote {path} and training_record.json")
     return 0
 
@@ -972,7 +1079,8 @@ def _write_record(args, argv, examples, labels, Y, is_train, info, review, block
         "model": {
             "file": "screen_v2.npz",
             "labels": labels,
-            "embedding_heads": f"a logistic regression per category + one 'any unsafe' (C={args.C})",
+            "embedding_heads": f"a logistic regression per category + one 'any unsafe' (C={args.C}, "
+            f"class-weight cap {args.class_weight_cap})",
             "char_head": f"logistic regression over hashed char_wb 2-5-grams, "
             f"{config['n_features']} features (C={args.char_C})",
             "stack": "logistic regression over [logit emb_any, logit char_any], "
@@ -997,19 +1105,24 @@ def _write_record(args, argv, examples, labels, Y, is_train, info, review, block
     (args.out / "training_record.json").write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
 
 
-def update_policy(labels: list[str], review: dict, block: dict) -> None:
-    """Copy the thresholds into the shipped policy (schema 2: category actions and the "any" threshold)."""
+def update_policy(
+    labels: list[str], review: dict, block: dict, comment: str | None = None, out: Path | None = None
+) -> None:
+    """Copy the thresholds into the shipped policy (schema 2: category actions and the "any" threshold)
+    as a new version: new thresholds are new content, so the version (and the digest) change."""
     from veriframe.safety.categories import DEFAULT_ACTIONS
 
     path = Path(__file__).resolve().parents[1] / "safety" / "default_policy.json"
     policy = json.loads(path.read_text(encoding="utf-8"))
+    policy["version"] = int(policy["version"]) + 1
+    policy["comment"] = comment or f"v{policy['version']}: thresholds from tools/train_moderation.py"
     policy["thresholds"] = {
         c: {"review": review["thresholds"][c], "block": block["thresholds"][c]} for c in labels
     }
     policy["schema"] = 2
     policy["category_actions"] = dict(DEFAULT_ACTIONS)
     policy["any_unsafe"] = {"review": review["any"], "block": None}
-    path.write_text(json.dumps(policy, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    (out or path).write_text(json.dumps(policy, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
 if __name__ == "__main__":
