@@ -5,8 +5,9 @@ trained on, never used for thresholds) and the held-out 20% of the training file
 training run's hash split, same seed). Every prompt goes through ``safety.screen_many`` with the policy
 and classifier a request would meet (rules, detectors, classifier; default: the shipped ones). Reported
 per set: per category, the share of unsafe prompts flagged (review or block) under their own category
-and under any category, plain and borderline apart; and the benign false-positive rate, short and long
-(>= 40 words) apart. No dev set is read.
+and under any category, plain and borderline apart; the benign false-positive rate, short and long
+(>= 40 words) apart; and how many benign flags each rule family decided (counts only, no text). No dev
+set is read.
 
     python -m tools.project_eval [--model safety/models/screen_v2.npz] [--policy FILE] [--out r.json]
 """
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 from collections import Counter
 from pathlib import Path
 
@@ -47,11 +49,19 @@ def _groups(row: dict) -> list[tuple[str, str]]:
     return [(c, k) for c in (*row["labels"], "ALL UNSAFE") for k in ("all", row["kind"])]
 
 
+def rule_family(rule: str | None) -> str:
+    """A rule id without its index or threshold (``detector.people[4]`` -> ``detector.people``,
+    ``classifier.chunk.violence>=0.71`` -> ``classifier.chunk.violence``): counts, never matched text."""
+    return re.sub(r"\[\d+\]|>=.*$|\+.*$", "", rule or "none")
+
+
 def summarise(rows: list[dict], decisions: list) -> dict:
     """Recall per category and kind (own category / any category) and benign FPR, short and long."""
-    n, own, anyc = Counter(), Counter(), Counter()
+    n, own, anyc, benign_rules = Counter(), Counter(), Counter(), Counter()
     for r, d in zip(rows, decisions, strict=True):
         flagged = d.decision != "allow"
+        if flagged and not r["labels"]:
+            benign_rules[rule_family(d.rule)] += 1
         for c, k in _groups(r):
             n[c, k] += 1
             own[c, k] += flagged and (c in ("ALL UNSAFE", "benign") or c in d.categories)
@@ -68,7 +78,8 @@ def summarise(rows: list[dict], decisions: list) -> dict:
         k: {"n": n["benign", k], "fpr": _rate(anyc["benign", k], n["benign", k])}
         for k in ("short", "long", "all")
     }
-    return {"rows": len(rows), "recall": recall, "benign_fpr": fpr}
+    rules = dict(benign_rules.most_common())
+    return {"rows": len(rows), "recall": recall, "benign_fpr": fpr, "benign_flags_by_rule": rules}
 
 
 def markdown(report: dict) -> str:
@@ -89,7 +100,8 @@ def markdown(report: dict) -> str:
         f = part["benign_fpr"]
         out += ["", "| benign | n | flagged |", "|---|---|---|"]
         out += [f"| {k} | {f[k]['n']} | {f[k]['fpr']:.2%} |" for k in ("short", "long", "all") if f[k]["n"]]
-        out.append("")
+        rules = ", ".join(f"`{r}` {c}" for r, c in part["benign_flags_by_rule"].items())
+        out += ["", f"Benign flags by deciding rule: {rules or 'none'}.", ""]
     return "\n".join(out)
 
 

@@ -638,12 +638,14 @@ class _NearDuplicates:
         )
 
 
-def collect(data: Path, dev: Path | None, seed: int, heldout: float) -> tuple[list[Example], dict]:
+def collect(
+    data: Path, dev: Path | None, seed: int, heldout: float, prompts: Path = PROJECT_PROMPTS
+) -> tuple[list[Example], dict]:
     """The training examples (deduplicated, kept apart from the dev set, split train/heldout) and a
     record of what was dropped and why."""
     rng = random.Random(seed)  # one generator, drawn in this order: a run is reproducible from `seed`
-    raw = _load_raw(data, dev, rng, seed, heldout)
-    examples, dropped = _dedupe(raw, _dev_keys(dev), project_eval_keys(PROJECT_PROMPTS))
+    raw = _load_raw(data, dev, rng, seed, heldout, prompts)
+    examples, dropped = _dedupe(raw, _dev_keys(dev), project_eval_keys(prompts))
     for ex in examples:
         # Templated examples are split by template, so held-out ones are not near-copies of training ones.
         ex.split = _split_of(ex.meta.get("template", ex.text), seed, heldout)
@@ -671,7 +673,9 @@ def collect(data: Path, dev: Path | None, seed: int, heldout: float) -> tuple[li
     return examples, info
 
 
-def _load_raw(data: Path, dev: Path | None, rng: random.Random, seed: int, heldout: float) -> list[Example]:
+def _load_raw(
+    data: Path, dev: Path | None, rng: random.Random, seed: int, heldout: float, prompts_dir: Path
+) -> list[Example]:
     """Every source's examples, before deduplication, plus the synthetic ones."""
     raw: list[Example] = []
     for loader in (
@@ -708,7 +712,7 @@ def _load_raw(data: Path, dev: Path | None, rng: random.Random, seed: int, heldo
             for p in prompts
         )
     raw.extend(load_i2p_train_half(dev))
-    raw.extend(load_project_prompts(PROJECT_PROMPTS))
+    raw.extend(load_project_prompts(prompts_dir))
     return raw
 
 
@@ -885,35 +889,80 @@ def flags(scored: list, thresholds: dict, any_th: float | None) -> np.ndarray:
     return out
 
 
-def tune(scored: list, benign: np.ndarray, labels: list[str], target_fpr: float) -> dict:
+def _effective(scored: list, labels: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Per held-out row, what each threshold is compared with: per category the whole-prompt score or the
+    chunk max brought back through the length correction (``chunk >= chunk_threshold(t, n)`` iff
+    ``sigmoid(logit(chunk) - log n) >= t``), whichever is higher; last column the "any" score. With
+    it, a row is flagged at thresholds ``t`` iff ``(M >= t).any()``. Also the chunk counts."""
+    W = np.array([[p.scores[c] for c in labels] for p in scored])
+    K = np.clip(np.array([[p.chunk_scores.get(c, 0.0) for c in labels] for p in scored]), 1e-6, 1 - 1e-6)
+    n = np.array([p.n_chunks for p in scored], dtype=float)
+    back = 1.0 / (1.0 + np.exp(np.log(np.maximum(n, 1.0))[:, None] - np.log(K / (1 - K))))
+    E = np.where((n > 1)[:, None], np.maximum(W, back), W)
+    return np.column_stack([E, [p.scores["any"] for p in scored]]), n
+
+
+def _excess(flag: np.ndarray, benign: np.ndarray, long_ben: np.ndarray, target: float) -> float:
+    over = max(0.0, float(flag[benign].mean()) - target)
+    return over + (max(0.0, float(flag[long_ben].mean()) - target) if long_ben.any() else 0.0)
+
+
+def _raise_until(M, t, benign, long_ben, unsafe, target: float) -> tuple[np.ndarray, int]:
+    """Raise one threshold at a time until the benign FPR bounds hold: each step lifts the threshold
+    (category or "any") that removes the most benign flags (all, plus long ones) per unsafe flag lost,
+    to just above the lowest benign score it alone flags. Replaces a common-quantile grid that cannot
+    reach the bounds when a few hard benign rows score high in one category: it left every category
+    just above its highest benign score."""
+    t, steps = t.copy(), 0
+    while True:
+        hits = t <= M
+        flag = hits.any(1)
+        if _excess(flag, benign, long_ben, target) <= 0:
+            return t, steps
+        bad = flag & benign
+        sole = bad & (hits.sum(1) == 1)
+        best, best_t = -1.0, None
+        for d in range(M.shape[1]):
+            rows = (sole if sole.any() else bad) & hits[:, d]
+            if not rows.any():
+                continue
+            cand = t.copy()
+            cand[d] = float(M[rows, d].min()) + 1e-6
+            f2 = (cand <= M).any(1)
+            gain = int((bad & ~f2).sum() + (flag & long_ben & ~f2).sum())
+            ratio = gain / (1.0 + float((flag & unsafe & ~f2).sum()))
+            if ratio > best:
+                best, best_t = ratio, cand
+        t, steps = best_t, steps + 1
+
+
+def tune(scored: list, benign: np.ndarray, unsafe: np.ndarray, labels: list[str], target_fpr: float) -> dict:
     """Per-category thresholds (and the "any" one) at a common benign quantile, raised until the held-out
     prompt-style benign rows are flagged at most ``target_fpr`` (chunk check and "any" included), and so
-    are the long ones (several chunks) on their own: long benign prompts were v2's weak point."""
-    S = np.array([[p.scores[c] for c in labels] for p in scored])
-    A = np.array([p.scores["any"] for p in scored])
-    ben = [p for p, b in zip(scored, benign, strict=True) if b]
-    long_ben = [p for p in ben if p.n_chunks > 1]  # the project's long benign prompts (>= 40 words) too
-    for q in np.linspace(0.985, 0.99999, 300):
-        th = np.maximum(np.quantile(S[benign], q, axis=0), THRESHOLD_FLOOR)
-        any_th = max(float(np.quantile(A[benign], q)), THRESHOLD_FLOOR)
-        thresholds = dict(zip(labels, map(lambda x: round(float(x), 4), th), strict=True))
-        fpr = float(flags(ben, thresholds, any_th).mean())
-        fpr_long = float(flags(long_ben, thresholds, any_th).mean()) if long_ben else 0.0
-        if fpr <= target_fpr and fpr_long <= target_fpr:
-            return {
-                "thresholds": thresholds,
-                "any": round(any_th, 4),
-                "benign_quantile": float(q),
-                "fpr": fpr,
-                "fpr_long": fpr_long,
-                "long_benign_rows": len(long_ben),
-            }
-    # Unreachable on the grid (a few benign rows score like unsafe ones): just above the highest benign.
-    th = np.maximum(S[benign].max(0) + 1e-4, THRESHOLD_FLOOR)
-    any_th = max(float(A[benign].max()) + 1e-4, THRESHOLD_FLOOR)
-    thresholds = dict(zip(labels, map(lambda x: round(min(float(x), 1.0), 4), th), strict=True))
-    fpr = float(flags(ben, thresholds, min(any_th, 1.0)).mean())
-    return {"thresholds": thresholds, "any": round(min(any_th, 1.0), 4), "benign_quantile": 1.0, "fpr": fpr}
+    are the long ones (several chunks) on their own: long benign prompts were v2's weak point. Where no
+    common quantile meets both, thresholds are raised one by one from the grid's start (``_raise_until``)."""
+    M, n = _effective(scored, labels)
+    long_ben = benign & (n > 1)  # the project's long benign prompts (>= 40 words) are among these
+    qs, steps = np.linspace(0.985, 0.99999, 300), 0
+    for q in qs:
+        t = np.maximum(np.quantile(M[benign], q, axis=0), THRESHOLD_FLOOR)
+        if _excess((t <= M).any(1), benign, long_ben, target_fpr) <= 0:
+            break
+    else:
+        q = qs[0]
+        t0 = np.maximum(np.quantile(M[benign], q, axis=0), THRESHOLD_FLOOR)
+        t, steps = _raise_until(M, t0, benign, long_ben, unsafe, target_fpr)
+    t = np.minimum(np.round(t + 4.99e-5, 4), 1.0)  # rounded up: rounding must not let a benign row back in
+    flag = (t <= M).any(1)
+    return {
+        "thresholds": dict(zip(labels, map(float, t[:-1]), strict=True)),
+        "any": float(t[-1]),
+        "benign_quantile": float(q),
+        "greedy_steps": steps,
+        "fpr": float(flag[benign].mean()),
+        "fpr_long": float(flag[long_ben].mean()) if long_ben.any() else 0.0,
+        "long_benign_rows": int(long_ben.sum()),
+    }
 
 
 def subset_auprc(scored: list, Y: np.ndarray, mask: np.ndarray) -> dict:
@@ -988,6 +1037,9 @@ def _parser() -> argparse.ArgumentParser:
         help="dev set directory: dropped from training (exact and near matches); I2P's training half is used",
     )
     ap.add_argument("--out", type=Path, default=Path(__file__).resolve().parents[1] / "safety" / "models")
+    ap.add_argument(
+        "--prompts", type=Path, default=PROJECT_PROMPTS, help="project-written prompts (train_*/eval_*.jsonl)"
+    )
     ap.add_argument("--cache", type=Path, default=Path("/tmp/veriframe-safety-embeddings.npz"))
     ap.add_argument("--seed", type=int, default=20261124)
     ap.add_argument("--heldout", type=float, default=0.2)
@@ -1028,7 +1080,7 @@ def main(argv: list[str] | None = None) -> int:
     from veriframe.safety.classifier import MiniLMClassifier
     from veriframe.safety.ensemble import EnsembleClassifier
 
-    examples, info = collect(args.data, args.dev, args.seed, args.heldout)
+    examples, info = collect(args.data, args.dev, args.seed, args.heldout, args.prompts)
     print(f"{len(examples)} examples; by source: {dict(Counter(e.source for e in examples))}", flush=True)
     clf = MiniLMClassifier(head_path=args.out / "__none__.npz")
     texts = [normalize(e.text).text for e in examples]
@@ -1055,8 +1107,9 @@ def main(argv: list[str] | None = None) -> int:
     scored, _ = heldout_scores(model, X[held], [chunks[i] for i in held], [texts[i] for i in held])
     benign_style = np.array([not e.labels and e.source in PROMPT_STYLE_SOURCES for e in held_ex])
     hard_neg = np.array([not e.labels and e.source not in PROMPT_STYLE_SOURCES for e in held_ex])
-    review = tune(scored, benign_style, labels, args.review_fpr)
-    block = tune(scored, benign_style, labels, args.block_fpr)
+    unsafe = Y[held].any(1)
+    review = tune(scored, benign_style, unsafe, labels, args.review_fpr)
+    block = tune(scored, benign_style, unsafe, labels, args.block_fpr)
     block["thresholds"] = {c: max(block["thresholds"][c], review["thresholds"][c]) for c in labels}
     block["any"] = max(block["any"], review["any"])
     metrics = heldout_metrics(scored, Y[held], labels, review, benign_style, hard_neg)
@@ -1087,6 +1140,7 @@ def _write_record(args, argv, examples, labels, Y, is_train, info, review, block
             "out-of-fold (5 folds, train split)",
         },
         "data_dir": str(args.data),
+        "project_prompts_dir": str(args.prompts),
         "dev_dir_for_dedupe": str(args.dev) if args.dev else None,
         "seed": args.seed,
         "heldout_fraction": args.heldout,
