@@ -907,12 +907,19 @@ def _excess(flag: np.ndarray, benign: np.ndarray, long_ben: np.ndarray, target: 
     return over + (max(0.0, float(flag[long_ben].mean()) - target) if long_ben.any() else 0.0)
 
 
-def _raise_until(M, t, benign, long_ben, unsafe, target: float) -> tuple[np.ndarray, int]:
+def _caught(M: np.ndarray, t: np.ndarray, Y: np.ndarray) -> int:
+    """Held-out unsafe rows flagged at all, plus (row, own category) hits: a category hit decides the
+    category's action (block), while an "any" hit only holds for review, so both count."""
+    hits = t <= M
+    return int((hits.any(1) & Y.any(1)).sum() + (hits[:, : Y.shape[1]] & (Y == 1)).sum())
+
+
+def _raise_until(M, t, benign, long_ben, Y, target: float) -> tuple[np.ndarray, int]:
     """Raise one threshold at a time until the benign FPR bounds hold: each step lifts the threshold
-    (category or "any") that removes the most benign flags (all, plus long ones) per unsafe flag lost,
-    to just above the lowest benign score it alone flags. Replaces a common-quantile grid that cannot
-    reach the bounds when a few hard benign rows score high in one category: it left every category
-    just above its highest benign score."""
+    (category or "any") that removes the most benign flags (all, plus long ones) per unsafe catch lost
+    (``_caught``), to just above the lowest benign score it alone flags. Replaces a common-quantile grid
+    that cannot reach the bounds when a few hard benign rows score high in one category: it left every
+    category just above its highest benign score."""
     t, steps = t.copy(), 0
     while True:
         hits = t <= M
@@ -930,38 +937,45 @@ def _raise_until(M, t, benign, long_ben, unsafe, target: float) -> tuple[np.ndar
             cand[d] = float(M[rows, d].min()) + 1e-6
             f2 = (cand <= M).any(1)
             gain = int((bad & ~f2).sum() + (flag & long_ben & ~f2).sum())
-            ratio = gain / (1.0 + float((flag & unsafe & ~f2).sum()))
+            ratio = gain / (1.0 + _caught(M, t, Y) - _caught(M, cand, Y))
             if ratio > best:
                 best, best_t = ratio, cand
         t, steps = best_t, steps + 1
 
 
-def tune(scored: list, benign: np.ndarray, unsafe: np.ndarray, labels: list[str], target_fpr: float) -> dict:
-    """Per-category thresholds (and the "any" one) at a common benign quantile, raised until the held-out
-    prompt-style benign rows are flagged at most ``target_fpr`` (chunk check and "any" included), and so
-    are the long ones (several chunks) on their own: long benign prompts were v2's weak point. Where no
-    common quantile meets both, thresholds are raised one by one from the grid's start (``_raise_until``)."""
+def tune(scored: list, benign: np.ndarray, Y: np.ndarray, labels: list[str], target_fpr: float) -> dict:
+    """Thresholds per category (and the "any" one) such that the held-out prompt-style benign rows are
+    flagged at most ``target_fpr`` (chunk check and "any" included), and so are the long ones (several
+    chunks) on their own: long benign prompts were v2's weak point. Two searches, the one that catches
+    more held-out unsafe rows (``_caught``: flagged, plus own-category hits) wins: a common benign quantile
+    for every threshold (the first on a grid that meets both bounds), and one threshold at a time from
+    the grid's start (``_raise_until``)."""
     M, n = _effective(scored, labels)
     long_ben = benign & (n > 1)  # the project's long benign prompts (>= 40 words) are among these
-    qs, steps = np.linspace(0.985, 0.99999, 300), 0
+    qs = np.linspace(0.985, 0.99999, 300)
+    start = np.maximum(np.quantile(M[benign], qs[0], axis=0), THRESHOLD_FLOOR)
+    greedy, steps = _raise_until(M, start, benign, long_ben, Y, target_fpr)
+    candidates = {"greedy": (greedy, float(qs[0]))}
     for q in qs:
         t = np.maximum(np.quantile(M[benign], q, axis=0), THRESHOLD_FLOOR)
         if _excess((t <= M).any(1), benign, long_ben, target_fpr) <= 0:
+            candidates["common_quantile"] = (t, float(q))
             break
-    else:
-        q = qs[0]
-        t0 = np.maximum(np.quantile(M[benign], q, axis=0), THRESHOLD_FLOOR)
-        t, steps = _raise_until(M, t0, benign, long_ben, unsafe, target_fpr)
-    t = np.minimum(np.round(t + 4.99e-5, 4), 1.0)  # rounded up: rounding must not let a benign row back in
+    rounded = {k: (np.minimum(np.round(t + 4.99e-5, 4), 1.0), q) for k, (t, q) in candidates.items()}
+    # Rounded up: rounding must not let a benign row back in. Ties go to the common quantile.
+    method = max(rounded, key=lambda k: (_caught(M, rounded[k][0], Y), k != "greedy"))
+    t, q = rounded[method]
     flag = (t <= M).any(1)
     return {
         "thresholds": dict(zip(labels, map(float, t[:-1]), strict=True)),
         "any": float(t[-1]),
-        "benign_quantile": float(q),
-        "greedy_steps": steps,
+        "method": method,
+        "benign_quantile": q,
+        "greedy_steps": steps if method == "greedy" else 0,
         "fpr": float(flag[benign].mean()),
         "fpr_long": float(flag[long_ben].mean()) if long_ben.any() else 0.0,
         "long_benign_rows": int(long_ben.sum()),
+        "heldout_caught": {k: _caught(M, v[0], Y) for k, v in rounded.items()},
     }
 
 
@@ -1107,9 +1121,8 @@ def main(argv: list[str] | None = None) -> int:
     scored, _ = heldout_scores(model, X[held], [chunks[i] for i in held], [texts[i] for i in held])
     benign_style = np.array([not e.labels and e.source in PROMPT_STYLE_SOURCES for e in held_ex])
     hard_neg = np.array([not e.labels and e.source not in PROMPT_STYLE_SOURCES for e in held_ex])
-    unsafe = Y[held].any(1)
-    review = tune(scored, benign_style, unsafe, labels, args.review_fpr)
-    block = tune(scored, benign_style, unsafe, labels, args.block_fpr)
+    review = tune(scored, benign_style, Y[held], labels, args.review_fpr)
+    block = tune(scored, benign_style, Y[held], labels, args.block_fpr)
     block["thresholds"] = {c: max(block["thresholds"][c], review["thresholds"][c]) for c in labels}
     block["any"] = max(block["any"], review["any"])
     metrics = heldout_metrics(scored, Y[held], labels, review, benign_style, hard_neg)
