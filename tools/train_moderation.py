@@ -114,7 +114,26 @@ PROMPT_STYLE_SOURCES = {
     "synthetic_prompt_benign",
     "synthetic_video_benign",
     "synthetic_depiction_benign",
+    "project_video_benign",
 }
+
+# Chat and tweet style sources: the issue's "general moderation text" goal (AUPRC >= 0.85) is read on
+# their held-out rows, apart from the video-prompt rows that dominate the rest of the held-out split.
+GENERAL_TEXT_SOURCES = {
+    "surge",
+    "toxigen",
+    "davidson",
+    "hatecheck",
+    "xstest",
+    "ailuminate",
+    "harmbench",
+    "strongreject",
+    "simplesafetytests",
+}
+
+# Project-written video prompts (tools/prompts/README.md): ``train_*.jsonl`` are trained on (80/20 by
+# the usual hash); ``eval_*.jsonl`` never are, and their texts are dropped from training if they recur.
+PROJECT_PROMPTS = Path(__file__).resolve().parent / "prompts"
 
 
 @dataclass
@@ -526,6 +545,31 @@ def synthetic_long(
     return out
 
 
+def _project_rows(path: Path) -> Iterator[dict]:
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if line.strip():
+            row = json.loads(line)
+            unknown = set(row["labels"]) - set(CATEGORIES)
+            if unknown or row.get("kind") not in ("plain", "borderline", "benign"):
+                raise ValueError(f"{path.name}:{n}: bad labels {sorted(unknown)} or kind {row.get('kind')!r}")
+            yield row
+
+
+def load_project_prompts(d: Path) -> Iterator[Example]:
+    """The project-written video prompts for training (``train_*.jsonl``): written by hand per category
+    in text-to-video style (plain and borderline unsafe, short and long benign)."""
+    for path in sorted(d.glob("train_*.jsonl")):
+        for row in _project_rows(path):
+            labels = frozenset(row["labels"])
+            source = "project_video_unsafe" if labels else "project_video_benign"
+            yield Example(row["text"], labels, source, meta={"kind": row["kind"], "file": path.name})
+
+
+def project_eval_keys(d: Path) -> set[str]:
+    """Dedupe keys of the project's evaluation prompts (``eval_*.jsonl``): kept out of training."""
+    return {_dedupe_key(r["text"]) for path in sorted(d.glob("eval_*.jsonl")) for r in _project_rows(path)}
+
+
 # --- training -----------------------------------------------------------------------------------------
 
 
@@ -594,12 +638,14 @@ class _NearDuplicates:
         )
 
 
-def collect(data: Path, dev: Path | None, seed: int, heldout: float) -> tuple[list[Example], dict]:
+def collect(
+    data: Path, dev: Path | None, seed: int, heldout: float, prompts: Path = PROJECT_PROMPTS
+) -> tuple[list[Example], dict]:
     """The training examples (deduplicated, kept apart from the dev set, split train/heldout) and a
     record of what was dropped and why."""
     rng = random.Random(seed)  # one generator, drawn in this order: a run is reproducible from `seed`
-    raw = _load_raw(data, dev, rng, seed, heldout)
-    examples, dropped = _dedupe(raw, _dev_keys(dev))
+    raw = _load_raw(data, dev, rng, seed, heldout, prompts)
+    examples, dropped = _dedupe(raw, _dev_keys(dev), project_eval_keys(prompts))
     for ex in examples:
         # Templated examples are split by template, so held-out ones are not near-copies of training ones.
         ex.split = _split_of(ex.meta.get("template", ex.text), seed, heldout)
@@ -627,7 +673,9 @@ def collect(data: Path, dev: Path | None, seed: int, heldout: float) -> tuple[li
     return examples, info
 
 
-def _load_raw(data: Path, dev: Path | None, rng: random.Random, seed: int, heldout: float) -> list[Example]:
+def _load_raw(
+    data: Path, dev: Path | None, rng: random.Random, seed: int, heldout: float, prompts_dir: Path
+) -> list[Example]:
     """Every source's examples, before deduplication, plus the synthetic ones."""
     raw: list[Example] = []
     for loader in (
@@ -664,18 +712,25 @@ def _load_raw(data: Path, dev: Path | None, rng: random.Random, seed: int, heldo
             for p in prompts
         )
     raw.extend(load_i2p_train_half(dev))
+    raw.extend(load_project_prompts(prompts_dir))
     return raw
 
 
-def _dedupe(raw: list[Example], dev_keys: set[str]) -> tuple[list[Example], dict[str, Any]]:
-    """One example per normalised text (labels of duplicates united), none matching or near a dev text."""
-    near = _NearDuplicates(dev_keys)
+def _dedupe(
+    raw: list[Example], dev_keys: set[str], eval_keys: set[str]
+) -> tuple[list[Example], dict[str, Any]]:
+    """One example per normalised text (labels of duplicates united), none matching or near a dev text
+    or a project evaluation prompt (``eval_keys``: any source, project-written ones included)."""
+    near, near_eval = _NearDuplicates(dev_keys), _NearDuplicates(eval_keys)
     seen: dict[str, Example] = {}
     dropped_dev, dropped_near, dropped_dupes, dropped_empty = Counter(), Counter(), Counter(), 0
+    dropped_eval: Counter[str] = Counter()
     for ex in raw:
         key = _dedupe_key(ex.text)
         if not key:
             dropped_empty += 1
+        elif key in eval_keys or near_eval.match(key):
+            dropped_eval[ex.source] += 1
         elif key in dev_keys:
             dropped_dev[ex.source] += 1
         elif not ex.source.startswith("synthetic") and near.match(key):
@@ -690,6 +745,7 @@ def _dedupe(raw: list[Example], dev_keys: set[str]) -> tuple[list[Example], dict
         "dropped_near_duplicate_of_dev_jaccard_0.8": dict(dropped_near),
         "dropped_duplicates_within_train": dict(dropped_dupes),
         "dropped_empty": dropped_empty,
+        "dropped_match_or_near_project_eval_prompts": dict(dropped_eval),
     }
     return list(seen.values()), dropped
 
@@ -723,7 +779,9 @@ SYNTHETIC_NOTE = (
     "(templates in tools/train_moderation.py); synthetic_prompt_* "
     "(tools/synthetic_prompts.py: 79 unsafe templates "
     "over 7 category sets x 46 style modifiers, 59 benign near-miss templates with the same subjects and "
-    "modifiers, a quarter of each made into long cinematic prompts)"
+    "modifiers, a quarter of each made into long cinematic prompts); project_video_* (tools/prompts/"
+    "train_*.jsonl: hand-written text-to-video prompts per category, plain and borderline unsafe, short and "
+    "long benign; tools/prompts/eval_*.jsonl are never trained on and their texts are dropped from training)"
 )
 
 # No threshold below this, however quiet the benign held-out scores are: a guard against a held-out split
@@ -764,7 +822,10 @@ def fit_members(X, texts, Y, w, is_train, args) -> dict:
     def lr(C: float) -> LogisticRegression:
         return LogisticRegression(C=C, max_iter=2000)
 
-    emb = [lr(args.C).fit(X[tr], T[tr, j], sample_weight=w[tr]) for j in range(T.shape[1])]
+    emb = [
+        lr(args.C).fit(X[tr], T[tr, j], sample_weight=w[tr] * _class_weights(T[tr, j], args, j < Y.shape[1]))
+        for j in range(T.shape[1])
+    ]
     cfg = {"n_features": 2**args.char_bits, "ngram_range": [2, 5]}
     H = _vectorizer(cfg["n_features"], 2, 5).transform([t.lower() for t in texts])
     char = lr(args.char_C).fit(H[tr], any_y[tr], sample_weight=w[tr])
@@ -784,6 +845,15 @@ def fit_members(X, texts, Y, w, is_train, args) -> dict:
         "stack_bias": np.float32(stack.intercept_[0]),
         "config": cfg,
     }
+
+
+def _class_weights(y: np.ndarray, args, is_category: bool) -> np.ndarray:
+    """Per-row weight multipliers for one head: positives of a rare category weigh up to
+    ``--class-weight-cap`` times more (sqrt of the negative/positive ratio); 1 (the default) is none."""
+    if not is_category or args.class_weight_cap <= 1.0 or y.sum() == 0:
+        return np.ones(len(y))
+    up = min(args.class_weight_cap, float(np.sqrt((len(y) - y.sum()) / y.sum())))
+    return np.where(y == 1, max(up, 1.0), 1.0)
 
 
 def heldout_scores(model, X_held, chunks_held, texts_held) -> tuple[list, np.ndarray]:
@@ -819,35 +889,109 @@ def flags(scored: list, thresholds: dict, any_th: float | None) -> np.ndarray:
     return out
 
 
-def tune(scored: list, benign: np.ndarray, labels: list[str], target_fpr: float) -> dict:
-    """Per-category thresholds (and the "any" one) at a common benign quantile, raised until the held-out
-    prompt-style benign rows are flagged at most ``target_fpr`` (chunk check and "any" included), and so
-    are the long ones (several chunks) on their own: long benign prompts were v2's weak point."""
-    S = np.array([[p.scores[c] for c in labels] for p in scored])
-    A = np.array([p.scores["any"] for p in scored])
-    ben = [p for p, b in zip(scored, benign, strict=True) if b]
-    long_ben = [p for p in ben if p.n_chunks > 1]
-    for q in np.linspace(0.985, 0.99999, 300):
-        th = np.maximum(np.quantile(S[benign], q, axis=0), THRESHOLD_FLOOR)
-        any_th = max(float(np.quantile(A[benign], q)), THRESHOLD_FLOOR)
-        thresholds = dict(zip(labels, map(lambda x: round(float(x), 4), th), strict=True))
-        fpr = float(flags(ben, thresholds, any_th).mean())
-        fpr_long = float(flags(long_ben, thresholds, any_th).mean()) if long_ben else 0.0
-        if fpr <= target_fpr and fpr_long <= target_fpr:
-            return {
-                "thresholds": thresholds,
-                "any": round(any_th, 4),
-                "benign_quantile": float(q),
-                "fpr": fpr,
-                "fpr_long": fpr_long,
-                "long_benign_rows": len(long_ben),
-            }
-    # Unreachable on the grid (a few benign rows score like unsafe ones): just above the highest benign.
-    th = np.maximum(S[benign].max(0) + 1e-4, THRESHOLD_FLOOR)
-    any_th = max(float(A[benign].max()) + 1e-4, THRESHOLD_FLOOR)
-    thresholds = dict(zip(labels, map(lambda x: round(min(float(x), 1.0), 4), th), strict=True))
-    fpr = float(flags(ben, thresholds, min(any_th, 1.0)).mean())
-    return {"thresholds": thresholds, "any": round(min(any_th, 1.0), 4), "benign_quantile": 1.0, "fpr": fpr}
+def _effective(scored: list, labels: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Per held-out row, what each threshold is compared with: per category the whole-prompt score or the
+    chunk max brought back through the length correction (``chunk >= chunk_threshold(t, n)`` iff
+    ``sigmoid(logit(chunk) - log n) >= t``), whichever is higher; last column the "any" score. With
+    it, a row is flagged at thresholds ``t`` iff ``(M >= t).any()``. Also the chunk counts."""
+    W = np.array([[p.scores[c] for c in labels] for p in scored])
+    K = np.clip(np.array([[p.chunk_scores.get(c, 0.0) for c in labels] for p in scored]), 1e-6, 1 - 1e-6)
+    n = np.array([p.n_chunks for p in scored], dtype=float)
+    back = 1.0 / (1.0 + np.exp(np.log(np.maximum(n, 1.0))[:, None] - np.log(K / (1 - K))))
+    E = np.where((n > 1)[:, None], np.maximum(W, back), W)
+    return np.column_stack([E, [p.scores["any"] for p in scored]]), n
+
+
+def _excess(flag: np.ndarray, benign: np.ndarray, long_ben: np.ndarray, target: float) -> float:
+    over = max(0.0, float(flag[benign].mean()) - target)
+    return over + (max(0.0, float(flag[long_ben].mean()) - target) if long_ben.any() else 0.0)
+
+
+def _caught(M: np.ndarray, t: np.ndarray, Y: np.ndarray) -> int:
+    """Held-out unsafe rows flagged at all, plus (row, own category) hits: a category hit decides the
+    category's action (block), while an "any" hit only holds for review, so both count."""
+    hits = t <= M
+    return int((hits.any(1) & Y.any(1)).sum() + (hits[:, : Y.shape[1]] & (Y == 1)).sum())
+
+
+def _raise_until(M, t, benign, long_ben, Y, target: float) -> tuple[np.ndarray, int]:
+    """Raise one threshold at a time until the benign FPR bounds hold: each step lifts the threshold
+    (category or "any") that removes the most benign flags (all, plus long ones) per unsafe catch lost
+    (``_caught``), to just above the lowest benign score it alone flags. Replaces a common-quantile grid
+    that cannot reach the bounds when a few hard benign rows score high in one category: it left every
+    category just above its highest benign score."""
+    t, steps = t.copy(), 0
+    while True:
+        hits = t <= M
+        flag = hits.any(1)
+        if _excess(flag, benign, long_ben, target) <= 0:
+            return t, steps
+        bad = flag & benign
+        sole = bad & (hits.sum(1) == 1)
+        best, best_t = -1.0, None
+        for d in range(M.shape[1]):
+            rows = (sole if sole.any() else bad) & hits[:, d]
+            if not rows.any():
+                continue
+            cand = t.copy()
+            cand[d] = float(M[rows, d].min()) + 1e-6
+            f2 = (cand <= M).any(1)
+            gain = int((bad & ~f2).sum() + (flag & long_ben & ~f2).sum())
+            ratio = gain / (1.0 + _caught(M, t, Y) - _caught(M, cand, Y))
+            if ratio > best:
+                best, best_t = ratio, cand
+        t, steps = best_t, steps + 1
+
+
+def tune(scored: list, benign: np.ndarray, Y: np.ndarray, labels: list[str], target_fpr: float) -> dict:
+    """Thresholds per category (and the "any" one) such that the held-out prompt-style benign rows are
+    flagged at most ``target_fpr`` (chunk check and "any" included), and so are the long ones (several
+    chunks) on their own: long benign prompts were v2's weak point. Two searches, the one that catches
+    more held-out unsafe rows (``_caught``: flagged, plus own-category hits) wins: a common benign quantile
+    for every threshold (the first on a grid that meets both bounds), and one threshold at a time from
+    the grid's start (``_raise_until``)."""
+    M, n = _effective(scored, labels)
+    long_ben = benign & (n > 1)  # the project's long benign prompts (>= 40 words) are among these
+    qs = np.linspace(0.985, 0.99999, 300)
+    start = np.maximum(np.quantile(M[benign], qs[0], axis=0), THRESHOLD_FLOOR)
+    greedy, steps = _raise_until(M, start, benign, long_ben, Y, target_fpr)
+    candidates = {"greedy": (greedy, float(qs[0]))}
+    for q in qs:
+        t = np.maximum(np.quantile(M[benign], q, axis=0), THRESHOLD_FLOOR)
+        if _excess((t <= M).any(1), benign, long_ben, target_fpr) <= 0:
+            candidates["common_quantile"] = (t, float(q))
+            break
+    rounded = {k: (np.minimum(np.round(t + 4.99e-5, 4), 1.0), q) for k, (t, q) in candidates.items()}
+    # Rounded up: rounding must not let a benign row back in. Ties go to the common quantile.
+    method = max(rounded, key=lambda k: (_caught(M, rounded[k][0], Y), k != "greedy"))
+    t, q = rounded[method]
+    flag = (t <= M).any(1)
+    return {
+        "thresholds": dict(zip(labels, map(float, t[:-1]), strict=True)),
+        "any": float(t[-1]),
+        "method": method,
+        "benign_quantile": q,
+        "greedy_steps": steps if method == "greedy" else 0,
+        "fpr": float(flag[benign].mean()),
+        "fpr_long": float(flag[long_ben].mean()) if long_ben.any() else 0.0,
+        "long_benign_rows": int(long_ben.sum()),
+        "heldout_caught": {k: _caught(M, v[0], Y) for k, v in rounded.items()},
+    }
+
+
+def subset_auprc(scored: list, Y: np.ndarray, mask: np.ndarray) -> dict:
+    """AUPRC of the stacked "any unsafe" score on one subset of the held-out rows."""
+    from sklearn.metrics import average_precision_score
+
+    y = Y[mask].any(1)
+    if y.sum() == 0 or y.all():
+        return {"rows": int(mask.sum()), "auprc_any": None}
+    rank = np.array([p.scores["any"] for p, m in zip(scored, mask, strict=True) if m])
+    return {
+        "rows": int(mask.sum()),
+        "unsafe": int(y.sum()),
+        "auprc_any": round(float(average_precision_score(y, rank)), 4),
+    }
 
 
 def heldout_metrics(scored, Y, labels, review: dict, benign_style, hard_neg) -> dict:
@@ -886,6 +1030,15 @@ def heldout_metrics(scored, Y, labels, review: dict, benign_style, hard_neg) -> 
     return metrics
 
 
+def _subsets(held_ex: list[Example]) -> dict[str, np.ndarray]:
+    """Held-out subsets reported apart: general moderation text (chat/tweet sources, the issue's AUPRC
+    goal) and the project-written video prompts."""
+    return {
+        "general_text": np.array([e.source in GENERAL_TEXT_SOURCES for e in held_ex]),
+        "project_video": np.array([e.source.startswith("project_video") for e in held_ex]),
+    }
+
+
 def _parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(
         prog="python -m tools.train_moderation", description=__doc__.split("\n\n")[0]
@@ -898,12 +1051,21 @@ def _parser() -> argparse.ArgumentParser:
         help="dev set directory: dropped from training (exact and near matches); I2P's training half is used",
     )
     ap.add_argument("--out", type=Path, default=Path(__file__).resolve().parents[1] / "safety" / "models")
+    ap.add_argument(
+        "--prompts", type=Path, default=PROJECT_PROMPTS, help="project-written prompts (train_*/eval_*.jsonl)"
+    )
     ap.add_argument("--cache", type=Path, default=Path("/tmp/veriframe-safety-embeddings.npz"))
     ap.add_argument("--seed", type=int, default=20261124)
     ap.add_argument("--heldout", type=float, default=0.2)
     ap.add_argument("--C", type=float, default=4.0, help="inverse L2 strength of the embedding heads")
     ap.add_argument("--char-C", type=float, default=8.0, help="inverse L2 strength of the char n-gram head")
     ap.add_argument("--char-bits", type=int, default=18, help="hashed char n-gram features: 2**bits")
+    ap.add_argument(
+        "--class-weight-cap",
+        type=float,
+        default=1.0,
+        help="up-weight a rare category's positives by sqrt(neg/pos), at most this much (1: none)",
+    )
     # The policy's lexicon also flags a few benign prompts, so the classifier gets less than the 1% budget.
     ap.add_argument(
         "--review-fpr", type=float, default=0.005, help="held-out benign FPR for review thresholds"
@@ -913,7 +1075,16 @@ def _parser() -> argparse.ArgumentParser:
     )
     ap.add_argument("--reuse-model", action="store_true", help="keep screen_v2.npz; tune thresholds only")
     ap.add_argument(
-        "--update-policy", action="store_true", help="copy the thresholds into safety/default_policy.json"
+        "--update-policy",
+        action="store_true",
+        help="copy the thresholds into safety/default_policy.json and bump its version",
+    )
+    ap.add_argument("--policy-comment", default=None, help="the new policy version's comment")
+    ap.add_argument(
+        "--policy-out",
+        type=Path,
+        default=None,
+        help="write the updated policy here instead of over the shipped one (a candidate to evaluate)",
     )
     return ap
 
@@ -923,7 +1094,7 @@ def main(argv: list[str] | None = None) -> int:
     from veriframe.safety.classifier import MiniLMClassifier
     from veriframe.safety.ensemble import EnsembleClassifier
 
-    examples, info = collect(args.data, args.dev, args.seed, args.heldout)
+    examples, info = collect(args.data, args.dev, args.seed, args.heldout, args.prompts)
     print(f"{len(examples)} examples; by source: {dict(Counter(e.source for e in examples))}", flush=True)
     clf = MiniLMClassifier(head_path=args.out / "__none__.npz")
     texts = [normalize(e.text).text for e in examples]
@@ -950,15 +1121,17 @@ def main(argv: list[str] | None = None) -> int:
     scored, _ = heldout_scores(model, X[held], [chunks[i] for i in held], [texts[i] for i in held])
     benign_style = np.array([not e.labels and e.source in PROMPT_STYLE_SOURCES for e in held_ex])
     hard_neg = np.array([not e.labels and e.source not in PROMPT_STYLE_SOURCES for e in held_ex])
-    review = tune(scored, benign_style, labels, args.review_fpr)
-    block = tune(scored, benign_style, labels, args.block_fpr)
+    review = tune(scored, benign_style, Y[held], labels, args.review_fpr)
+    block = tune(scored, benign_style, Y[held], labels, args.block_fpr)
     block["thresholds"] = {c: max(block["thresholds"][c], review["thresholds"][c]) for c in labels}
     block["any"] = max(block["any"], review["any"])
     metrics = heldout_metrics(scored, Y[held], labels, review, benign_style, hard_neg)
+    for name, mask in _subsets(held_ex).items():
+        metrics[f"any_{name}"] = subset_auprc(scored, Y[held], mask)
     print(json.dumps(metrics, indent=1))
     _write_record(args, argv, examples, labels, Y, is_train, info, review, block, metrics, config)
-    if args.update_policy:
-        update_policy(labels, review, block)
+    if args.update_policy or args.policy_out:
+        update_policy(labels, review, block, comment=args.policy_comment, out=args.policy_out)
     print(f"wrote {path} and training_record.json")
     return 0
 
@@ -972,13 +1145,15 @@ def _write_record(args, argv, examples, labels, Y, is_train, info, review, block
         "model": {
             "file": "screen_v2.npz",
             "labels": labels,
-            "embedding_heads": f"a logistic regression per category + one 'any unsafe' (C={args.C})",
+            "embedding_heads": f"a logistic regression per category + one 'any unsafe' (C={args.C}, "
+            f"class-weight cap {args.class_weight_cap})",
             "char_head": f"logistic regression over hashed char_wb 2-5-grams, "
             f"{config['n_features']} features (C={args.char_C})",
             "stack": "logistic regression over [logit emb_any, logit char_any], "
             "out-of-fold (5 folds, train split)",
         },
         "data_dir": str(args.data),
+        "project_prompts_dir": str(args.prompts),
         "dev_dir_for_dedupe": str(args.dev) if args.dev else None,
         "seed": args.seed,
         "heldout_fraction": args.heldout,
@@ -997,19 +1172,24 @@ def _write_record(args, argv, examples, labels, Y, is_train, info, review, block
     (args.out / "training_record.json").write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
 
 
-def update_policy(labels: list[str], review: dict, block: dict) -> None:
-    """Copy the thresholds into the shipped policy (schema 2: category actions and the "any" threshold)."""
+def update_policy(
+    labels: list[str], review: dict, block: dict, comment: str | None = None, out: Path | None = None
+) -> None:
+    """Copy the thresholds into the shipped policy (schema 2: category actions and the "any" threshold)
+    as a new version: new thresholds are new content, so the version (and the digest) change."""
     from veriframe.safety.categories import DEFAULT_ACTIONS
 
     path = Path(__file__).resolve().parents[1] / "safety" / "default_policy.json"
     policy = json.loads(path.read_text(encoding="utf-8"))
+    policy["version"] = int(policy["version"]) + 1
+    policy["comment"] = comment or f"v{policy['version']}: thresholds from tools/train_moderation.py"
     policy["thresholds"] = {
         c: {"review": review["thresholds"][c], "block": block["thresholds"][c]} for c in labels
     }
     policy["schema"] = 2
     policy["category_actions"] = dict(DEFAULT_ACTIONS)
     policy["any_unsafe"] = {"review": review["any"], "block": None}
-    path.write_text(json.dumps(policy, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    (out or path).write_text(json.dumps(policy, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
 if __name__ == "__main__":
