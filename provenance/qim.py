@@ -49,6 +49,15 @@ def ll_blocks(y: np.ndarray) -> np.ndarray:
     return np.moveaxis(blocks, -3, -2)
 
 
+def _dominant_vector(gram: np.ndarray, iterations: int) -> np.ndarray:
+    """Power iteration on every block's ``B^T B``: its dominant eigenvector, vectorised over blocks."""
+    v = np.full(gram.shape[:-1], 0.5)
+    for _ in range(iterations):
+        v = np.einsum("...ij,...j->...i", gram, v)
+        v /= np.maximum(np.linalg.norm(v, axis=-1, keepdims=True), 1e-300)
+    return v
+
+
 def top_singular(blocks: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Largest singular value and its vectors ``(s0, u, v)`` of each 4x4 block (..., 4, 4).
 
@@ -58,10 +67,7 @@ def top_singular(blocks: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray
     """
     blocks = blocks.astype(np.float64, copy=False)
     gram = np.einsum("...ki,...kj->...ij", blocks, blocks)
-    v = np.full(blocks.shape[:-1], 0.5)
-    for _ in range(8):
-        v = np.einsum("...ij,...j->...i", gram, v)
-        v /= np.maximum(np.linalg.norm(v, axis=-1, keepdims=True), 1e-300)
+    v = _dominant_vector(gram, 8)
     bv = np.einsum("...ij,...j->...i", blocks, v)
     s0 = np.linalg.norm(bv, axis=-1)
     u = bv / np.maximum(s0[..., None], 1e-300)
@@ -86,10 +92,7 @@ def top_singular_values(y: np.ndarray) -> np.ndarray:
         return np.zeros(blocks.shape[:-2], np.float64)
     blocks = blocks.astype(np.float64, copy=False)
     gram = np.einsum("...ki,...kj->...ij", blocks, blocks)
-    v = np.full(blocks.shape[:-1], 0.5)
-    for _ in range(4):
-        v = np.einsum("...ij,...j->...i", gram, v)
-        v /= np.maximum(np.linalg.norm(v, axis=-1, keepdims=True), 1e-300)
+    v = _dominant_vector(gram, 4)
     return np.sqrt(np.maximum(np.einsum("...i,...ij,...j->...", v, gram, v), 0.0))
 
 
