@@ -56,7 +56,12 @@ def test_generate_end_to_end(live_server, tmp_path: Path) -> None:
     assert result.verification.in_ledger and result.verification.ledger_proof_ok
     assert job.state == common_pb2.JOB_STATE_SUCCEEDED and job.output.audit_seq > 0
     assert job.params["resolved"]["seed"] == 7 and "prompt" not in job.params["resolved"]
-    assert ("RUNNING", 2, 2) in seen and seen[-1][0] == "SUCCEEDED"
+    # Progress is a stream of snapshots, written at most 5 times a second (service.worker's batcher): a
+    # step can be overtaken by the next state before a watcher reads it (CI once saw RUNNING 0/2 and then
+    # FINALIZING 2/2). What holds: the job was seen running, the steps reached 2 of 2, it ended SUCCEEDED.
+    assert any(state == "RUNNING" for state, _, _ in seen), seen
+    assert (2, 2) in {(step, total) for _, step, total in seen}, seen
+    assert seen[-1][0] == "SUCCEEDED", seen
     import hashlib
 
     assert hashlib.sha256(result.path.read_bytes()).hexdigest() == job.output.video_sha256
