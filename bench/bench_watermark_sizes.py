@@ -21,6 +21,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import argparse
+import inspect
 import json
 import subprocess
 import sys
@@ -39,30 +40,6 @@ from veriframe.provenance.synthetic import content_video
 
 SIZES = "240x160,640x360,360x640,720x480,1280x720,1920x1080"
 
-#: Run by the baseline interpreter: the same measurement on the saved frames, printed as JSON.
-_BASELINE = """
-import json, sys, time
-import cv2, numpy as np
-cv2.setNumThreads(1)
-from veriframe.provenance import watermark, watermark_v1, watermark_v2
-watermark_v1.default_workers = lambda: 1
-frames = np.load(sys.argv[1])
-repeat = int(sys.argv[2])
-out = {}
-jobs = (("total", lambda: watermark.detect_frames(frames)), ("v2", lambda: watermark_v2.detect(frames)))
-for name, job in jobs:
-    job()
-    best = (1e9, 1e9)
-    for _ in range(repeat):
-        wall, cpu = time.perf_counter(), time.process_time()
-        job()
-        best = min(best, (time.perf_counter() - wall, time.process_time() - cpu))
-    out[name] = best
-out["found"] = bool(watermark.detect_frames(frames).found)
-print(json.dumps(out))
-"""
-
-
 def measure(frames: np.ndarray, repeat: int) -> dict:
     """Best (wall, CPU) seconds of a whole detection and of v2 alone, and whether anything was found."""
     out: dict = {}
@@ -79,12 +56,26 @@ def measure(frames: np.ndarray, repeat: int) -> dict:
     return out
 
 
+#: Run by the baseline interpreter: :func:`measure` itself (its source, so the baseline imports only its
+#: own checkout's code) on the saved frames, printed as JSON.
+_BASELINE = """
+import json, sys, time
+import cv2, numpy as np
+cv2.setNumThreads(1)
+from veriframe.provenance import watermark, watermark_v1, watermark_v2
+watermark_v1.default_workers = lambda: 1
+{measure}
+print(json.dumps(measure(np.load(sys.argv[1]), int(sys.argv[2]))))
+"""
+
+
 def baseline(python: str, frames: np.ndarray, repeat: int) -> dict:
     """The same measurement by another checkout's interpreter, on the same frames."""
+    script = _BASELINE.format(measure=inspect.getsource(measure))
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "frames.npy"
         np.save(path, frames)
-        done = subprocess.run([python, "-c", _BASELINE, str(path), str(repeat)], cwd=tmp, check=True,
+        done = subprocess.run([python, "-c", script, str(path), str(repeat)], cwd=tmp, check=True,
                               capture_output=True, text=True, env={**os.environ, "PYTHONPATH": ""})
     return json.loads(done.stdout.strip().splitlines()[-1])
 

@@ -2,10 +2,10 @@
 
 Why: torch's int8 *dynamic* quantisation (``torch.ao.quantization.quantize_dynamic``) picks one
 activation scale per Linear call from the min and max of the whole input tensor, padding rows included.
-Run over a padded batch, a text's embedding therefore moved (scores by up to ~0.025) with whatever else
-shared its batch, and with the cross-request micro-batcher one tenant's decision could depend on what
-other tenants submitted at the same moment. A safety decision must be a function of the prompt and the
-policy only.
+Run over a padded batch, a text's embedding therefore moved with whatever else shared its batch (scores
+by up to 0.54; 196 of 3,400 decisions flipped, bench/bench_encoder_agreement.py), and with the
+cross-request micro-batcher one tenant's decision could depend on what other tenants submitted at the
+same moment. A safety decision must be a function of the prompt and the policy only.
 
 How, two paths that give the same bits (``tests/test_safety_encoder.py``):
 
