@@ -105,26 +105,40 @@ class MediaScreener:
 
 def _face_hits(analyzer, frames, m: MediaPolicy, kind: str) -> tuple[list[tuple[str, str, str]], dict]:
     """Protected-person matches (block) and realistic faces on inputs (``m.face_action``)."""
-    from veriframe.safety.media.faces import nearest
+    from veriframe.safety.media.faces import MAX_CNN_FRAMES, nearest
 
     refs = np.array([f.embedding for f in m.protected_faces], dtype=np.float32) if m.protected_faces else None
-    most, best = 0, (None, float("inf"))
-    for frame in frames:
-        found = analyzer.faces(frame, embed=refs is not None)
-        most = max(most, len(found))
-        for face in found if refs is not None else ():
-            i, dist = nearest(face.embedding, refs)
-            if dist < best[1]:
-                best = (i, dist)
+    embed = refs is not None
+    found = [analyzer.faces(frame, embed=embed, fallback=False) for frame in frames]
+    face_rule = kind == "input" and not m.consent_attested and m.face_action != "allow"
+    # The CNN costs ~40 HOG passes, so it runs only where its answer can change the decision: any
+    # face-free frame may hide a protected person, but for the face rule one face anywhere is enough.
+    if refs is not None or (face_rule and not any(found)):
+        for i in _spread([i for i, f in enumerate(found) if not f], MAX_CNN_FRAMES):
+            found[i] = analyzer.fallback_faces(frames[i], embed=embed)
+            if refs is None and found[i]:
+                break
+    most, best = max(len(f) for f in found), (None, float("inf"))
+    for face in (x for f in found for x in f) if refs is not None else ():
+        i, dist = nearest(face.embedding, refs)
+        if dist < best[1]:
+            best = (i, dist)
     hits = []
     scores: dict[str, float] = {"faces": float(most)}
     if best[0] is not None:
         scores["match_distance"] = round(best[1], 4)
         if best[1] <= m.face_match_distance:
             hits.append(("block", "deception/real-person", f"media.protected_faces[{best[0]}]"))
-    if most and kind == "input" and not m.consent_attested and m.face_action != "allow":
+    if most and face_rule:
         hits.append((m.face_action, "public-figure", "media.face"))
     return hits, scores
+
+
+def _spread(items: list[int], n: int) -> list[int]:
+    """At most ``n`` of ``items``, evenly spread, the first and the last kept."""
+    if len(items) <= n:
+        return items
+    return [items[round(float(k))] for k in np.linspace(0, len(items) - 1, n)]
 
 
 def _media_message(decision: DecisionKind, categories: list[str], kind: str) -> str:
