@@ -134,7 +134,7 @@ CHARACTERS: tuple[str, ...] = (
     "buzz lightyear", "woody and buzz", "toy story", "winnie the pooh", "winnie-the-pooh", "piglet and pooh",
     "eeyore", "gandalf", "frodo baggins", "frodo", "gollum", "lord of the rings", "the hobbit",
     "optimus prime", "bumblebee transformer", "naruto", "sasuke uchiha", "goku",
-    "vegeta", "dragon ball", "one piece", "monkey d. luffy", "luffy", "sailor moon", "totoro",
+    "vegeta", "dragon ball", "monkey d. luffy", "luffy", "sailor moon", "totoro",
     "my neighbor totoro", "spirited away", "howl's moving castle", "bugs bunny", "daffy duck",
     "looney tunes", "tweety bird", "scooby-doo", "scooby doo", "tom and jerry",
     "despicable me", "simba", "the lion king", "mufasa", "nemo and dory", "finding nemo", "lightning mcqueen",
@@ -144,12 +144,13 @@ CHARACTERS: tuple[str, ...] = (
     "jack sparrow", "pirates of the caribbean", "indiana jones",
     "james bond", "agent 007", "lara croft", "tomb raider", "master chief", "link from zelda",
     "legend of zelda", "princess zelda", "pac-man", "pacman", "minecraft steve", "minecraft",
-    "fortnite", "among us", "angry birds", "peppa pig", "paw patrol", "bluey", "cocomelon",
+    "fortnite", "angry birds", "peppa pig", "paw patrol", "bluey", "cocomelon",
     "barney the dinosaur",
-    "teletubbies", "sesame street", "elmo", "big bird", "cookie monster", "kermit the frog", "miss piggy",
+    "teletubbies", "sesame street", "elmo", "cookie monster", "kermit the frog", "miss piggy",
     "the muppets", "garfield", "snoopy", "charlie brown", "peanuts gang", "paddington bear",
     "thomas the tank engine", "smurfs", "the smurfs", "ninja turtles", "teenage mutant ninja turtles",
-    "power rangers", "godzilla", "king kong", "ghostbusters", "et the extra-terrestrial", "e.t.",
+    "power rangers", "godzilla", "king kong", "ghostbusters", "et the extra-terrestrial",
+    "e.t. the alien", "e.t. the extraterrestrial",
     "jurassic park", "the terminator", "robocop", "predator alien", "xenomorph", "rambo",
     "rocky balboa", "john wick", "freddy krueger", "jason voorhees", "michael myers", "chucky doll",
     "pennywise", "hannibal lecter", "darth maul", "the grinch", "willy wonka", "oompa loompa",
@@ -160,10 +161,10 @@ CHARACTERS: tuple[str, ...] = (
     "judge dredd", "the witcher", "geralt of rivia", "kratos", "god of war", "mortal kombat",
     "street fighter",
     "resident evil", "the last of us", "super smash bros", "zelda breath of the wild", "genshin impact",
-    "overwatch", "league of legends", "world of warcraft", "call of duty", "grand theft auto", "gta v",
+    "overwatch", "league of legends", "world of warcraft", "grand theft auto", "gta v",
     "gta 5", "red dead redemption", "assassin's creed", "halo master chief", "pokeball", "lightsaber",
     "tony stark", "peter parker", "bruce wayne", "clark kent", "diana prince", "steve rogers",
-    "natasha romanoff", "wednesday addams", "the addams family", "stranger things", "game of thrones",
+    "natasha romanoff", "wednesday addams", "the addams family", "game of thrones",
     "daenerys targaryen", "jon snow", "the avatar aang", "shin chan", "doraemon", "pokemon trainer ash",
     "ash ketchum",
 )
@@ -173,6 +174,9 @@ CHARACTERS_CASED: tuple[str, ...] = (
     "Nemo", "Dory", "Sonic", "Gollum", "Ariel", "Mulan", "Pooh", "Tigger",
     "Garfield", "Snoopy", "Goofy", "Minions", "Kirby", "Batmobile", "Gotham", "Wakanda", "Hogwarts",
     "Marvel", "Pixar", "Disney",
+    # Titles that are everyday phrases in lower case ("in one piece", "a big bird", "among us") or, once
+    # folded, a common word in another language ("E.T." -> "et", French "and").
+    "One Piece", "Among Us", "Big Bird", "Call of Duty", "Stranger Things", "E.T",
 )
 # Studios and franchises whose *style* a prompt asks to imitate ("in the style of Pixar").
 STUDIOS: tuple[str, ...] = (

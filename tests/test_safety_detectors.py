@@ -96,6 +96,9 @@ def test_politicians_file_under_public_figure_and_political() -> None:
         "a superhero movie scene in the style of Marvel",
         "Spider-Man swinging between skyscrapers",
         "S p i d e r m a n swinging between skyscrapers",  # spacing undone by the normaliser
+        "Luffy and the crew from One Piece on a pirate ship",  # titles that are everyday phrases,
+        "kids dressed as crewmates from Among Us",  # matched when capitalised mid-sentence
+        "a boy hiding E.T. the alien in his closet",
     ],
 )
 def test_copyrighted_characters_studios_and_brands_are_held(prompt: str) -> None:
@@ -109,6 +112,12 @@ def test_copyrighted_characters_studios_and_brands_are_held(prompt: str) -> None
         "a marvel of engineering: a suspension bridge at dawn",  # the word, not the studio
         "a goofy puppy chasing its tail in the garden",
         "a man eating an apple on a bench",
+        "sheep shearers flip the ewes and the fleece comes away in one piece",
+        "a big bird landing on the lake at dawn",
+        "a stranger among us at the village fair, folk drama",
+        "firefighters answering the call of duty, documentary",
+        # "E.T." folds to "et", French for "and": a French prompt must not read as the film
+        "Le chat et le chien dorment au soleil, et la camera glisse lentement",
     ],
 )
 def test_ordinary_words_are_not_trademarks(prompt: str) -> None:
