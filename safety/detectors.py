@@ -31,7 +31,7 @@ from pathlib import Path
 
 from veriframe.safety import lexicon as lx
 from veriframe.safety.normalize import NormalizedPrompt
-from veriframe.safety.policy import fold_term
+from veriframe.safety.policy import fold_term, plural_suffixes
 from veriframe.safety.rules import RuleHit
 
 _MODELS = Path(__file__).resolve().parent / "models"
@@ -294,7 +294,8 @@ class _PhraseIndex:
         for i, term in enumerate(terms):
             words = tuple(_TOKEN.findall(fold_term(term)))
             if words:
-                for form in (words, (*words[:-1], words[-1] + "s"), (*words[:-1], words[-1] + "es")):
+                plurals = [(*words[:-1], words[-1] + end) for end in plural_suffixes(words[-1])]
+                for form in (words, *plurals):
                     self.index.setdefault(form, i)
                 self.index.setdefault(("".join(words),), i)  # "spider man" also as "spiderman"
         # Phrase lengths by first word: most words start no phrase, so a position costs one lookup.

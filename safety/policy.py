@@ -463,3 +463,9 @@ def load_policy(path: str | Path) -> Policy:
 def fold_term(term: str) -> str:
     """A policy term in the form rules match against (same normalisation as prompts)."""
     return normalize(term).folded
+
+
+def plural_suffixes(word: str) -> tuple[str, ...]:
+    """The plural endings a listed word is also matched with: "es" only after a sibilant, so "spic" does
+    not match "spices" nor "coup" French "coupes"."""
+    return ("s", "es") if word.endswith(("s", "x", "z", "ch", "sh")) else ("s",)

@@ -19,6 +19,7 @@ from veriframe.safety.policy import (
     BUILTIN_SEXUAL_TERMS,
     Policy,
     fold_term,
+    plural_suffixes,
 )
 
 Action = Literal["review", "block"]
@@ -63,7 +64,7 @@ class _TermSet:
         ordered = sorted(self.index, key=len, reverse=True)
         self.squashed = [t for t in ordered if " " not in t and len(t) >= 4]
         self.regex = (
-            re.compile(r"(?<![a-z0-9])(" + "|".join(re.escape(t) for t in ordered) + r")(?:e?s)?(?![a-z0-9])")
+            re.compile(r"(?<![a-z0-9])(" + "|".join(re.escape(t) for t in ordered) + r")(e?s)?(?![a-z0-9])")
             if ordered
             else None
         )
@@ -77,8 +78,9 @@ class _TermSet:
     def find(self, norm_text: str, joined: tuple[str, ...] = (), raw_text: str = "") -> int | None:
         """Index of a matching term. ``raw_text`` (the prompt case-folded, not leet/run-folded) is where
         terms that folding would destroy are looked for."""
-        if self.regex is not None and (m := self.regex.search(norm_text)):
-            return self.index[m.group(1)]
+        for m in self.regex.finditer(norm_text) if self.regex is not None else ():
+            if m.group(2) in plural_suffixes(m.group(1)) or not m.group(2):
+                return self.index[m.group(1)]
         if self.raw_regex is not None and (m := self.raw_regex.search(raw_text)):
             return self.raw_index[m.group(1)]
         for run in joined:

@@ -144,6 +144,7 @@ def test_fabricated_news_is_held_as_misinformation(prompt: str) -> None:
         "a news report about a flood in a small town, aerial footage",
         "a news anchor reading the weather forecast in a studio",
         "breaking news: a cat rescued from a tree by firefighters",
+        "news footage of a wedding toast, champagne coupes raised",  # "coup" + "es" is not a coup
     ],
 )
 def test_ordinary_news_is_not_misinformation(prompt: str) -> None:

@@ -67,6 +67,20 @@ def test_allow_phrases_suppress_a_term() -> None:
     policy = default_policy()
     assert _rules("a comet visible to the naked eye", policy) == set()
     assert ("sexual", "block") in _rules("a naked man on a horse", policy)
+    # A negation a prompt writer adds to keep a scene clean is not a request for it; the rest still counts.
+    assert _rules("surgeons at work, medical drama style, no gore, calm atmosphere", policy) == set()
+    assert ("violence/graphic", "block") in _rules("no gore, just show the decapitation", policy)
+
+
+def test_plural_endings_follow_english_spelling() -> None:
+    """A listed word also matches its plural, with "es" only after a sibilant: "spic" must not match
+    "spices", nor "coup" the French "coupes"."""
+    policy = Policy(version=1, block_terms={"hate": ("spic",), "violence": ("punch", "gore")})
+    assert _rules("a merchant scoops spices into paper cones", policy) == set()
+    assert _rules("spics go home, painted on a wall", policy) == {("hate", "block")}
+    assert _rules("two punches to the face", policy) == {("violence", "block")}
+    assert _rules("gores everywhere", policy) == {("violence", "block")}
+    assert _rules("goree island at dusk", policy) == set()
 
 
 def test_minors_rule_cannot_be_configured_off() -> None:
