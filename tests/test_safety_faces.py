@@ -137,3 +137,36 @@ def test_the_cnn_runs_on_at_most_max_cnn_frames_per_input_and_only_where_it_can_
     assert calls == 0 and d.decision == "allow"
     calls, _ = cnn_calls(face_free, _policy(consent_attested=True))
     assert calls == 0
+
+
+def test_a_protected_match_on_a_face_the_cnn_does_not_confirm_is_held_not_blocked(analyzer):
+    # HOG reports a weak false "face" on the astronaut's suit (score ~0.12) whose embedding lies within
+    # 0.55 of the cameraman's 3/4-view reference; the CNN finds no face on a crop around it, so the photo
+    # is held for review (a person looks) instead of blocked as the cameraman.
+    cameraman = reference_embedding(CAMERAMAN, analyzer, single=True)
+    policy = _policy(consent_attested=True, protected_faces=(ProtectedFace("Cameraman", cameraman),))
+    astronaut = _rgb(skdata.astronaut())
+    before = analyzer.confirm_calls
+    d = default_screener().screen([astronaut], policy)
+    assert d.decision == "review" and d.rule == "media.protected_faces_unconfirmed[0]"
+    assert d.categories == ["deception/real-person"] and d.scores["match_distance"] <= 0.55
+    assert analyzer.confirm_calls == before + 1
+    # A real face HOG scores as weakly (the cameraman at 400 px: HOG's only face in it, score ~0.06) is
+    # confirmed and blocked.
+    small = np.asarray(Image.fromarray(CAMERAMAN).resize((400, 400), Image.BILINEAR))
+    (weak,) = analyzer.faces(small, fallback=False)
+    assert weak.detector == "hog"
+    d = default_screener().screen([small], policy)
+    assert d.decision == "block" and d.rule == "media.protected_faces[0]"
+    # Her real face is confirmed: protected, she is blocked on the same photo (one crop checked).
+    herself = reference_embedding(astronaut, analyzer)
+    policy = _policy(protected_faces=(ProtectedFace("Cameraman", cameraman), ProtectedFace("Her", herself)))
+    before = analyzer.confirm_calls
+    d = default_screener().screen([astronaut], policy)
+    assert d.decision == "block" and d.rule == "media.protected_faces[1]" and d.scores["match_distance"] < 0.1
+    assert analyzer.confirm_calls == before + 1
+    # Without the consent attestation the face rule holds the photo too; the unconfirmed match decides.
+    policy = _policy(protected_faces=(ProtectedFace("Cameraman", cameraman),))
+    d = default_screener().screen([astronaut], policy)
+    assert d.decision == "review" and d.rule == "media.protected_faces_unconfirmed[0]"
+    assert d.categories == ["deception/real-person", "public-figure"]

