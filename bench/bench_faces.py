@@ -39,6 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from veriframe.safety import default_policy
 from veriframe.safety.media import faces as faces_mod
 from veriframe.safety.media.faces import FaceAnalyzer, cnn_input, reference_embedding
+from veriframe.safety.media.frames import as_rgb8
 from veriframe.safety.media.screen import _face_hits, default_screener
 from veriframe.safety.policy import MediaPolicy, ProtectedFace
 
@@ -65,13 +66,7 @@ BENIGN = [
 ]
 
 
-def rgb(a: np.ndarray) -> np.ndarray:
-    a = np.asarray(a)
-    if a.dtype != np.uint8:
-        a = (np.clip(a, 0, 1) * 255).round().astype(np.uint8)
-    if a.ndim == 2:
-        a = np.stack([a] * 3, -1)
-    return np.ascontiguousarray(a[..., :3])
+rgb = as_rgb8
 
 
 def resized(a: np.ndarray, side: int) -> np.ndarray:

@@ -16,15 +16,9 @@ transform = pytest.importorskip("skimage.transform")
 
 from veriframe.safety.media import default_screener  # noqa: E402
 from veriframe.safety.media.faces import MAX_CNN_FRAMES, default_face_analyzer, reference_embedding  # noqa: E402
+from veriframe.safety.media.frames import as_rgb8  # noqa: E402
 
-
-def _rgb(a: np.ndarray) -> np.ndarray:
-    a = np.asarray(a)
-    if a.dtype != np.uint8:
-        a = (np.clip(a, 0, 1) * 255).round().astype(np.uint8)
-    if a.ndim == 2:
-        a = np.stack([a] * 3, -1)
-    return np.ascontiguousarray(a[..., :3])
+_rgb = as_rgb8
 
 
 def _policy(**media):

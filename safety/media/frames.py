@@ -20,6 +20,17 @@ class MediaError(ValueError):
     """An image or video cannot be decoded or is out of bounds; the message says why."""
 
 
+def as_rgb8(image: np.ndarray) -> np.ndarray:
+    """Any image array (uint8 or floats in [0, 1]; gray, RGB or RGBA) as a contiguous RGB uint8 frame,
+    the form every check takes (e.g. scikit-image's test photographs)."""
+    a = np.asarray(image)
+    if a.dtype != np.uint8:
+        a = (np.clip(a, 0, 1) * 255).round().astype(np.uint8)
+    if a.ndim == 2:
+        a = np.stack([a] * 3, -1)
+    return np.ascontiguousarray(a[..., :3])
+
+
 def _shrink(img, max_side: int):
     """A PIL image scaled so its longer side is at most ``max_side``."""
     w, h = img.size
