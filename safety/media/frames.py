@@ -10,8 +10,12 @@ from __future__ import annotations
 
 import io
 import time
+from collections.abc import Sequence
+from typing import TypeVar
 
 import numpy as np
+
+T = TypeVar("T")
 
 MAX_SIDE = 1024  # frames are scaled so their longer side is at most this: enough for faces and nudity
 
@@ -29,6 +33,13 @@ def as_rgb8(image: np.ndarray) -> np.ndarray:
     if a.ndim == 2:
         a = np.stack([a] * 3, -1)
     return np.ascontiguousarray(a[..., :3])
+
+
+def spread(items: Sequence[T], n: int) -> list[T]:
+    """At most ``n`` of ``items``, evenly spread over them, the first and the last kept."""
+    if len(items) <= n:
+        return list(items)
+    return [items[i] for i in np.unique(np.linspace(0, len(items) - 1, n).round().astype(int))]
 
 
 def _shrink(img, max_side: int):
@@ -98,7 +109,4 @@ def sample_video(
         picked.append((last[0], np.asarray(_shrink(last[1].to_image(), max_side))))
     if not picked:
         raise MediaError("the video has no frames")
-    if len(picked) > max_frames:
-        idx = np.unique(np.linspace(0, len(picked) - 1, max_frames).round().astype(int))
-        picked = [picked[i] for i in idx]  # keeps the first and the last
-    return [f for _, f in picked]
+    return [f for _, f in spread(picked, max_frames)]

@@ -16,6 +16,7 @@ from typing import Literal
 
 import numpy as np
 
+from veriframe.safety.media.frames import as_rgb8, spread
 from veriframe.safety.policy import MediaPolicy, Policy
 from veriframe.safety.screen import DecisionKind, user_message
 
@@ -114,7 +115,7 @@ def _face_hits(analyzer, frames, m: MediaPolicy, kind: str) -> tuple[list[tuple[
     # The CNN costs ~40 HOG passes, so it runs only where its answer can change the decision: any
     # face-free frame may hide a protected person, but for the face rule one face anywhere is enough.
     if refs is not None or (face_rule and not any(found)):
-        for i in _spread([i for i, f in enumerate(found) if not f], MAX_CNN_FRAMES):
+        for i in spread([i for i, f in enumerate(found) if not f], MAX_CNN_FRAMES):
             found[i] = analyzer.fallback_faces(frames[i], embed=embed)
             if refs is None and found[i]:
                 break
@@ -150,13 +151,6 @@ def _match_hit(analyzer, frames, matches: list, scores: dict[str, float]) -> tup
     return "review", "deception/real-person", f"media.protected_faces_unconfirmed[{matches[0][1]}]"
 
 
-def _spread(items: list[int], n: int) -> list[int]:
-    """At most ``n`` of ``items``, evenly spread, the first and the last kept."""
-    if len(items) <= n:
-        return items
-    return [items[round(float(k))] for k in np.linspace(0, len(items) - 1, n)]
-
-
 def _media_message(decision: DecisionKind, categories: list[str], kind: str) -> str:
     if decision == "allow":
         return "Media accepted." if kind == "input" else "Generated video passed the image checks."
@@ -178,15 +172,7 @@ def sample_array(frames: np.ndarray, fps: float, m: MediaPolicy) -> list[np.ndar
     n = frames.shape[0]
     step = max(1, round(max(fps, 1e-6) / m.sample_fps))
     idx = sorted({*range(0, n, step), n - 1})
-    if len(idx) > m.max_frames:
-        idx = sorted({idx[round(float(i))] for i in np.linspace(0, len(idx) - 1, m.max_frames)})
-    out = []
-    for i in idx:
-        f = frames[i]
-        if f.dtype != np.uint8:
-            f = (np.clip(f, 0.0, 1.0) * 255).round().astype(np.uint8)
-        out.append(np.ascontiguousarray(f[..., :3]))
-    return out
+    return [as_rgb8(frames[i]) for i in spread(idx, m.max_frames)]
 
 
 def screen_input(
