@@ -22,7 +22,13 @@ from veriframe.provenance.keys import SigningKeys
 from veriframe.provenance.layout import sniff
 from veriframe.provenance.manifest import InputFile, ManifestInfo
 from veriframe.provenance.signing import manifest_sha256, sign_mp4, sign_png
-from veriframe.provenance.watermark import WATERMARK_ALGORITHM, embed_frames, readable_after_encoding
+from veriframe.provenance.watermark import (
+    WATERMARK_ALGORITHM,
+    UnreadableMark,
+    detect_frames,
+    embed_frames,
+    readable_after_encoding,
+)
 
 
 @dataclass(frozen=True)
@@ -95,18 +101,19 @@ def mark_video(frames: np.ndarray, fps: int, out_mp4: str | Path, info: Manifest
         start = time.perf_counter()
         media.encode_mp4(marked, fps, unsigned, crf=crf)
         timings["encode"] = time.perf_counter() - start
-        # Never release a mark that cannot be read back: on noise-like pictures (e.g. a random-weight
-        # test model's output) the v2 tile can drown; such videos carry the v1 mark instead.
+        # Never release a mark the verifier cannot read: on noise-like pictures (e.g. a random-weight
+        # test model's output) the v2 tile can drown; such videos carry the v1 mark instead, and one
+        # that carries neither is not released (the caller fails the job: a new seed usually works).
         start = time.perf_counter()
-        # Exported frames are read one at a time: on such content a single frame may not carry v2 either.
-        if not readable_after_encoding(unsigned, info.provenance_id) or (
-            frames_dir is not None and not _frames_readable(marked, info.provenance_id)
-        ):
+        if not _verifiable(unsigned, marked if frames_dir is not None else None, info.provenance_id):
             from veriframe.provenance import watermark_v1
 
             marked = watermark_v1.embed_frames(frames, info.provenance_id)
             media.encode_mp4(marked, fps, unsigned, crf=crf)
             info = replace(info, watermark_algorithm=watermark_v1.WATERMARK_ALGORITHM)
+            if not _verifiable(unsigned, marked if frames_dir is not None else None, info.provenance_id):
+                raise UnreadableMark("neither watermark reads back from this video after encoding "
+                                     "(too little texture to carry it); it was not released")
         timings["readback"] = time.perf_counter() - start
         start = time.perf_counter()
         manifest = sign_mp4(unsigned, out, info, keys)
@@ -120,13 +127,16 @@ def mark_video(frames: np.ndarray, fps: int, out_mp4: str | Path, info: Manifest
                       frame_paths, timings, info.watermark_algorithm or WATERMARK_ALGORITHM)
 
 
-def _frames_readable(marked: np.ndarray, provenance_id: int) -> bool:
-    """Whether single marked frames (first, middle, last), as the signed PNGs keep them, read back."""
-    from veriframe.provenance import watermark_v2
-
-    for index in sorted({0, len(marked) // 2, len(marked) - 1}):
-        reading = watermark_v2.detect(marked[index : index + 1])
-        if reading is None or reading.provenance_id != provenance_id:
+def _verifiable(mp4: Path, frames: np.ndarray | None, provenance_id: int) -> bool:
+    """Whether the verifier reads ``provenance_id`` from the encoded video and, when ``frames`` are
+    exported, from single frames (first, middle, last) as the signed PNGs keep them."""
+    if not readable_after_encoding(mp4, provenance_id):
+        return False
+    if frames is None:
+        return True
+    for index in sorted({0, len(frames) // 2, len(frames) - 1}):
+        reading = detect_frames(frames[index : index + 1])
+        if not reading.found or reading.provenance_id != provenance_id:
             return False
     return True
 

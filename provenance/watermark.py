@@ -98,17 +98,23 @@ def _each(job, n: int, workers: int):
         return list(pool.map(job, range(n)))
 
 
-#: Frames of the encoded video read back by :func:`readable_after_encoding`.
-READBACK_FRAMES = 8
-
-
 def readable_after_encoding(mp4: str | Path, provenance_id: int) -> bool:
-    """Whether the v2 mark reads back as ``provenance_id`` from the encoded video (a few frames)."""
-    from veriframe.provenance.media import sample_frames
+    """Whether the verifier reads ``provenance_id`` from the encoded video.
 
-    frames, _, _ = sample_frames(mp4, READBACK_FRAMES)
-    reading = watermark_v2.detect(check_frames(frames))
-    return reading is not None and reading.provenance_id == provenance_id
+    The same frames (``verify.DETECT_FRAMES``, evenly spaced) through the same detector
+    (:func:`detect_frames`) as `veriframe-verify`: a check on fewer frames passed videos that the
+    verifier then failed to read.
+    """
+    from veriframe.provenance.media import sample_frames
+    from veriframe.provenance.verify import DETECT_FRAMES
+
+    frames, _, _ = sample_frames(mp4, DETECT_FRAMES, max_pixels=None)
+    result = detect_frames(frames)
+    return result.found and result.provenance_id == provenance_id
+
+
+class UnreadableMark(RuntimeError):
+    """Neither watermark reads back from this video: it must not be released."""
 
 
 def detect_frames(frames: np.ndarray) -> WatermarkResult:
