@@ -173,6 +173,22 @@ def test_engine_failure_fails_closed_with_a_record(flow) -> None:
     assert _events(flow, job.id)[-1] == "failed"
 
 
+def test_a_video_whose_mark_does_not_read_back_is_not_released(flow, monkeypatch) -> None:
+    from veriframe.provenance import mark
+
+    # Even a flat grey picture carries one of the two marks, so the readback is made to fail: the
+    # watermarking, encoding and the flow's handling are real.
+    monkeypatch.setattr(mark, "readable_after_encoding", lambda *_: False)
+    job = flow.submit(WHO["client"], SubmitInput(BENIGN + " in fog", **SMALL)).job
+    _, state = _run(flow, FakeEngine())
+    failed = flow.services.store.get(job.id)
+    assert state == S.FAILED and failed.error_code == "WATERMARK_UNREADABLE", failed.error_code
+    assert "another seed" in failed.error_message and failed.output_path is None
+    assert _events(flow, job.id)[-1] == "failed"
+    with pytest.raises(FailedPrecondition):
+        flow.artifact(WHO["client"], job.id, "video")
+
+
 def test_cancel_while_running_stops_between_steps(flow) -> None:
     job = flow.submit(WHO["client"], SubmitInput(BENIGN + " at night", **SMALL)).job
     claimed = flow.services.store.claim("w2")

@@ -47,6 +47,8 @@ CLIENT_MESSAGES = {
     "submit the request again, and contact the operator if it keeps failing",
     "provenance": "the video could not be watermarked and signed, so it was not released (a server error, "
     "logged with the job id); submit the request again, and contact the operator if it keeps failing",
+    "unreadable_mark": "the generated video has too little texture to carry a readable watermark, so it "
+    "was not released; submit the request again with another seed (or none), or a richer prompt",
     "ledger": "the audit record could not be written, so the video was not released (a server error, "
     "logged with the job id); submit the request again later",
 }

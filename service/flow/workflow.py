@@ -187,6 +187,8 @@ class Workflow:
 
     def finish(self, job: Job, ctx: WorkerContext, generated: tuple[dict[str, Any], Any]) -> str:
         """The CPU part: watermark, encode, sign, then SUCCEEDED with its ledger record."""
+        from veriframe.provenance.watermark import UnreadableMark  # (cv2: loaded where workers run)
+
         services = self.services
         params, video = generated
         # Output screening is post-processing too: it runs here, off the GPU thread.
@@ -196,6 +198,11 @@ class Workflow:
         try:
             with tracing.stage("postprocess", job_id=job.id), metrics.POSTPROCESS_SECONDS.time():
                 marked = publish.publish(services, job, execute.mark(services, job, video, params))
+        except UnreadableMark as error:  # content too flat to carry a mark: another seed usually works
+            log.warning("job %s: %s", job.id, error)
+            return execute.fail(
+                services, job, ctx, "WATERMARK_UNREADABLE", CLIENT_MESSAGES["unreadable_mark"], "provenance"
+            )
         except Exception:  # watermark, encode or sign failed: nothing is released
             log.exception("job %s: provenance failed", job.id)
             return execute.fail(
