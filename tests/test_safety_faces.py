@@ -164,3 +164,41 @@ def test_a_protected_match_on_a_face_the_cnn_does_not_confirm_is_held_not_blocke
     d = default_screener().screen([astronaut], policy)
     assert d.decision == "review" and d.rule == "media.protected_faces_unconfirmed[0]"
     assert d.categories == ["deception/real-person", "public-figure"]
+
+
+def test_an_input_whose_cnn_frames_are_not_checked_in_time_is_held_for_review(analyzer, monkeypatch):
+    import threading
+    import time
+
+    from veriframe.safety.media import faces
+
+    screener = default_screener()
+    face_free = [_resized(_rgb(skdata.coffee()), 640, 427)] * 6
+    # Another request holds the CNN (as under load): waiting counts against the budget, and the
+    # input is held (closed), not allowed unchecked and not kept past the budget.
+    monkeypatch.setattr(faces, "CNN_BUDGET_S", 0.5)
+    release = threading.Event()
+
+    def hold_the_analyzer() -> None:
+        with analyzer._cnn_lock:
+            release.wait(30)
+
+    holder = threading.Thread(target=hold_the_analyzer)
+    holder.start()
+    try:
+        start = time.monotonic()
+        d = screener.screen(face_free, default_policy())
+        waited = time.monotonic() - start
+    finally:
+        release.set()
+        holder.join()
+    assert d.decision == "review" and d.rule == "media.face_check_incomplete", d
+    assert waited < 5, waited
+    # Consent attested but protected persons listed: the unchecked frames may hold one, so held too.
+    ref = reference_embedding(skdata.astronaut()[:300, 50:350], analyzer)
+    monkeypatch.setattr(faces, "CNN_BUDGET_S", 0.0)
+    d = screener.screen(face_free, _policy(consent_attested=True, protected_faces=(ProtectedFace("R", ref),)))
+    assert d.decision == "review" and d.rule == "media.face_check_incomplete", d
+    # With the budget it needs, the same face-free input passes.
+    monkeypatch.setattr(faces, "CNN_BUDGET_S", 60.0)
+    assert screener.screen(face_free, default_policy()).decision == "allow"

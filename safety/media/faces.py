@@ -60,11 +60,16 @@ CNN_MAX_UPSCALE = 2.0
 # 45 degrees), and reported nothing at all (it reports scores above 0) on 123 images without people
 # (docs/benchmarks-safety.md): 0.2 keeps that face and a margin above dlib's floor.
 CNN_MIN_CONFIDENCE = 0.2
-# At most this many frames of one input get the CNN (each ~1.3-1.9 s, holding the analyzer's lock), spread
+# At most this many frames of one input get the CNN (each ~1.3-1.9 s, holding the analyzer's CNN lock), spread
 # evenly over the frames HOG found empty, the first and last kept: a person on screen (turned away from
 # HOG) for over a third of a clip is in one of them. It bounds CPU time per request, an operator's
 # concern rather than a content rule, so it is a constant and not a policy field.
 MAX_CNN_FRAMES = 4
+# ... and within this many seconds, waiting for the CNN lock included: under load (concurrent Submits
+# queue on the one CNN) an input whose CNN frames are not all checked in time is held for
+# review (closed) rather than keeping Submit past the SDK's 30 s deadline. On an idle 2-core VM the four
+# frames take 6-8 s, so inputs on a machine with spare CPU are never held for this.
+CNN_BUDGET_S = 15.0
 # A HOG face that matches a protected person blocks only once the CNN confirms it on a crop around its
 # box: HOG's weak false hits (scores 0.03-0.14 on the astronaut's suit) carry embeddings too, and one lay
 # within face_match_distance of the cameraman's reference, while real faces score as low as 0.02 with
@@ -102,7 +107,11 @@ class FaceAnalyzer:
         import dlib
 
         self._dlib = dlib
+        # dlib's detectors and models are not safe to share between threads (concurrent calls returned
+        # 116 "faces" for a one-face photo). Two locks: one for the CNN (seconds a frame), one for the
+        # rest (milliseconds), so one request's CNN frames do not hold up another's HOG pass.
         self._lock = threading.Lock()
+        self._cnn_lock = threading.Lock()
         self._detector = dlib.get_frontal_face_detector()
         self._cnn = dlib.cnn_face_detection_model_v1(_model_file("mmod_human_face_detector.dat"))
         self._landmarks = dlib.shape_predictor(_model_file("shape_predictor_5_face_landmarks.dat"))
@@ -116,26 +125,36 @@ class FaceAnalyzer:
         """Faces in one frame; without ``fallback`` only the cheap HOG stages run (see
         :meth:`fallback_faces` for the CNN alone)."""
         frame = np.ascontiguousarray(frame, dtype=np.uint8)
-        # dlib's detector and models are not safe to share between threads (concurrent calls returned
-        # 116 "faces" for a one-face photo): Submit's threads and the worker's output screening share one.
+        # Submit's threads and the worker's output screening share one analyzer.
         with self._lock:
             found = self._hog(frame)
-            if not found and fallback:
+        if not found and fallback:
+            with self._cnn_lock:
                 found = self._cnn_rects(frame)
+        with self._lock:
             return self._faces(frame, found, embed)
 
-    def fallback_faces(self, frame: np.ndarray, *, embed: bool = True) -> list[Face]:
-        """Faces the CNN finds in one frame (for frames the HOG stages already found empty)."""
+    def fallback_faces(
+        self, frame: np.ndarray, *, embed: bool = True, wait_s: float | None = None
+    ) -> list[Face] | None:
+        """Faces the CNN finds in one frame (for frames the HOG stages already found empty); None when
+        the analyzer was not free within ``wait_s`` seconds (another request holds it)."""
         frame = np.ascontiguousarray(frame, dtype=np.uint8)
+        if not self._cnn_lock.acquire(timeout=-1 if wait_s is None else max(wait_s, 0.0)):
+            return None
+        try:
+            found = self._cnn_rects(frame)
+        finally:
+            self._cnn_lock.release()
         with self._lock:
-            return self._faces(frame, self._cnn_rects(frame), embed)
+            return self._faces(frame, found, embed)
 
     def confirmed(self, frame: np.ndarray, face: Face) -> bool:
         """Whether the CNN, run on a crop around ``face``, finds a face there (CNN faces need no check)."""
         if face.detector == "cnn":
             return True
         crop, box = confirm_crop(np.asarray(frame, dtype=np.uint8), face.box)
-        with self._lock:
+        with self._cnn_lock:
             self.confirm_calls += 1
             found = self._cnn(crop, 0)
         return any(

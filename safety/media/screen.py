@@ -10,6 +10,7 @@ Fail closed: a check that cannot run raises :class:`MediaCheckError`; the caller
 from __future__ import annotations
 
 import functools
+import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Literal
@@ -106,23 +107,30 @@ class MediaScreener:
 
 def _face_hits(analyzer, frames, m: MediaPolicy, kind: str) -> tuple[list[tuple[str, str, str]], dict]:
     """Protected-person matches (block) and realistic faces on inputs (``m.face_action``)."""
-    from veriframe.safety.media.faces import MAX_CNN_FRAMES, nearest
+    from veriframe.safety.media import faces
 
     refs = np.array([f.embedding for f in m.protected_faces], dtype=np.float32) if m.protected_faces else None
     embed = refs is not None
     found = [analyzer.faces(frame, embed=embed, fallback=False) for frame in frames]
     face_rule = kind == "input" and not m.consent_attested and m.face_action != "allow"
+    incomplete = False
     # The CNN costs ~40 HOG passes, so it runs only where its answer can change the decision: any
     # face-free frame may hide a protected person, but for the face rule one face anywhere is enough.
     if refs is not None or (face_rule and not any(found)):
-        for i in spread([i for i, f in enumerate(found) if not f], MAX_CNN_FRAMES):
-            found[i] = analyzer.fallback_faces(frames[i], embed=embed)
+        deadline = time.monotonic() + faces.CNN_BUDGET_S
+        for i in spread([i for i, f in enumerate(found) if not f], faces.MAX_CNN_FRAMES):
+            result = analyzer.fallback_faces(frames[i], embed=embed, wait_s=deadline - time.monotonic())
+            if result is None or time.monotonic() > deadline:
+                incomplete = True  # out of time: what the unchecked frames hold is unknown
+                found[i] = result or []
+                break
+            found[i] = result
             if refs is None and found[i]:
                 break
     most, best = max(len(f) for f in found), (None, float("inf"))
     matches = []  # (distance, reference, frame, face) within face_match_distance
     for n, face in ((n, x) for n, f in enumerate(found) for x in f) if refs is not None else ():
-        i, dist = nearest(face.embedding, refs)
+        i, dist = faces.nearest(face.embedding, refs)
         best = min(best, (i, dist), key=lambda b: b[1])
         if dist <= m.face_match_distance:
             matches.append((dist, i, n, face))
@@ -134,6 +142,8 @@ def _face_hits(analyzer, frames, m: MediaPolicy, kind: str) -> tuple[list[tuple[
         hits.append(_match_hit(analyzer, frames, sorted(matches, key=lambda x: x[0]), scores))
     if most and face_rule:
         hits.append((m.face_action, "public-figure", "media.face"))
+    elif incomplete:  # a face or a protected person may be in the frames left unchecked: a person looks
+        hits.append(("review", "public-figure", "media.face_check_incomplete"))
     return hits, scores
 
 

@@ -21,7 +21,7 @@ from aiohttp import web
 
 from veriframe.service.console import pages
 from veriframe.service.console.context import ConsoleContext
-from veriframe.service.console.rendering import CONSOLE_APP, CTX, render
+from veriframe.service.console.rendering import CONSOLE_APP, CTX, TEMPLATES, render
 from veriframe.service.console.sessions import COOKIE, FORM, SESSION
 from veriframe.service.errors import ServiceError
 
@@ -38,7 +38,7 @@ def build_console(server_ctx: Any) -> web.Application:
     """The console sub-application over a running server's context."""
     app = web.Application(middlewares=[errors, signed_in, csrf], client_max_size=pages.MAX_UPLOAD_BYTES)
     app[CTX] = ConsoleContext.from_server(server_ctx)
-    app["templates"] = jinja2.Environment(
+    app[TEMPLATES] = jinja2.Environment(
         loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True, undefined=jinja2.StrictUndefined
     )
     r = app.router

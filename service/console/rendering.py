@@ -14,10 +14,11 @@ from veriframe.service.console.sessions import SESSION
 
 CTX: web.AppKey[ConsoleContext] = web.AppKey("console", ConsoleContext)
 CONSOLE_APP: web.AppKey[web.Application] = web.AppKey("console_app", web.Application)
+TEMPLATES: web.AppKey[jinja2.Environment] = web.AppKey("templates", jinja2.Environment)
 
 
 def render(request: web.Request, template: str, status: int = 200, **values: Any) -> web.Response:
-    env: jinja2.Environment = request.app["templates"]
+    env = request.app[TEMPLATES]
     session = request.get(SESSION)
     html = env.get_template(template).render(
         session=session, csrf=session.csrf if session else "", static=_static_url(request), **values
