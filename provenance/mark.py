@@ -129,12 +129,11 @@ def mark_video(frames: np.ndarray, fps: int, out_mp4: str | Path, info: Manifest
 
 def _verifiable(mp4: Path, frames: np.ndarray | None, provenance_id: int) -> bool:
     """Whether the verifier reads ``provenance_id`` from the encoded video and, when ``frames`` are
-    exported, from single frames (first, middle, last) as the signed PNGs keep them."""
+    exported, from every single frame as its signed PNG keeps it (a check of the first, middle and last
+    frames released a PNG in between that did not verify; v2 reads one frame in ~10 ms)."""
     if not readable_after_encoding(mp4, provenance_id):
         return False
-    if frames is None:
-        return True
-    for index in sorted({0, len(frames) // 2, len(frames) - 1}):
+    for index in range(len(frames) if frames is not None else 0):
         reading = detect_frames(frames[index : index + 1])
         if not reading.found or reading.provenance_id != provenance_id:
             return False

@@ -26,6 +26,9 @@ IMAGE_FORMATS = ("PNG", "JPEG", "WEBP")
 
 #: x264 CRF that is visually lossless for typical content (the x264 docs put it at ~17-18).
 DEFAULT_CRF = 17
+#: Frames the verifier samples from a video to detect the watermark (evenly spaced, decoded as a stream: a
+#: video of any length holds at most this many in memory). The service's release check reads the same.
+VERIFY_FRAMES = 64
 
 
 class MediaError(ValueError):

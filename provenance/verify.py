@@ -37,9 +37,8 @@ MAX_FILE_BYTES = 2 << 30
 #: Images are decoded (and hashed by c2pa-rs) in memory: a 4096x4096 frame's PNG is far below this.
 MAX_IMAGE_BYTES = 128 << 20
 MAX_PIXELS = 4096 * 4096
-#: Frames the watermark detector looks at (evenly spaced, decoded as a stream: a video of any length
-#: holds at most this many frames in memory): plenty of evidence, bounded memory.
-DETECT_FRAMES = 64
+#: Frames the watermark detector looks at: plenty of evidence, bounded memory (``media.VERIFY_FRAMES``).
+DETECT_FRAMES = media.VERIFY_FRAMES
 VERIFIABLE_TYPES = ("video/mp4", "image/png", "image/jpeg")
 UNTRUSTED_REASON = "signer not trusted by the configured trust anchors"
 

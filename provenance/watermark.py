@@ -101,14 +101,13 @@ def _each(job, n: int, workers: int):
 def readable_after_encoding(mp4: str | Path, provenance_id: int) -> bool:
     """Whether the verifier reads ``provenance_id`` from the encoded video.
 
-    The same frames (``verify.DETECT_FRAMES``, evenly spaced) through the same detector
+    The same frames (``media.VERIFY_FRAMES``, evenly spaced) through the same detector
     (:func:`detect_frames`) as `veriframe-verify`: a check on fewer frames passed videos that the
     verifier then failed to read.
     """
-    from veriframe.provenance.media import sample_frames
-    from veriframe.provenance.verify import DETECT_FRAMES
+    from veriframe.provenance.media import VERIFY_FRAMES, sample_frames
 
-    frames, _, _ = sample_frames(mp4, DETECT_FRAMES, max_pixels=None)
+    frames, _, _ = sample_frames(mp4, VERIFY_FRAMES)
     result = detect_frames(frames)
     return result.found and result.provenance_id == provenance_id
 

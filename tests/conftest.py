@@ -29,3 +29,16 @@ def _no_leaked_log_handlers() -> Iterator[None]:
         if handler not in before and type(handler) is logging.StreamHandler:
             root.removeHandler(handler)
     root.setLevel(level)
+
+
+@pytest.fixture(autouse=True)
+def _face_cnn_budget_for_slow_machines(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The CNN time budget is a latency bound for operators, not a content rule: on a loaded 2-core CI
+    # machine four CNN frames can take longer than the production 15 s, and a face-free input would then
+    # be held for review. Tests of what the checks decide get a budget no machine hits; the budget itself
+    # is tested explicitly (tests/test_safety_faces.py sets its own).
+    try:
+        from veriframe.safety.media import faces
+    except ImportError:  # the media extra is not installed: nothing to bound
+        return
+    monkeypatch.setattr(faces, "CNN_BUDGET_S", 600.0)

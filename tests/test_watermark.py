@@ -347,6 +347,30 @@ def test_released_tiny_model_videos_verify(tmp_path, tiny_model_dir, dev_keys_di
         assert report.watermark.found and report.watermark.id == format_id(pid), (seed, report.watermark)
 
 
+def test_every_exported_frame_of_a_tiny_model_video_verifies(tmp_path, tiny_model_dir, dev_keys_dir):
+    # Regression: the frames check once read the first, middle and last frames only; on this 2-step
+    # output those carried the v2 mark and frames 3, 5 and 7 did not, so their signed PNGs failed
+    # `veriframe-verify`. Every exported frame is now read back.
+    from veriframe.provenance.keys import load_keys_dir
+    from veriframe.provenance.manifest import ManifestInfo
+    from veriframe.provenance.mark import mark_video
+    from veriframe.provenance.verify import verify_file
+    from veriframe.service.engine.engine import Engine, GenerationParams
+
+    video = Engine.load(str(tiny_model_dir)).generate(GenerationParams(
+        prompt="a paper boat drifting down a rainy street", width=256, height=256, num_frames=9,
+        num_inference_steps=2, fps=8, seed=0))
+    pid = 18350130295215790949
+    info = ManifestInfo(provenance_id=pid, model_name="tiny", model_version="test",
+                        audit_ref="veriframe:job:x", params={"seed": 0})
+    result = mark_video(video.frames, video.fps, tmp_path / "v.mp4", info, load_keys_dir(dev_keys_dir),
+                        frames_dir=tmp_path / "frames")
+    assert len(result.frame_paths) == 9
+    for path in [tmp_path / "v.mp4", *result.frame_paths]:
+        report = verify_file(path)
+        assert report.watermark.found and report.watermark.id == format_id(pid), (path.name, report.watermark)
+
+
 def test_v1_files_are_still_detected(tmp_path):
     frames = natural_video(4, 480, 720, seed=21)
     old = watermark_v1.embed_frames(frames, 0xFEEDFACE12345678)
