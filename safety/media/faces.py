@@ -108,8 +108,9 @@ class FaceAnalyzer:
 
         self._dlib = dlib
         # dlib's detectors and models are not safe to share between threads (concurrent calls returned
-        # 116 "faces" for a one-face photo). Two locks: one for the CNN (seconds a frame), one for the
-        # rest (milliseconds), so one request's CNN frames do not hold up another's HOG pass.
+        # 116 "faces" for a one-face photo). The CNN (seconds a frame) has a lock of its own so a request
+        # can give up waiting for it (CNN_BUDGET_S). It does not buy parallelism: dlib's calls hold the
+        # GIL, so another request's HOG pass still waits out a CNN frame (bench/bench_face_locks.py).
         self._lock = threading.Lock()
         self._cnn_lock = threading.Lock()
         self._detector = dlib.get_frontal_face_detector()
