@@ -202,3 +202,27 @@ def test_an_input_whose_cnn_frames_are_not_checked_in_time_is_held_for_review(an
     # With the budget it needs, the same face-free input passes.
     monkeypatch.setattr(faces, "CNN_BUDGET_S", 60.0)
     assert screener.screen(face_free, default_policy()).decision == "allow"
+
+
+def test_the_cnn_runs_in_its_own_process_which_is_restarted_once_and_else_fails_closed(analyzer, monkeypatch):
+    import os
+    import signal
+
+    from veriframe.safety.media import faces
+    from veriframe.safety.media.screen import MediaCheckError
+
+    turned = _resized(CAMERAMAN, 640, 640)
+    assert analyzer.fallback_faces(turned, embed=False)  # the CNN process finds the 3/4 view
+    child = next(iter(analyzer._pool._processes))
+    assert child != os.getpid()
+    os.kill(child, signal.SIGKILL)  # the CNN process dies (out of memory, a crash): one restart
+    assert analyzer.fallback_faces(turned, embed=False)
+    assert next(iter(analyzer._pool._processes)) != child
+
+    def dead(_small):
+        raise faces.CnnUnavailable("the face CNN process died twice")
+
+    monkeypatch.setattr(analyzer, "_cnn_process", dead)
+    face_free = [_resized(_rgb(skdata.coffee()), 640, 427)] * 3
+    with pytest.raises(MediaCheckError, match="face check cannot run"):
+        default_screener().screen(face_free, default_policy())  # never allowed unchecked

@@ -29,7 +29,9 @@ from __future__ import annotations
 
 import functools
 import importlib.util
+import multiprocessing
 import threading
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -87,6 +89,25 @@ CONFIRM_MIN_IOU = 0.3
 MAX_CONFIRMATIONS = 4
 
 
+class CnnUnavailable(RuntimeError):
+    """The face CNN's process could not run: the check cannot be done (fail closed)."""
+
+
+@functools.cache
+def _child_cnn():
+    import dlib
+
+    return dlib.cnn_face_detection_model_v1(_model_file("mmod_human_face_detector.dat"))
+
+
+def _cnn_detections(small: np.ndarray) -> list[tuple[float, int, int, int, int]]:
+    """In the CNN process: (confidence, left, top, right, bottom) of each detection in ``small``."""
+    return [
+        (d.confidence, d.rect.left(), d.rect.top(), d.rect.right(), d.rect.bottom())
+        for d in _child_cnn()(small, 0)
+    ]
+
+
 @dataclass(frozen=True)
 class Face:
     box: tuple[int, int, int, int]  # left, top, right, bottom
@@ -108,9 +129,8 @@ class FaceAnalyzer:
 
         self._dlib = dlib
         # dlib's detectors and models are not safe to share between threads (concurrent calls returned
-        # 116 "faces" for a one-face photo). The CNN (seconds a frame) has a lock of its own so a request
-        # can give up waiting for it (CNN_BUDGET_S). It does not buy parallelism: dlib's calls hold the
-        # GIL, so another request's HOG pass still waits out a CNN frame (bench/bench_face_locks.py).
+        # 116 "faces" for a one-face photo). The CNN (seconds a frame, in its own process, below) has a
+        # lock of its own so a request can give up waiting for it (CNN_BUDGET_S).
         self._lock = threading.Lock()
         self._cnn_lock = threading.Lock()
         self._detector = dlib.get_frontal_face_detector()
@@ -119,6 +139,10 @@ class FaceAnalyzer:
         self._encoder = dlib.face_recognition_model_v1(
             _model_file("dlib_face_recognition_resnet_model_v1.dat")
         )
+        # The CNN fallback runs in a process of its own: dlib's calls hold the GIL, so in this process one
+        # input's CNN frames (seconds each) stalled every other request's threads, HOG passes included
+        # (bench/bench_face_locks.py). Crop confirmations (~80 ms) stay here.
+        self._pool: ProcessPoolExecutor | None = None
         self.cnn_calls = 0  # how many frames the CNN ran on (the cost bound is checked against this)
         self.confirm_calls = 0  # how many HOG faces the CNN was asked to confirm (crops, not frames)
 
@@ -185,14 +209,36 @@ class FaceAnalyzer:
         small, scale = cnn_input(frame)
         h, w = frame.shape[:2]
         out = []
-        for det in self._cnn(small, 0):
-            if det.confidence < CNN_MIN_CONFIDENCE:
+        for confidence, *rect in self._cnn_process(small):
+            if confidence < CNN_MIN_CONFIDENCE:
                 continue
-            r = det.rect
-            box = [round(v / scale) for v in (r.left(), r.top(), r.right(), r.bottom())]
+            box = [round(v / scale) for v in rect]
             box = [min(max(v, 0), lim - 1) for v, lim in zip(box, (w, h, w, h), strict=True)]
             out.append((self._dlib.rectangle(*box), "cnn"))
         return out
+
+    def _cnn_process(self, small: np.ndarray) -> list[tuple[float, int, int, int, int]]:
+        """The CNN on one frame in the analyzer's CNN process (see :func:`_cnn_detections`); started on
+        first use, and started again once if it died."""
+        from concurrent.futures.process import BrokenProcessPool
+
+        for attempt in (1, 2):
+            if self._pool is None:
+                # spawn, not fork: the server's gRPC threads make forking unsafe.
+                self._pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+            try:
+                return self._pool.submit(_cnn_detections, small).result()
+            except BrokenProcessPool as exc:
+                self._pool = None
+                if attempt == 2:
+                    raise CnnUnavailable(f"the face CNN process died twice: {exc}") from exc
+        raise AssertionError("unreachable")
+
+    def close(self) -> None:
+        """Stop the CNN process (it is also stopped when the interpreter exits)."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
 
     def _faces(self, frame: np.ndarray, found: list[tuple[object, str]], embed: bool) -> list[Face]:
         out = []

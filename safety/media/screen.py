@@ -83,7 +83,12 @@ class MediaScreener:
         elif nudity >= m.nudity_review:
             hits.append(("review", "sexual", f"media.nudity>={m.nudity_review}"))
         scores = {"nudity": round(float(nudity), 4)}
-        face_hits, face_scores = _face_hits(self.faces(), frames, m, kind)
+        from veriframe.safety.media.faces import CnnUnavailable
+
+        try:
+            face_hits, face_scores = _face_hits(self.faces(), frames, m, kind)
+        except CnnUnavailable as exc:
+            raise MediaCheckError(f"the face check cannot run: {exc}") from exc
         hits += face_hits
         scores.update(face_scores)
         decision: DecisionKind = "allow"
