@@ -106,9 +106,13 @@ def test_uploaded_inputs_leave_the_object_store_when_their_job_ends(
     write_png(np.random.default_rng(3).integers(0, 256, (256, 256, 3), dtype=np.uint8), image)
     prompt = "a slow zoom in on a field of wheat, soft light"
     with live.client(tenant="uploads") as client:
-        done = client.submit(prompt, mode="i2v", image=image, **TEST_PARAMS).job.id
-        cancelled = client.submit(f"{prompt}, at dusk", mode="i2v", image=image, **TEST_PARAMS).job.id
-        assert {f"inputs/{done}.img", f"inputs/{cancelled}.img"} <= set(store.list("inputs"))
+        # Each input is looked for right after its own Submit: the tiny model finishes a job in about a
+        # second, and a finished job's input is (rightly) gone by the time a later Submit returns.
+        long = {**TEST_PARAMS, "num_inference_steps": 50}
+        done = client.submit(prompt, mode="i2v", image=image, **long).job.id
+        assert f"inputs/{done}.img" in store.list("inputs")
+        cancelled = client.submit(f"{prompt}, at dusk", mode="i2v", image=image, **long).job.id
+        assert f"inputs/{cancelled}.img" in store.list("inputs")
         client.cancel_job(cancelled)
         finals = {job_id: client.wait(job_id, timeout=300).state for job_id in (done, cancelled)}
     assert finals == {done: common_pb2.JOB_STATE_SUCCEEDED, cancelled: common_pb2.JOB_STATE_CANCELLED}
