@@ -105,13 +105,14 @@ def mark_video(frames: np.ndarray, fps: int, out_mp4: str | Path, info: Manifest
         # test model's output) the v2 tile can drown; such videos carry the v1 mark instead, and one
         # that carries neither is not released (the caller fails the job: a new seed usually works).
         start = time.perf_counter()
-        if not _verifiable(unsigned, marked if frames_dir is not None else None, info.provenance_id):
+        exported = frames_dir is not None  # then every frame must verify on its own, as its PNG will
+        if not _verifiable(unsigned, marked if exported else None, info.provenance_id):
             from veriframe.provenance import watermark_v1
 
             marked = watermark_v1.embed_frames(frames, info.provenance_id)
             media.encode_mp4(marked, fps, unsigned, crf=crf)
             info = replace(info, watermark_algorithm=watermark_v1.WATERMARK_ALGORITHM)
-            if not _verifiable(unsigned, marked if frames_dir is not None else None, info.provenance_id):
+            if not _verifiable(unsigned, marked if exported else None, info.provenance_id):
                 raise UnreadableMark("neither watermark reads back from this video after encoding "
                                      "(too little texture to carry it); it was not released")
         timings["readback"] = time.perf_counter() - start

@@ -93,11 +93,13 @@ class CnnUnavailable(RuntimeError):
     """The face CNN's process could not run: the check cannot be done (fail closed)."""
 
 
-@functools.cache
-def _child_cnn():
+def _load_cnn():
     import dlib
 
     return dlib.cnn_face_detection_model_v1(_model_file("mmod_human_face_detector.dat"))
+
+
+_child_cnn = functools.cache(_load_cnn)  # one model per CNN process, loaded on its first frame
 
 
 def _cnn_detections(small: np.ndarray) -> list[tuple[float, int, int, int, int]]:
@@ -134,7 +136,7 @@ class FaceAnalyzer:
         self._lock = threading.Lock()
         self._cnn_lock = threading.Lock()
         self._detector = dlib.get_frontal_face_detector()
-        self._cnn = dlib.cnn_face_detection_model_v1(_model_file("mmod_human_face_detector.dat"))
+        self._cnn = _load_cnn()  # for crop confirmations, in this process
         self._landmarks = dlib.shape_predictor(_model_file("shape_predictor_5_face_landmarks.dat"))
         self._encoder = dlib.face_recognition_model_v1(
             _model_file("dlib_face_recognition_resnet_model_v1.dat")
@@ -163,7 +165,7 @@ class FaceAnalyzer:
         self, frame: np.ndarray, *, embed: bool = True, wait_s: float | None = None
     ) -> list[Face] | None:
         """Faces the CNN finds in one frame (for frames the HOG stages already found empty); None when
-        the analyzer was not free within ``wait_s`` seconds (another request holds it)."""
+        the CNN was not free within ``wait_s`` seconds (another request holds it)."""
         frame = np.ascontiguousarray(frame, dtype=np.uint8)
         if not self._cnn_lock.acquire(timeout=-1 if wait_s is None else max(wait_s, 0.0)):
             return None
