@@ -71,6 +71,8 @@ ATTACKS = {
     "aspect 720x360 + CRF 23": lambda f: encode(resize(f, 720, 360), crf=23),
     "stretched 1280x720 + CRF 23": lambda f: encode(resize(f, 1280, 720), crf=23),
     "pillarboxed in 1280x720 + CRF 23": lambda f: encode(fit(f, 1280, 720), crf=23),
+    "stretched 1920x1080 + CRF 23": lambda f: encode(resize(f, 1920, 1080), crf=23),
+    "pillarboxed in 1920x1080 + CRF 23": lambda f: encode(fit(f, 1920, 1080), crf=23),
     "social: 9:16 -> 360 wide -> CRF 30": lambda f: encode(resize(f[:, :, 225:495], 360, 640), crf=30),
     "blur sigma 2": lambda f: np.stack([cv2.GaussianBlur(x, (0, 0), 2.0) for x in f]),
     "hue +30 deg + CRF 23": lambda f: encode(hue(f, 30), crf=23),
@@ -83,7 +85,7 @@ def unmarked_items(count: int, seed: int = 9000, offset: int = 0):
     """Varied unmarked items: contents, sizes, codecs, stills, stock-library marks with other payloads.
 
     Items ``offset`` .. ``offset + count - 1`` (each is fixed by its index: runs can be split)."""
-    sizes = [(480, 720), (256, 256), (240, 320), (360, 640), (720, 1280), (160, 240)]
+    sizes = [(480, 720), (256, 256), (240, 320), (360, 640), (720, 1280), (160, 240), (1080, 1920)]
     for i in range(offset, offset + count):
         rng = np.random.default_rng(seed + i)
         h, w = sizes[i % len(sizes)]
@@ -262,7 +264,7 @@ def _false_positives(args: argparse.Namespace) -> list[str]:
         return []
     fp_s = time.perf_counter() - start
     return [f"False positives: **{fp} of {n}** unmarked items (numbers {args.unmarked_offset}-"
-            f"{args.unmarked_offset + n - 1}; contents x sizes 160x240-1280x720 "
+            f"{args.unmarked_offset + n - 1}; contents x sizes 160x240-1920x1080 "
             "x raw / H.264 / H.265 / stills / stock-library dwtDct+dwtDctSvd marks with other "
             f"payloads), "
             f"{fp_s / n:.2f} s per item; bound by construction "

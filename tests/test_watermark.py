@@ -444,6 +444,18 @@ def test_v2_pixel_grid_reads_a_budget_of_pixels_not_of_frames(tmp_path):
     assert result.provenance_id == pid and "pixel grid" in result.registration, result
 
 
+def test_copy_upscaled_beyond_the_lattice_range_is_read_through_the_half_size_search(tmp_path, monkeypatch):
+    # A 720x480 video stretched to 1920x1080 is 2.67 x 2.25 its size: beyond watermark_sync.MAX_SCALE,
+    # so only the search on frames halved in size finds its lattice.
+    pid = 0x0FEEDFACE1234567
+    marked = watermark.embed_frames(natural_video(12, 480, 720, seed=41), pid)
+    upscaled = reencode(resize(marked, 1920, 1080), 23, tmp_path)
+    result = watermark.detect_frames(upscaled)
+    assert result.provenance_id == pid and "half size" in result.registration, result
+    monkeypatch.setattr(watermark_v2, "UPSCALE_MIN_SIDE", 10**6)
+    assert not watermark_v2.detect(upscaled)
+
+
 def test_v1_frames_are_readable_by_the_library():
     from imwatermark import WatermarkDecoder
 
@@ -472,6 +484,8 @@ def test_unmarked_items_yield_nothing(tmp_path, monkeypatch):
     items += [np.zeros((2, 256, 256, 3), np.uint8), np.full((2, 256, 256, 3), 255, np.uint8),
               rng.integers(0, 256, (2, 256, 256, 3), dtype=np.uint8)]
     items.append(reencode(natural_video(4, 432, 648, seed=77), 23, tmp_path))
+    # Large enough for the half-size lattice search (upscaled copies): it stays within the budget too.
+    items.append(reencode(natural_video(3, 1080, 1920, seed=78), 23, tmp_path))
     found = []
     for frames in items:
         calls.clear()
@@ -551,6 +565,21 @@ def test_content_cancelled_mean_gives_the_lattice_of_a_fast_pan():
     assert np.allclose(a, np.diag([1.0, 0.75]), atol=0.01), a
     reading = watermark_v2._read_fresh_lattices(ys, d)
     assert reading is not None and reading.provenance_id == pid
+
+
+def test_lattice_residual_of_the_window_gives_the_whole_planes_lattices():
+    # lattice_residual filters only the central window the lattice search reads (plus the filters'
+    # reach): the candidates must be exactly those of the whole plane's residual, at every shape.
+    from veriframe.provenance import watermark_sync
+
+    marked = watermark.embed_frames(natural_video(2, 480, 720, seed=44), 0x0A11CE5B0B0FACE5)
+    y = watermark_v2.frame_lumas(resize(marked, 1080, 720))[0]  # a 1.5x lattice
+    for plane in (y, y[:701, :1001], y[:300, :1080], y[:200, :300]):
+        whole = watermark_sync.lattice_candidates([watermark_sync.residual(plane, 2.4)], 2)
+        window = watermark_sync.lattice_candidates([watermark_sync.lattice_residual(plane, 2.4)], 2)
+        assert len(whole) == len(window) and (len(whole) > 0 or plane.shape[0] < 301)
+        for (a, score), (b, other) in zip(whole, window):
+            assert np.array_equal(a, b) and score == other
 
 
 def test_lattice_pairs_with_only_negative_scores_do_not_fail():
