@@ -11,6 +11,7 @@ from veriframe.service.admin.views import (
     EXPORT_BATCH,
     AuditQuery,
     CheckpointView,
+    CosignatureReceipt,
     InclusionView,
     LedgerCheck,
     authorize,
@@ -18,7 +19,7 @@ from veriframe.service.admin.views import (
 )
 from veriframe.service.auth import Principal
 from veriframe.service.clock import aware
-from veriframe.service.errors import FailedPrecondition, InvalidArgument, NotFound
+from veriframe.service.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
 from veriframe.service.ledger import events as ev
 
 if TYPE_CHECKING:
@@ -126,6 +127,7 @@ class AuditAdmin(AdminBase):
     def _checkpoint_view(self, row: Any) -> CheckpointView:
         from cryptography.hazmat.primitives import serialization
 
+        row = self._ledger.with_cosignatures(row)
         key = self._ledger.public_key
         pem = (
             ""
@@ -153,6 +155,25 @@ class AuditAdmin(AdminBase):
             raise NotFound("the ledger has no signed checkpoint yet: the server signs one with its next "
                            "append")
         return self._checkpoint_view(row)
+
+    def add_cosignature(self, principal: Principal, note: str) -> CosignatureReceipt:
+        """Keep a configured witness's cosignature of one of this log's checkpoints (idempotent)."""
+        from veriframe.service.ledger import CosignatureRefused, LedgerError
+
+        authorize(principal, "AddCosignature")
+        if not note.strip():
+            raise InvalidArgument("note", "required: the checkpoint note with the witness's cosignature line")
+        try:
+            added = self._ledger.add_cosignatures(note, self._witnesses)
+        except CosignatureRefused as error:
+            if error.kind == "unknown_witness":
+                raise PermissionDenied(str(error)) from None
+            if error.kind == "unknown_checkpoint":
+                raise NotFound(str(error)) from None
+            raise InvalidArgument("note", str(error)) from None
+        except LedgerError as error:
+            raise FailedPrecondition(str(error), reason="NO_LEDGER_KEY") from None
+        return CosignatureReceipt(self._checkpoint_view(added.checkpoint), added.added, added.already)
 
     def consistency_proof(self, principal: Principal, first_size: int, second_size: int = 0) -> Any:
         """RFC 9162 proof that the tree of `second_size` (0: current) extends the tree of `first_size`."""

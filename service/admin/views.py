@@ -113,6 +113,13 @@ class CheckpointView:
 
 
 @dataclass(frozen=True)
+class CosignatureReceipt:
+    checkpoint: CheckpointView  # as served now, every stored cosignature on its note
+    added: list[str]  # witnesses whose cosignature was stored by this call
+    already: list[str]  # witnesses that had one stored already
+
+
+@dataclass(frozen=True)
 class InclusionView:
     seq: int
     tree_size: int

@@ -346,6 +346,10 @@ class AdminClient:
         request = pb.GetConsistencyProofRequest(first_size=first_size, second_size=second_size)
         return self._call(self._stub.GetConsistencyProof, request)
 
+    def add_cosignature(self, note: str) -> pb.AddCosignatureResponse:
+        """Hand the server a witness's cosignature: `note` is its checkpoint note with the line added."""
+        return self._call(self._stub.AddCosignature, pb.AddCosignatureRequest(note=note))
+
     # --- statistics ----------------------------------------------------------------------------------
 
     def stats(

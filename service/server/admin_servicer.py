@@ -366,6 +366,15 @@ class ModerationAdminServicer(admin_pb2_grpc.ModerationAdminServicer):
         return common.ConsistencyProof(first_size=p.first_size, second_size=p.second_size,
                                        first_root=p.first_root, second_root=p.second_root, path=p.path)
 
+    @rpc
+    async def AddCosignature(
+        self, request: pb.AddCosignatureRequest, context: Ctx, principal: Principal
+    ) -> pb.AddCosignatureResponse:
+        r = await self._run(self.admin.add_cosignature, principal, request.note)
+        return pb.AddCosignatureResponse(
+            checkpoint=checkpoint_pb(r.checkpoint), added=r.added, already=r.already
+        )
+
     # --- statistics
     @rpc
     async def GetStats(self, request: pb.GetStatsRequest, context: Ctx, principal: Principal) -> pb.Stats:

@@ -355,6 +355,22 @@ class GetConsistencyProofRequest(_message.Message):
     second_size: int
     def __init__(self, first_size: _Optional[int] = ..., second_size: _Optional[int] = ...) -> None: ...
 
+class AddCosignatureRequest(_message.Message):
+    __slots__ = ("note",)
+    NOTE_FIELD_NUMBER: _ClassVar[int]
+    note: str
+    def __init__(self, note: _Optional[str] = ...) -> None: ...
+
+class AddCosignatureResponse(_message.Message):
+    __slots__ = ("checkpoint", "added", "already")
+    CHECKPOINT_FIELD_NUMBER: _ClassVar[int]
+    ADDED_FIELD_NUMBER: _ClassVar[int]
+    ALREADY_FIELD_NUMBER: _ClassVar[int]
+    checkpoint: _common_pb2.Checkpoint
+    added: _containers.RepeatedScalarFieldContainer[str]
+    already: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, checkpoint: _Optional[_Union[_common_pb2.Checkpoint, _Mapping]] = ..., added: _Optional[_Iterable[str]] = ..., already: _Optional[_Iterable[str]] = ...) -> None: ...
+
 class VerifyLedgerRequest(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
