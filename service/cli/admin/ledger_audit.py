@@ -6,7 +6,8 @@
   (exit 1 on a smaller log or one that is not an extension); `--incremental` audits only what came
   after the largest one.
 - `witness`: cosigns the log's checkpoint (c2sp.org/tlog-cosignature) after checking it extends the
-  last one it cosigned; its key and state live outside the operator's database.
+  last one it cosigned; its key and state live outside the operator's database. `--submit` hands the
+  cosignature back to the server, which serves it with the checkpoint.
 Exit codes: 0 ok, 1 tampering / rollback / fork / not verified, 2 usage or unreachable.
 """
 
@@ -205,7 +206,9 @@ def load_cosigner(key: Path, name: str) -> Cosigner:
 Source = Callable[[], tuple[str, Callable[[int, int], list[bytes]]]]  # -> (note, proof source)
 
 
-def witness_once(witness: Witness, source: Source, out: Path | None) -> None:
+def witness_once(
+    witness: Witness, source: Source, out: Path | None, submit: Callable[[str], str] | None = None
+) -> None:
     note, proofs = source()
     try:
         cosigned = witness.cosign(note, proofs).encode()
@@ -217,6 +220,26 @@ def witness_once(witness: Witness, source: Source, out: Path | None) -> None:
         write_out(out, cosigned)
     lines = cosigned.splitlines()
     typer.echo(f"cosigned {lines[0]} size {lines[1]} as {witness.cosigner.name}")
+    if submit is not None:
+        typer.echo(submit(cosigned))
+
+
+def _submitter(ctx: typer.Context, calling: Callable[[typer.Context], Any]) -> Callable[[str], str]:
+    """Hands the cosigned note to the server (AddCosignature); a refusal is exit 2 (its configuration,
+    or this witness's key, is what to fix: the cosignature itself was made and kept in --state-dir)."""
+
+    def submit(cosigned: str) -> str:
+        from veriframe.service.client.errors import VeriframeError
+
+        with calling(ctx) as client:
+            try:
+                reply = client.add_cosignature(cosigned)
+            except VeriframeError as error:
+                fail(2, f"cosigned, but the server refused the cosignature: {error.message}")
+        kept = "stored" if reply.added else "already stored"
+        return f"submitted to the server: {kept} (checkpoint size {reply.checkpoint.tree_size})"
+
+    return submit
 
 
 def make_witness_command(calling: Callable[[typer.Context], Any]) -> Callable[..., None]:
@@ -243,6 +266,10 @@ def make_witness_command(calling: Callable[[typer.Context], Any]) -> Callable[..
         interval: float = typer.Option(
             0.0, "--interval", min=0.0, help="Poll every SECONDS until a refusal (0: once)."
         ),
+        submit: bool = typer.Option(
+            False, "--submit", help="Also send the cosignature to the server (AddCosignature), which "
+            "serves it with its checkpoints; the server must list this witness's vkey in witness_keys.",
+        ),
     ) -> None:
         """Cosign the log's latest checkpoint if it extends the last one this witness cosigned.
 
@@ -252,11 +279,14 @@ def make_witness_command(calling: Callable[[typer.Context], Any]) -> Callable[..
             return
         if state_dir is None or ledger_key is None:
             fail(2, "a witness needs --state-dir and --ledger-key")
+        if submit and database:
+            fail(2, "--submit sends the cosignature to a server: use --server instead of --database")
         log_key = read_public_key(str(ledger_key), None)
         w = Witness(load_cosigner(key, name), log_verifier(log_key), CheckpointStore(state_dir))
         source = _database_source(database) if database else _server_source(ctx, calling)
+        submitter = _submitter(ctx, calling) if submit else None
         while True:
-            witness_once(w, source, out)
+            witness_once(w, source, out, submitter)
             if not interval:
                 return
             time.sleep(interval)
