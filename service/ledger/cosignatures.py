@@ -23,7 +23,14 @@ from sqlalchemy.orm import Session, sessionmaker
 from veriframe.provenance.transparency import merkle
 from veriframe.provenance.transparency.checkpoint import Checkpoint as CheckpointBody
 from veriframe.provenance.transparency.cosignature import CosignatureVerifier, parse_vkey
-from veriframe.provenance.transparency.note import MAX_SIGNATURES, Note, NoteError, parse_note, verify_note
+from veriframe.provenance.transparency.note import (
+    MAX_SIGNATURES,
+    Note,
+    NoteError,
+    NoteSignature,
+    parse_note,
+    verify_note,
+)
 from veriframe.service.db.engine import reading, unavailable_as_error
 from veriframe.service.db.models import Checkpoint, CheckpointCosignature
 from veriframe.service.ledger.errors import LedgerError
@@ -73,6 +80,32 @@ def _shown(signature_name: str, key_id: bytes) -> str:
     return f"{signature_name} ({key_id.hex()})"
 
 
+def _witnessed(
+    note: Note, body: CheckpointBody, witnesses: Sequence[CosignatureVerifier], log_signature: NoteSignature
+) -> list[tuple[CosignatureVerifier, NoteSignature]]:
+    """The note's lines by configured witnesses, each verified over the checkpoint; lines by others
+    are ignored (signed-note rules), but a note with none of ours is refused."""
+    others = [s for s in note.signatures if s != log_signature]
+    known = {(w.name, w.key_id): w for w in witnesses}
+    ours = [(known[(s.name, s.key_id)], s) for s in others if (s.name, s.key_id) in known]
+    if not ours:
+        carried = ", ".join(_shown(s.name, s.key_id) for s in others) or "no cosignature line"
+        trusted = ", ".join(_shown(w.name, w.key_id) for w in witnesses) or "none configured"
+        raise CosignatureRefused(
+            "unknown_witness",
+            f"no cosignature by a witness this server accepts (witness_keys: {trusted}); "
+            f"the note carries {carried}",
+        )
+    for witness, signature in ours:
+        if not witness.verify(note.text.encode(), signature.signature):
+            raise CosignatureRefused(
+                "invalid",
+                f"the cosignature of {_shown(witness.name, witness.key_id)} does not verify over "
+                f"this checkpoint (size {body.tree_size}): made over another checkpoint, or altered",
+            )
+    return ours
+
+
 class Cosignatures:
     """Stores and serves cosignatures; holds the log's lock while it stores (see module docstring)."""
 
@@ -80,6 +113,32 @@ class Cosignatures:
         self._sessions, self._log, self._signer = sessions, log, signer
 
     def add(self, note_text: str, witnesses: Sequence[CosignatureVerifier]) -> Added:
+        note, body, log_signature = self._log_note(note_text)
+        ours = _witnessed(note, body, witnesses, log_signature)
+        added, already = [], []
+        with (
+            unavailable_as_error("the audit ledger database"),
+            self._log.local_lock,
+            self._sessions.begin() as s,
+        ):
+            row = self._checkpoint_for(s, body, Note(note.text, (log_signature,)))
+            mine = select(CheckpointCosignature.key_id).where(CheckpointCosignature.checkpoint_id == row.id)
+            stored = set(s.scalars(mine))
+            for witness, signature in ours:
+                key_id = signature.key_id.hex()
+                if key_id in stored:
+                    already.append(witness.name)
+                    continue
+                line = signature.line().rstrip("\n")
+                s.add(CheckpointCosignature(
+                    checkpoint_id=row.id, witness_name=witness.name, key_id=key_id, line=line
+                ))
+                stored.add(key_id)
+                added.append(witness.name)
+        return Added(self.served(row), added, already)
+
+    def _log_note(self, note_text: str) -> tuple[Note, CheckpointBody, NoteSignature]:
+        """The note, its checkpoint and the log's signature on it (checked with this log's key)."""
         if self._signer is None:
             raise LedgerError("no ledger signing key: this ledger signs no checkpoints to cosign")
         signer = self._signer
@@ -92,52 +151,12 @@ class Cosignatures:
             raise CosignatureRefused(
                 "malformed", f"a checkpoint of log {body.origin!r}; this server's log is {signer.origin!r}"
             )
-        log_key = (signer.origin, signer.verifier.key_id)
         try:
             verify_note(note, [signer.verifier])
         except NoteError as error:
             raise CosignatureRefused("malformed", f"the log's signature: {error}") from None
-        others = [s for s in note.signatures if (s.name, s.key_id) != log_key]
-        known = {(w.name, w.key_id): w for w in witnesses}
-        ours = [(known[(s.name, s.key_id)], s) for s in others if (s.name, s.key_id) in known]
-        if not ours:
-            carried = ", ".join(_shown(s.name, s.key_id) for s in others) or "no cosignature line"
-            trusted = ", ".join(_shown(w.name, w.key_id) for w in witnesses) or "none configured"
-            raise CosignatureRefused(
-                "unknown_witness",
-                f"no cosignature by a witness this server accepts (witness_keys: {trusted}); "
-                f"the note carries {carried}",
-            )
-        for witness, signature in ours:
-            if not witness.verify(note.text.encode(), signature.signature):
-                raise CosignatureRefused(
-                    "invalid",
-                    f"the cosignature of {_shown(witness.name, witness.key_id)} does not verify over "
-                    f"this checkpoint (size {body.tree_size}): made over another checkpoint, or altered",
-                )
-        log_signature = next(s for s in note.signatures if (s.name, s.key_id) == log_key)
-        added, already = [], []
-        with (
-            unavailable_as_error("the audit ledger database"),
-            self._log.local_lock,
-            self._sessions.begin() as s,
-        ):
-            row = self._checkpoint_for(s, body, Note(note.text, (log_signature,)))
-            stored = set(s.scalars(select(CheckpointCosignature.key_id).where(
-                CheckpointCosignature.checkpoint_id == row.id)))
-            for witness, signature in ours:
-                if signature.key_id.hex() in stored:
-                    already.append(witness.name)
-                    continue
-                s.add(CheckpointCosignature(
-                    checkpoint_id=row.id,
-                    witness_name=witness.name,
-                    key_id=signature.key_id.hex(),
-                    line=signature.line().rstrip("\n"),
-                ))
-                stored.add(signature.key_id.hex())
-                added.append(witness.name)
-        return Added(self.served(row), added, already)
+        log_key = (signer.origin, signer.verifier.key_id)
+        return note, body, next(s for s in note.signatures if (s.name, s.key_id) == log_key)
 
     def _checkpoint_for(self, s: Session, body: CheckpointBody, log_note: Note) -> Checkpoint:
         """The stored checkpoint with exactly this body; else store it, if this log can have signed it."""
