@@ -63,6 +63,9 @@ def test_cosignatures_are_checked_stored_once_and_served(migrated_db_url: str, p
     # Again, or with a fresh timestamp: the first one stays, nothing is added.
     again = ledger.add_cosignatures(_cosigned(note, w1, when=1_800_000_999), trusted)
     assert (again.added, again.already) == ([], ["witness.test/w1"])
+    # A line by a witness the server was not told about rides along unstored (signed-note rules).
+    mixed = ledger.add_cosignatures(_cosigned(_cosigned(note, w1), stranger), trusted)
+    assert (mixed.added, mixed.already, mixed.ignored) == ([], ["witness.test/w1"], ["elsewhere/w"])
     # A note carrying another stored line as served, plus w2's: w2 is added, w1 left as it was.
     both = ledger.add_cosignatures(_cosigned(served, w2), trusted)
     assert (both.added, both.already) == (["witness.test/w2"], ["witness.test/w1"])
@@ -195,6 +198,7 @@ def test_server_collects_serves_and_verify_requires_cosignatures(
     make_live_server, service_keys_dir: Path, tmp_path: Path
 ) -> None:
     from veriframe.service.cli.admin import app
+    from veriframe.service.cli.verify import app as verify_app
     from veriframe.service.client import PermissionDenied
     from veriframe.service.client.admin import AdminClient
 
@@ -207,14 +211,17 @@ def test_server_collects_serves_and_verify_requires_cosignatures(
         result = client.generate("a paper boat drifting down a rainy street", output=tmp_path, **TEST_PARAMS)
     verifier = live.key("verifier", "public")
     admin_key = live.key("admin", "ops")  # made now: a key made later is an event, the head moves on
+    with AdminClient(live.address, api_key=admin_key) as staff:
+        stored = staff.get_checkpoint(create=True)  # what the periodic checkpoint would store
 
-    # w1 cosigns the log's checkpoint and hands it back; the server now serves it.
+    # w1 cosigns the latest stored checkpoint and hands it back; the server now serves it.
     first = _witness_cli(live, service_keys_dir, tmp_path, "w1", verifier, "--submit",
                          "--out", str(tmp_path / "w1.cosigned"))
     assert first.exit_code == 0, first.output
     assert "submitted to the server: stored" in first.output
     cosigned = (tmp_path / "w1.cosigned").read_text()
     size = int(cosigned.splitlines()[1])
+    assert size == stored.tree_size
     with AdminClient(live.address, api_key=verifier) as admin:
         again = admin.add_cosignature(cosigned)  # idempotent
         assert list(again.added) == [] and list(again.already) == ["witness.test/w1"]
@@ -234,6 +241,15 @@ def test_server_collects_serves_and_verify_requires_cosignatures(
             "--server", live.address, "--api-key", verifier,
             "--ledger-key", str(service_keys_dir / "ledger-pub.pem"), "--json"]
     _verify_requires_cosignatures(args, size, tmp_path)
+
+    # w2 cosigns too: submitting witnesses cosign the same stored checkpoint, so a quorum of 2 holds.
+    second = _witness_cli(live, service_keys_dir, tmp_path, "w2", verifier, "--submit")
+    assert second.exit_code == 0 and f"checkpoint size {size}" in second.output, second.output
+    quorum = runner.invoke(verify_app, [*args, "--witness-key", str(tmp_path / "w1.vkey"), "--witness-key",
+                                        str(tmp_path / "w2.vkey"), "--witness-quorum", "2"])
+    assert quorum.exit_code == 0, quorum.output
+    witnessed = json.loads(quorum.stdout)[0]["audit"]["proof"]["witnesses"]
+    assert witnessed == {"required": 2, "cosigned_by": ["witness.test/w1", "witness.test/w2"]}
 
 
 def _refusals(admin, cosigned: str, size: int, keys_dir: Path, tmp: Path) -> None:
@@ -310,6 +326,9 @@ def test_add_cosignature_status_codes_over_grpc(make_live_server, tmp_path: Path
         reply = stub.AddCosignature(request, metadata=metadata)
         assert list(reply.added) == ["witness.test/w1"]
         assert "— witness.test/w1 " in reply.checkpoint.note
+        # The head it cosigned is now the latest stored checkpoint, the one submitting witnesses read.
+        latest_stored = admin_pb2.GetLatestCheckpointRequest(stored=True)
+        assert "— witness.test/w1 " in stub.GetLatestCheckpoint(latest_stored, metadata=metadata).note
         impostor = _cosigned(note, _cosigner("witness.test/w1"))  # w1's name, another key
         for text_sent, code in [(note, grpc.StatusCode.PERMISSION_DENIED),
                                 ("not a note", grpc.StatusCode.INVALID_ARGUMENT),

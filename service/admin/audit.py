@@ -147,9 +147,16 @@ class AuditAdmin(AdminBase):
             row.note or "",
         )
 
-    def latest_checkpoint(self, principal: Principal) -> CheckpointView:
-        """The signed checkpoint over the whole current log (the head's, signed with every append)."""
+    def latest_checkpoint(self, principal: Principal, *, stored: bool = False) -> CheckpointView:
+        """The signed checkpoint over the whole current log (the head's, signed with every append);
+        `stored`: the latest one kept in `checkpoints`, the same for every witness for a while."""
         authorize(principal, "GetLatestCheckpoint")
+        if stored:
+            row = self._ledger.latest_stored_checkpoint()
+            if row is None or not row.note:
+                raise NotFound("the ledger has stored no signed checkpoint yet: the server stores one at "
+                               "start and every checkpoint_interval_seconds")
+            return self._checkpoint_view(row)
         row = self._ledger.latest_checkpoint()
         if row is None:
             raise NotFound("the ledger has no signed checkpoint yet: the server signs one with its next "
@@ -173,7 +180,8 @@ class AuditAdmin(AdminBase):
             raise InvalidArgument("note", str(error)) from None
         except LedgerError as error:
             raise FailedPrecondition(str(error), reason="NO_LEDGER_KEY") from None
-        return CosignatureReceipt(self._checkpoint_view(added.checkpoint), added.added, added.already)
+        view = self._checkpoint_view(added.checkpoint)
+        return CosignatureReceipt(view, added.added, added.already, added.ignored)
 
     def consistency_proof(self, principal: Principal, first_size: int, second_size: int = 0) -> Any:
         """RFC 9162 proof that the tree of `second_size` (0: current) extends the tree of `first_size`."""

@@ -55,6 +55,7 @@ class Added:
     checkpoint: Checkpoint  # as served now (transient row): the log's note and every stored cosignature
     added: list[str]  # witnesses whose cosignature this call stored
     already: list[str]  # witnesses that had one stored for this checkpoint (kept, not replaced)
+    ignored: list[str]  # lines by witnesses the server was not configured with (not stored)
 
 
 def load_witness_keys(entries: Sequence[str | Path]) -> list[CosignatureVerifier]:
@@ -115,6 +116,8 @@ class Cosignatures:
     def add(self, note_text: str, witnesses: Sequence[CosignatureVerifier]) -> Added:
         note, body, log_signature = self._log_note(note_text)
         ours = _witnessed(note, body, witnesses, log_signature)
+        kept = {signature for _, signature in ours}
+        ignored = [s.name for s in note.signatures if s != log_signature and s not in kept]
         added, already = [], []
         with (
             unavailable_as_error("the audit ledger database"),
@@ -135,7 +138,7 @@ class Cosignatures:
                 ))
                 stored.add(key_id)
                 added.append(witness.name)
-        return Added(self.served(row), added, already)
+        return Added(self.served(row), added, already, ignored)
 
     def _log_note(self, note_text: str) -> tuple[Note, CheckpointBody, NoteSignature]:
         """The note, its checkpoint and the log's signature on it (checked with this log's key)."""

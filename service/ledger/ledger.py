@@ -15,12 +15,13 @@ from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import ec
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from veriframe.provenance.transparency.checkpoint import Checkpoint as CheckpointBody
 from veriframe.provenance.transparency.cosignature import CosignatureVerifier
 from veriframe.provenance.transparency.note import load_public_key, parse_note
-from veriframe.service.db.engine import unavailable_as_error
+from veriframe.service.db.engine import reading, unavailable_as_error
 from veriframe.service.db.models import AuditEvent, Checkpoint
 from veriframe.service.ledger import auditor, retention
 from veriframe.service.ledger.cosignatures import Added, Cosignatures
@@ -133,6 +134,11 @@ class Ledger:
     def latest_note(self) -> str | None:
         """The signed note over the current head (C2SP tlog-checkpoint), None if it has none yet."""
         return self.log.head_row().checkpoint_note
+
+    def latest_stored_checkpoint(self) -> Checkpoint | None:
+        """The newest row of `checkpoints` (what the periodic `checkpoint()` stored), None if none."""
+        with unavailable_as_error("the audit ledger database"), reading(self._sessions()) as s:
+            return s.scalars(select(Checkpoint).order_by(Checkpoint.id.desc()).limit(1)).first()
 
     def latest_checkpoint(self) -> Checkpoint | None:
         """The head's signed checkpoint as a (transient) `Checkpoint` row, or None without one."""

@@ -356,7 +356,7 @@ class ModerationAdminServicer(admin_pb2_grpc.ModerationAdminServicer):
     async def GetLatestCheckpoint(
         self, request: pb.GetLatestCheckpointRequest, context: Ctx, principal: Principal
     ) -> common.Checkpoint:
-        return checkpoint_pb(await self._run(self.admin.latest_checkpoint, principal))
+        return checkpoint_pb(await self._run(self.admin.latest_checkpoint, principal, stored=request.stored))
 
     @rpc
     async def GetConsistencyProof(
@@ -372,7 +372,7 @@ class ModerationAdminServicer(admin_pb2_grpc.ModerationAdminServicer):
     ) -> pb.AddCosignatureResponse:
         r = await self._run(self.admin.add_cosignature, principal, request.note)
         return pb.AddCosignatureResponse(
-            checkpoint=checkpoint_pb(r.checkpoint), added=r.added, already=r.already
+            checkpoint=checkpoint_pb(r.checkpoint), added=r.added, already=r.already, ignored=r.ignored
         )
 
     # --- statistics

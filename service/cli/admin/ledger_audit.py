@@ -224,7 +224,9 @@ def witness_once(
         typer.echo(submit(cosigned))
 
 
-def _submitter(ctx: typer.Context, calling: Callable[[typer.Context], Any]) -> Callable[[str], str]:
+def _submitter(
+    ctx: typer.Context, calling: Callable[[typer.Context], Any], name: str
+) -> Callable[[str], str]:
     """Hands the cosigned note to the server (AddCosignature); a refusal is exit 2 (its configuration,
     or this witness's key, is what to fix: the cosignature itself was made and kept in --state-dir)."""
 
@@ -236,7 +238,11 @@ def _submitter(ctx: typer.Context, calling: Callable[[typer.Context], Any]) -> C
                 reply = client.add_cosignature(cosigned)
             except VeriframeError as error:
                 fail(2, f"cosigned, but the server refused the cosignature: {error.message}")
-        kept = "stored" if reply.added else "already stored"
+        # The note also carries the lines the server served; only this witness's own counts here.
+        if name not in (*reply.added, *reply.already):
+            fail(2, f"cosigned, but the server refused the cosignature: it does not accept witness {name} "
+                    "(not in its witness_keys)")
+        kept = "stored" if name in reply.added else "already stored"
         return f"submitted to the server: {kept} (checkpoint size {reply.checkpoint.tree_size})"
 
     return submit
@@ -267,8 +273,9 @@ def make_witness_command(calling: Callable[[typer.Context], Any]) -> Callable[..
             0.0, "--interval", min=0.0, help="Poll every SECONDS until a refusal (0: once)."
         ),
         submit: bool = typer.Option(
-            False, "--submit", help="Also send the cosignature to the server (AddCosignature), which "
-            "serves it with its checkpoints; the server must list this witness's vkey in witness_keys.",
+            False, "--submit", help="Cosign the server's latest stored checkpoint (the one every witness "
+            "sees until the next periodic checkpoint) and send the cosignature back (AddCosignature); "
+            "the server must list this witness's vkey in witness_keys.",
         ),
     ) -> None:
         """Cosign the log's latest checkpoint if it extends the last one this witness cosigned.
@@ -283,8 +290,10 @@ def make_witness_command(calling: Callable[[typer.Context], Any]) -> Callable[..
             fail(2, "--submit sends the cosignature to a server: use --server instead of --database")
         log_key = read_public_key(str(ledger_key), None)
         w = Witness(load_cosigner(key, name), log_verifier(log_key), CheckpointStore(state_dir))
-        source = _database_source(database) if database else _server_source(ctx, calling)
-        submitter = _submitter(ctx, calling) if submit else None
+        # Submitting witnesses cosign the server's latest stored checkpoint, not its head (re-signed
+        # with every append): so they cosign the same one, and a verifier can ask for a quorum.
+        source = _database_source(database) if database else _server_source(ctx, calling, submit)
+        submitter = _submitter(ctx, calling, name) if submit else None
         while True:
             witness_once(w, source, out, submitter)
             if not interval:
@@ -310,10 +319,10 @@ def _database_source(database: str) -> Source:
     return source
 
 
-def _server_source(ctx: typer.Context, calling: Callable[[typer.Context], Any]) -> Source:
+def _server_source(ctx: typer.Context, calling: Callable[[typer.Context], Any], stored: bool) -> Source:
     def source() -> tuple[str, Callable[[int, int], list[bytes]]]:
         with calling(ctx) as client:
-            note = client.latest_checkpoint().note
+            note = client.latest_checkpoint(stored=stored).note
 
         def proofs(first: int, second: int) -> list[bytes]:
             from veriframe.service.client.errors import VeriframeError
