@@ -160,7 +160,9 @@ def test_witness_keys_setting(tmp_path: Path) -> None:
     (tmp_path / "w2.vkey").write_text(w2.verifier.vkey() + "\n")
     settings = Settings(witness_keys=f"{w1.verifier.vkey()},{tmp_path / 'w2.vkey'}")
     assert [w.name for w in settings.witnesses()] == ["witness.test/w1", "witness.test/w2"]
-    for value, message in [("nope.vkey", "not a vkey and not a readable file"),
+    (tmp_path / "bad.vkey").write_text("hello\n")
+    for value, message in [("nope.vkey", "not a vkey, nor an existing file"),
+                           (str(tmp_path / "bad.vkey"), "bad.vkey'"),
                            ("a+b+c", "witness key"),
                            (f"{w1.verifier.vkey()},{w1.verifier.vkey()}", "same key ID")]:
         with pytest.raises(ValidationError, match=message):

@@ -64,13 +64,16 @@ def load_witness_keys(entries: Sequence[str | Path]) -> list[CosignatureVerifier
     for entry in entries:
         text = str(entry).strip()
         try:
-            witnesses.append(parse_vkey(text if text.count("+") >= 2 else Path(text).read_text()))
+            is_file = Path(text).is_file()
+        except OSError:  # e.g. a vkey longer than a file name may be
+            is_file = False
+        try:
+            witnesses.append(parse_vkey(Path(text).read_text() if is_file else text))
         except OSError as error:
-            raise ValueError(
-                f"witness key {text!r}: not a vkey and not a readable file ({error.strerror})"
-            ) from None
+            raise ValueError(f"witness key file {text!r}: {error.strerror}") from None
         except NoteError as error:
-            raise ValueError(f"witness key {text[:80]!r}: {error}") from None
+            where = f"the file {text!r}" if is_file else f"{text[:80]!r} (not a vkey, nor an existing file)"
+            raise ValueError(f"witness key {where}: {error}") from None
     ids = [w.key_id for w in witnesses]
     if len(set(ids)) != len(ids):
         raise ValueError("two witness keys have the same key ID: list each witness once")
