@@ -45,8 +45,9 @@ ROLE_MATRIX: dict[str, frozenset[str]] = {
     **{_GEN + m: _CLIENTS for m in ("Submit", "StreamEvents", "GetJob", "ListJobs", "CancelJob", "Download")},
     _VER + "Verify": _ANY,
     # Transparency: checkpoints and consistency proofs name no tenant: anyone with a key may hold
-    # the log to account.
-    **{_ADM + m: _ANY for m in ("GetLatestCheckpoint", "GetConsistencyProof")},
+    # the log to account. A cosignature proves itself (a configured witness's Ed25519 signature), so
+    # whoever relays it needs no more than a key either.
+    **{_ADM + m: _ANY for m in ("GetLatestCheckpoint", "GetConsistencyProof", "AddCosignature")},
     **{
         _ADM + m: STAFF
         for m in (

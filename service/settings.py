@@ -6,7 +6,8 @@
 Nested values are not used: every setting is one flat name, so each has one environment variable
 (`VERIFRAME_` + the upper-case name). `VERIFRAME_TRUST_ANCHORS` is PEM paths separated by `os.pathsep`
 (":" on POSIX), the same variable `veriframe-verify` reads; a settings file may give a list instead.
-`VERIFRAME_WORKER_DEVICES` takes a JSON list.
+`VERIFRAME_WORKER_DEVICES` takes a JSON list; `VERIFRAME_WITNESS_KEYS` a JSON list or comma-separated
+vkeys / vkey files.
 """
 
 from __future__ import annotations
@@ -80,6 +81,11 @@ class Settings(BaseSettings):
     )
     tsa_url: str | None = Field(None, description="RFC 3161 timestamp authority for C2PA signatures")
     checkpoint_interval_seconds: float = Field(300.0, gt=0, description="how often the ledger is signed")
+    witness_keys: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="witnesses whose checkpoint cosignatures AddCosignature keeps: vkey strings or files "
+        "holding one (comma-separated in env)",
+    )
 
     # --- network
     listen: str = Field("127.0.0.1:50051", description="host:port to listen on")
@@ -167,6 +173,28 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [part for part in value.split(os.pathsep) if part.strip()]
         return value
+
+    @field_validator("witness_keys", mode="before")
+    @classmethod
+    def _witness_list(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return json.loads(value) if value.lstrip().startswith("[") else value.split(",")
+        return value
+
+    @field_validator("witness_keys")
+    @classmethod
+    def _witnesses_load(cls, value: list[str]) -> list[str]:
+        from veriframe.service.ledger.cosignatures import load_witness_keys
+
+        entries = [entry.strip() for entry in value if entry.strip()]
+        load_witness_keys(entries)  # a bad key or path fails the start, naming it
+        return entries
+
+    def witnesses(self) -> list[Any]:
+        """The configured witnesses' verifiers (`transparency.cosignature.CosignatureVerifier`)."""
+        from veriframe.service.ledger.cosignatures import load_witness_keys
+
+        return load_witness_keys(self.witness_keys)
 
     @field_validator("warmup", "devices", mode="before")
     @classmethod

@@ -370,7 +370,7 @@ def test_every_admin_rpc_by_role(live_server: Any, role: str) -> None:
     with grpc.insecure_channel(live_server.address) as channel:
         for method in _admin_methods():
             codes[method.name] = _raw_call(channel, method, secret)
-    assert len(codes) == 22
+    assert len(codes) == 23
     for name, code in codes.items():
         if role in ROLE_MATRIX[f"/veriframe.v1.ModerationAdmin/{name}"]:
             assert code in (
@@ -380,9 +380,11 @@ def test_every_admin_rpc_by_role(live_server: Any, role: str) -> None:
             ), (name, code)
         else:
             assert code == grpc.StatusCode.PERMISSION_DENIED, (name, code)
-    # Transparency is for anyone holding a key: the log's checkpoint and consistency proofs.
-    public = {"GetLatestCheckpoint", "GetConsistencyProof"}
-    assert {codes[name] for name in public} == {grpc.StatusCode.OK}
+    # Transparency is for anyone holding a key: the log's checkpoint and consistency proofs, and
+    # relaying a witness's cosignature (an empty one is refused as such, not for the role).
+    public = {"GetLatestCheckpoint", "GetConsistencyProof", "AddCosignature"}
+    assert {codes[name] for name in public - {"AddCosignature"}} == {grpc.StatusCode.OK}
+    assert codes["AddCosignature"] == grpc.StatusCode.INVALID_ARGUMENT
     if role in ("client", "verifier"):
         others = {code for name, code in codes.items() if name not in public}
         assert others == {grpc.StatusCode.PERMISSION_DENIED}

@@ -27,7 +27,7 @@ from veriframe.service.db import (
 from veriframe.service.ledger import Ledger
 
 TABLES = {"api_keys", "jobs", "prompt_texts", "policies", "review_items", "audit_events", "merkle_nodes",
-          "ledger_head", "checkpoints", "webhook_deliveries", "webhook_cursor"}
+          "ledger_head", "checkpoints", "webhook_deliveries", "webhook_cursor", "checkpoint_cosignatures"}
 
 
 def _tables(url: str) -> set[str]:
@@ -42,7 +42,7 @@ def test_migrations_up_and_down_from_any_directory(db_url: str, tmp_path, monkey
     monkeypatch.chdir(tmp_path)  # the scripts are found from the installed package, not the CWD
     assert current(db_url) is None
     upgrade(db_url)
-    assert current(db_url) == head() == "0005_output_size"
+    assert current(db_url) == head() == "0006_checkpoint_cosignatures"
     assert _tables(db_url) == TABLES
     downgrade(db_url, "0002")
     assert current(db_url) == "0002"
@@ -145,7 +145,7 @@ def test_db_cli(sqlite_url: str) -> None:
     result = runner.invoke(app, ["upgrade", "--database", sqlite_url])
     assert result.exit_code == 0, result.output
     result = runner.invoke(app, ["current", "--database", sqlite_url])
-    assert "0005_output_size, up to date" in result.output
+    assert "0006_checkpoint_cosignatures, up to date" in result.output
     result = runner.invoke(app, ["downgrade", "--database", sqlite_url, "--revision", "base"])
     assert result.exit_code == 0 and current(sqlite_url) is None
     result = runner.invoke(app, ["upgrade", "--database", f"postgresql://postgres@127.0.0.1:{_free_port()}/x"])

@@ -131,9 +131,24 @@ def open_checkpoint(
         except NoteError as error:
             raise CheckpointError(f"witness cosignature: {error}") from None
         if len(cosigned) < quorum:
-            raise CheckpointError(f"{len(cosigned)} witness cosignature(s), {quorum} required")
+            missing = [f"{v.name} ({v.key_id.hex()})" for v in cosigners or [] if v not in cosigned]
+            raise CheckpointError(
+                f"{len(cosigned)} witness cosignature(s) ({', '.join(v.name for v in cosigned)}), "
+                f"{quorum} required; none from {', '.join(missing)}"
+            )
         names += [v.name for v in cosigned]
     return SignedCheckpoint(checkpoint, note, tuple(names))
+
+
+def cosigned_by(data: str | bytes, cosigners: list[Verifier]) -> list[str]:
+    """Names of the `cosigners` whose signature on the note holds (the others: absent or invalid)."""
+    note = parse_note(data)
+    known = {(v.name, v.key_id): v for v in cosigners}
+    return [
+        known[(s.name, s.key_id)].name
+        for s in note.signatures
+        if (s.name, s.key_id) in known and known[(s.name, s.key_id)].verify(note.text.encode(), s.signature)
+    ]
 
 
 @dataclass(frozen=True)

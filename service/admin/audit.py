@@ -11,6 +11,7 @@ from veriframe.service.admin.views import (
     EXPORT_BATCH,
     AuditQuery,
     CheckpointView,
+    CosignatureReceipt,
     InclusionView,
     LedgerCheck,
     authorize,
@@ -18,7 +19,7 @@ from veriframe.service.admin.views import (
 )
 from veriframe.service.auth import Principal
 from veriframe.service.clock import aware
-from veriframe.service.errors import FailedPrecondition, InvalidArgument, NotFound
+from veriframe.service.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
 from veriframe.service.ledger import events as ev
 
 if TYPE_CHECKING:
@@ -126,6 +127,7 @@ class AuditAdmin(AdminBase):
     def _checkpoint_view(self, row: Any) -> CheckpointView:
         from cryptography.hazmat.primitives import serialization
 
+        row = self._ledger.with_cosignatures(row)
         key = self._ledger.public_key
         pem = (
             ""
@@ -145,14 +147,41 @@ class AuditAdmin(AdminBase):
             row.note or "",
         )
 
-    def latest_checkpoint(self, principal: Principal) -> CheckpointView:
-        """The signed checkpoint over the whole current log (the head's, signed with every append)."""
+    def latest_checkpoint(self, principal: Principal, *, stored: bool = False) -> CheckpointView:
+        """The signed checkpoint over the whole current log (the head's, signed with every append);
+        `stored`: the latest one kept in `checkpoints`, the same for every witness for a while."""
         authorize(principal, "GetLatestCheckpoint")
+        if stored:
+            row = self._ledger.latest_stored_checkpoint()
+            if row is None or not row.note:
+                raise NotFound("the ledger has stored no signed checkpoint yet: the server stores one at "
+                               "start and every checkpoint_interval_seconds")
+            return self._checkpoint_view(row)
         row = self._ledger.latest_checkpoint()
         if row is None:
             raise NotFound("the ledger has no signed checkpoint yet: the server signs one with its next "
                            "append")
         return self._checkpoint_view(row)
+
+    def add_cosignature(self, principal: Principal, note: str) -> CosignatureReceipt:
+        """Keep a configured witness's cosignature of one of this log's checkpoints (idempotent)."""
+        from veriframe.service.ledger import CosignatureRefused, LedgerError
+
+        authorize(principal, "AddCosignature")
+        if not note.strip():
+            raise InvalidArgument("note", "required: the checkpoint note with the witness's cosignature line")
+        try:
+            added = self._ledger.add_cosignatures(note, self._witnesses)
+        except CosignatureRefused as error:
+            if error.kind == "unknown_witness":
+                raise PermissionDenied(str(error)) from None
+            if error.kind == "unknown_checkpoint":
+                raise NotFound(str(error)) from None
+            raise InvalidArgument("note", str(error)) from None
+        except LedgerError as error:
+            raise FailedPrecondition(str(error), reason="NO_LEDGER_KEY") from None
+        view = self._checkpoint_view(added.checkpoint)
+        return CosignatureReceipt(view, added.added, added.already, added.ignored)
 
     def consistency_proof(self, principal: Principal, first_size: int, second_size: int = 0) -> Any:
         """RFC 9162 proof that the tree of `second_size` (0: current) extends the tree of `first_size`."""

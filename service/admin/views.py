@@ -113,6 +113,14 @@ class CheckpointView:
 
 
 @dataclass(frozen=True)
+class CosignatureReceipt:
+    checkpoint: CheckpointView  # as served now, every stored cosignature on its note
+    added: list[str]  # witnesses whose cosignature was stored by this call
+    already: list[str]  # witnesses that had one stored already
+    ignored: list[str]  # lines by witnesses not configured (not stored)
+
+
+@dataclass(frozen=True)
 class InclusionView:
     seq: int
     tree_size: int

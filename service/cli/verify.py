@@ -34,6 +34,15 @@ def verify(
     ledger_key: Path | None = typer.Option(
         None, "--ledger-key", help="The service's ledger-pub.pem: check checkpoint signatures with this key."
     ),
+    witness_key: list[Path] = typer.Option(
+        [], "--witness-key", help="--server: a witness's verifier key (W.vkey, from `veriframe-admin audit "
+        "witness --init`); the checkpoint the inclusion proof is checked against must carry its "
+        "cosignature (repeatable)."
+    ),
+    witness_quorum: int | None = typer.Option(
+        None, "--witness-quorum", min=0, help="--server: cosignatures required from the --witness-key "
+        "witnesses (default: 1 with --witness-key); fewer: the file is not verified (exit 1)."
+    ),
     state_dir: Path | None = typer.Option(
         None, "--state-dir", help="--server: remember the largest checkpoint seen per log here and demand a "
         "consistency proof from it on every later lookup (rollback or fork: exit 1)."
@@ -67,10 +76,11 @@ def verify(
     except (KeyFileError, PromptKeyError) as exc:
         typer.echo(f"veriframe-verify: {exc}", err=True)
         raise typer.Exit(2) from None
+    witnesses, quorum = _witnesses(witness_key, witness_quorum, server)
     client = _client(server, api_key, tls, tls_ca, tls_cert, tls_key) if server else None
 
     def look_up(path: Path, report) -> None:
-        _look_up(client, path, report, ledger_key, state_dir)
+        _look_up(client, path, report, ledger_key, state_dir, witnesses, quorum)
 
     reports, worst = [], 0
     for path in files:
@@ -175,7 +185,29 @@ def _client(server: str, api_key: str | None, tls: bool, ca: Path | None, cert: 
                   client_key=key, retries=2)
 
 
-def _look_up(client, path: Path, report, ledger_key: Path | None, state_dir: Path | None) -> None:
+def _witnesses(files: list[Path], quorum: int | None, server: str | None) -> tuple[list, int]:
+    """The --witness-key verifiers and the cosignatures required of them; exit 2 on unusable input."""
+    from veriframe.provenance.transparency.cosignature import load_vkey
+
+    if (files or quorum) and not server:
+        typer.echo("veriframe-verify: --witness-key / --witness-quorum check the ledger's checkpoint: "
+                   "they need --server", err=True)
+        raise typer.Exit(2)
+    try:
+        witnesses = [load_vkey(path) for path in files]
+    except (OSError, ValueError) as exc:
+        typer.echo(f"veriframe-verify: cannot read a --witness-key: {exc}", err=True)
+        raise typer.Exit(2) from None
+    wanted = (1 if witnesses else 0) if quorum is None else quorum
+    if wanted > len(witnesses):
+        typer.echo(f"veriframe-verify: --witness-quorum {wanted} needs at least that many --witness-key "
+                   "files", err=True)
+        raise typer.Exit(2)
+    return witnesses, wanted
+
+
+def _look_up(client, path: Path, report, ledger_key: Path | None, state_dir: Path | None,
+             witnesses: list, quorum: int) -> None:
     """Fill `report.audit` from the service; a missing record or a failed proof makes it not verified."""
     from veriframe.provenance.transparency.monitor import ConsistencyError
     from veriframe.provenance.transparency.note import NoteError
@@ -183,7 +215,8 @@ def _look_up(client, path: Path, report, ledger_key: Path | None, state_dir: Pat
     from veriframe.service.client.audit_lookup import Trust, lookup, problems
 
     try:
-        report.audit = lookup(client, path, report, trust=Trust(ledger_key), state_dir=state_dir)
+        trust = Trust(ledger_key, witnesses, quorum)
+        report.audit = lookup(client, path, report, trust=trust, state_dir=state_dir)
     except (ConsistencyError, NoteError) as exc:
         # The log contradicts what this verifier saw before: nothing it says now can be trusted.
         typer.echo(f"veriframe-verify: {path}: the ledger at {client.options.resolved_address()} is not "

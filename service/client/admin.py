@@ -337,14 +337,19 @@ class AdminClient:
         request = pb.GetInclusionProofRequest(seq=seq, tree_size=tree_size)
         return self._call(self._stub.GetInclusionProof, request)
 
-    def latest_checkpoint(self) -> common.Checkpoint:
-        """The server's signed checkpoint over its whole log; check `note` with `transparency.checkpoint`."""
-        return self._call(self._stub.GetLatestCheckpoint, pb.GetLatestCheckpointRequest())
+    def latest_checkpoint(self, *, stored: bool = False) -> common.Checkpoint:
+        """The server's signed checkpoint over its whole log; check `note` with `transparency.checkpoint`.
+        `stored`: the latest one it stored instead (what witnesses cosign together)."""
+        return self._call(self._stub.GetLatestCheckpoint, pb.GetLatestCheckpointRequest(stored=stored))
 
     def consistency_proof(self, first_size: int, second_size: int = 0) -> common.ConsistencyProof:
         """Proof that the tree of `second_size` (0: current) extends the one of `first_size`."""
         request = pb.GetConsistencyProofRequest(first_size=first_size, second_size=second_size)
         return self._call(self._stub.GetConsistencyProof, request)
+
+    def add_cosignature(self, note: str) -> pb.AddCosignatureResponse:
+        """Hand the server a witness's cosignature: `note` is its checkpoint note with the line added."""
+        return self._call(self._stub.AddCosignature, pb.AddCosignatureRequest(note=note))
 
     # --- statistics ----------------------------------------------------------------------------------
 

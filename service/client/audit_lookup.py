@@ -3,7 +3,8 @@
 The server's word is not taken for anything that can be checked locally: the event shown must be the
 exact leaf the inclusion proof is about (its bytes hash to the leaf hash), the leaf must name this
 file's provenance id, the proof must lead to a root in a checkpoint signed by the ledger key (C2SP
-signed note, checked by `veriframe.provenance.transparency`), and the file's own hashes are compared
+signed note, checked by `veriframe.provenance.transparency`) and, when the caller names witnesses,
+cosigned by enough of them (JSON `proof.witnesses`), and the file's own hashes are compared
 with the ones the ledger recorded. With a state directory, the largest checkpoint seen per log is
 kept and every later answer must be consistent with it (rollback / fork).
 """
@@ -15,7 +16,12 @@ import json
 from pathlib import Path
 from typing import Any
 
-from veriframe.provenance.transparency.checkpoint import SignedCheckpoint, log_verifier, open_checkpoint
+from veriframe.provenance.transparency.checkpoint import (
+    SignedCheckpoint,
+    cosigned_by,
+    log_verifier,
+    open_checkpoint,
+)
 from veriframe.provenance.transparency.monitor import CheckpointStore, advance
 from veriframe.provenance.transparency.note import Verifier, load_public_key
 from veriframe.provenance.transparency.proofs import ProofCheck, check_inclusion
@@ -34,8 +40,9 @@ class Trust:
         """The log verifier: the pinned key, else the server's own (it only shows self-consistency)."""
         return log_verifier(load_public_key(self.ledger_key if self.ledger_key else server_pem.encode()))
 
-    def open(self, note: str, server_pem: str) -> SignedCheckpoint:
-        return open_checkpoint(note, self.log(server_pem), self.witnesses, self.quorum)
+    def open(self, note: str, server_pem: str, *, cosigned: bool = True) -> SignedCheckpoint:
+        """The checkpoint, its log signature checked and (`cosigned`) the witnesses' quorum too."""
+        return open_checkpoint(note, self.log(server_pem), self.witnesses, self.quorum if cosigned else 0)
 
 
 def check_inclusion_proof(proof: Any, trust: Trust) -> ProofCheck:
@@ -69,11 +76,13 @@ def follow(client: Client, state_dir: Path, seen_now: SignedCheckpoint, trust: T
     def proof_source(first: int, second: int) -> list[bytes]:
         return [bytes.fromhex(h) for h in client.consistency_proof(first, second).path]
 
+    # Only the proof's checkpoint must be cosigned: the log's head moves with every append, ahead of
+    # the witnesses; consistency with it is what is checked here.
     latest_message = client.latest_checkpoint()
-    latest = trust.open(latest_message.note, latest_message.public_key_pem)
+    latest = trust.open(latest_message.note, latest_message.public_key_pem, cosigned=False)
 
     def opened(note: str) -> SignedCheckpoint:
-        return trust.open(note, latest_message.public_key_pem)
+        return trust.open(note, latest_message.public_key_pem, cosigned=False)
 
     before = advance(store, seen_now, proof_source, opened)  # what this verifier had seen until now
     advance(store, latest, proof_source, opened)
@@ -104,6 +113,8 @@ def lookup(
         "checked": check.how,
         "ok": check.ok,
     }
+    if trust.quorum:
+        proof["witnesses"] = {"required": trust.quorum, "cosigned_by": _cosigners(audit.proof, trust)}
     if state_dir is not None and check.checkpoint is not None:
         proof["consistency"] = follow(client, state_dir, check.checkpoint, trust)
     if not audit.event.leaf_data:
@@ -131,6 +142,15 @@ def lookup(
     }
 
 
+def _cosigners(proof: Any, trust: Trust) -> list[str]:
+    """The trusted witnesses whose cosignature on the proof's checkpoint holds."""
+    note = proof.checkpoint.note if proof.HasField("checkpoint") else ""
+    try:
+        return cosigned_by(note, trust.witnesses) if note else []
+    except ValueError:
+        return []
+
+
 def problems(audit: dict[str, Any], report: Any) -> list[str]:
     """Why the ledger lookup does not back the file (empty when it does)."""
     if not audit["found"]:
@@ -142,7 +162,13 @@ def problems(audit: dict[str, Any], report: Any) -> list[str]:
         found.append("the ledger event the server showed is not the leaf its proof is about")
     elif not audit["id_matches"]:
         found.append("the ledger event names another provenance id")
-    if not audit["proof"]["ok"]:
+    witnesses = audit["proof"].get("witnesses")
+    if witnesses and len(witnesses["cosigned_by"]) < witnesses["required"]:
+        found.append(
+            f"the ledger's checkpoint (size {audit['proof']['tree_size']}) lacks the witness cosignatures "
+            f"required ({audit['proof']['checked']})"
+        )
+    elif not audit["proof"]["ok"]:
         found.append(f"the ledger's inclusion proof does not hold ({audit['proof']['checked']})")
     # A signed MP4 is the very file the ledger recorded; a frame or a re-encode is not, by design.
     if (

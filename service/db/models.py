@@ -247,6 +247,22 @@ class Checkpoint(Base):
     note: Mapped[str | None] = mapped_column(Text)
 
 
+class CheckpointCosignature(Base):
+    """A witness's cosignature line (c2sp.org/tlog-cosignature) over a stored checkpoint's body.
+
+    Append-only (migration 0006); one per (checkpoint, witness key ID)."""
+
+    __tablename__ = "checkpoint_cosignatures"
+    __table_args__ = (UniqueConstraint("checkpoint_id", "key_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    checkpoint_id: Mapped[int] = mapped_column(ForeignKey("checkpoints.id"))
+    witness_name: Mapped[str] = mapped_column(String(255))
+    key_id: Mapped[str] = mapped_column(String(8))  # hex of the 4-byte note key ID
+    line: Mapped[str] = mapped_column(Text)  # "— <name> <base64>", as the witness signed it
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class WebhookDelivery(Base):
     """One signed event to POST to a job's callback URL; retried with backoff until delivered or
     `attempts` runs out. (job_id, event_type) is unique: an event is queued once, by any server."""

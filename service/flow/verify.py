@@ -56,13 +56,13 @@ def _audit_match(
         event = s.scalars(generated).first()
     if event is None:
         return None
-    # Prove against the latest signed checkpoint when it covers the event, else the current tree.
+    # Prove against the checkpoint covering the event that witnesses cosigned most (a verifier may
+    # demand their cosignatures), else the latest signed one, else the current tree.
     ledger = services.ledger
-    checkpoint = ledger.latest_checkpoint()
-    if checkpoint is not None and event.seq < checkpoint.tree_size:
+    checkpoint = ledger.proof_checkpoint(event.seq)
+    if checkpoint is not None:
         proof = ledger.inclusion_proof(event.seq, checkpoint.tree_size)
     else:
-        checkpoint = None
         proof = ledger.inclusion_proof(event.seq)
     manifest_sha = (report.get("c2pa") or {}).get("manifest_sha256") or report.get("manifest_sha256")
     # Only the owning tenant and staff see whose video it is and the record's contents; anyone

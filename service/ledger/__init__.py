@@ -1,8 +1,9 @@
 """The tamper-evident audit ledger (RFC 6962 Merkle tree over events, C2SP signed checkpoints).
 
-Roles, one module each: `log` (append, proofs), `signer` (checkpoints), `auditor` (verify),
-`retention`; `ledger.Ledger` puts them together. Names load lazily (PEP 562) so `events` can be
-imported without sqlalchemy. A verifier outside needs only `veriframe.provenance.transparency`.
+Roles, one module each: `log` (append, proofs), `signer` (checkpoints), `cosignatures` (the
+witnesses' lines, kept and served), `auditor` (verify), `retention`; `ledger.Ledger` puts them
+together. Names load lazily (PEP 562) so `events` can be imported without sqlalchemy. A verifier
+outside needs only `veriframe.provenance.transparency`.
 """
 
 from importlib import import_module
@@ -16,6 +17,7 @@ _LAZY = {
     "TreeHead": "veriframe.service.ledger.log",
     "Ledger": "veriframe.service.ledger.ledger",
     "LedgerError": "veriframe.service.ledger.errors",
+    "CosignatureRefused": "veriframe.service.ledger.cosignatures",
     "Finding": "veriframe.service.ledger.auditor",
     "VerifyReport": "veriframe.service.ledger.auditor",
 }

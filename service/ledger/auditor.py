@@ -176,11 +176,11 @@ def verify_ledger(
     return report
 
 
-APPEND_ONLY_TABLES = ("audit_events", "merkle_nodes", "checkpoints")
+APPEND_ONLY_TABLES = ("audit_events", "merkle_nodes", "checkpoints", "checkpoint_cosignatures")
 
 
 def _unguarded_tables(session: Session) -> list[str]:
-    """Ledger tables whose append-only triggers (migration 0002) are gone or disabled."""
+    """Ledger tables whose append-only triggers (migrations 0002, 0006) are gone or disabled."""
     if session.get_bind().dialect.name == "sqlite":
         names = set(session.scalars(text("SELECT name FROM sqlite_master WHERE type = 'trigger'")))
         expected = {t: {f"{t}_no_update", f"{t}_no_delete"} for t in APPEND_ONLY_TABLES}
@@ -191,7 +191,7 @@ def _unguarded_tables(session: Session) -> list[str]:
                 text(
                     "SELECT t.tgname FROM pg_trigger t WHERE t.tgenabled <> 'D' AND NOT t.tgisinternal "
                     "AND t.tgrelid IN (to_regclass('audit_events'), to_regclass('merkle_nodes'), "
-                    "to_regclass('checkpoints'))"
+                    "to_regclass('checkpoints'), to_regclass('checkpoint_cosignatures'))"
                 )
             )
         )

@@ -15,13 +15,16 @@ from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import ec
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from veriframe.provenance.transparency.checkpoint import Checkpoint as CheckpointBody
+from veriframe.provenance.transparency.cosignature import CosignatureVerifier
 from veriframe.provenance.transparency.note import load_public_key, parse_note
-from veriframe.service.db.engine import unavailable_as_error
+from veriframe.service.db.engine import reading, unavailable_as_error
 from veriframe.service.db.models import AuditEvent, Checkpoint
 from veriframe.service.ledger import auditor, retention
+from veriframe.service.ledger.cosignatures import Added, Cosignatures
 from veriframe.service.ledger.errors import LedgerError
 from veriframe.service.ledger.log import (
     ConsistencyProof,
@@ -53,6 +56,7 @@ class Ledger:
         self._sessions = session_factory
         self.signer = None if signing_key is None else Signer(signing_key)
         self.log = Log(session_factory, self.signer)
+        self.cosignatures = Cosignatures(session_factory, self.log, self.signer)
 
     @property
     def public_key(self) -> ec.EllipticCurvePublicKey | None:
@@ -131,6 +135,11 @@ class Ledger:
         """The signed note over the current head (C2SP tlog-checkpoint), None if it has none yet."""
         return self.log.head_row().checkpoint_note
 
+    def latest_stored_checkpoint(self) -> Checkpoint | None:
+        """The newest row of `checkpoints` (what the periodic `checkpoint()` stored), None if none."""
+        with unavailable_as_error("the audit ledger database"), reading(self._sessions()) as s:
+            return s.scalars(select(Checkpoint).order_by(Checkpoint.id.desc()).limit(1)).first()
+
     def latest_checkpoint(self) -> Checkpoint | None:
         """The head's signed checkpoint as a (transient) `Checkpoint` row, or None without one."""
         head = self.log.head_row()
@@ -141,6 +150,24 @@ class Ledger:
         return checkpoint_row(
             head.checkpoint_note, key_id, body.tree_size, body.root_hash.hex(), head.updated_at
         )
+
+    # --- witness cosignatures (`cosignatures`) ------------------------------------------------------
+
+    def add_cosignatures(self, note: str, witnesses: Sequence[CosignatureVerifier]) -> Added:
+        """Store the cosignatures by `witnesses` on this checkpoint note (CosignatureRefused if none)."""
+        return self.cosignatures.add(note, witnesses)
+
+    def with_cosignatures(self, row: Checkpoint | None) -> Checkpoint | None:
+        """The checkpoint row as served: its note followed by the stored cosignature lines."""
+        return self.cosignatures.served(row)
+
+    def proof_checkpoint(self, seq: int) -> Checkpoint | None:
+        """What to prove event `seq` against: the checkpoint covering it that witnesses cosigned most,
+        else the head's (None when that does not cover it either); served with its cosignatures."""
+        row = self.cosignatures.most_cosigned(seq)
+        if row is None:
+            row = self.with_cosignatures(self.latest_checkpoint())
+        return row if row is not None and seq < row.tree_size else None
 
     # --- retention and the auditor -----------------------------------------------------------------
 

@@ -356,7 +356,7 @@ class ModerationAdminServicer(admin_pb2_grpc.ModerationAdminServicer):
     async def GetLatestCheckpoint(
         self, request: pb.GetLatestCheckpointRequest, context: Ctx, principal: Principal
     ) -> common.Checkpoint:
-        return checkpoint_pb(await self._run(self.admin.latest_checkpoint, principal))
+        return checkpoint_pb(await self._run(self.admin.latest_checkpoint, principal, stored=request.stored))
 
     @rpc
     async def GetConsistencyProof(
@@ -365,6 +365,15 @@ class ModerationAdminServicer(admin_pb2_grpc.ModerationAdminServicer):
         p = await self._run(self.admin.consistency_proof, principal, request.first_size, request.second_size)
         return common.ConsistencyProof(first_size=p.first_size, second_size=p.second_size,
                                        first_root=p.first_root, second_root=p.second_root, path=p.path)
+
+    @rpc
+    async def AddCosignature(
+        self, request: pb.AddCosignatureRequest, context: Ctx, principal: Principal
+    ) -> pb.AddCosignatureResponse:
+        r = await self._run(self.admin.add_cosignature, principal, request.note)
+        return pb.AddCosignatureResponse(
+            checkpoint=checkpoint_pb(r.checkpoint), added=r.added, already=r.already, ignored=r.ignored
+        )
 
     # --- statistics
     @rpc

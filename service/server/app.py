@@ -401,7 +401,9 @@ class VeriframeServer:
             notifier=JobNotifier(loop),
             ledger_public_key_pem=public_pem,
         )
-        ctx.admin = AdminService(sessions, ledger, workflow, on_job_change=ctx.job_changed)
+        ctx.admin = AdminService(
+            sessions, ledger, workflow, on_job_change=ctx.job_changed, witnesses=settings.witnesses()
+        )
         return ctx
 
     async def stop(self, grace: float | None = None) -> None:

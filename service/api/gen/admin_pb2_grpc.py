@@ -140,6 +140,11 @@ class ModerationAdminStub:
                 request_serializer=veriframe_dot_v1_dot_admin__pb2.GetConsistencyProofRequest.SerializeToString,
                 response_deserializer=veriframe_dot_v1_dot_common__pb2.ConsistencyProof.FromString,
                 _registered_method=True)
+        self.AddCosignature = channel.unary_unary(
+                '/veriframe.v1.ModerationAdmin/AddCosignature',
+                request_serializer=veriframe_dot_v1_dot_admin__pb2.AddCosignatureRequest.SerializeToString,
+                response_deserializer=veriframe_dot_v1_dot_admin__pb2.AddCosignatureResponse.FromString,
+                _registered_method=True)
         self.GetStats = channel.unary_unary(
                 '/veriframe.v1.ModerationAdmin/GetStats',
                 request_serializer=veriframe_dot_v1_dot_admin__pb2.GetStatsRequest.SerializeToString,
@@ -292,6 +297,19 @@ class ModerationAdminServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def AddCosignature(self, request, context):
+        """A witness's cosignature (c2sp.org/tlog-cosignature) of one of this log's checkpoints, kept and
+        then served with it by GetLatestCheckpoint, GetCheckpoint and the proofs' checkpoints. Any role:
+        the Ed25519 cosignature by a witness the operator configured (witness_keys) is what counts, not
+        who relays it. Idempotent: a witness's first cosignature of a checkpoint is kept.
+        INVALID_ARGUMENT: not a checkpoint note signed by this log, or a cosignature that does not verify
+        over it; NOT_FOUND: a checkpoint this log does not have (or an older one it did not store);
+        PERMISSION_DENIED: no cosignature by a configured witness.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def GetStats(self, request, context):
         """--- statistics
         """
@@ -406,6 +424,11 @@ def add_ModerationAdminServicer_to_server(servicer, server):
                     servicer.GetConsistencyProof,
                     request_deserializer=veriframe_dot_v1_dot_admin__pb2.GetConsistencyProofRequest.FromString,
                     response_serializer=veriframe_dot_v1_dot_common__pb2.ConsistencyProof.SerializeToString,
+            ),
+            'AddCosignature': grpc.unary_unary_rpc_method_handler(
+                    servicer.AddCosignature,
+                    request_deserializer=veriframe_dot_v1_dot_admin__pb2.AddCosignatureRequest.FromString,
+                    response_serializer=veriframe_dot_v1_dot_admin__pb2.AddCosignatureResponse.SerializeToString,
             ),
             'GetStats': grpc.unary_unary_rpc_method_handler(
                     servicer.GetStats,
@@ -980,6 +1003,33 @@ class ModerationAdmin:
             '/veriframe.v1.ModerationAdmin/GetConsistencyProof',
             veriframe_dot_v1_dot_admin__pb2.GetConsistencyProofRequest.SerializeToString,
             veriframe_dot_v1_dot_common__pb2.ConsistencyProof.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AddCosignature(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/veriframe.v1.ModerationAdmin/AddCosignature',
+            veriframe_dot_v1_dot_admin__pb2.AddCosignatureRequest.SerializeToString,
+            veriframe_dot_v1_dot_admin__pb2.AddCosignatureResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -6,7 +6,8 @@
   (exit 1 on a smaller log or one that is not an extension); `--incremental` audits only what came
   after the largest one.
 - `witness`: cosigns the log's checkpoint (c2sp.org/tlog-cosignature) after checking it extends the
-  last one it cosigned; its key and state live outside the operator's database.
+  last one it cosigned; its key and state live outside the operator's database. `--submit` hands the
+  cosignature back to the server, which serves it with the checkpoint.
 Exit codes: 0 ok, 1 tampering / rollback / fork / not verified, 2 usage or unreachable.
 """
 
@@ -205,7 +206,9 @@ def load_cosigner(key: Path, name: str) -> Cosigner:
 Source = Callable[[], tuple[str, Callable[[int, int], list[bytes]]]]  # -> (note, proof source)
 
 
-def witness_once(witness: Witness, source: Source, out: Path | None) -> None:
+def witness_once(
+    witness: Witness, source: Source, out: Path | None, submit: Callable[[str], str] | None = None
+) -> None:
     note, proofs = source()
     try:
         cosigned = witness.cosign(note, proofs).encode()
@@ -217,6 +220,32 @@ def witness_once(witness: Witness, source: Source, out: Path | None) -> None:
         write_out(out, cosigned)
     lines = cosigned.splitlines()
     typer.echo(f"cosigned {lines[0]} size {lines[1]} as {witness.cosigner.name}")
+    if submit is not None:
+        typer.echo(submit(cosigned))
+
+
+def _submitter(
+    ctx: typer.Context, calling: Callable[[typer.Context], Any], name: str
+) -> Callable[[str], str]:
+    """Hands the cosigned note to the server (AddCosignature); a refusal is exit 2 (its configuration,
+    or this witness's key, is what to fix: the cosignature itself was made and kept in --state-dir)."""
+
+    def submit(cosigned: str) -> str:
+        from veriframe.service.client.errors import VeriframeError
+
+        with calling(ctx) as client:
+            try:
+                reply = client.add_cosignature(cosigned)
+            except VeriframeError as error:
+                fail(2, f"cosigned, but the server refused the cosignature: {error.message}")
+        # The note also carries the lines the server served; only this witness's own counts here.
+        if name not in (*reply.added, *reply.already):
+            fail(2, f"cosigned, but the server refused the cosignature: it does not accept witness {name} "
+                    "(not in its witness_keys)")
+        kept = "stored" if name in reply.added else "already stored"
+        return f"submitted to the server: {kept} (checkpoint size {reply.checkpoint.tree_size})"
+
+    return submit
 
 
 def make_witness_command(calling: Callable[[typer.Context], Any]) -> Callable[..., None]:
@@ -243,6 +272,11 @@ def make_witness_command(calling: Callable[[typer.Context], Any]) -> Callable[..
         interval: float = typer.Option(
             0.0, "--interval", min=0.0, help="Poll every SECONDS until a refusal (0: once)."
         ),
+        submit: bool = typer.Option(
+            False, "--submit", help="Cosign the server's latest stored checkpoint (the one every witness "
+            "sees until the next periodic checkpoint) and send the cosignature back (AddCosignature); "
+            "the server must list this witness's vkey in witness_keys.",
+        ),
     ) -> None:
         """Cosign the log's latest checkpoint if it extends the last one this witness cosigned.
 
@@ -252,11 +286,16 @@ def make_witness_command(calling: Callable[[typer.Context], Any]) -> Callable[..
             return
         if state_dir is None or ledger_key is None:
             fail(2, "a witness needs --state-dir and --ledger-key")
+        if submit and database:
+            fail(2, "--submit sends the cosignature to a server: use --server instead of --database")
         log_key = read_public_key(str(ledger_key), None)
         w = Witness(load_cosigner(key, name), log_verifier(log_key), CheckpointStore(state_dir))
-        source = _database_source(database) if database else _server_source(ctx, calling)
+        # Submitting witnesses cosign the server's latest stored checkpoint, not its head (re-signed
+        # with every append): so they cosign the same one, and a verifier can ask for a quorum.
+        source = _database_source(database) if database else _server_source(ctx, calling, submit)
+        submitter = _submitter(ctx, calling, name) if submit else None
         while True:
-            witness_once(w, source, out)
+            witness_once(w, source, out, submitter)
             if not interval:
                 return
             time.sleep(interval)
@@ -280,10 +319,10 @@ def _database_source(database: str) -> Source:
     return source
 
 
-def _server_source(ctx: typer.Context, calling: Callable[[typer.Context], Any]) -> Source:
+def _server_source(ctx: typer.Context, calling: Callable[[typer.Context], Any], stored: bool) -> Source:
     def source() -> tuple[str, Callable[[int, int], list[bytes]]]:
         with calling(ctx) as client:
-            note = client.latest_checkpoint().note
+            note = client.latest_checkpoint(stored=stored).note
 
         def proofs(first: int, second: int) -> list[bytes]:
             from veriframe.service.client.errors import VeriframeError
