@@ -578,7 +578,7 @@ def test_lattice_residual_of_the_window_gives_the_whole_planes_lattices():
         whole = watermark_sync.lattice_candidates([watermark_sync.residual(plane, 2.4)], 2)
         window = watermark_sync.lattice_candidates([watermark_sync.lattice_residual(plane, 2.4)], 2)
         assert len(whole) == len(window) and (len(whole) > 0 or plane.shape[0] < 301)
-        for (a, score), (b, other) in zip(whole, window):
+        for (a, score), (b, other) in zip(whole, window, strict=True):
             assert np.array_equal(a, b) and score == other
 
 
