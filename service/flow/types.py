@@ -127,6 +127,8 @@ class VerifyResult:
     report: dict[str, Any]  # veriframe.provenance.verify's JSON report
     sha256: str
     audit: AuditMatch | None  # None: no ledger record names this video's provenance id
+    # (outcome, reason) of the owner's prompt check (flow.verify.check_prompt); None: no prompt given
+    prompt_check: tuple[str, str] | None = None
 
 
 @dataclass

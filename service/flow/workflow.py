@@ -262,8 +262,8 @@ class Workflow:
     def expire_reviews(self, now: datetime | None = None) -> list[str]:
         return reviews.expire(self.services, now)
 
-    def verify(self, principal: Principal, path: Path) -> VerifyResult:
-        return verify.verify(self.services, principal, path)
+    def verify(self, principal: Principal, path: Path, prompt: str | None = None) -> VerifyResult:
+        return verify.verify(self.services, principal, path, prompt)
 
     # ============================================================ what the server wires at start
 

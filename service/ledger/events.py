@@ -110,10 +110,13 @@ def downloaded(*, api_key_id: str | None, output_sha256: str, artifact: str = "v
 
 
 def verified(*, content_sha256: str, verdict: str, provenance_id: str | None, c2pa_valid: bool | None,
-             watermark_found: bool, api_key_id: str | None) -> dict[str, Any]:
-    """A verification request (the uploaded file is not kept, only its hash and the verdict)."""
+             watermark_found: bool, api_key_id: str | None,
+             prompt_check: str | None = None) -> dict[str, Any]:
+    """A verification request (the uploaded file is not kept, only its hash and the verdict).
+    `prompt_check`: the outcome when the caller had a prompt checked (never the prompt)."""
     return {"content_sha256": content_sha256, "verdict": verdict, "provenance_id": provenance_id,
-            "c2pa_valid": c2pa_valid, "watermark_found": watermark_found, "api_key_id": api_key_id}
+            "c2pa_valid": c2pa_valid, "watermark_found": watermark_found, "api_key_id": api_key_id,
+            "prompt_check": prompt_check}
 
 
 def policy_changed(*, version: int, document_sha256: str, comment: str) -> dict[str, Any]:
