@@ -178,3 +178,18 @@ def test_downgrade_below_0006_is_refused_once_a_row_holds_only_its_commitment(db
     with pytest.raises(RuntimeError, match="restore a backup"):
         downgrade(db_url, OLD)
     assert current(db_url) == "0006_prompt_commitments"
+
+
+def test_the_server_start_names_the_command_while_old_rows_remain(sqlite_url, tmp_path, caplog) -> None:
+    from veriframe.service.server.app import _warn_of_plain_prompt_hashes
+    from veriframe.service.settings import Settings
+
+    _old_rows(sqlite_url, 1)
+    keys, key = _key_dir(tmp_path)
+    settings = Settings(database_url=sqlite_url, keys_dir=keys)
+    _warn_of_plain_prompt_hashes(session_factory(sqlite_url), settings)
+    assert "veriframe db convert-prompt-hashes" in caplog.text and str(keys) in caplog.text
+    caplog.clear()
+    C.convert_prompt_hashes(session_factory(sqlite_url), key)
+    _warn_of_plain_prompt_hashes(session_factory(sqlite_url), settings)
+    assert "convert-prompt-hashes" not in caplog.text

@@ -79,6 +79,10 @@ def unconverted_count(session: Session) -> int:
     return int(session.scalar(select(func.count()).select_from(Job).where(_unconverted())) or 0)
 
 
+def has_unconverted(session: Session) -> bool:
+    return session.scalar(select(Job.id).where(_unconverted()).limit(1)) is not None
+
+
 def convert_row(job: Job, key: PromptKey) -> None:
     """Replace the row's plain SHA-256 and plain request fingerprint with their commitments."""
     if job.prompt_sha256 is not None:
