@@ -2,7 +2,9 @@
 
 A "review" decision opens a :class:`ReviewItem` (``pending``); a moderator approves or rejects it, or it
 expires at ``expires_at``. Every transition returns a new item (nothing is mutated) and has a ledger
-event builder. Event payloads are plain JSON-ready dicts that carry the prompt's SHA-256, never its text.
+event builder. Event payloads are plain JSON-ready dicts that carry the prompt's keyed commitment
+(``veriframe.provenance.prompt_commitment``), never its text and never a plain SHA-256 of it (anyone
+reading the ledger could test guessed prompts against that).
 
     pending --approve--> approved
     pending --reject---> rejected
@@ -13,12 +15,12 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import hashlib
 import uuid
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
+from veriframe.provenance.prompt_commitment import is_commitment
 from veriframe.safety.screen import Decision
 
 
@@ -54,7 +56,7 @@ class ReviewItem:
     categories: tuple[str, ...]
     scores: dict[str, float]
     policy_version: int
-    prompt_sha256: str
+    prompt_commitment: dict[str, str]  # veriframe.provenance.prompt_commitment.commit_prompt(...)
     created_at: dt.datetime
     expires_at: dt.datetime
     decided_by: str | None = None
@@ -66,9 +68,13 @@ class ReviewItem:
         return self.state is ReviewState.PENDING
 
 
-def prompt_sha256(prompt: str) -> str:
-    """SHA-256 (hex) of the prompt's UTF-8 bytes, as recorded instead of the text."""
-    return hashlib.sha256(prompt.encode("utf-8", errors="surrogatepass")).hexdigest()
+def _commitment(value: Any) -> dict[str, str]:
+    if not is_commitment(value):
+        raise ReviewError(
+            "the prompt is recorded as its keyed commitment (veriframe.provenance.prompt_commitment."
+            "commit_prompt), not as a plain hash or the text"
+        )
+    return dict(value)
 
 
 def _aware(now: dt.datetime) -> dt.datetime:
@@ -80,7 +86,7 @@ def _aware(now: dt.datetime) -> dt.datetime:
 def open_review(
     job_id: str,
     decision: Decision,
-    prompt_hash: str,
+    prompt_commitment: dict[str, str],
     *,
     now: dt.datetime,
     ttl_seconds: int,
@@ -99,7 +105,7 @@ def open_review(
         categories=tuple(decision.categories),
         scores=dict(decision.scores),
         policy_version=decision.policy_version,
-        prompt_sha256=prompt_hash,
+        prompt_commitment=_commitment(prompt_commitment),
         created_at=now,
         expires_at=now + dt.timedelta(seconds=ttl_seconds),
     )
@@ -158,13 +164,17 @@ def _iso(t: dt.datetime | None) -> str | None:
 
 
 def screened_event(
-    decision: Decision, prompt_hash: str, *, job_id: str | None = None, policy_digest: str | None = None
+    decision: Decision,
+    prompt_commitment: dict[str, str],
+    *,
+    job_id: str | None = None,
+    policy_digest: str | None = None,
 ) -> dict[str, Any]:
     """Payload of a ``screened`` event: the decision, categories, scores, rule and policy; no prompt text."""
     return {
         "type": EVENT_SCREENED,
         "job_id": job_id,
-        "prompt_sha256": prompt_hash,
+        "prompt_commitment": _commitment(prompt_commitment),
         "decision": decision.decision,
         "categories": list(decision.categories),
         "scores": dict(decision.scores),
@@ -180,7 +190,7 @@ def review_opened_event(item: ReviewItem) -> dict[str, Any]:
         "type": EVENT_REVIEW_OPENED,
         "review_id": item.id,
         "job_id": item.job_id,
-        "prompt_sha256": item.prompt_sha256,
+        "prompt_commitment": dict(item.prompt_commitment),
         "categories": list(item.categories),
         "scores": dict(item.scores),
         "policy_version": item.policy_version,
@@ -197,7 +207,7 @@ def review_closed_event(item: ReviewItem) -> dict[str, Any]:
         "type": _EVENT_FOR_STATE[item.state],
         "review_id": item.id,
         "job_id": item.job_id,
-        "prompt_sha256": item.prompt_sha256,
+        "prompt_commitment": dict(item.prompt_commitment),
         "state": item.state.value,
         "decided_by": item.decided_by,
         "decided_at": _iso(item.decided_at),

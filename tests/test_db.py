@@ -42,7 +42,7 @@ def test_migrations_up_and_down_from_any_directory(db_url: str, tmp_path, monkey
     monkeypatch.chdir(tmp_path)  # the scripts are found from the installed package, not the CWD
     assert current(db_url) is None
     upgrade(db_url)
-    assert current(db_url) == head() == "0006_checkpoint_cosignatures"
+    assert current(db_url) == head() == "0007_prompt_commitments"
     assert _tables(db_url) == TABLES
     downgrade(db_url, "0002")
     assert current(db_url) == "0002"
@@ -108,7 +108,7 @@ def test_models_and_constraints(migrated_db_url: str) -> None:
         key = ApiKey(prefix="abc123", secret_hash="argon-or-sha", role="client", tenant="t1", name="ci")
         s.add(key)
         s.flush()
-        job = Job(tenant="t1", owner_key_id=key.id, params={"steps": 4}, prompt_sha256="0" * 64,
+        job = Job(tenant="t1", owner_key_id=key.id, params={"steps": 4}, prompt_commitment="0" * 64,
                   idempotency_key="req-1")
         s.add(job)
         s.flush()
@@ -123,9 +123,9 @@ def test_models_and_constraints(migrated_db_url: str) -> None:
         assert s.scalar(select(ReviewItem.state).where(ReviewItem.job_id == job_id)) == "pending"
     # Idempotency keys are unique per tenant, not globally.
     with pytest.raises(IntegrityError), sessions.begin() as s:
-        s.add(Job(tenant="t1", params={}, prompt_sha256="1" * 64, idempotency_key="req-1"))
+        s.add(Job(tenant="t1", params={}, prompt_commitment="1" * 64, idempotency_key="req-1"))
     with sessions.begin() as s:
-        s.add(Job(tenant="t2", params={}, prompt_sha256="1" * 64, idempotency_key="req-1"))
+        s.add(Job(tenant="t2", params={}, prompt_commitment="1" * 64, idempotency_key="req-1"))
     with pytest.raises(IntegrityError), sessions.begin() as s:
         s.add(ApiKey(prefix="zzz", secret_hash="h", role="superuser", tenant="t1"))
     # Deleting a job takes its prompt text and review item with it (retention of the ledger is separate).
@@ -145,7 +145,7 @@ def test_db_cli(sqlite_url: str) -> None:
     result = runner.invoke(app, ["upgrade", "--database", sqlite_url])
     assert result.exit_code == 0, result.output
     result = runner.invoke(app, ["current", "--database", sqlite_url])
-    assert "0006_checkpoint_cosignatures, up to date" in result.output
+    assert "0007_prompt_commitments, up to date" in result.output
     result = runner.invoke(app, ["downgrade", "--database", sqlite_url, "--revision", "base"])
     assert result.exit_code == 0 and current(sqlite_url) is None
     result = runner.invoke(app, ["upgrade", "--database", f"postgresql://postgres@127.0.0.1:{_free_port()}/x"])

@@ -227,6 +227,136 @@ def test_submit_validation_names_the_field(flow, changes: dict, field: str) -> N
     assert caught.value.field == field, caught.value
 
 
+def _recorded(flow: Any, job_id: str) -> str:
+    """Everything stored about a job, as text: its row, its review item and its ledger events (the
+    leaf bytes an inclusion proof hands a verifier included), and the API's answer about it."""
+    import json
+
+    from google.protobuf import json_format
+    from sqlalchemy import select
+
+    from veriframe.service.db import AuditEvent, Job, ReviewItem
+    from veriframe.service.ledger.canonical import event_bytes
+    from veriframe.service.server import convert
+
+    def columns(row: Any) -> dict[str, Any]:
+        return {c.name: getattr(row, c.name) for c in row.__table__.columns}
+
+    with flow.services.sessions() as s:
+        job = s.get(Job, job_id)
+        items = s.scalars(select(ReviewItem).where(ReviewItem.job_id == job_id)).all()
+        events = s.scalars(select(AuditEvent).where(AuditEvent.job_id == job_id)).all()
+        leaves = [event_bytes(e).decode() for e in events]
+        document = {"job": columns(job), "reviews": [columns(i) for i in items],
+                    "events": [columns(e) for e in events], "leaves": leaves,
+                    "api": json_format.MessageToDict(convert.job(job))}
+    return json.dumps(document, default=str)
+
+
+def test_no_plain_prompt_hash_is_recorded_and_the_row_commits_like_the_manifest(flow) -> None:
+    import hashlib
+
+    from veriframe.provenance.prompt_commitment import commit_prompt, opens
+    from veriframe.service.db import Job
+
+    prompt, negative = BENIGN + " under the northern lights", "blurry, low quality"
+    request = SubmitInput(prompt, negative_prompt=negative, idempotency_key="keyed-1", **SMALL)
+    plain = {
+        "prompt": hashlib.sha256(prompt.encode()).hexdigest(),
+        "negative prompt": hashlib.sha256(negative.encode()).hexdigest(),
+        "request": request.request_sha256("t2v"),
+    }
+    submitted = flow.submit(WHO["client"], request).job
+    job, state = _run(flow, FakeEngine())
+    assert (job.id, state) == (submitted.id, S.SUCCEEDED)
+    recorded = _recorded(flow, job.id)
+    for what, digest in plain.items():
+        assert digest not in recorded, f"the {what}'s plain SHA-256 is recorded"
+
+    key = flow.services.signing.prompt_key()
+    with flow.services.sessions() as s:
+        row = s.get(Job, job.id)
+    assert row.prompt_sha256 is None and row.prompt_key_id == key.key_id
+    assert row.prompt_commitment == commit_prompt(prompt, key)["value"]
+    assert f'"value": "{commit_prompt(negative, key)["value"]}"' in recorded  # the negative prompt's
+    # What the job's row says is what its signed video commits to, and the deployment can open it.
+    manifest = flow.verify(WHO["client"], flow.artifact(WHO["client"], job.id, "video").path).report
+    commitment = manifest["c2pa"]["prompt_commitment"]
+    assert commitment == {"alg": "hmac-sha256", "key_id": row.prompt_key_id, "value": row.prompt_commitment}
+    assert opens(commitment, prompt, [key]) and not opens(commitment, prompt + ".", [key])
+
+    held = flow.submit(WHO["client"], SubmitInput(REVIEWED + " in the rain", **SMALL)).job
+    assert held.state == S.REVIEW
+    assert hashlib.sha256((REVIEWED + " in the rain").encode()).hexdigest() not in _recorded(flow, held.id)
+    flow.cancel(WHO["client"], held.id)
+
+
+def test_idempotency_still_tells_the_same_request_from_another(flow) -> None:
+    from veriframe.service.db import Job
+    from veriframe.service.flow.types import FINGERPRINT
+
+    def request(prompt: str, **more: Any) -> SubmitInput:
+        return SubmitInput(prompt, idempotency_key="keyed-2", **SMALL, **more)
+
+    first = flow.submit(WHO["client"], request(REVIEWED + " on a bike"))
+    again = flow.submit(WHO["client"], request(REVIEWED + " on a bike"))
+    assert again.deduplicated and again.job.id == first.job.id
+    for other in (request(REVIEWED + " on a horse"), request(REVIEWED + " on a bike", negative_prompt="x")):
+        with pytest.raises(InvalidArgument, match="different request") as caught:
+            flow.submit(WHO["client"], other)
+        assert caught.value.field == "idempotency_key"
+    with flow.services.sessions() as s:
+        fingerprint = s.get(Job, first.job.id).params[FINGERPRINT]
+    assert fingerprint["key_id"] == flow.services.signing.prompt_key().key_id  # keyed, like the prompt's
+    flow.cancel(WHO["client"], first.job.id)
+
+
+def test_an_old_row_deduplicates_before_and_after_its_conversion(flow) -> None:
+    import hashlib
+
+    from sqlalchemy import update
+
+    from veriframe.provenance.prompt_commitment import commit_prompt
+    from veriframe.service.db import Job
+    from veriframe.service.flow.commitments import convert_prompt_hashes
+    from veriframe.service.flow.types import FINGERPRINT, LEGACY_FINGERPRINT
+    from veriframe.service.server import convert
+
+    prompt = REVIEWED + " at the beach"
+    request = SubmitInput(prompt, idempotency_key="keyed-old", **SMALL)
+    other = SubmitInput(prompt + " at night", idempotency_key="keyed-old", **SMALL)
+    job = flow.submit(WHO["client"], request).job
+    params = {k: v for k, v in job.params.items() if k != FINGERPRINT}
+    with flow.services.sessions.begin() as s:  # what the code before migration 0007 stored
+        s.execute(update(Job).where(Job.id == job.id).values(
+            prompt_sha256=hashlib.sha256(prompt.encode()).hexdigest(), prompt_commitment=None,
+            prompt_key_id=None, params={**params, LEGACY_FINGERPRINT: request.request_sha256("t2v")}))
+
+    def api() -> Any:
+        with flow.services.sessions() as s:
+            return convert.job(s.get(Job, job.id))
+
+    assert api().prompt_sha256 == hashlib.sha256(prompt.encode()).hexdigest() and not api().prompt_commitment
+    key = flow.services.signing.prompt_key()
+    for converted in (False, True):
+        if converted:
+            assert convert_prompt_hashes(flow.services.sessions, key) == 1
+            assert api().prompt_sha256 == "" and api().prompt_key_id == key.key_id
+            assert api().prompt_commitment == commit_prompt(prompt, key)["value"]
+        again = flow.submit(WHO["client"], request)
+        assert again.deduplicated and again.job.id == job.id
+        with pytest.raises(InvalidArgument, match="different request"):
+            flow.submit(WHO["client"], other)
+
+    # A fingerprint recorded under a key since rotated away cannot be compared: refused, and said why.
+    with flow.services.sessions.begin() as s:
+        row = s.get(Job, job.id)
+        row.params = {**row.params, FINGERPRINT: {**row.params[FINGERPRINT], "key_id": "0" * 16}}
+    with pytest.raises(InvalidArgument, match="no longer uses"):
+        flow.submit(WHO["client"], request)
+    flow.cancel(WHO["client"], job.id)
+
+
 def _review_of(flow: Any, job_id: str) -> str:
     from sqlalchemy import select
 

@@ -147,7 +147,7 @@ def test_racing_workers_claim_each_job_once(migrated_db_url: str) -> None:
     sessions = session_factory(engine)
     with sessions.begin() as s:
         for index in range(30):
-            job = Job(tenant="race", state="queued", mode="t2v", params={}, prompt_sha256="0" * 64)
+            job = Job(tenant="race", state="queued", mode="t2v", params={}, prompt_commitment="0" * 64)
             s.add(job)
             s.flush()
             s.add(PromptText(job_id=job.id, text=f"p{index}", purge_after=utcnow()))

@@ -122,19 +122,19 @@ def test_fail_closed_event_and_action_commit_together(migrated_db_url: str, p256
     ledger = Ledger(sessions, p256_key)
     # The action fails after its record was written: neither stays.
     with pytest.raises(RuntimeError), sessions.begin() as s:
-        s.add(Job(id="job-1", tenant="t1", params={}, prompt_sha256="0" * 64))
+        s.add(Job(id="job-1", tenant="t1", params={}, prompt_commitment="0" * 64))
         assert ledger.append(events.SUBMITTED, {"n": 1}, actor="key:a", tenant="t1", job_id="job-1",
                              session=s).seq == 0
         raise RuntimeError("encoding failed")
     # The record cannot be written: the action does not happen either.
     with pytest.raises(TypeError), sessions.begin() as s:
-        s.add(Job(id="job-2", tenant="t1", params={}, prompt_sha256="0" * 64))
+        s.add(Job(id="job-2", tenant="t1", params={}, prompt_commitment="0" * 64))
         ledger.append(events.SUBMITTED, {"not json": {1, 2}}, actor="key:a", tenant="t1", session=s)
     with sessions() as s:
         assert s.scalars(select(Job.id)).all() == []
     assert ledger.head().tree_size == 0
     with sessions.begin() as s:
-        s.add(Job(id="job-3", tenant="t1", params={}, prompt_sha256="0" * 64))
+        s.add(Job(id="job-3", tenant="t1", params={}, prompt_commitment="0" * 64))
         row = ledger.append(events.SUBMITTED, {}, actor="key:a", tenant="t1", job_id="job-3", session=s)
         assert row.seq == 0
     assert ledger.count() == 1 and ledger.verify().ok
@@ -424,12 +424,13 @@ def test_retention_purge_keeps_the_log_verifiable(migrated_db_url: str, p256_key
     now = datetime.now(timezone.utc)
     with sessions.begin() as s:
         for i, days in enumerate((-2, -1, 30)):
-            job = Job(id=f"job-{i}", tenant="t1", params={}, prompt_sha256=f"{i}" * 64, state="succeeded")
+            job = Job(id=f"job-{i}", tenant="t1", params={}, prompt_commitment=f"{i}" * 64, state="succeeded")
             s.add(job)
             s.flush()
             s.add(PromptText(job_id=job.id, text=f"prompt {i}", purge_after=now + timedelta(days=days)))
             ledger.append(events.SUBMITTED, events.submitted(
-                mode="t2v", params={}, prompt_sha256=job.prompt_sha256, negative_prompt_sha256=None,
+                mode="t2v", params={}, negative_prompt_commitment=None,
+                prompt_commitment={"alg": "hmac-sha256", "key_id": "0" * 16, "value": job.prompt_commitment},
                 api_key_id=None, idempotency_key=None), actor="key:a", tenant="t1", job_id=job.id, session=s)
     before = ledger.checkpoint()
 
@@ -437,7 +438,7 @@ def test_retention_purge_keeps_the_log_verifiable(migrated_db_url: str, p256_key
     assert ledger.purge_prompts(now) == []  # nothing left to purge, nothing recorded
     with sessions() as s:
         assert s.scalars(select(PromptText.job_id)).all() == ["job-2"]
-        assert s.get(Job, "job-0").prompt_sha256 == "0" * 64
+        assert s.get(Job, "job-0").prompt_commitment == "0" * 64
         purge = s.get(AuditEvent, 3)
     assert purge.event_type == events.RETENTION_PURGED and purge.payload["job_ids"] == ["job-0", "job-1"]
     after = ledger.checkpoint()

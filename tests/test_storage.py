@@ -136,7 +136,7 @@ def test_lease_recovery_that_ends_a_job_deletes_its_stored_input(
     jobs = JobStore(sessions, Ledger(sessions), lease_seconds=1, max_attempts=1)
     jobs.storage = store  # as the Workflow sets it
     with sessions.begin() as s:
-        job = Job(tenant="lost", state="queued", mode="i2v", params={}, prompt_sha256="0" * 64)
+        job = Job(tenant="lost", state="queued", mode="i2v", params={}, prompt_commitment="0" * 64)
         s.add(job)
         s.flush()
         job_id, key = job.id, f"inputs/{job.id}.img"

@@ -53,6 +53,15 @@ def test_verify_with_server_finds_the_ledger_record(live_server, service_keys_di
     assert audit["found"] and audit["redacted"] and audit["proof"]["ok"]
     assert "job_id" not in audit and "tenant" not in audit and "event_type" not in audit
 
+    _owner_checks_the_prompt(live_server, result, "a paper boat drifting down a rainy street")
+    # The owner's command line: --prompt-file without the deployment's key asks the service.
+    (tmp_path / "right.txt").write_text("a paper boat drifting down a rainy street")
+    (tmp_path / "wrong.txt").write_text("a paper plane")
+    right = runner.invoke(verify_app, [*args, "--json", "--prompt-file", str(tmp_path / "right.txt")])
+    assert right.exit_code == 0 and json.loads(right.stdout)[0]["prompt_matches"] is True, right.output
+    wrong = runner.invoke(verify_app, [*args, "--prompt-file", str(tmp_path / "wrong.txt")])
+    assert wrong.exit_code == 1 and "does not match the job's prompt commitment" in wrong.stdout
+
     # A video signed with the same keys but never made by the service has no ledger record.
     outsider = tmp_path / "outsider"
     outsider.mkdir()
@@ -65,6 +74,38 @@ def test_verify_with_server_finds_the_ledger_record(live_server, service_keys_di
     report = json.loads(unknown.stdout)[0]
     assert report["audit"] == {"server": live_server.address, "found": False}
     assert "no record" in " ".join(report["reasons"])
+
+
+def _owner_checks_the_prompt(live_server, result, prompt: str) -> None:
+    """The owner has the server confirm the prompt against the job's keyed commitment (which the job
+    and the signed manifest both carry); nobody else gets an answer, and the prompt is not recorded."""
+    import hashlib
+
+    from google.protobuf.json_format import MessageToDict
+    from sqlalchemy import select
+
+    from veriframe.service.client import InvalidArgument
+    from veriframe.service.db import AuditEvent
+
+    with live_server.client(tenant="lookup") as client:
+        job = client.get_job(result.job_id)
+        plain = client.verify(result.path)
+        manifest = MessageToDict(plain.report)["c2pa"]["prompt_commitment"]
+        assert (manifest["value"], manifest["key_id"]) == (job.prompt_commitment, job.prompt_key_id)
+        assert job.proto.prompt_sha256 == "" and plain.prompt_check == ""
+        assert client.verify(result.path, prompt=prompt).prompt_check == "matches"
+        assert client.verify(result.path, prompt=prompt + " at noon").prompt_check == "does_not_match"
+        with pytest.raises(InvalidArgument, match=r"header\.prompt"):
+            client.verify(result.path, prompt="x" * (live_server.settings.max_prompt_chars + 1))
+    with live_server.client("verifier", "public") as stranger:
+        answer = stranger.verify(result.path, prompt=prompt)
+        assert answer.prompt_check == "not_checked" and "only the tenant" in answer.prompt_check_reason
+    with live_server.ctx.sessions() as s:
+        query = select(AuditEvent).where(AuditEvent.event_type == "verified").order_by(AuditEvent.seq)
+        checks = [e.payload["prompt_check"] for e in s.scalars(query)]
+        assert checks[-3:] == ["matches", "does_not_match", "not_checked"]
+        recorded = str([e.payload for e in s.scalars(select(AuditEvent))])
+    assert prompt not in recorded and hashlib.sha256(prompt.encode()).hexdigest() not in recorded
 
 
 def test_verify_with_server_needs_a_key_and_a_reachable_server(tmp_path: Path):

@@ -284,7 +284,7 @@ def test_service_records_the_algorithm_actually_embedded(tmp_path, dev_keys_dir,
     def run() -> tuple[object, dict]:
         services = SimpleNamespace(output_dir=tmp_path / "out", signing=execute.SigningKeys(dev_keys_dir))
         job = SimpleNamespace(id=f"job-{len(list(tmp_path.glob('*')))}", tenant="acme",
-                              prompt_sha256="ab" * 32, params={})
+                              prompt_commitment="ab" * 32, prompt_key_id="cd" * 8, params={})
         video = SimpleNamespace(frames=natural_video(4, 256, 256, seed=5), fps=8,
                                 model=SimpleNamespace(name="tiny", version="test"))
         marked = execute.mark(services, job, video, {"seed": 1})

@@ -53,8 +53,9 @@ def verify(
              "each report's manifest_store field.",
     ),
     prompt_file: Path | None = typer.Option(
-        None, "--prompt-file", help="Operator: check that the manifest's prompt commitment opens to the "
-                                    "prompt in this UTF-8 file (needs --prompt-key).",
+        None, "--prompt-file", help="Check that the manifest's prompt commitment opens to the prompt in "
+                                    "this UTF-8 file: the operator with --prompt-key, the job's owner with "
+                                    "--server (the service checks it).",
     ),
     prompt_key: list[Path] = typer.Option(
         [], "--prompt-key", help="The deployment's prompt-commitment.key (repeatable, for rotated keys).",
@@ -72,7 +73,7 @@ def verify(
 
     try:
         anchors = configured_trust_anchors() + load_trust_anchors(list(trust_anchor))
-        prompt = _prompt_check(prompt_file, [load_prompt_key(k) for k in prompt_key])
+        prompt = _prompt_check(prompt_file, [load_prompt_key(k) for k in prompt_key], bool(server))
     except (KeyFileError, PromptKeyError) as exc:
         typer.echo(f"veriframe-verify: {exc}", err=True)
         raise typer.Exit(2) from None
@@ -80,7 +81,8 @@ def verify(
     client = _client(server, api_key, tls, tls_ca, tls_cert, tls_key) if server else None
 
     def look_up(path: Path, report) -> None:
-        _look_up(client, path, report, ledger_key, state_dir, witnesses, quorum)
+        owner_prompt = prompt[0] if prompt is not None and not prompt[1] else ""  # no key: the server checks
+        _look_up(client, path, report, ledger_key, state_dir, witnesses, quorum, owner_prompt)
 
     reports, worst = [], 0
     for path in files:
@@ -96,13 +98,14 @@ TRUST_HINT = ("to trust this signer, pass its root CA with --trust-anchor ROOT.p
               "bundle such as the C2PA trust list works) or list PEM files in $VERIFRAME_TRUST_ANCHORS")
 
 
-def _prompt_check(prompt_file: Path | None, keys: list):  # -> (prompt text, keys) | None
+def _prompt_check(prompt_file: Path | None, keys: list, server: bool):  # -> (prompt text, keys) | None
     if prompt_file is None:
         if keys:
             raise typer.BadParameter("--prompt-key needs --prompt-file")
         return None
-    if not keys:
-        typer.echo("veriframe-verify: --prompt-file needs --prompt-key (the deployment's key)", err=True)
+    if not keys and not server:
+        typer.echo("veriframe-verify: --prompt-file needs --prompt-key (the deployment's key) or --server "
+                   "with the job owner's API key (the service checks it)", err=True)
         raise typer.Exit(2)
     try:
         return prompt_file.read_text(encoding="utf-8"), keys
@@ -127,7 +130,7 @@ def _verify_one(path: Path, anchors: list[bytes], look_up, manifest: bool,
         return error_json(str(path), message), 2
     if look_up is not None:
         look_up(path, report)
-    if prompt is not None:
+    if prompt is not None and prompt[1]:
         _check_prompt(report, *prompt)
     entry = report.to_json_with_store() if manifest else report.to_json()
     untrusted = report.c2pa.valid and not report.c2pa.trusted
@@ -207,8 +210,9 @@ def _witnesses(files: list[Path], quorum: int | None, server: str | None) -> tup
 
 
 def _look_up(client, path: Path, report, ledger_key: Path | None, state_dir: Path | None,
-             witnesses: list, quorum: int) -> None:
-    """Fill `report.audit` from the service; a missing record or a failed proof makes it not verified."""
+             witnesses: list, quorum: int, prompt: str) -> None:
+    """Fill `report.audit` from the service; a missing record or a failed proof makes it not verified.
+    With `prompt` (the owner's), the service's check of it too; a mismatch makes it not verified."""
     from veriframe.provenance.transparency.monitor import ConsistencyError
     from veriframe.provenance.transparency.note import NoteError
     from veriframe.service.client import VeriframeError
@@ -216,7 +220,7 @@ def _look_up(client, path: Path, report, ledger_key: Path | None, state_dir: Pat
 
     try:
         trust = Trust(ledger_key, witnesses, quorum)
-        report.audit = lookup(client, path, report, trust=trust, state_dir=state_dir)
+        report.audit = lookup(client, path, report, trust=trust, state_dir=state_dir, prompt=prompt)
     except (ConsistencyError, NoteError) as exc:
         # The log contradicts what this verifier saw before: nothing it says now can be trusted.
         typer.echo(f"veriframe-verify: {path}: the ledger at {client.options.resolved_address()} is not "
@@ -230,3 +234,10 @@ def _look_up(client, path: Path, report, ledger_key: Path | None, state_dir: Pat
                    err=True)
         raise typer.Exit(2) from None
     report.reasons.extend(problems(report.audit, report))
+    checked = report.audit.pop("prompt_check", None)
+    if checked is not None:
+        report.prompt_matches = {"matches": True, "does_not_match": False}.get(checked["outcome"])
+        if report.prompt_matches is None:
+            report.reasons.append(f"prompt not checked by the service: {checked['reason']}")
+        elif not report.prompt_matches:
+            report.reasons.append("the prompt given does not match the job's prompt commitment")

@@ -164,12 +164,17 @@ class AsyncClient(ClientBase):
         raise AssertionError("unreachable")
 
     async def verify(
-        self, file: str | Path | bytes, *, filename: str = "upload.mp4", timeout: float | None = None
+        self,
+        file: str | Path | bytes,
+        *,
+        filename: str = "upload.mp4",
+        prompt: str = "",
+        timeout: float | None = None,
     ) -> Verification:
         if not isinstance(file, bytes):
             filename = Path(file).name
             file = Path(file).read_bytes()
-        parts = verify_requests(file, filename)
+        parts = verify_requests(file, filename, prompt)
         async for attempt in self._retrying():
             with attempt:
                 try:

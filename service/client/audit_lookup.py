@@ -93,13 +93,22 @@ def follow(client: Client, state_dir: Path, seen_now: SignedCheckpoint, trust: T
 
 
 def lookup(
-    client: Client, path: Path, report: Any, *, trust: Trust, state_dir: Path | None = None
+    client: Client, path: Path, report: Any, *, trust: Trust, state_dir: Path | None = None, prompt: str = ""
 ) -> dict[str, Any]:
     """The ledger's record of `path`; `report` is its local `veriframe.provenance.verify` report.
 
-    Returns a JSON-able dict; `found` is False when the service has no record of the file.
-    """
-    response = client.verify(path)
+    Returns a JSON-able dict; `found` is False when the service has no record of the file. With
+    `prompt`, the service's check of it against the job's commitment is under "prompt_check"."""
+    response = client.verify(path, prompt=prompt)
+    record = _record(client, path, report, response, trust, state_dir)
+    if prompt:
+        record["prompt_check"] = {"outcome": response.prompt_check, "reason": response.prompt_check_reason}
+    return record
+
+
+def _record(
+    client: Client, path: Path, report: Any, response: Any, trust: Trust, state_dir: Path | None
+) -> dict[str, Any]:
     audit = response.audit
     server = client.options.resolved_address()
     if not audit.found:

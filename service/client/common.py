@@ -279,7 +279,7 @@ def submit_request(
     )
 
 
-def verify_requests(data: bytes, filename: str) -> list[verification_pb2.VerifyRequest]:
+def verify_requests(data: bytes, filename: str, prompt: str = "") -> list[verification_pb2.VerifyRequest]:
     suffix = Path(filename).suffix.lower()
     content_type = {
         ".mp4": "video/mp4",
@@ -290,7 +290,7 @@ def verify_requests(data: bytes, filename: str) -> list[verification_pb2.VerifyR
     parts = [
         verification_pb2.VerifyRequest(
             header=verification_pb2.VerifyHeader(
-                filename=Path(filename).name, content_type=content_type, total_size=len(data)
+                filename=Path(filename).name, content_type=content_type, total_size=len(data), prompt=prompt
             )
         )
     ]

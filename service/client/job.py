@@ -131,6 +131,9 @@ class Job(_ProtoFallback):
     updated_at: datetime | None
     params: dict[str, Any] = field(default_factory=dict)  # as resolved by the engine (no prompt)
     output: JobOutput = field(default_factory=JobOutput)
+    # Keyed with the deployment's secret: the service can open it (docs/service.md), nobody else can.
+    prompt_commitment: str = ""
+    prompt_key_id: str = ""
     proto: common_pb2.Job | None = field(default=None, repr=False, compare=False)
 
     @classmethod
@@ -157,6 +160,8 @@ class Job(_ProtoFallback):
             updated_at=job.updated_at.ToDatetime() if job.HasField("updated_at") else None,
             params=json_format.MessageToDict(job.params) if job.HasField("params") else {},
             output=JobOutput.from_proto(job.output),
+            prompt_commitment=job.prompt_commitment,
+            prompt_key_id=job.prompt_key_id,
             proto=job,
         )
 

@@ -201,13 +201,21 @@ class Client(ClientBase):
     # --- verification ---------------------------------------------------------------------------
 
     def verify(
-        self, file: str | Path | bytes, *, filename: str = "upload.mp4", timeout: float | None = None
+        self,
+        file: str | Path | bytes,
+        *,
+        filename: str = "upload.mp4",
+        prompt: str = "",
+        timeout: float | None = None,
     ) -> Verification:
-        """Server-side verification (watermark, C2PA, trust) plus the ledger record and its proof."""
+        """Server-side verification (watermark, C2PA, trust) plus the ledger record and its proof.
+
+        `prompt`: the job's owner can have the server confirm the video was made from it
+        (`.prompt_check`: "matches" / "does_not_match" / "not_checked", `.prompt_check_reason`)."""
         if not isinstance(file, bytes):
             filename = Path(file).name
             file = Path(file).read_bytes()
-        parts = verify_requests(file, filename)
+        parts = verify_requests(file, filename, prompt)
         for attempt in self._retrying():
             with attempt:
                 try:

@@ -97,7 +97,13 @@ class Job(Base):
     state: Mapped[str] = mapped_column(String(16), default="queued")
     mode: Mapped[str] = mapped_column(String(8), default="t2v")
     params: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    prompt_sha256: Mapped[str] = mapped_column(String(64))
+    # The keyed prompt commitment (`veriframe.provenance.prompt_commitment`, HMAC-SHA256 over the
+    # prompt's SHA-256) and the id of the key that made it: what the job's signed manifest commits to.
+    prompt_commitment: Mapped[str | None] = mapped_column(String(64))
+    prompt_key_id: Mapped[str | None] = mapped_column(String(16))
+    # The unsalted SHA-256 of rows from before 0007 (confirmable by hashing a guessed prompt), until
+    # `veriframe db convert-prompt-hashes` replaces it with the commitment; NULL on every newer row.
+    prompt_sha256: Mapped[str | None] = mapped_column(String(64))
     idempotency_key: Mapped[str | None] = mapped_column(String(255))
     policy_version: Mapped[int | None] = mapped_column(Integer)
     progress_step: Mapped[int] = mapped_column(Integer, default=0)
@@ -123,7 +129,8 @@ class Job(Base):
 class PromptText(Base):
     """The prompt itself, kept apart from the job and the ledger so retention can delete it.
 
-    The ledger and the job keep only `prompt_sha256`, so purging this row leaves the log verifiable.
+    The ledger and the job keep only the keyed prompt commitment, so purging this row leaves the log
+    verifiable.
     """
 
     __tablename__ = "prompt_texts"
@@ -250,7 +257,7 @@ class Checkpoint(Base):
 class CheckpointCosignature(Base):
     """A witness's cosignature line (c2sp.org/tlog-cosignature) over a stored checkpoint's body.
 
-    Append-only (migration 0006); one per (checkpoint, witness key ID)."""
+    Append-only (migration 0007); one per (checkpoint, witness key ID)."""
 
     __tablename__ = "checkpoint_cosignatures"
     __table_args__ = (UniqueConstraint("checkpoint_id", "key_id"),)

@@ -188,8 +188,8 @@ def mark(services: Services, job: Job, video: GeneratedVideo, params: dict[str, 
     from veriframe.provenance.ids import format_id, new_provenance_id
     from veriframe.provenance.manifest import ManifestInfo
     from veriframe.provenance.mark import describe_input, mark_video
-    from veriframe.provenance.prompt_commitment import commit_digest
     from veriframe.provenance.watermark import WATERMARK_ALGORITHM
+    from veriframe.service.flow.commitments import job_commitment
     from veriframe.service.flow.publish import local_copy
 
     where = out_dir(services, job)
@@ -207,7 +207,8 @@ def mark(services: Services, job: Job, video: GeneratedVideo, params: dict[str, 
             audit_ref=f"veriframe:job:{job.id}",
             params=params,
             # Keyed: a file holder cannot confirm a guessed prompt (an unsalted SHA-256 could be).
-            prompt_commitment=commit_digest(job.prompt_sha256, services.signing.prompt_key()),
+            # The row's own commitment: what the job's record says and what its video commits to agree.
+            prompt_commitment=job_commitment(job, services.signing.prompt_key()),
             # i2v/v2v: the input becomes the manifest's `inputTo` ingredient (with its own manifest).
             input=describe_input(source) if source is not None else None,
         )

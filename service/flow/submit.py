@@ -9,11 +9,13 @@ from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from veriframe.provenance.prompt_commitment import PromptKeyError, commit_digest, commit_prompt
 from veriframe.service import params as schema
 from veriframe.service.clock import utcnow
 from veriframe.service.db import Job, PromptText, unavailable_as_error
 from veriframe.service.errors import InvalidArgument, ResourceExhausted, Unavailable
 from veriframe.service.flow import reviews
+from veriframe.service.flow.commitments import job_commitment, prompt_key, same_request
 from veriframe.service.flow.types import (
     FINGERPRINT,
     MiB,
@@ -21,7 +23,6 @@ from veriframe.service.flow.types import (
     SubmitInput,
     message_of,
     remove_paths,
-    sha256_text,
 )
 from veriframe.service.ledger import events as ev
 from veriframe.service.observability import request_log
@@ -114,16 +115,24 @@ def decode_input(services: Services, kind: str, data: bytes, limit_mb: int) -> A
         raise InvalidArgument(f"params.{kind}", _media_problem(error)) from error
 
 
-def earlier_job(services: Services, principal: Principal, r: SubmitInput, fingerprint: str) -> Job | None:
-    """The job an earlier Submit with this idempotency key made, if it was this very request."""
+def earlier_job(services: Services, principal: Principal, r: SubmitInput, digest: str) -> Job | None:
+    """The job an earlier Submit with this idempotency key made, if it was this very request
+    (`digest`: `SubmitInput.request_sha256`)."""
     if not r.idempotency_key:
         return None
     with unavailable_as_error(), services.sessions() as s:
         earlier = services.store.find_idempotent(s, principal.tenant, r.idempotency_key)
     if earlier is None:
         return None
-    recorded = (earlier.params or {}).get(FINGERPRINT)
-    if recorded is not None and recorded != fingerprint:
+    try:
+        same = same_request(earlier.params or {}, digest, prompt_key(services))
+    except PromptKeyError:
+        raise InvalidArgument(
+            "idempotency_key",
+            f"already used for job {earlier.id}, recorded under a prompt-commitment key this server no "
+            "longer uses, so it cannot tell whether this is the same request; use a new key",
+        ) from None
+    if same is False:
         raise InvalidArgument(
             "idempotency_key",
             f"already used for a different request (job {earlier.id}); use a new key for a new request",
@@ -152,18 +161,32 @@ def _check_callback(settings: Any, url: str) -> None:
 
 
 def new_job(
-    principal: Principal, r: SubmitInput, mode: str, fingerprint: str, decision: Any, policy_version: int
+    services: Services,
+    principal: Principal,
+    r: SubmitInput,
+    mode: str,
+    digest: str,
+    decision: Any,
+    policy_version: int,
 ) -> Job:
-    """The job row for a screened request (not yet stored): QUEUED, REVIEW or REJECTED."""
+    """The job row for a screened request (not yet stored): QUEUED, REVIEW or REJECTED.
+
+    It records the prompt's commitment and the request's, never a plain hash (`digest`, the request's
+    SHA-256, and the prompt's own SHA-256 live only in this call)."""
     state = STATE_OF_DECISION[decision.decision]
+    key = prompt_key(services)
+    commitment = commit_prompt(r.prompt, key)
     job = Job(
         id=J.new_job_id(),
         tenant=principal.tenant,
         owner_key_id=principal.key_id,
         state=state,
         mode=mode,
-        params={**r.engine_fields(), "return_frames": r.return_frames, FINGERPRINT: fingerprint},
-        prompt_sha256=sha256_text(r.prompt),
+        params={
+            **r.engine_fields(), "return_frames": r.return_frames, FINGERPRINT: commit_digest(digest, key)
+        },
+        prompt_commitment=commitment["value"],
+        prompt_key_id=commitment["key_id"],
         idempotency_key=r.idempotency_key or None,
         policy_version=policy_version,
     )
@@ -225,13 +248,15 @@ def record(
 def _record_events(
     services: Services, s: Session, principal: Principal, r: SubmitInput, job: Job, decision: Any
 ) -> None:
+    key = prompt_key(services)
+    commitment = job_commitment(job, key)
     services.ledger.append(
         ev.SUBMITTED,
         ev.submitted(
             mode=job.mode,
             params={**r.engine_fields(), "return_frames": r.return_frames},
-            prompt_sha256=job.prompt_sha256,
-            negative_prompt_sha256=sha256_text(r.negative_prompt) if r.negative_prompt else None,
+            prompt_commitment=commitment,
+            negative_prompt_commitment=commit_prompt(r.negative_prompt, key) if r.negative_prompt else None,
             api_key_id=principal.key_id,
             idempotency_key=r.idempotency_key or None,
         ),
@@ -248,7 +273,7 @@ def _record_events(
             scores={k: round(float(v), 6) for k, v in decision.scores.items()},
             policy_version=job.policy_version,
             rule=decision.rule,
-            prompt_sha256=job.prompt_sha256,
+            prompt_commitment=commitment,
         ),
         actor="system:safety",
         tenant=principal.tenant,

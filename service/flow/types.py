@@ -26,12 +26,17 @@ if TYPE_CHECKING:
     from veriframe.service.store.policies import PolicyCache
 
 MiB = 1024 * 1024
-FINGERPRINT = "request_sha256"  # in Job.params: the idempotency check's record of the request
+# In Job.params: the idempotency check's record of the request, keyed like the prompt commitment
+# (`request_commitment`), or on rows from before migration 0007 the plain SHA-256 of the request
+# (`request_sha256`), from which a guessed prompt could be confirmed; `veriframe db
+# convert-prompt-hashes` turns the one into the other.
+FINGERPRINT = "request_commitment"
+LEGACY_FINGERPRINT = "request_sha256"
 # Job.params entries that are bookkeeping, not engine parameters.
 # Job params that are not generation parameters ("guard": flow.guard; "held_output": flow.holds).
 BOOKKEEPING = (
-    "input_file", "return_frames", "resolved", "blocked_categories", FINGERPRINT, "callback_url",
-    "guard", "held_output",
+    "input_file", "return_frames", "resolved", "blocked_categories", FINGERPRINT, LEGACY_FINGERPRINT,
+    "callback_url", "guard", "held_output",
 )
 
 
@@ -54,8 +59,11 @@ class SubmitInput(Numbers):
         """The numeric parameters that are set (None: the model's default)."""
         return self.numbers()
 
-    def fingerprint(self, mode: str) -> str:
-        """SHA-256 of everything that makes this request what it is (prompts and inputs as hashes)."""
+    def request_sha256(self, mode: str) -> str:
+        """SHA-256 of everything that makes this request what it is (prompts and inputs as hashes).
+
+        Never stored: it would confirm a guessed prompt. The record is its commitment
+        (`veriframe.provenance.prompt_commitment.commit_digest`, keyed with the prompt key)."""
         document = {
             "mode": mode,
             "params": self.engine_fields(),
@@ -119,6 +127,8 @@ class VerifyResult:
     report: dict[str, Any]  # veriframe.provenance.verify's JSON report
     sha256: str
     audit: AuditMatch | None  # None: no ledger record names this video's provenance id
+    # (outcome, reason) of the owner's prompt check (flow.verify.check_prompt); None: no prompt given
+    prompt_check: tuple[str, str] | None = None
 
 
 @dataclass

@@ -119,8 +119,8 @@ class Workflow:
             # The reason names server paths: it is in the server log (set_model_error), not here.
             raise Unavailable(MODEL_DOWN)
         mode = submit.validate(services, request)
-        fingerprint = request.fingerprint(mode)
-        earlier = submit.earlier_job(services, principal, request, fingerprint)
+        digest = request.request_sha256(mode)  # in memory only: the job records its commitment
+        earlier = submit.earlier_job(services, principal, request, digest)
         if earlier is not None:
             return Submitted(earlier, deduplicated=True)
         submit.admit(services, principal)
@@ -139,14 +139,14 @@ class Workflow:
             if for_guard:
                 decision = guard.hold_for_guard(services, decision, policy)
         metrics.record_screening(decision.decision, decision.categories)
-        job = submit.new_job(principal, request, mode, fingerprint, decision, policy_version)
+        job = submit.new_job(services, principal, request, mode, digest, decision, policy_version)
         if for_guard:
             job.params[guard.GUARD] = guard.PENDING
         try:
             submit.record(services, principal, request, job, decision, policy, media)
         except exc.IntegrityError:
             # The same idempotency key won a race in another request: return that job.
-            earlier = submit.earlier_job(services, principal, request, fingerprint)
+            earlier = submit.earlier_job(services, principal, request, digest)
             if earlier is None:
                 raise
             return Submitted(earlier, deduplicated=True)
@@ -262,8 +262,8 @@ class Workflow:
     def expire_reviews(self, now: datetime | None = None) -> list[str]:
         return reviews.expire(self.services, now)
 
-    def verify(self, principal: Principal, path: Path) -> VerifyResult:
-        return verify.verify(self.services, principal, path)
+    def verify(self, principal: Principal, path: Path, prompt: str | None = None) -> VerifyResult:
+        return verify.verify(self.services, principal, path, prompt)
 
     # ============================================================ what the server wires at start
 

@@ -1,7 +1,8 @@
 """Ledger event types and their payloads: one builder per event, so every writer records the same fields.
 
 Use them as `ledger.append(events.SUBMITTED, events.submitted(...), actor=..., tenant=..., job_id=...)`.
-The schemas are listed in docs/ledger.md. Prompts never enter the ledger, only their SHA-256.
+The schemas are listed in docs/ledger.md. Prompts never enter the ledger, only their keyed commitment
+(`veriframe.provenance.prompt_commitment.commit_digest`: events written before it hold a SHA-256).
 Builders drop nothing and invent nothing: a field the caller does not know is passed as None.
 """
 
@@ -43,20 +44,20 @@ def _time(moment: datetime | None) -> str | None:
     return None if moment is None else format_time(moment)
 
 
-def submitted(*, mode: str, params: dict[str, Any], prompt_sha256: str, negative_prompt_sha256: str | None,
-              api_key_id: str | None, idempotency_key: str | None,
-              request_id: str | None = None) -> dict[str, Any]:
+def submitted(*, mode: str, params: dict[str, Any], prompt_commitment: dict[str, str],
+              negative_prompt_commitment: dict[str, str] | None, api_key_id: str | None,
+              idempotency_key: str | None, request_id: str | None = None) -> dict[str, Any]:
     """A generation request was accepted for screening. `params` must not contain the prompt text."""
-    return {"mode": mode, "params": params, "prompt_sha256": prompt_sha256,
-            "negative_prompt_sha256": negative_prompt_sha256, "api_key_id": api_key_id,
+    return {"mode": mode, "params": params, "prompt_commitment": prompt_commitment,
+            "negative_prompt_commitment": negative_prompt_commitment, "api_key_id": api_key_id,
             "idempotency_key": idempotency_key, "request_id": request_id}
 
 
 def screened(*, decision: str, categories: list[str], scores: dict[str, float], policy_version: int,
-             rule: str | None, prompt_sha256: str) -> dict[str, Any]:
+             rule: str | None, prompt_commitment: dict[str, str]) -> dict[str, Any]:
     """The screening decision ("allow" | "review" | "block") with the scores that led to it."""
     return {"decision": decision, "categories": list(categories), "scores": dict(scores),
-            "policy_version": policy_version, "rule": rule, "prompt_sha256": prompt_sha256}
+            "policy_version": policy_version, "rule": rule, "prompt_commitment": prompt_commitment}
 
 
 def media_screened(*, kind: str, decision: str, categories: list[str], scores: dict[str, float],
@@ -109,10 +110,13 @@ def downloaded(*, api_key_id: str | None, output_sha256: str, artifact: str = "v
 
 
 def verified(*, content_sha256: str, verdict: str, provenance_id: str | None, c2pa_valid: bool | None,
-             watermark_found: bool, api_key_id: str | None) -> dict[str, Any]:
-    """A verification request (the uploaded file is not kept, only its hash and the verdict)."""
+             watermark_found: bool, api_key_id: str | None,
+             prompt_check: str | None = None) -> dict[str, Any]:
+    """A verification request (the uploaded file is not kept, only its hash and the verdict).
+    `prompt_check`: the outcome when the caller had a prompt checked (never the prompt)."""
     return {"content_sha256": content_sha256, "verdict": verdict, "provenance_id": provenance_id,
-            "c2pa_valid": c2pa_valid, "watermark_found": watermark_found, "api_key_id": api_key_id}
+            "c2pa_valid": c2pa_valid, "watermark_found": watermark_found, "api_key_id": api_key_id,
+            "prompt_check": prompt_check}
 
 
 def policy_changed(*, version: int, document_sha256: str, comment: str) -> dict[str, Any]:

@@ -372,6 +372,7 @@ class VeriframeServer:
         )
         workflow = Workflow(settings, sessions, ledger, store)
         self._load_keys(workflow)
+        _warn_of_plain_prompt_hashes(sessions, settings)
         from veriframe.service.flow.model_limits import ModelUnavailable, SubmitLimits
 
         try:
@@ -424,6 +425,20 @@ class VeriframeServer:
             await self.server.stop(min(grace, 5.0))
         if self._engine is not None:
             self._engine.dispose()
+
+
+def _warn_of_plain_prompt_hashes(sessions: Any, settings: Settings) -> None:
+    """Rows from before migration 0007 keep a plain prompt SHA-256 until the operator converts them
+    (the server does not: several servers share a database, and conversion is a bulk rewrite)."""
+    from veriframe.service.flow.commitments import has_unconverted
+
+    with sessions() as s:
+        if has_unconverted(s):
+            log.warning(
+                "jobs recorded before prompt commitments still hold a plain prompt SHA-256, which confirms "
+                "a guessed prompt: run `veriframe db convert-prompt-hashes --database ... --keys-dir %s`",
+                settings.keys_dir,
+            )
 
 
 def _check_guard(settings: Settings) -> None:

@@ -11,12 +11,12 @@ from veriframe.service.api.enums import JOB_STATE_DB, JOB_STATE_PB, MODE_NAME, M
 from veriframe.service.api.gen import common_pb2, generation_pb2
 from veriframe.service.api.timestamps import to_timestamp
 from veriframe.service.errors import InvalidArgument
-from veriframe.service.flow.types import SubmitInput
+from veriframe.service.flow.types import FINGERPRINT, LEGACY_FINGERPRINT, SubmitInput
 from veriframe.service.ledger.canonical import event_bytes
 from veriframe.service.store import states as S
 
-# Server paths; the idempotency fingerprint; the callback URL (the client knows it; others need not).
-_HIDDEN_PARAMS = ("input_file", "request_sha256", "callback_url")
+# Server paths; the idempotency fingerprints; the callback URL (the client knows it; others need not).
+_HIDDEN_PARAMS = ("input_file", FINGERPRINT, LEGACY_FINGERPRINT, "callback_url")
 
 
 def struct(document: dict[str, Any]) -> struct_pb2.Struct:
@@ -86,7 +86,9 @@ def job(row: Any, *, review_id: str = "", generated_seq: int | None = None) -> c
         mode=MODE_PB.get(row.mode, 0),
         progress=common_pb2.Progress(step=row.progress_step or 0, total_steps=row.progress_total or 0),
         params=struct(params),
-        prompt_sha256=row.prompt_sha256 or "",
+        prompt_sha256=row.prompt_sha256 or "",  # deprecated: only unconverted rows from before 0007
+        prompt_commitment=row.prompt_commitment or "",
+        prompt_key_id=row.prompt_key_id or "",
         provenance_id=row.provenance_id or "",
         review_id=review_id,
         idempotency_key=row.idempotency_key or "",

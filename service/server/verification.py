@@ -69,14 +69,17 @@ class VerificationServicer(verification_pb2_grpc.VerificationServicer):
             if handle is None or size == 0:
                 raise InvalidArgument("chunk", "no file was uploaded")
             shown = Path(header.filename).name if header is not None and header.filename else "the upload"
-            result = await asyncio.to_thread(self._verify, principal, path, shown)
+            prompt = header.prompt if header is not None and header.prompt else None
+            result = await asyncio.to_thread(self._verify, principal, path, shown, prompt)
         return result
 
-    def _verify(self, principal: Principal, path: Path, shown: str) -> verification_pb2.VerifyResponse:
+    def _verify(
+        self, principal: Principal, path: Path, shown: str, prompt: str | None
+    ) -> verification_pb2.VerifyResponse:
         from veriframe.provenance.media import MediaError
 
         try:
-            outcome = self.ctx.workflow.verify(principal, path)
+            outcome = self.ctx.workflow.verify(principal, path, prompt)
         except (MediaError, ValueError) as error:
             # The reason helps the caller; the server's temporary path does not (and is not theirs).
             log.info("Verify: unreadable upload from key %s: %s", principal.key_id, error)
@@ -107,6 +110,8 @@ class VerificationServicer(verification_pb2_grpc.VerificationServicer):
             report=convert.struct(report),
             sha256=outcome.sha256,
         )
+        if outcome.prompt_check is not None:
+            response.prompt_check, response.prompt_check_reason = outcome.prompt_check
         audit = outcome.audit
         if audit is not None:
             key_pem = self.ctx.ledger_public_key_pem

@@ -116,7 +116,7 @@ class JobOutput(_message.Message):
     def __init__(self, video_sha256: _Optional[str] = ..., manifest_sha256: _Optional[str] = ..., video_size: _Optional[int] = ..., frame_count: _Optional[int] = ..., has_frames: _Optional[bool] = ..., model_name: _Optional[str] = ..., model_version: _Optional[str] = ..., seed: _Optional[int] = ..., audit_seq: _Optional[int] = ...) -> None: ...
 
 class Job(_message.Message):
-    __slots__ = ("id", "tenant", "state", "mode", "progress", "params", "prompt_sha256", "provenance_id", "error", "output", "review_id", "idempotency_key", "return_frames", "attempts", "created_at", "updated_at")
+    __slots__ = ("id", "tenant", "state", "mode", "progress", "params", "prompt_sha256", "provenance_id", "error", "output", "review_id", "idempotency_key", "return_frames", "attempts", "created_at", "updated_at", "prompt_commitment", "prompt_key_id")
     ID_FIELD_NUMBER: _ClassVar[int]
     TENANT_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
@@ -133,6 +133,8 @@ class Job(_message.Message):
     ATTEMPTS_FIELD_NUMBER: _ClassVar[int]
     CREATED_AT_FIELD_NUMBER: _ClassVar[int]
     UPDATED_AT_FIELD_NUMBER: _ClassVar[int]
+    PROMPT_COMMITMENT_FIELD_NUMBER: _ClassVar[int]
+    PROMPT_KEY_ID_FIELD_NUMBER: _ClassVar[int]
     id: str
     tenant: str
     state: JobState
@@ -149,7 +151,9 @@ class Job(_message.Message):
     attempts: int
     created_at: _timestamp_pb2.Timestamp
     updated_at: _timestamp_pb2.Timestamp
-    def __init__(self, id: _Optional[str] = ..., tenant: _Optional[str] = ..., state: _Optional[_Union[JobState, str]] = ..., mode: _Optional[_Union[Mode, str]] = ..., progress: _Optional[_Union[Progress, _Mapping]] = ..., params: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., prompt_sha256: _Optional[str] = ..., provenance_id: _Optional[str] = ..., error: _Optional[_Union[JobError, _Mapping]] = ..., output: _Optional[_Union[JobOutput, _Mapping]] = ..., review_id: _Optional[str] = ..., idempotency_key: _Optional[str] = ..., return_frames: _Optional[bool] = ..., attempts: _Optional[int] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    prompt_commitment: str
+    prompt_key_id: str
+    def __init__(self, id: _Optional[str] = ..., tenant: _Optional[str] = ..., state: _Optional[_Union[JobState, str]] = ..., mode: _Optional[_Union[Mode, str]] = ..., progress: _Optional[_Union[Progress, _Mapping]] = ..., params: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., prompt_sha256: _Optional[str] = ..., provenance_id: _Optional[str] = ..., error: _Optional[_Union[JobError, _Mapping]] = ..., output: _Optional[_Union[JobOutput, _Mapping]] = ..., review_id: _Optional[str] = ..., idempotency_key: _Optional[str] = ..., return_frames: _Optional[bool] = ..., attempts: _Optional[int] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., prompt_commitment: _Optional[str] = ..., prompt_key_id: _Optional[str] = ...) -> None: ...
 
 class AuditEvent(_message.Message):
     __slots__ = ("seq", "event_type", "actor", "tenant", "job_id", "payload", "leaf_hash", "created_at", "leaf_data")

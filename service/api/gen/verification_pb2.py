@@ -26,7 +26,7 @@ from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 from . import common_pb2 as veriframe_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1fveriframe/v1/verification.proto\x12\x0cveriframe.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x19veriframe/v1/common.proto\"V\n\rVerifyRequest\x12,\n\x06header\x18\x01 \x01(\x0b\x32\x1a.veriframe.v1.VerifyHeaderH\x00\x12\x0f\n\x05\x63hunk\x18\x02 \x01(\x0cH\x00\x42\x06\n\x04part\"J\n\x0cVerifyHeader\x12\x10\n\x08\x66ilename\x18\x01 \x01(\t\x12\x14\n\x0c\x63ontent_type\x18\x02 \x01(\t\x12\x12\n\ntotal_size\x18\x03 \x01(\x04\"@\n\x0fWatermarkResult\x12\r\n\x05\x66ound\x18\x01 \x01(\x08\x12\n\n\x02id\x18\x02 \x01(\t\x12\x12\n\nconfidence\x18\x03 \x01(\x01\"}\n\nC2paResult\x12\x0f\n\x07present\x18\x01 \x01(\x08\x12\r\n\x05valid\x18\x02 \x01(\x08\x12\x0f\n\x07trusted\x18\x03 \x01(\x08\x12\x0e\n\x06\x65rrors\x18\x04 \x03(\t\x12\x15\n\rprovenance_id\x18\x05 \x01(\t\x12\x17\n\x0fmanifest_sha256\x18\x06 \x01(\t\"\xc3\x01\n\x0b\x41uditLookup\x12\r\n\x05\x66ound\x18\x01 \x01(\x08\x12\x0e\n\x06job_id\x18\x02 \x01(\t\x12\x0e\n\x06tenant\x18\x03 \x01(\t\x12\'\n\x05\x65vent\x18\x04 \x01(\x0b\x32\x18.veriframe.v1.AuditEvent\x12+\n\x05proof\x18\x05 \x01(\x0b\x32\x1c.veriframe.v1.InclusionProof\x12\x18\n\x10manifest_matches\x18\x06 \x01(\x08\x12\x15\n\rvideo_matches\x18\x07 \x01(\x08\"\x84\x02\n\x0eVerifyResponse\x12\x0f\n\x07verdict\x18\x01 \x01(\t\x12\x10\n\x08verified\x18\x02 \x01(\x08\x12\x30\n\twatermark\x18\x03 \x01(\x0b\x32\x1d.veriframe.v1.WatermarkResult\x12&\n\x04\x63\x32pa\x18\x04 \x01(\x0b\x32\x18.veriframe.v1.C2paResult\x12\x12\n\nconsistent\x18\x05 \x01(\x08\x12(\n\x05\x61udit\x18\x06 \x01(\x0b\x32\x19.veriframe.v1.AuditLookup\x12\'\n\x06report\x18\x07 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x0e\n\x06sha256\x18\x08 \x01(\t2U\n\x0cVerification\x12\x45\n\x06Verify\x12\x1b.veriframe.v1.VerifyRequest\x1a\x1c.veriframe.v1.VerifyResponse(\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1fveriframe/v1/verification.proto\x12\x0cveriframe.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x19veriframe/v1/common.proto\"V\n\rVerifyRequest\x12,\n\x06header\x18\x01 \x01(\x0b\x32\x1a.veriframe.v1.VerifyHeaderH\x00\x12\x0f\n\x05\x63hunk\x18\x02 \x01(\x0cH\x00\x42\x06\n\x04part\"Z\n\x0cVerifyHeader\x12\x10\n\x08\x66ilename\x18\x01 \x01(\t\x12\x14\n\x0c\x63ontent_type\x18\x02 \x01(\t\x12\x12\n\ntotal_size\x18\x03 \x01(\x04\x12\x0e\n\x06prompt\x18\x04 \x01(\t\"@\n\x0fWatermarkResult\x12\r\n\x05\x66ound\x18\x01 \x01(\x08\x12\n\n\x02id\x18\x02 \x01(\t\x12\x12\n\nconfidence\x18\x03 \x01(\x01\"}\n\nC2paResult\x12\x0f\n\x07present\x18\x01 \x01(\x08\x12\r\n\x05valid\x18\x02 \x01(\x08\x12\x0f\n\x07trusted\x18\x03 \x01(\x08\x12\x0e\n\x06\x65rrors\x18\x04 \x03(\t\x12\x15\n\rprovenance_id\x18\x05 \x01(\t\x12\x17\n\x0fmanifest_sha256\x18\x06 \x01(\t\"\xc3\x01\n\x0b\x41uditLookup\x12\r\n\x05\x66ound\x18\x01 \x01(\x08\x12\x0e\n\x06job_id\x18\x02 \x01(\t\x12\x0e\n\x06tenant\x18\x03 \x01(\t\x12\'\n\x05\x65vent\x18\x04 \x01(\x0b\x32\x18.veriframe.v1.AuditEvent\x12+\n\x05proof\x18\x05 \x01(\x0b\x32\x1c.veriframe.v1.InclusionProof\x12\x18\n\x10manifest_matches\x18\x06 \x01(\x08\x12\x15\n\rvideo_matches\x18\x07 \x01(\x08\"\xb7\x02\n\x0eVerifyResponse\x12\x0f\n\x07verdict\x18\x01 \x01(\t\x12\x10\n\x08verified\x18\x02 \x01(\x08\x12\x30\n\twatermark\x18\x03 \x01(\x0b\x32\x1d.veriframe.v1.WatermarkResult\x12&\n\x04\x63\x32pa\x18\x04 \x01(\x0b\x32\x18.veriframe.v1.C2paResult\x12\x12\n\nconsistent\x18\x05 \x01(\x08\x12(\n\x05\x61udit\x18\x06 \x01(\x0b\x32\x19.veriframe.v1.AuditLookup\x12\'\n\x06report\x18\x07 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x0e\n\x06sha256\x18\x08 \x01(\t\x12\x14\n\x0cprompt_check\x18\t \x01(\t\x12\x1b\n\x13prompt_check_reason\x18\n \x01(\t2U\n\x0cVerification\x12\x45\n\x06Verify\x12\x1b.veriframe.v1.VerifyRequest\x1a\x1c.veriframe.v1.VerifyResponse(\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -36,15 +36,15 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_VERIFYREQUEST']._serialized_start=106
   _globals['_VERIFYREQUEST']._serialized_end=192
   _globals['_VERIFYHEADER']._serialized_start=194
-  _globals['_VERIFYHEADER']._serialized_end=268
-  _globals['_WATERMARKRESULT']._serialized_start=270
-  _globals['_WATERMARKRESULT']._serialized_end=334
-  _globals['_C2PARESULT']._serialized_start=336
-  _globals['_C2PARESULT']._serialized_end=461
-  _globals['_AUDITLOOKUP']._serialized_start=464
-  _globals['_AUDITLOOKUP']._serialized_end=659
-  _globals['_VERIFYRESPONSE']._serialized_start=662
-  _globals['_VERIFYRESPONSE']._serialized_end=922
-  _globals['_VERIFICATION']._serialized_start=924
-  _globals['_VERIFICATION']._serialized_end=1009
+  _globals['_VERIFYHEADER']._serialized_end=284
+  _globals['_WATERMARKRESULT']._serialized_start=286
+  _globals['_WATERMARKRESULT']._serialized_end=350
+  _globals['_C2PARESULT']._serialized_start=352
+  _globals['_C2PARESULT']._serialized_end=477
+  _globals['_AUDITLOOKUP']._serialized_start=480
+  _globals['_AUDITLOOKUP']._serialized_end=675
+  _globals['_VERIFYRESPONSE']._serialized_start=678
+  _globals['_VERIFYRESPONSE']._serialized_end=989
+  _globals['_VERIFICATION']._serialized_start=991
+  _globals['_VERIFICATION']._serialized_end=1076
 # @@protoc_insertion_point(module_scope)

@@ -17,14 +17,16 @@ class VerifyRequest(_message.Message):
     def __init__(self, header: _Optional[_Union[VerifyHeader, _Mapping]] = ..., chunk: _Optional[bytes] = ...) -> None: ...
 
 class VerifyHeader(_message.Message):
-    __slots__ = ("filename", "content_type", "total_size")
+    __slots__ = ("filename", "content_type", "total_size", "prompt")
     FILENAME_FIELD_NUMBER: _ClassVar[int]
     CONTENT_TYPE_FIELD_NUMBER: _ClassVar[int]
     TOTAL_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PROMPT_FIELD_NUMBER: _ClassVar[int]
     filename: str
     content_type: str
     total_size: int
-    def __init__(self, filename: _Optional[str] = ..., content_type: _Optional[str] = ..., total_size: _Optional[int] = ...) -> None: ...
+    prompt: str
+    def __init__(self, filename: _Optional[str] = ..., content_type: _Optional[str] = ..., total_size: _Optional[int] = ..., prompt: _Optional[str] = ...) -> None: ...
 
 class WatermarkResult(_message.Message):
     __slots__ = ("found", "id", "confidence")
@@ -71,7 +73,7 @@ class AuditLookup(_message.Message):
     def __init__(self, found: _Optional[bool] = ..., job_id: _Optional[str] = ..., tenant: _Optional[str] = ..., event: _Optional[_Union[_common_pb2.AuditEvent, _Mapping]] = ..., proof: _Optional[_Union[_common_pb2.InclusionProof, _Mapping]] = ..., manifest_matches: _Optional[bool] = ..., video_matches: _Optional[bool] = ...) -> None: ...
 
 class VerifyResponse(_message.Message):
-    __slots__ = ("verdict", "verified", "watermark", "c2pa", "consistent", "audit", "report", "sha256")
+    __slots__ = ("verdict", "verified", "watermark", "c2pa", "consistent", "audit", "report", "sha256", "prompt_check", "prompt_check_reason")
     VERDICT_FIELD_NUMBER: _ClassVar[int]
     VERIFIED_FIELD_NUMBER: _ClassVar[int]
     WATERMARK_FIELD_NUMBER: _ClassVar[int]
@@ -80,6 +82,8 @@ class VerifyResponse(_message.Message):
     AUDIT_FIELD_NUMBER: _ClassVar[int]
     REPORT_FIELD_NUMBER: _ClassVar[int]
     SHA256_FIELD_NUMBER: _ClassVar[int]
+    PROMPT_CHECK_FIELD_NUMBER: _ClassVar[int]
+    PROMPT_CHECK_REASON_FIELD_NUMBER: _ClassVar[int]
     verdict: str
     verified: bool
     watermark: WatermarkResult
@@ -88,4 +92,6 @@ class VerifyResponse(_message.Message):
     audit: AuditLookup
     report: _struct_pb2.Struct
     sha256: str
-    def __init__(self, verdict: _Optional[str] = ..., verified: _Optional[bool] = ..., watermark: _Optional[_Union[WatermarkResult, _Mapping]] = ..., c2pa: _Optional[_Union[C2paResult, _Mapping]] = ..., consistent: _Optional[bool] = ..., audit: _Optional[_Union[AuditLookup, _Mapping]] = ..., report: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., sha256: _Optional[str] = ...) -> None: ...
+    prompt_check: str
+    prompt_check_reason: str
+    def __init__(self, verdict: _Optional[str] = ..., verified: _Optional[bool] = ..., watermark: _Optional[_Union[WatermarkResult, _Mapping]] = ..., c2pa: _Optional[_Union[C2paResult, _Mapping]] = ..., consistent: _Optional[bool] = ..., audit: _Optional[_Union[AuditLookup, _Mapping]] = ..., report: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., sha256: _Optional[str] = ..., prompt_check: _Optional[str] = ..., prompt_check_reason: _Optional[str] = ...) -> None: ...
