@@ -46,7 +46,12 @@ def build_guard(directory: Path, answer: list[str]) -> Path:
         num_key_value_heads=1, head_dim=n, max_position_embeddings=4096, tie_word_embeddings=False,
         eos_token_id=vocab["[EOS]"], pad_token_id=vocab["[PAD]"],
     )
-    model = LlamaForCausalLM(config)
+    from veriframe.service.model_loading import MODEL_LOAD_LOCK
+
+    # Built under the servers' model-load lock: a server of an earlier test may still be loading its
+    # engine on another thread, and that load's meta-device state would put these weights on "meta".
+    with MODEL_LOAD_LOCK:
+        model = LlamaForCausalLM(config)
     chain = ["[UNK]", *answer, "[EOS]"]
     with torch.no_grad():
         model.model.embed_tokens.weight.copy_(torch.eye(n))
@@ -86,9 +91,12 @@ def _events(live: Any, job_id: str) -> list[tuple[str, dict, str]]:
 def test_tiny_guard_answers_what_its_table_says(tmp_path: Path) -> None:
     from veriframe.safety import default_policy
     from veriframe.safety.guard import GuardLLM, route
+    from veriframe.service.model_loading import MODEL_LOAD_LOCK
 
     for expected, answer in ANSWERS.items():
-        guard = GuardLLM(build_guard(tmp_path / expected, answer))
+        path = build_guard(tmp_path / expected, answer)
+        with MODEL_LOAD_LOCK:  # as the server loads it: never beside another server's engine load
+            guard = GuardLLM(path)
         verdict = guard.judge("anything at all, in any words")
         assert (route(verdict, default_policy()) or "allow") == expected, (expected, verdict)
 

@@ -383,7 +383,8 @@ class VeriframeServer:
                 raise StartupError(f"the model cannot be loaded: {error}") from None
             workflow.set_model_error(str(error))  # API-only: stay up, Generation NOT_SERVING
         workflow.ensure_policy()
-        workflow.classifier()  # load once, before the first request
+        with MODEL_LOAD_LOCK:  # another server's worker in this process may be loading its engine
+            workflow.classifier()  # load once, before the first request
         auth = Authenticator(
             sessions,
             rate_per_minute=settings.rate_limit_per_minute,
