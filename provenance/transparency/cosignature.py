@@ -83,6 +83,16 @@ def load_vkey(path: str | Path) -> CosignatureVerifier:
     return parse_vkey(Path(path).read_text())
 
 
+def load_quorum(files: list[Path], quorum: int | None) -> tuple[list[CosignatureVerifier], int]:
+    """The verifiers in ``files`` and the cosignatures required of them (default: 1 when any are
+    given). ValueError (OSError for an unreadable file) with what is wrong: the CLIs exit 2 on it."""
+    witnesses = [load_vkey(path) for path in files]
+    wanted = (1 if witnesses else 0) if quorum is None else quorum
+    if wanted > len(witnesses):
+        raise ValueError(f"--witness-quorum {wanted} needs at least that many --witness-key files")
+    return witnesses, wanted
+
+
 class Cosigner:
     """A witness's signing half: an Ed25519 private key under a name."""
 

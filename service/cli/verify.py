@@ -190,23 +190,19 @@ def _client(server: str, api_key: str | None, tls: bool, ca: Path | None, cert: 
 
 def _witnesses(files: list[Path], quorum: int | None, server: str | None) -> tuple[list, int]:
     """The --witness-key verifiers and the cosignatures required of them; exit 2 on unusable input."""
-    from veriframe.provenance.transparency.cosignature import load_vkey
+    from veriframe.provenance.transparency.cosignature import load_quorum
 
     if (files or quorum) and not server:
         typer.echo("veriframe-verify: --witness-key / --witness-quorum check the ledger's checkpoint: "
                    "they need --server", err=True)
         raise typer.Exit(2)
     try:
-        witnesses = [load_vkey(path) for path in files]
-    except (OSError, ValueError) as exc:
+        return load_quorum(files, quorum)
+    except OSError as exc:
         typer.echo(f"veriframe-verify: cannot read a --witness-key: {exc}", err=True)
-        raise typer.Exit(2) from None
-    wanted = (1 if witnesses else 0) if quorum is None else quorum
-    if wanted > len(witnesses):
-        typer.echo(f"veriframe-verify: --witness-quorum {wanted} needs at least that many --witness-key "
-                   "files", err=True)
-        raise typer.Exit(2)
-    return witnesses, wanted
+    except ValueError as exc:
+        typer.echo(f"veriframe-verify: {exc}", err=True)
+    raise typer.Exit(2)
 
 
 def _look_up(client, path: Path, report, ledger_key: Path | None, state_dir: Path | None,

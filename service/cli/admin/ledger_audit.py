@@ -23,7 +23,11 @@ from typing import Any, NoReturn
 import typer
 
 from veriframe.provenance.transparency.checkpoint import SignedCheckpoint, log_verifier, open_checkpoint
-from veriframe.provenance.transparency.cosignature import CosignatureVerifier, Cosigner, load_vkey
+from veriframe.provenance.transparency.cosignature import (
+    CosignatureVerifier,
+    Cosigner,
+    load_quorum,
+)
 from veriframe.provenance.transparency.monitor import CheckpointStore, ConsistencyError
 from veriframe.provenance.transparency.note import NoteError, load_public_key
 from veriframe.provenance.transparency.witness import Witness
@@ -84,13 +88,11 @@ def read_trusted(
 
 def read_witness_keys(files: list[Path], quorum: int | None) -> tuple[list[CosignatureVerifier], int]:
     try:
-        witnesses = [load_vkey(path) for path in files]
-    except (OSError, ValueError) as error:
+        return load_quorum(files, quorum)
+    except OSError as error:
         fail(2, f"cannot read a witness key: {error}")
-    wanted = (1 if witnesses else 0) if quorum is None else quorum
-    if wanted > len(witnesses):
-        fail(2, f"--witness-quorum {wanted} needs at least that many --witness-key files")
-    return witnesses, wanted
+    except ValueError as error:
+        fail(2, str(error))
 
 
 def write_out(out: Path, note: str) -> None:
