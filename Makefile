@@ -36,9 +36,11 @@ lint: install
 
 # Two workers, one test file each at a time (--dist loadfile): most tests wait on servers, encoders
 # and subprocesses, so the suite takes ~10 min instead of ~18 on a 2-core machine.
+# Tests marked `serial` (timing assertions) run afterwards on their own.
 # `make test PYTEST_WORKERS=0` runs it in one process.
 test: install lint
-	$(BIN)/python -m pytest $(if $(filter 0,$(PYTEST_WORKERS)),,-n $(PYTEST_WORKERS) --dist loadfile)
+	$(BIN)/python -m pytest $(if $(filter 0,$(PYTEST_WORKERS)),,-n $(PYTEST_WORKERS) --dist loadfile -m "not serial")
+	$(if $(filter 0,$(PYTEST_WORKERS)),,$(BIN)/python -m pytest -m serial)
 
 protos: install
 	$(BIN)/python -m veriframe.service.api.codegen

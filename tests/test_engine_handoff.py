@@ -12,6 +12,9 @@ import pytest
 from veriframe.service.engine import Engine, GenerationParams
 from veriframe.service.engine.handoff import PostProcessor, ProgressBatcher, Timeline
 
+# Timing assertions: run alone, not beside another test process (`make test`).
+pytestmark = pytest.mark.serial
+
 RUN = dict(prompt="a small boat on a calm lake", width=256, height=256, num_frames=9, num_inference_steps=3)
 
 

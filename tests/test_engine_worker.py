@@ -13,6 +13,9 @@ from tests.fixtures.server import TEST_PARAMS
 from veriframe.service.api.gen import common_pb2
 from veriframe.service.engine.handoff import Timeline
 
+# Timing assertions: run alone, not beside another test process (`make test`).
+pytestmark = pytest.mark.serial
+
 PROMPTS = ("a small boat on a calm lake", "a red kite over a green hill")
 
 
