@@ -1,7 +1,7 @@
 """Prompt-screening latency and throughput: the two MiniLM encoders side by side, and v2 vs v1.
 
     .venv/bin/python bench/bench_moderation.py [--threads 1] [--n-short 200] [--n-long 60] [--clients 16]
-                                               [--source train|dev|builtin]
+                                               [--source train|dev|builtin] [--baseline-model NPZ]
 
 Prompts (``--source``): ``train`` (default) the first N PartiPrompts of 5+ words from the *training*
 data as short prompts and, as long prompts, the next ones joined two to a sentence, five sentences to a
@@ -15,6 +15,9 @@ shared machine's load hits both alike), all through ``veriframe.safety.screen`` 
 - ``int8-per-text``: ``veriframe.safety.encoder`` (the default): each text's own activation scales.
 Per encoder: single-prompt latency (median, p95) for short and long prompts, and ``screen_many`` over
 batches of 32 (ms per prompt, amortised) for short, long and the mix; then the ratios new / old.
+
+With ``--baseline-model`` (e.g. ``git show <commit>:safety/models/screen_v2.npz > /tmp/old.npz``), that
+model file and the shipped one side by side the same way, on the default encoder.
 
 Then v1 vs v2 and rules only (the default encoder), and concurrency: ``--clients`` threads screening
 at once, each call behind one process-wide lock (what the service did) vs through
@@ -163,7 +166,20 @@ def encoder_comparison(short: list[str], long: list[str], policy) -> None:
     from veriframe.safety.ensemble import EnsembleClassifier
 
     names = ["int8-batch", "int8-per-text"]
-    clfs = [EnsembleClassifier(encoder_mode=n) for n in names]
+    side_by_side(names, [EnsembleClassifier(encoder_mode=n) for n in names], short, long, policy)
+
+
+def model_comparison(short: list[str], long: list[str], policy, baseline: Path) -> None:
+    """A baseline model file (e.g. the previous screen's ``screen_v2.npz``) beside the shipped one, on the
+    same encoder: what the heads cost (screen v9's MLP heads against v8's linear ones)."""
+    from veriframe.safety.ensemble import EnsembleClassifier
+
+    clfs = [EnsembleClassifier(baseline), EnsembleClassifier()]
+    side_by_side([f"baseline {baseline.name}", "shipped"], clfs, short, long, policy)
+
+
+def side_by_side(names: list[str], clfs: list, short: list[str], long: list[str], policy) -> None:
+    """Two classifiers timed prompt by prompt in alternating order; a table and the ratios second / first."""
     for clf in clfs:  # warm-up: first calls allocate
         clf.score_prompts(short[:32] + long[:8])
     q, med = statistics.quantiles, statistics.median
@@ -174,15 +190,14 @@ def encoder_comparison(short: list[str], long: list[str], policy) -> None:
         b = [batched_ms(x, policy, clfs[i]) for x in (short, long, mix)]
         rows.append([med(s_lat[i]), q(s_lat[i], n=20)[-1], med(l_lat[i]), q(l_lat[i], n=20)[-1], *b])
     print(
-        "| encoder | short single median ms | p95 | long single median ms | p95 | "
+        "| classifier | short single median ms | p95 | long single median ms | p95 | "
         "short batched ms/prompt | long batched ms/prompt | mix batched ms/prompt |"
     )
     print("|---|---|---|---|---|---|---|---|")
     for name, r in zip(names, rows, strict=True):
         print(f"| {name} | " + " | ".join(f"{v:.2f}" for v in r) + " |")
-    print(
-        "| ratio per-text / batch | " + " | ".join(f"{b / a:.2f}x" for a, b in zip(*rows, strict=True)) + " |"
-    )
+    ratios = " | ".join(f"{b / a:.2f}x" for a, b in zip(*rows, strict=True))
+    print(f"| ratio {names[1]} / {names[0]} | {ratios} |")
 
 
 def main() -> None:
@@ -193,6 +208,9 @@ def main() -> None:
     ap.add_argument("--clients", type=int, default=16, help="concurrent screening threads")
     ap.add_argument("--source", choices=["train", "dev", "builtin"], default="train")
     ap.add_argument("--encoders-only", action="store_true", help="only the encoder comparison")
+    ap.add_argument(
+        "--baseline-model", type=Path, help="also time this screen_v2.npz beside the shipped one"
+    )
     args = ap.parse_args()
 
     import torch
@@ -209,6 +227,8 @@ def main() -> None:
     )
     print(f"prompts: {source}; {len(short)} short, {len(long)} long")
     encoder_comparison(short, long, policy)
+    if args.baseline_model:
+        model_comparison(short, long, policy, args.baseline_model)
     if not args.encoders_only:
         screens_and_concurrency(short, long, policy, args.clients)
     print(f"load average {os.getloadavg()[0]:.1f} at the end")

@@ -13,7 +13,11 @@ What it scores, for each prompt:
 - **a second member** for "any unsafe": a logistic regression over hashed character 2-5-grams of the
   normalised text (``sklearn.feature_extraction.text.HashingVectorizer``, no vocabulary to ship), which
   reads misspellings, slang and non-English words the English sentence encoder misses;
-- **the stack**: a logistic regression over the two members' logits, fitted on out-of-fold predictions
+- **MLP heads** (new in screen v9): a one-hidden-layer perceptron (384 -> 256 ReLU -> sigmoid) over the
+  same embedding for the categories (multi-label, replacing the per-category logistic regressions) and
+  one for "any unsafe", a third stack member: the linear heads could not carve the category boundaries
+  the error analysis found (depiction vs discussion, everyday crimes vs ordinary scenes);
+- **the stack**: a logistic regression over the members' logits, fitted on out-of-fold predictions
   of the training split (``tools/train_moderation.py``), gives the final "any unsafe" score.
 
 The model file (``safety/models/screen_v2.npz``) is written by ``tools/train_moderation.py``.
@@ -95,6 +99,25 @@ class CharNgramHead:
         return _sigmoid(self.features(texts) @ self.weight + self.bias)
 
 
+class MLPHead:
+    """A one-hidden-layer perceptron with sigmoid outputs, as ``sklearn.neural_network.MLPClassifier``
+    computes it (ReLU hidden layer): ``w1`` (384 x H), ``b1``, ``w2`` (H x K), ``b2``."""
+
+    def __init__(self, w1: np.ndarray, b1: np.ndarray, w2: np.ndarray, b2: np.ndarray) -> None:
+        self.w1, self.b1 = w1.astype(np.float32), b1.astype(np.float32)
+        self.w2, self.b2 = w2.astype(np.float32), b2.astype(np.float32)
+
+    def probs(self, emb: np.ndarray) -> np.ndarray:
+        hidden = np.maximum(emb @ self.w1 + self.b1, 0.0)
+        return _sigmoid(hidden @ self.w2 + self.b2)
+
+
+def _mlp(z, prefix: str) -> MLPHead | None:
+    if f"{prefix}_w1" not in z:
+        return None
+    return MLPHead(*(z[f"{prefix}_{k}"] for k in ("w1", "b1", "w2", "b2")))
+
+
 class EnsembleClassifier:
     """The default v2 classifier; also a :class:`veriframe.safety.classifier.Classifier` (``score``)."""
 
@@ -118,7 +141,11 @@ class EnsembleClassifier:
             self.emb_bias = z["emb_bias"].astype(np.float32)
             config = json.loads(str(z["config"]))
             self.char = CharNgramHead(z["char_weight"], float(z["char_bias"]), config["char"])
-            self.stack_weight = z["stack_weight"].astype(np.float64)  # over [logit emb_any, logit char_any]
+            # Optional (screen v9 on): MLP category heads replace the linear ones; an MLP "any" member.
+            self.mlp_categories = _mlp(z, "mlp_cat")
+            self.mlp_any = _mlp(z, "mlp_any")
+            # over [logit emb_any, logit char_any(, logit mlp_any)]
+            self.stack_weight = z["stack_weight"].astype(np.float64)
             self.stack_bias = float(z["stack_bias"])
         unknown = set(self.labels) - set(CATEGORIES)
         if unknown:
@@ -131,12 +158,20 @@ class EnsembleClassifier:
 
     # --- members -------------------------------------------------------------------------------------
     def head_probs(self, emb: np.ndarray) -> np.ndarray:
-        """Per-category and "any" probabilities, (N x C+1), for embeddings."""
-        return _sigmoid(emb @ self.emb_weight.T + self.emb_bias)
+        """Per-category and "any" probabilities, (N x C+1), for embeddings: the categories from the MLP
+        head when the model has one, the last column from the linear "any" head."""
+        linear = _sigmoid(emb @ self.emb_weight.T + self.emb_bias)
+        if self.mlp_categories is not None:
+            linear[:, : len(self.labels)] = self.mlp_categories.probs(emb)
+        return linear
 
-    def stack(self, emb_any: np.ndarray, char_any: np.ndarray) -> np.ndarray:
-        z = np.stack([_logit(emb_any), _logit(char_any)], axis=1) @ self.stack_weight + self.stack_bias
-        return _sigmoid(z)
+    def final_any(self, whole: np.ndarray, probs: np.ndarray, texts: Sequence[str]) -> np.ndarray:
+        """The stacked "any unsafe" score from the whole-prompt embeddings, their ``head_probs`` and the
+        (normalised) texts."""
+        members = [probs[:, -1], self.char.probs([t.lower() for t in texts])]
+        if self.mlp_any is not None:
+            members.append(self.mlp_any.probs(whole)[:, 0])
+        return _sigmoid(np.stack([_logit(m) for m in members], axis=1) @ self.stack_weight + self.stack_bias)
 
     # --- scoring -------------------------------------------------------------------------------------
     def score_prompts(self, texts: Sequence[str], *, chunks: bool = True) -> list[PromptScores]:
@@ -158,8 +193,7 @@ class EnsembleClassifier:
             if len(ps) > 1:
                 chunk_max[i] = self.head_probs(block)[:, : len(self.labels)].max(0)
         probs = self.head_probs(whole)
-        char_any = self.char.probs([t.lower() for t in texts])
-        final_any = self.stack(probs[:, -1], char_any)
+        final_any = self.final_any(whole, probs, texts)
         out = []
         for i, ps in enumerate(piece_lists):
             scores = dict(zip(self.labels, map(float, probs[i, : len(self.labels)]), strict=True))

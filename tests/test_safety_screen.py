@@ -102,9 +102,6 @@ def test_evasions_are_caught(prompt: str, clf: EnsembleClassifier) -> None:
     assert d.decision == "block" and "sexual" in d.categories, (d.scores, d.hits)
 
 
-@pytest.mark.xfail(
-    strict=True, reason="known miss of the v2 model: whole-prompt mean dilutes it (docs/safety.md)"
-)
 def test_one_unsafe_sentence_hidden_in_long_text_is_scored_on_its_own(clf: EnsembleClassifier) -> None:
     # No rule term in the hidden sentence: only the chunk scoring can find it.
     hidden = LONG_BENIGN + " A man slits the throat of a screaming woman and blood sprays everywhere."
