@@ -113,9 +113,13 @@ class MLPHead:
 
 
 def _mlp(z, prefix: str) -> MLPHead | None:
-    if f"{prefix}_w1" not in z:
+    keys = [f"{prefix}_{k}" for k in ("w1", "b1", "w2", "b2")]
+    present = [k for k in keys if k in z]
+    if not present:
         return None
-    return MLPHead(*(z[f"{prefix}_{k}"] for k in ("w1", "b1", "w2", "b2")))
+    if len(present) < len(keys):
+        raise ClassifierError(f"the model file has {present} but not {sorted(set(keys) - set(present))}")
+    return MLPHead(*(z[k] for k in keys))
 
 
 class EnsembleClassifier:
@@ -150,6 +154,17 @@ class EnsembleClassifier:
         unknown = set(self.labels) - set(CATEGORIES)
         if unknown:
             raise ClassifierError(f"model {self.model_path} has unknown categories {sorted(unknown)}")
+        members = 3 if self.mlp_any is not None else 2
+        if self.stack_weight.shape != (members,):
+            raise ClassifierError(
+                f"model {self.model_path} is inconsistent: its stack weighs {self.stack_weight.size} members "
+                f"but it has {members}; retrain it with `python -m tools.train_moderation`"
+            )
+        if self.mlp_categories is not None and self.mlp_categories.w2.shape[1] != len(self.labels):
+            raise ClassifierError(
+                f"model {self.model_path} is inconsistent: its MLP category head has "
+                f"{self.mlp_categories.w2.shape[1]} outputs for {len(self.labels)} labels"
+            )
         self.config = config
         self.encoder = encoder or MiniLMClassifier(
             head_path=self.model_path.with_name("__no_head__.npz"), encoder=encoder_mode

@@ -177,3 +177,25 @@ def test_the_shipped_model_uses_its_mlp_heads(clf):
     probs = clf.head_probs(emb)
     assert np.allclose(probs[0, : len(clf.labels)], clf.mlp_categories.probs(emb)[0], atol=1e-6)
     assert clf.stack_weight.shape == (3,)
+
+
+@pytest.mark.parametrize(
+    ("drop", "message"),
+    [
+        (["mlp_any_w1", "mlp_any_b1", "mlp_any_w2", "mlp_any_b2"], "stack weighs 3 members but it has 2"),
+        (["mlp_cat_b2"], "but not ['mlp_cat_b2']"),
+    ],
+)
+def test_an_inconsistent_model_file_is_refused_with_the_reason(tmp_path, drop, message):
+    import numpy as np
+
+    from veriframe.safety.classifier import ClassifierError
+    from veriframe.safety.ensemble import DEFAULT_MODEL, EnsembleClassifier
+
+    with np.load(DEFAULT_MODEL, allow_pickle=False) as z:
+        arrays = {k: z[k] for k in z.files if k not in drop}
+    broken = tmp_path / "screen_v2.npz"
+    np.savez(broken, **arrays)
+    with pytest.raises(ClassifierError) as e:
+        EnsembleClassifier(broken)
+    assert message in str(e.value)
