@@ -101,15 +101,25 @@ class CharNgramHead:
 
 class MLPHead:
     """A one-hidden-layer perceptron with sigmoid outputs, as ``sklearn.neural_network.MLPClassifier``
-    computes it (ReLU hidden layer): ``w1`` (384 x H), ``b1``, ``w2`` (H x K), ``b2``."""
+    computes it (ReLU hidden layer): ``w1`` (384 x H), ``b1``, ``w2`` (H x K), ``b2``; or a bag of B such
+    perceptrons (each array with a first axis of length B), whose probabilities are averaged."""
 
     def __init__(self, w1: np.ndarray, b1: np.ndarray, w2: np.ndarray, b2: np.ndarray) -> None:
+        if w1.ndim == 2:  # one perceptron (screen v9's file): a bag of one
+            w1, b1, w2, b2 = w1[None], b1[None], w2[None], b2[None]
         self.w1, self.b1 = w1.astype(np.float32), b1.astype(np.float32)
         self.w2, self.b2 = w2.astype(np.float32), b2.astype(np.float32)
 
+    @property
+    def outputs(self) -> int:
+        return self.w2.shape[-1]
+
     def probs(self, emb: np.ndarray) -> np.ndarray:
-        hidden = np.maximum(emb @ self.w1 + self.b1, 0.0)
-        return _sigmoid(hidden @ self.w2 + self.b2)
+        members = [
+            _sigmoid(np.maximum(emb @ w1 + b1, 0.0) @ w2 + b2)
+            for w1, b1, w2, b2 in zip(self.w1, self.b1, self.w2, self.b2, strict=True)
+        ]
+        return members[0] if len(members) == 1 else np.mean(members, axis=0)
 
 
 def _mlp(z, prefix: str) -> MLPHead | None:
@@ -160,10 +170,10 @@ class EnsembleClassifier:
                 f"model {self.model_path} is inconsistent: its stack weighs {self.stack_weight.size} members "
                 f"but it has {members}; retrain it with `python -m tools.train_moderation`"
             )
-        if self.mlp_categories is not None and self.mlp_categories.w2.shape[1] != len(self.labels):
+        if self.mlp_categories is not None and self.mlp_categories.outputs != len(self.labels):
             raise ClassifierError(
                 f"model {self.model_path} is inconsistent: its MLP category head has "
-                f"{self.mlp_categories.w2.shape[1]} outputs for {len(self.labels)} labels"
+                f"{self.mlp_categories.outputs} outputs for {len(self.labels)} labels"
             )
         self.config = config
         self.encoder = encoder or MiniLMClassifier(

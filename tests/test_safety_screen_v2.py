@@ -147,7 +147,8 @@ def test_discussion_is_not_flagged(clf, discussion):
 
 def test_mlp_head_computes_what_sklearn_fitted():
     """The MLP heads are stored as plain arrays and evaluated with numpy: they must give sklearn's own
-    probabilities (to float16 weight rounding), for one output (any) and several (categories)."""
+    probabilities (to float16 weight rounding), for one output (any) and several (categories), for one
+    perceptron and for a bag of them (the mean of their probabilities)."""
     import numpy as np
 
     from tools.train_moderation import _mlp_arrays, mlp
@@ -158,14 +159,20 @@ def test_mlp_head_computes_what_sklearn_fitted():
     X /= np.linalg.norm(X, axis=1, keepdims=True)
     y_multi = np.column_stack([X[:, 0] > 0, X[:, 1] + X[:, 2] > 0.05, X[:, 3] < -0.02]).astype(int)
     for y in (y_multi[:, 0], y_multi):
-        fitted = mlp().fit(X, y)
-        arrays = _mlp_arrays("m", fitted)
-        head = MLPHead(*(arrays[f"m_{k}"] for k in ("w1", "b1", "w2", "b2")))
-        ours = head.probs(X)
-        theirs = fitted.predict_proba(X)
-        theirs = theirs[:, 1:] if y.ndim == 1 else theirs
-        assert ours.shape == theirs.shape
-        assert np.abs(ours - theirs).max() < 5e-3
+        for bag in (1, 3):
+            fitted = [mlp(seed=s).fit(X, y) for s in range(bag)]
+            arrays = _mlp_arrays("m", fitted)
+            head = MLPHead(*(arrays[f"m_{k}"] for k in ("w1", "b1", "w2", "b2")))
+            ours = head.probs(X)
+            theirs = np.mean([m.predict_proba(X) for m in fitted], axis=0)
+            theirs = theirs[:, 1:] if y.ndim == 1 else theirs
+            assert ours.shape == theirs.shape
+            assert np.abs(ours - theirs).max() < 5e-3
+    # A one-perceptron file written before bags (2-D arrays) reads the same as a bag of one.
+    one = _mlp_arrays("m", [mlp().fit(X, y_multi)])
+    flat = MLPHead(*(one[f"m_{k}"][0] for k in ("w1", "b1", "w2", "b2")))
+    bagged = MLPHead(*(one[f"m_{k}"] for k in ("w1", "b1", "w2", "b2")))
+    assert np.array_equal(flat.probs(X), bagged.probs(X))
 
 
 def test_the_shipped_model_uses_its_mlp_heads(clf):

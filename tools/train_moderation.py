@@ -830,14 +830,17 @@ def fit_members(X, texts, Y, w, is_train, args) -> dict:
     H = _vectorizer(cfg["n_features"], 2, 5).transform([t.lower() for t in texts])
     char = lr(args.char_C).fit(H[tr], any_y[tr], sample_weight=w[tr])
     # The MLPs take no sample weights (sklearn's MLPClassifier): the I2P half's 0.5 is not applied to them.
-    mlp_cat = mlp(args.mlp_alpha).fit(X[tr], Y[tr])
-    mlp_any = mlp(args.mlp_alpha).fit(X[tr], any_y[tr])
+    seeds = range(args.mlp_bag)
+    mlp_cat = [mlp(args.mlp_alpha, s).fit(X[tr], Y[tr]) for s in seeds]
+    mlp_any = [mlp(args.mlp_alpha, s).fit(X[tr], any_y[tr]) for s in seeds]
     oof = np.zeros((len(tr), 3))
     for a, b in StratifiedKFold(5, shuffle=True, random_state=args.seed).split(tr, any_y[tr]):
         ia, ib = tr[a], tr[b]
         oof[b, 0] = lr(args.C).fit(X[ia], any_y[ia], sample_weight=w[ia]).predict_proba(X[ib])[:, 1]
         oof[b, 1] = lr(args.char_C).fit(H[ia], any_y[ia], sample_weight=w[ia]).predict_proba(H[ib])[:, 1]
-        oof[b, 2] = mlp(args.mlp_alpha).fit(X[ia], any_y[ia]).predict_proba(X[ib])[:, 1]
+        oof[b, 2] = np.mean(
+            [mlp(args.mlp_alpha, s).fit(X[ia], any_y[ia]).predict_proba(X[ib])[:, 1] for s in seeds], axis=0
+        )
     logits = np.log(np.clip(oof, 1e-6, 1 - 1e-6) / np.clip(1 - oof, 1e-6, 1))
     stack = LogisticRegression(C=1.0).fit(logits, any_y[tr], sample_weight=w[tr])
     return {
@@ -853,7 +856,7 @@ def fit_members(X, texts, Y, w, is_train, args) -> dict:
     }
 
 
-def mlp(alpha: float = 1e-2):
+def mlp(alpha: float = 1e-2, seed: int = 0):
     """The MLP heads' estimator, chosen on the held-out split only. 256 hidden units with early stopping
     on 10% of the training rows lifted the held-out unsafe rows flagged at the same benign FPR from 68.2%
     to 74.6% over the linear heads (2026-12-04, alpha 1e-3); of alpha 1e-3, 1e-2 and 1e-1 (2026-12-07),
@@ -867,18 +870,22 @@ def mlp(alpha: float = 1e-2):
         validation_fraction=0.1,
         max_iter=200,
         n_iter_no_change=8,
-        random_state=0,
+        random_state=seed,
     )
 
 
-def _mlp_arrays(prefix: str, model) -> dict:
-    """A fitted one-hidden-layer MLPClassifier as the arrays ``safety.ensemble.MLPHead`` reads."""
-    (w1, w2), (b1, b2) = model.coefs_, model.intercepts_
+def _mlp_arrays(prefix: str, models: list) -> dict:
+    """Fitted one-hidden-layer MLPClassifiers (a bag of one or more, same shapes) as the arrays
+    ``safety.ensemble.MLPHead`` reads: each stacked on a first axis of length ``len(models)``."""
+
+    def stacked(i: int, attr: str, dtype) -> np.ndarray:
+        return np.stack([getattr(m, attr)[i] for m in models]).astype(dtype)
+
     return {
-        f"{prefix}_w1": w1.astype(np.float16),
-        f"{prefix}_b1": b1.astype(np.float32),
-        f"{prefix}_w2": w2.astype(np.float16),
-        f"{prefix}_b2": b2.astype(np.float32),
+        f"{prefix}_w1": stacked(0, "coefs_", np.float16),
+        f"{prefix}_b1": stacked(0, "intercepts_", np.float32),
+        f"{prefix}_w2": stacked(1, "coefs_", np.float16),
+        f"{prefix}_b2": stacked(1, "intercepts_", np.float32),
     }
 
 
@@ -1095,6 +1102,7 @@ def _parser() -> argparse.ArgumentParser:
     ap.add_argument("--C", type=float, default=4.0, help="inverse L2 strength of the embedding heads")
     ap.add_argument("--char-C", type=float, default=8.0, help="inverse L2 strength of the char n-gram head")
     ap.add_argument("--mlp-alpha", type=float, default=1e-2, help="L2 strength of the MLP heads")
+    ap.add_argument("--mlp-bag", type=int, default=1, help="average this many MLPs (seeds 0..N-1) per head")
     ap.add_argument("--char-bits", type=int, default=18, help="hashed char n-gram features: 2**bits")
     ap.add_argument(
         "--class-weight-cap",
