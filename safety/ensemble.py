@@ -115,20 +115,19 @@ class MLPHead:
         return self.w2.shape[-1]
 
     def probs(self, emb: np.ndarray) -> np.ndarray:
-        members = [
-            _sigmoid(np.maximum(emb @ w1 + b1, 0.0) @ w2 + b2)
-            for w1, b1, w2, b2 in zip(self.w1, self.b1, self.w2, self.b2, strict=True)
-        ]
-        return members[0] if len(members) == 1 else np.mean(members, axis=0)
+        members = zip(self.w1, self.b1, self.w2, self.b2, strict=True)
+        probs = [_sigmoid(np.maximum(emb @ w1 + b1, 0.0) @ w2 + b2) for w1, b1, w2, b2 in members]
+        return np.mean(probs, axis=0)
 
 
-def _mlp(z, prefix: str) -> MLPHead | None:
+def _mlp(z, prefix: str, path: Path) -> MLPHead | None:
     keys = [f"{prefix}_{k}" for k in ("w1", "b1", "w2", "b2")]
     present = [k for k in keys if k in z]
     if not present:
         return None
     if len(present) < len(keys):
-        raise ClassifierError(f"the model file has {present} but not {sorted(set(keys) - set(present))}")
+        missing = sorted(set(keys) - set(present))
+        raise ClassifierError(f"model {path} is inconsistent: it has {present} but not {missing}")
     return MLPHead(*(z[k] for k in keys))
 
 
@@ -156,8 +155,8 @@ class EnsembleClassifier:
             config = json.loads(str(z["config"]))
             self.char = CharNgramHead(z["char_weight"], float(z["char_bias"]), config["char"])
             # Optional (screen v9 on): MLP category heads replace the linear ones; an MLP "any" member.
-            self.mlp_categories = _mlp(z, "mlp_cat")
-            self.mlp_any = _mlp(z, "mlp_any")
+            self.mlp_categories = _mlp(z, "mlp_cat", self.model_path)
+            self.mlp_any = _mlp(z, "mlp_any", self.model_path)
             # over [logit emb_any, logit char_any(, logit mlp_any)]
             self.stack_weight = z["stack_weight"].astype(np.float64)
             self.stack_bias = float(z["stack_bias"])
@@ -184,11 +183,12 @@ class EnsembleClassifier:
     # --- members -------------------------------------------------------------------------------------
     def head_probs(self, emb: np.ndarray) -> np.ndarray:
         """Per-category and "any" probabilities, (N x C+1), for embeddings: the categories from the MLP
-        head when the model has one, the last column from the linear "any" head."""
-        linear = _sigmoid(emb @ self.emb_weight.T + self.emb_bias)
-        if self.mlp_categories is not None:
-            linear[:, : len(self.labels)] = self.mlp_categories.probs(emb)
-        return linear
+        head when the model has one (its linear category rows are then not used), the last column from
+        the linear "any" head."""
+        if self.mlp_categories is None:
+            return _sigmoid(emb @ self.emb_weight.T + self.emb_bias)
+        linear_any = _sigmoid(emb @ self.emb_weight[-1] + self.emb_bias[-1])
+        return np.column_stack([self.mlp_categories.probs(emb), linear_any])
 
     def final_any(self, whole: np.ndarray, probs: np.ndarray, texts: Sequence[str]) -> np.ndarray:
         """The stacked "any unsafe" score from the whole-prompt embeddings, their ``head_probs`` and the
