@@ -4,9 +4,10 @@ What it scores, for each prompt:
 
 - **whole-prompt context**: a long prompt is split into sentence chunks
   (``veriframe.safety.chunking.pieces_to_score``), each chunk is embedded, and the *mean* of the chunk
-  embeddings stands for the whole prompt. One logistic regression per category and one "any unsafe"
-  logistic regression read it (log-loss fitted, so their outputs are probabilities);
-- **a chunk-level check**: the same per-category heads on each chunk; the screen compares the
+  embeddings stands for the whole prompt. The category heads (an MLP, below; logistic regressions in
+  files before screen v9) and an "any unsafe" logistic regression read it (log-loss fitted, so their
+  outputs are probabilities);
+- **a chunk-level check**: the same category heads on each chunk; the screen compares the
   largest chunk score with a threshold that tightens with the number of chunks
   (:func:`chunk_threshold`), so one unsafe sentence hidden in a long benign prompt is still caught
   while the max over many chunks does not inflate false positives on long benign prompts;
@@ -150,7 +151,9 @@ class EnsembleClassifier:
             )
         with np.load(self.model_path, allow_pickle=False) as z:
             self.labels = [str(x) for x in z["labels"]]
-            self.emb_weight = z["emb_weight"].astype(np.float32)  # (C + 1) x 384: categories, then "any"
+            # Linear heads over the embedding, (C + 1) x 384: the categories, then "any". With MLP category
+            # heads only the "any" row is read, and files from the eleventh fit on store that row alone.
+            self.emb_weight = z["emb_weight"].astype(np.float32)
             self.emb_bias = z["emb_bias"].astype(np.float32)
             config = json.loads(str(z["config"]))
             self.char = CharNgramHead(z["char_weight"], float(z["char_bias"]), config["char"])
@@ -168,6 +171,14 @@ class EnsembleClassifier:
             raise ClassifierError(
                 f"model {self.model_path} is inconsistent: its stack weighs {self.stack_weight.size} members "
                 f"but it has {members}; retrain it with `python -m tools.train_moderation`"
+            )
+        rows = self.emb_weight.shape[0] if self.emb_weight.ndim == 2 else -1
+        allowed = (len(self.labels) + 1,) if self.mlp_categories is None else (1, len(self.labels) + 1)
+        if rows not in allowed or self.emb_bias.shape != (rows,):
+            raise ClassifierError(
+                f"model {self.model_path} is inconsistent: its linear embedding heads have "
+                f"{self.emb_weight.shape} weights and {self.emb_bias.shape} biases for {len(self.labels)} "
+                f"labels ({' or '.join(map(str, allowed))} rows expected)"
             )
         if self.mlp_categories is not None and self.mlp_categories.outputs != len(self.labels):
             raise ClassifierError(

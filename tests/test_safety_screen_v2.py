@@ -206,3 +206,36 @@ def test_an_inconsistent_model_file_is_refused_with_the_reason(tmp_path, drop, m
     with pytest.raises(ClassifierError) as e:
         EnsembleClassifier(broken)
     assert message in str(e.value)
+
+
+def test_the_linear_category_rows_are_not_stored_and_not_read_with_mlp_heads(tmp_path, clf):
+    """From the eleventh fit on, the file holds the linear "any" row alone (the MLP scores the
+    categories). A file in the v9 layout, with 15 linear category rows before it, scores the same bits
+    whatever those rows hold; a file without MLP category heads must carry all of them."""
+    import numpy as np
+
+    from veriframe.safety.classifier import ClassifierError
+    from veriframe.safety.ensemble import DEFAULT_MODEL, EnsembleClassifier
+
+    with np.load(DEFAULT_MODEL, allow_pickle=False) as z:
+        arrays = {k: z[k] for k in z.files}
+    assert arrays["emb_weight"].shape == (1, 384) and arrays["emb_bias"].shape == (1,)
+    rng = np.random.default_rng(0)
+    n = len(clf.labels)
+    v9_layout = dict(arrays)
+    v9_layout["emb_weight"] = np.vstack([rng.normal(size=(n, 384)), arrays["emb_weight"]]).astype(np.float32)
+    v9_layout["emb_bias"] = np.concatenate([rng.normal(size=n), arrays["emb_bias"]]).astype(np.float32)
+    path = tmp_path / "v9_layout.npz"
+    np.savez(path, **v9_layout)
+    other = EnsembleClassifier(path, encoder=clf.encoder)
+    texts = ["a man shoplifting watches in a mall, cctv footage", "a red fox trotting through fresh snow"]
+    ours, theirs = clf.score_prompts(texts), other.score_prompts(texts)
+    assert [p.scores for p in ours] == [p.scores for p in theirs]
+
+    linear_only = {k: v for k, v in arrays.items() if not k.startswith("mlp_")}
+    linear_only["stack_weight"] = arrays["stack_weight"][:2]
+    path = tmp_path / "linear_only.npz"
+    np.savez(path, **linear_only)
+    expected = rf"\(1, 384\) weights .* for {n} labels \({n + 1} rows expected\)"
+    with pytest.raises(ClassifierError, match=expected):
+        EnsembleClassifier(path, encoder=clf.encoder)

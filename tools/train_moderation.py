@@ -806,9 +806,12 @@ def whole_embeddings(cache: EmbeddingCache, clf, texts: list[str]) -> tuple[np.n
 
 
 def fit_members(X, texts, Y, w, is_train, args) -> dict:
-    """The embedding heads (per category + "any"), the char n-gram "any" head and their stack.
+    """The members: an MLP over the embedding for the categories, and three "any unsafe" members (a
+    logistic regression and an MLP over the embedding, a logistic regression over char n-grams) with
+    their stack, fitted on out-of-fold predictions of the training split only.
 
-    The stack is fitted on out-of-fold predictions of the training split only.
+    No per-category logistic regressions: the MLP category head replaced them in screen v9, and from
+    the eleventh fit on the model file no longer stores them (``emb_weight`` holds the "any" row only).
     """
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import StratifiedKFold
@@ -816,16 +819,12 @@ def fit_members(X, texts, Y, w, is_train, args) -> dict:
     from veriframe.safety.ensemble import _vectorizer
 
     any_y = Y.any(1).astype(int)
-    T = np.column_stack([Y, any_y])
     tr = np.where(is_train)[0]
 
     def lr(C: float) -> LogisticRegression:
         return LogisticRegression(C=C, max_iter=2000)
 
-    emb = [
-        lr(args.C).fit(X[tr], T[tr, j], sample_weight=w[tr] * _class_weights(T[tr, j], args, j < Y.shape[1]))
-        for j in range(T.shape[1])
-    ]
+    emb_any = lr(args.C).fit(X[tr], any_y[tr], sample_weight=w[tr])
     cfg = {"n_features": 2**args.char_bits, "ngram_range": [2, 5]}
     H = _vectorizer(cfg["n_features"], 2, 5).transform([t.lower() for t in texts])
     char = lr(args.char_C).fit(H[tr], any_y[tr], sample_weight=w[tr])
@@ -846,8 +845,8 @@ def fit_members(X, texts, Y, w, is_train, args) -> dict:
     return {
         **_mlp_arrays("mlp_cat", mlp_cat),
         **_mlp_arrays("mlp_any", mlp_any),
-        "emb_weight": np.array([m.coef_[0] for m in emb], dtype=np.float32),
-        "emb_bias": np.array([m.intercept_[0] for m in emb], dtype=np.float32),
+        "emb_weight": emb_any.coef_.astype(np.float32),  # 1 x 384: the linear "any" row
+        "emb_bias": emb_any.intercept_.astype(np.float32),
         "char_weight": char.coef_[0].astype(np.float16),
         "char_bias": np.float32(char.intercept_[0]),
         "stack_weight": stack.coef_[0].astype(np.float32),
@@ -887,15 +886,6 @@ def _mlp_arrays(prefix: str, models: list) -> dict:
         f"{prefix}_w2": stacked(1, "coefs_", np.float16),
         f"{prefix}_b2": stacked(1, "intercepts_", np.float32),
     }
-
-
-def _class_weights(y: np.ndarray, args, is_category: bool) -> np.ndarray:
-    """Per-row weight multipliers for one head: positives of a rare category weigh up to
-    ``--class-weight-cap`` times more (sqrt of the negative/positive ratio); 1 (the default) is none."""
-    if not is_category or args.class_weight_cap <= 1.0 or y.sum() == 0:
-        return np.ones(len(y))
-    up = min(args.class_weight_cap, float(np.sqrt((len(y) - y.sum()) / y.sum())))
-    return np.where(y == 1, max(up, 1.0), 1.0)
 
 
 def heldout_scores(model, X_held, chunks_held, texts_held) -> tuple[list, np.ndarray]:
@@ -1104,12 +1094,6 @@ def _parser() -> argparse.ArgumentParser:
     ap.add_argument("--mlp-alpha", type=float, default=1e-2, help="L2 strength of the MLP heads")
     ap.add_argument("--mlp-bag", type=int, default=1, help="average this many MLPs (seeds 0..N-1) per head")
     ap.add_argument("--char-bits", type=int, default=18, help="hashed char n-gram features: 2**bits")
-    ap.add_argument(
-        "--class-weight-cap",
-        type=float,
-        default=1.0,
-        help="up-weight a rare category's positives by sqrt(neg/pos), at most this much (1: none)",
-    )
     # The policy's lexicon also flags a few benign prompts, so the classifier gets less than the 1% budget.
     ap.add_argument(
         "--review-fpr", type=float, default=0.005, help="held-out benign FPR for review thresholds"
@@ -1189,11 +1173,12 @@ def _write_record(args, argv, examples, labels, Y, is_train, info, review, block
         "model": {
             "file": "screen_v2.npz",
             "labels": labels,
-            "embedding_heads": f"a logistic regression per category + one 'any unsafe' (C={args.C}, "
-            f"class-weight cap {args.class_weight_cap})",
+            "embedding_heads": f"an MLP for the categories (384 -> 256 -> {len(labels)}, alpha "
+            f"{args.mlp_alpha}, bag of {args.mlp_bag}); 'any unsafe': a logistic regression (C={args.C}) "
+            f"and an MLP",
             "char_head": f"logistic regression over hashed char_wb 2-5-grams, "
             f"{config['n_features']} features (C={args.char_C})",
-            "stack": "logistic regression over [logit emb_any, logit char_any], "
+            "stack": "logistic regression over [logit emb_any, logit char_any, logit mlp_any], "
             "out-of-fold (5 folds, train split)",
         },
         "data_dir": str(args.data),
