@@ -908,6 +908,90 @@ def heldout_scores(model, X_held, chunks_held, texts_held) -> tuple[list, np.nda
     return out, probs
 
 
+def crossfit_scores(model, X, chunks, texts, Y, w, is_train, examples, args) -> tuple[np.ndarray, list]:
+    """Scores of the training rows from 5-fold cross-fitting, for threshold tuning
+    (``--crossfit-thresholds``): each row scored the way the screen scores it (whole prompt, chunk
+    maxima, stacked "any" with the fitted model's stack), by members fitted on the training rows outside
+    its fold. Folds group rows by template, so a row's near-copies are not fitted on; the synthetic long
+    prompts, made of other training rows, are fitted on but not scored. Returns the scored rows' indices
+    and their scores."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import GroupKFold
+
+    from veriframe.safety.classifier import _sigmoid
+    from veriframe.safety.ensemble import PromptScores, _logit, _vectorizer
+
+    train = np.where(is_train)[0]
+    rows = np.array([i for i in train if not examples[i].source.startswith("synthetic_long")])
+    groups = [_dedupe_key(examples[i].meta.get("template", examples[i].text)) for i in rows]
+    any_y = Y.any(1).astype(int)
+    cfg = model.config["char"]
+    H = _vectorizer(cfg["n_features"], *cfg["ngram_range"]).transform([t.lower() for t in texts])
+    seeds = range(args.mlp_bag)
+    cat = np.zeros((len(rows), Y.shape[1]))
+    chunk_max = np.zeros((len(rows), Y.shape[1]))
+    members = np.zeros((len(rows), 3))
+    for _, held in GroupKFold(5).split(rows, groups=groups):
+        out = set(rows[held].tolist())
+        fit = np.array([i for i in train if i not in out])
+        score = rows[held]
+        mlp_cat = [mlp(args.mlp_alpha, s).fit(X[fit], Y[fit]) for s in seeds]
+        mlp_any = [mlp(args.mlp_alpha, s).fit(X[fit], any_y[fit]) for s in seeds]
+        emb_any = LogisticRegression(C=args.C, max_iter=2000).fit(X[fit], any_y[fit], sample_weight=w[fit])
+        char = LogisticRegression(C=args.char_C, max_iter=2000).fit(H[fit], any_y[fit], sample_weight=w[fit])
+        cat[held] = np.mean([m.predict_proba(X[score]) for m in mlp_cat], axis=0)
+        members[held, 0] = emb_any.predict_proba(X[score])[:, 1]
+        members[held, 1] = char.predict_proba(H[score])[:, 1]
+        members[held, 2] = np.mean([m.predict_proba(X[score])[:, 1] for m in mlp_any], axis=0)
+        for j, i in zip(held, score, strict=True):
+            if len(chunks[i]) > 1:
+                chunk_max[j] = np.mean([m.predict_proba(chunks[i]) for m in mlp_cat], axis=0).max(0)
+    final = _sigmoid(np.stack([_logit(members[:, k]) for k in range(3)], axis=1) @ model.stack_weight
+                     + model.stack_bias)
+    scored = []
+    for j, i in enumerate(rows):
+        scores = dict(zip(model.labels, map(float, cat[j]), strict=True))
+        scores["any"] = float(final[j])
+        chunk = dict(zip(model.labels, map(float, chunk_max[j]), strict=True)) if len(chunks[i]) > 1 else {}
+        scored.append(PromptScores(scores, chunk, len(chunks[i])))
+    return rows, scored
+
+
+def _half_of(text: str) -> int:
+    """Which half of the held-out split a row is in, for :func:`split_half_check`."""
+    return int.from_bytes(hashlib.sha256(f"half:{text}".encode()).digest()[:8], "big") % 2
+
+
+def split_half_check(scored, benign, Y, labels, target, texts, extra=None) -> dict:
+    """How the threshold search generalises: thresholds tuned on one half of the held-out rows (plus
+    ``extra``, the cross-fitted training rows, when given) and measured on the other, both ways, averaged.
+    The held-out figures of a fit are in-sample for its thresholds; these are not."""
+    M, n = _effective(scored, labels)
+    half = np.array([_half_of(t) for t in texts])
+    unsafe, long_ben = Y.any(1), benign & (n > 1)
+    out = []
+    for k in (0, 1):
+        tune_rows = [scored[i] for i in np.where(half == k)[0]]
+        tune_benign, tune_Y = benign[half == k], Y[half == k]
+        if extra is not None:
+            tune_rows = extra["scored"] + tune_rows
+            tune_benign = np.concatenate([extra["benign"], tune_benign])
+            tune_Y = np.vstack([extra["Y"], tune_Y])
+        r = tune(tune_rows, tune_benign, tune_Y, labels, target)
+        t = np.array([*r["thresholds"].values(), r["any"]])
+        test = half != k
+        flag = (t <= M[test]).any(1)
+        out.append(
+            {
+                "tuned_fpr": r["fpr"],
+                "fpr": float(flag[benign[test]].mean()),
+                "fpr_long": float(flag[long_ben[test]].mean()) if long_ben[test].any() else 0.0,
+                "recall_any": float(flag[unsafe[test]].mean()),
+            }
+        )
+    return {k: round(float(np.mean([o[k] for o in out])), 4) for k in out[0]} | {"target": target}
+
+
 def flags(scored: list, thresholds: dict, any_th: float | None) -> np.ndarray:
     """Which held-out rows the classifier part of the screen flags at these thresholds."""
     from veriframe.safety.ensemble import chunk_threshold
@@ -1103,6 +1187,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     ap.add_argument("--reuse-model", action="store_true", help="keep screen_v2.npz; tune thresholds only")
     ap.add_argument(
+        "--crossfit-thresholds",
+        action="store_true",
+        help="tune thresholds on cross-fitted scores of the training rows as well as the held-out split",
+    )
+    ap.add_argument(
         "--update-policy",
         action="store_true",
         help="copy the thresholds into safety/default_policy.json and bump its version",
@@ -1149,11 +1238,25 @@ def main(argv: list[str] | None = None) -> int:
     scored, _ = heldout_scores(model, X[held], [chunks[i] for i in held], [texts[i] for i in held])
     benign_style = np.array([not e.labels and e.source in PROMPT_STYLE_SOURCES for e in held_ex])
     hard_neg = np.array([not e.labels and e.source not in PROMPT_STYLE_SOURCES for e in held_ex])
-    review = tune(scored, benign_style, Y[held], labels, args.review_fpr)
-    block = tune(scored, benign_style, Y[held], labels, args.block_fpr)
+    tune_rows, tune_benign, tune_Y, extra = scored, benign_style, Y[held], None
+    if args.crossfit_thresholds:
+        t0 = time.time()
+        cf_rows, cf_scored = crossfit_scores(model, X, chunks, texts, Y, w, is_train, examples, args)
+        cf_benign = np.array([not examples[i].labels and examples[i].source in PROMPT_STYLE_SOURCES
+                              for i in cf_rows])
+        extra = {"scored": cf_scored, "benign": cf_benign, "Y": Y[cf_rows]}
+        tune_rows, tune_benign = cf_scored + scored, np.concatenate([cf_benign, benign_style])
+        tune_Y = np.vstack([Y[cf_rows], Y[held]])
+        print(f"cross-fitted {len(cf_rows)} training rows in {time.time() - t0:.0f}s", flush=True)
+    review = tune(tune_rows, tune_benign, tune_Y, labels, args.review_fpr)
+    block = tune(tune_rows, tune_benign, tune_Y, labels, args.block_fpr)
     block["thresholds"] = {c: max(block["thresholds"][c], review["thresholds"][c]) for c in labels}
     block["any"] = max(block["any"], review["any"])
     metrics = heldout_metrics(scored, Y[held], labels, review, benign_style, hard_neg)
+    held_texts = [texts[i] for i in held]
+    metrics["split_half_check"] = split_half_check(
+        scored, benign_style, Y[held], labels, args.review_fpr, held_texts, extra
+    )
     for name, mask in _subsets(held_ex).items():
         metrics[f"any_{name}"] = subset_auprc(scored, Y[held], mask)
     print(json.dumps(metrics, indent=1))
@@ -1192,7 +1295,9 @@ def _write_record(args, argv, examples, labels, Y, is_train, info, review, block
         "thresholds": {
             "review": review,
             "block": block,
-            "tuned_on": "held-out 20% of the training data (prompt-style benign sources), never dev",
+            "tuned_on": "held-out 20% of the training data (prompt-style benign sources)"
+            + (", plus cross-fitted scores of the training split" if args.crossfit_thresholds else "")
+            + ", never dev",
             "target_fpr": {"review": args.review_fpr, "block": args.block_fpr},
         },
         "project_written_examples": SYNTHETIC_NOTE,
