@@ -218,7 +218,8 @@ class PackedInt8Encoder(PerTextInt8Encoder):
         zp_rows = torch.from_numpy(zp.astype(np.float32))[rows, None]
         # quantize_per_tensor: round(fma(x, 1/scale, zero point)) clipped to [0, 255]. torch's float32
         # addcmul kernel is a fused multiply-add (checked bit for bit by tests/test_safety_encoder.py).
-        q = torch.round(torch.addcmul(zp_rows, x, inv)).clamp_(0, 255) - zp_rows
+        # In place after the first pass: the passes over a long prompt's rows are a third of this time.
+        q = torch.addcmul(zp_rows, x, inv).round_().clamp_(0, 255).sub_(zp_rows)
         # The quantised range of each text follows from its min and max (rounding is monotonic).
         inv64, zp64 = (np.float32(1.0) / scale).astype(np.float64), zp.astype(np.float64)
         q_hi = np.clip(np.rint((hi.astype(np.float64) * inv64 + zp64).astype(np.float32)), 0, 255) - zp64
