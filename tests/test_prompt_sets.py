@@ -67,8 +67,11 @@ def test_the_report_tool_screens_through_the_real_screen(tmp_path):
         {"text": "a golden retriever catching a frisbee on a sunny beach", "labels": [], "kind": "benign"},
     ]
     (tmp_path / "eval_x.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
-    out = tmp_path / "report.json"
-    assert project_eval.main(["--prompts", str(tmp_path), "--out", str(out)]) == 0
+    out, md = tmp_path / "report.json", tmp_path / "report.md"
+    assert project_eval.main(["--prompts", str(tmp_path), "--out", str(out), "--markdown", str(md)]) == 0
+    eval_part, heldout_part = md.read_text().split("### heldout")
+    # The held-out split is in-sample for the thresholds: its section says so, the evaluation one does not.
+    assert project_eval.HELDOUT_CAVEAT in heldout_part and project_eval.HELDOUT_CAVEAT not in eval_part
     report = json.loads(out.read_text())["sets"]["eval"]
     assert report["recall"]["violence/graphic"]["plain"]["any"] == 1.0
     assert report["benign_fpr"]["all"]["fpr"] == 0.0

@@ -7,7 +7,8 @@ and classifier a request would meet (rules, detectors, classifier; default: the 
 per set: per category, the share of unsafe prompts flagged (review or block) under their own category
 and under any category, plain and borderline apart; the benign false-positive rate, short and long
 (>= 40 words) apart; and how many benign flags each rule family decided (counts only, no text). No dev
-set is read.
+set is read. The held-out rows are in-sample for the shipped thresholds (they are tuned on that split), so
+its benign rate is optimistic; the evaluation files' is the honest one.
 
     python -m tools.project_eval [--model safety/models/screen_v2.npz] [--policy FILE] [--out r.json]
 """
@@ -23,6 +24,13 @@ from pathlib import Path
 from tools.train_moderation import PROJECT_PROMPTS, _project_rows, _split_of
 from veriframe import safety
 
+# The shipped thresholds are tuned on the held-out split (tools/train_moderation.py), so its benign
+# figure is in-sample: measured on rows the search did not see it is about 2.5x higher (the record's
+# heldout_metrics.split_half_check; safety/models/TRAINING.md, "How far the held-out figures can be trusted").
+HELDOUT_CAVEAT = (
+    "The held-out rows are in-sample for the thresholds (tuned on this split): its benign rate is "
+    "optimistic; the evaluation files' is the honest one (see the training record's split_half_check)."
+)
 LONG_WORDS = 40  # "long" = the 60-150-word cinematic style; 40 words separates it from short prompts
 
 
@@ -102,6 +110,8 @@ def markdown(report: dict) -> str:
         out += [f"| {k} | {f[k]['n']} | {f[k]['fpr']:.2%} |" for k in ("short", "long", "all") if f[k]["n"]]
         rules = ", ".join(f"`{r}` {c}" for r, c in part["benign_flags_by_rule"].items())
         out += ["", f"Benign flags by deciding rule: {rules or 'none'}.", ""]
+        if name == "heldout":
+            out += [HELDOUT_CAVEAT, ""]
     return "\n".join(out)
 
 
