@@ -25,8 +25,9 @@ from veriframe.safety.normalize import normalize
 DEFAULT_POLICY_PATH = Path(__file__).with_name("default_policy.json")
 PersonAction = Literal["allow", "review", "block"]
 CategoryAction = Literal["allow", "review", "block"]
-# Schema 1: the first documents (no ``schema`` key). Schema 2 adds ``category_actions``, ``any_unsafe`` and
-# ``media``. A field at its default is left out of ``to_dict()``, so a schema-1 document keeps its digest.
+# Schema 1: the first documents (no ``schema`` key). Schema 2 adds ``category_actions``, ``any_unsafe``,
+# ``media``, ``person_names_by_form`` and ``unread_script_action``. A field at its default is left out of
+# ``to_dict()``, so a schema-1 document keeps its digest.
 SCHEMA = 2
 CONTEXT_KINDS = ("sexual", "violent", "humiliating", "deceptive")
 
@@ -257,6 +258,9 @@ class Policy:
     # Schema 2: also hold unlisted "First Last" names found by their form alone (census first name +
     # surname). Off by default: the form alone also matches breeds, brands and places.
     person_names_by_form: bool = False
+    # Schema 2: what a prompt written mostly in scripts the classifier cannot read gets (safety.scripts):
+    # None (unset) lets it through to the other layers as before.
+    unread_script_action: PersonAction | None = None
 
     def __post_init__(self) -> None:
         _validate(self)
@@ -293,6 +297,8 @@ class Policy:
             d["media"] = self.media.to_dict()
         if self.person_names_by_form:
             d["person_names_by_form"] = True
+        if self.unread_script_action is not None:
+            d["unread_script_action"] = self.unread_script_action
         return d
 
     def action_for(self, category: str) -> CategoryAction:
@@ -344,6 +350,7 @@ class Policy:
                 any_unsafe=Thresholds(**data["any_unsafe"]) if data.get("any_unsafe") is not None else None,
                 media=MediaPolicy.from_dict(data["media"]) if data.get("media") is not None else None,
                 person_names_by_form=data.get("person_names_by_form", False),
+                unread_script_action=data.get("unread_script_action"),
             )
         except (TypeError, KeyError, AttributeError) as exc:
             raise PolicyError(f"malformed policy document: {exc}") from exc
@@ -401,6 +408,10 @@ def _validate(p: Policy) -> None:
         raise PolicyError(
             f"person_mention_action must be allow, review or block, got {p.person_mention_action!r}"
         )
+    if p.unread_script_action not in (None, "allow", "review", "block"):
+        raise PolicyError(
+            f"unread_script_action must be allow, review or block, got {p.unread_script_action!r}"
+        )
     for kind in p.person_context_terms:
         if kind not in CONTEXT_KINDS:
             raise PolicyError(
@@ -421,10 +432,13 @@ def _validate_schema2(p: Policy) -> None:
         raise PolicyError(f"schema must be 1 or {SCHEMA}, got {p.schema!r}")
     uses_v2 = (
         p.category_actions is not None or p.any_unsafe is not None or p.media is not None
-        or p.person_names_by_form
+        or p.person_names_by_form or p.unread_script_action is not None
     )
     if uses_v2 and p.schema < 2:
-        raise PolicyError('category_actions, any_unsafe, media and person_names_by_form need "schema": 2')
+        raise PolicyError(
+            "category_actions, any_unsafe, media, person_names_by_form and unread_script_action "
+            'need "schema": 2'
+        )
     if p.category_actions is not None:
         if not isinstance(p.category_actions, dict):
             raise PolicyError("category_actions must be an object {category: allow|review|block}")

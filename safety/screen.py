@@ -25,6 +25,7 @@ from veriframe.safety.ensemble import ANY, PromptScores, chunk_threshold
 from veriframe.safety.normalize import NormalizedPrompt, normalize
 from veriframe.safety.policy import Policy
 from veriframe.safety.rules import RuleHit, apply_rules
+from veriframe.safety.scripts import UNREAD_SHARE, unread_share
 
 DecisionKind = Literal["allow", "review", "block"]
 _SEVERITY = {"allow": 0, "review": 1, "block": 2}
@@ -140,14 +141,31 @@ def _threshold_hits(policy: Policy, scored: PromptScores) -> list[RuleHit]:
     t, s = policy.any_unsafe, scored.scores.get(ANY)
     if t is not None and s is not None and t.review is not None and s >= t.review and not hits:
         # Which category the "any" hit is filed under: the one closest to its own threshold.
-        def ratio(c: str) -> float:
-            th = policy.thresholds.get(c)
-            return scored.scores.get(c, 0.0) / (th.review if th and th.review else 1.0)
-
-        cat = max((c for c in CATEGORIES if c in scored.scores), key=ratio, default="harassment")
+        cat = _closest_category(policy, scored)
         action = "block" if t.block is not None and s >= t.block else "review"
         hits.append(RuleHit(cat, action, f"classifier.any>={t.block if action == 'block' else t.review}"))
     return hits
+
+
+def _closest_category(policy: Policy, scored: PromptScores) -> str:
+    """The category whose score is closest to its own review threshold: where a hit that names none
+    (the "any" score, an unread script) is filed, for the moderator's queue."""
+
+    def ratio(c: str) -> float:
+        th = policy.thresholds.get(c)
+        return scored.scores.get(c, 0.0) / (th.review if th and th.review else 1.0)
+
+    return max((c for c in CATEGORIES if c in scored.scores), key=ratio, default="harassment")
+
+
+def _unread_script_hit(norm: NormalizedPrompt, policy: Policy, scored: PromptScores) -> RuleHit | None:
+    """A prompt mostly in scripts the classifier cannot read is not screened by it: the policy's
+    ``unread_script_action`` holds it (review), refuses it (block) or lets it through (allow, or unset)."""
+    action = policy.unread_script_action
+    share = unread_share(norm.original)
+    if action in (None, "allow") or share < UNREAD_SHARE:
+        return None
+    return RuleHit(_closest_category(policy, scored), action, f"script.unread>={share:.2f}")
 
 
 def _cap(hit: RuleHit, policy: Policy) -> RuleHit | None:
@@ -168,6 +186,9 @@ def _decide(norm: NormalizedPrompt, policy: Policy, scored: PromptScores, classi
     if policy.schema >= 2:  # built-in entity detectors (schema-1 documents behave as before)
         hits.extend(detect_entities(norm, names_by_form=policy.person_names_by_form))
     hits = [c for h in hits if (c := _cap(h, policy)) is not None]
+    # Not capped by its category's action: the category only files it; the policy says what it gets.
+    if (unread := _unread_script_hit(norm, policy, scored)) is not None:
+        hits.append(unread)
 
     decision: DecisionKind = "allow"
     for h in hits:

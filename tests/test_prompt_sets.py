@@ -75,3 +75,13 @@ def test_the_report_tool_screens_through_the_real_screen(tmp_path):
     report = json.loads(out.read_text())["sets"]["eval"]
     assert report["recall"]["violence/graphic"]["plain"]["any"] == 1.0
     assert report["benign_fpr"]["all"]["fpr"] == 0.0
+
+
+
+def test_prompts_the_encoder_cannot_read_are_left_out_of_training_and_counted():
+    """Rows with no Latin letter are dropped from training on purpose and counted (the encoder does not
+    read them; the policy holds such prompts: tests/test_safety_scripts.py)."""
+    texts = ["東京の夜景、ドローン撮影", "Ночной город с высоты", "a cat asleep on a sunny sill"]
+    rows = [Example(t, frozenset(), "project_video_benign") for t in texts]
+    kept, dropped = _dedupe(rows, set(), set())
+    assert [e.text for e in kept] == [texts[2]] and dropped["dropped_empty"] == 2

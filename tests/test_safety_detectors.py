@@ -181,7 +181,9 @@ def test_category_actions_cap_and_schema_1_is_untouched() -> None:
     assert v1.schema == 1 and rules_only(prompt, v1).decision == "allow"
 
 
-_SCHEMA2 = ("schema", "category_actions", "any_unsafe", "media", "person_names_by_form")
+_SCHEMA2 = (
+    "schema", "category_actions", "any_unsafe", "media", "person_names_by_form", "unread_script_action"
+)
 
 
 def test_rule_ids_never_quote_the_prompt() -> None:
