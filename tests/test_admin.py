@@ -119,6 +119,9 @@ def test_policy_edit_changes_the_next_decision_and_is_recorded(
     admin = staff["admin"]
     assert cli(live_server, staff["moderator"], "moderate", prompt).exit_code == 0  # allowed today
     live = cli_json(live_server, admin, "policy", "show")
+    # The human view names what a prompt the classifier cannot read gets (the shipped policy: review).
+    shown = cli(live_server, staff["moderator"], "policy", "show")
+    assert shown.exit_code == 0 and "a prompt in a script the classifier cannot read: review" in shown.output
     document = json.loads(json.dumps(live["document"]))  # a copy: live["document"] stays the original
     document.setdefault("block_terms", {}).setdefault("harassment", []).append("zorblax quendril")
     draft = tmp_path / "policy.yaml"

@@ -43,6 +43,8 @@ def _policy_summary(p: Any) -> None:
     names = ", ".join(person["name"] for person in persons) or "none"
     console.print(f"protected persons ({len(persons)}): {names}")
     console.print(f"a plain mention of a protected person: {document.get('person_mention_action', '-')}")
+    unread = document.get("unread_script_action", "allow")
+    console.print(f"a prompt in a script the classifier cannot read: {unread}")
     console.print("full document: veriframe-admin policy show --json, or policy edit")
 
 
