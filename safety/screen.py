@@ -165,7 +165,16 @@ def _unread_script_hit(norm: NormalizedPrompt, policy: Policy, scored: PromptSco
     share = unread_share(norm.original)
     if action in (None, "allow") or share < UNREAD_SHARE:
         return None
-    return RuleHit(_closest_category(policy, scored), action, f"script.unread>={share:.2f}")
+    return RuleHit(_closest_category(policy, scored), action, f"{UNREAD_RULE}>={share:.2f}")
+
+
+UNREAD_RULE = "script.unread"
+UNREAD_MESSAGE = {
+    "review": "This prompt is held for moderator review: it is written in a script the automatic screen "
+    "cannot read.",
+    "block": "This prompt was blocked: it is written in a script the automatic screen cannot read, and "
+    "this service accepts only prompts it can screen.",
+}
 
 
 def _cap(hit: RuleHit, policy: Policy) -> RuleHit | None:
@@ -201,13 +210,17 @@ def _decide(norm: NormalizedPrompt, policy: Policy, scored: PromptScores, classi
         if h.category not in categories:
             categories.append(h.category)
     rule = deciding[0].rule if deciding else None
+    message = user_message(decision, categories)
+    if deciding and all(h.rule.startswith(UNREAD_RULE) for h in deciding):
+        # Only the script decided: say so, instead of naming a category the prompt was merely filed under.
+        message = UNREAD_MESSAGE[decision]
     return Decision(
         decision=decision,
         categories=categories if decision != "allow" else [],
         scores={c: round(v, 4) for c in (*CATEGORIES, ANY) if (v := scored.scores.get(c)) is not None},
         rule=rule,
         policy_version=policy.version,
-        user_message=user_message(decision, categories),
+        user_message=message,
         classifier=classifier_name,
         hits=[h.rule for h in hits],
     )

@@ -43,6 +43,9 @@ def test_the_shipped_policy_holds_prompts_it_cannot_read(clf):
         d = safety.screen(prompt, policy, clf)
         assert d.decision == "review", (prompt, d)
         assert any(h.startswith("script.unread>=") for h in d.hits), d.hits
+    # The author is told why, not a category the prompt was only filed under.
+    d = safety.screen(BENIGN_CHINESE, policy, clf)
+    assert d.user_message.endswith("written in a script the automatic screen cannot read.")
     # Latin-script prompts in other languages are read as before.
     for prompt in ("Un gato durmiendo al sol en una ventana", "a red fox trotting through fresh snow"):
         assert safety.screen(prompt, policy, clf).decision == "allow"
@@ -52,6 +55,7 @@ def test_the_action_is_the_policys(clf):
     base = default_policy()
     blocked = safety.screen(BENIGN_CHINESE, dataclasses.replace(base, unread_script_action="block"), clf)
     assert blocked.decision == "block" and blocked.rule.startswith("script.unread")
+    assert "only prompts it can screen" in blocked.user_message
     # Unset (older documents) or "allow": the other layers decide, as before this rule existed.
     for action in (None, "allow"):
         d = safety.screen(BENIGN_CHINESE, dataclasses.replace(base, unread_script_action=action), clf)
