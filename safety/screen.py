@@ -162,8 +162,10 @@ def _unread_script_hit(norm: NormalizedPrompt, policy: Policy, scored: PromptSco
     """A prompt mostly in scripts the classifier cannot read is not screened by it: the policy's
     ``unread_script_action`` holds it (review), refuses it (block) or lets it through (allow, or unset)."""
     action = policy.unread_script_action
+    if action in (None, "allow"):
+        return None  # before the letter count: a policy that lets them through pays nothing
     share = unread_share(norm.original)
-    if action in (None, "allow") or share < UNREAD_SHARE:
+    if share < UNREAD_SHARE:
         return None
     return RuleHit(_closest_category(policy, scored), action, f"{UNREAD_RULE}>={share:.2f}")
 
