@@ -43,7 +43,11 @@ import json, os, sys, time
 import cv2, numpy as np
 cv2.setNumThreads(1)
 from veriframe.provenance import watermark, watermark_v1
-watermark_v1.default_workers = lambda: 1
+if hasattr(watermark_v1, "default_workers"):  # checkouts before provenance.parallel (2026-12-08)
+    watermark_v1.default_workers = lambda: 1
+else:
+    from veriframe.provenance import parallel
+    parallel.default_workers = lambda: 1
 out = {}
 for name in sorted(os.listdir(sys.argv[1])):
     frames = np.load(os.path.join(sys.argv[1], name))

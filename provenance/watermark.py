@@ -15,12 +15,12 @@ candidates per video is bounded (:data:`MAX_CANDIDATES`), so P(false positive) <
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 
 from veriframe.provenance import (
+    parallel,
     payload,
     watermark_embed,
     watermark_informed,
@@ -33,7 +33,6 @@ from veriframe.provenance.watermark_v1 import (
     WatermarkResult,
     check_embed_input,
     check_frames,
-    default_workers,
 )
 
 __all__ = ["MIN_PIXELS", "WATERMARK_ALGORITHM", "WatermarkResult", "detect_frames", "embed_frames"]
@@ -61,7 +60,6 @@ def embed_frames(frames: np.ndarray, provenance_id: int, *, workers: int | None 
     # OpenCV writes into C-ordered frames only: a strided view (a pipeline's transposed output) is copied.
     frames = np.ascontiguousarray(check_embed_input(frames, provenance_id))
     _, height, width, _ = frames.shape
-    count = workers or default_workers()
     amps: list[np.ndarray] = [np.empty(0, np.float32)] * len(frames)
     # The informed correction needs the picture's fold over the video; a sample of frames estimates it
     # (the correction is one tile for all frames) at a fraction of the cost of folding every frame.
@@ -75,7 +73,7 @@ def embed_frames(frames: np.ndarray, provenance_id: int, *, workers: int | None 
         return (watermark_informed.fold_sum([watermark_informed.highpass(y)]),
                 watermark_informed.fold_sum([amps[t]]))
 
-    folds = [f for f in _each(measure, len(frames), count) if f is not None]
+    folds = [f for f in parallel.ordered_map(measure, range(len(frames)), workers) if f is not None]
     host, weight = np.sum([f[0] for f in folds], axis=0), np.sum([f[1] for f in folds], axis=0)
     # Informed embedding: one correction tile per video cancels the picture's interference.
     base = watermark_tile.tile(provenance_id)
@@ -86,16 +84,8 @@ def embed_frames(frames: np.ndarray, provenance_id: int, *, workers: int | None 
     def mark(t: int) -> None:
         watermark_embed.apply(frames[t], amps[t], pattern, out=out[t])
 
-    list(_each(mark, len(frames), count))
+    parallel.ordered_map(mark, range(len(frames)), workers)
     return out
-
-
-def _each(job, n: int, workers: int):
-    """``job(t)`` for t in range(n), in order, on this thread or in a pool of ``workers`` threads."""
-    if workers == 1:
-        return [job(t) for t in range(n)]
-    with ThreadPoolExecutor(workers) as pool:
-        return list(pool.map(job, range(n)))
 
 
 def readable_after_encoding(mp4: str | Path, provenance_id: int) -> bool:

@@ -59,8 +59,10 @@ def strength(y: np.ndarray) -> np.ndarray:
 
 
 def luma(rgb: np.ndarray) -> np.ndarray:
-    """BT.601 luma of one (H, W, 3) uint8 RGB frame as float32."""
-    return cv2.transform(rgb, np.array([[0.299, 0.587, 0.114]], np.float32)).astype(np.float32)
+    """BT.601 luma of one (H, W, 3) uint8 RGB frame, rounded to levels (as a codec's Y plane is), as
+    float32. OpenCV's fixed-point conversion: a third of the cost of ``cv2.transform``, which rounded
+    too; the two differ by one level on ~0.1% of pixels."""
+    return cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(np.float32)
 
 
 def gray(rgb: np.ndarray) -> np.ndarray:

@@ -36,14 +36,12 @@ phases on a sample of ``PHASE_BLOCKS`` blocks each (every few block rows of 2 fr
 
 from __future__ import annotations
 
-import os
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
-from veriframe.provenance import payload, qim
+from veriframe.provenance import parallel, payload, qim
 
 SCALE = 48.0
 MIN_PIXELS = 256 * 256  # the library refuses smaller frames
@@ -89,11 +87,6 @@ class WatermarkResult:
     registration: str = "none"
 
 
-def default_workers() -> int:
-    """Threads for per-frame work: the cores, at most 8."""
-    return max(1, min(8, os.cpu_count() or 1))
-
-
 def check_frames(frames: np.ndarray) -> np.ndarray:
     """``frames`` as a (T, H, W, 3) uint8 array (one image becomes T = 1), or ValueError."""
     frames = np.asarray(frames)
@@ -125,8 +118,7 @@ def embed_frames(frames: np.ndarray, provenance_id: int, *, workers: int | None 
     def mark(t: int) -> None:
         out[t] = qim.embed_frame(frames[t], payload.frame_bits(provenance_id, t), SCALE)
 
-    with ThreadPoolExecutor(workers or default_workers()) as pool:
-        list(pool.map(mark, range(len(frames))))
+    parallel.ordered_map(mark, range(len(frames)), workers)
     return out
 
 
@@ -138,9 +130,8 @@ def _luma(frames: np.ndarray) -> np.ndarray:
 
 
 def _s0(y: np.ndarray) -> np.ndarray:
-    """s0 grids of a stack of luma planes (T, H, W) -> (T, rows, cols), in a thread pool."""
-    with ThreadPoolExecutor(default_workers()) as pool:
-        return np.stack(list(pool.map(qim.top_singular_values, y)))
+    """s0 grids of a stack of luma planes (T, H, W) -> (T, rows, cols), on every core."""
+    return np.stack(parallel.ordered_map(qim.top_singular_values, y))
 
 
 def _lattice(values: np.ndarray, gain: float) -> complex:

@@ -32,7 +32,14 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from veriframe.provenance import payload, watermark_embed, watermark_motion, watermark_sync, watermark_tile
+from veriframe.provenance import (
+    parallel,
+    payload,
+    watermark_embed,
+    watermark_motion,
+    watermark_sync,
+    watermark_tile,
+)
 
 MAX_LATTICES = 4
 DECODES_PER_GEOMETRY = 4  # the best two mirror images, each read coherently and frame by frame
@@ -130,7 +137,8 @@ def _aligned_sum(specs: list[np.ndarray]) -> tuple[np.ndarray, float]:
 
 def _folds(ys: list[np.ndarray], a: np.ndarray | None) -> list[np.ndarray]:
     scale = 1.0 if a is None else float(np.sqrt(abs(np.linalg.det(a))))
-    return [watermark_sync.fold(watermark_sync.residual(y, _RESIDUAL_SIGMA * scale), a) for y in ys]
+    sigma = _RESIDUAL_SIGMA * scale
+    return parallel.ordered_map(lambda y: watermark_sync.fold(watermark_sync.residual(y, sigma), a), ys)
 
 
 def _read_geometry(ys: list[np.ndarray], mean: np.ndarray, a: np.ndarray | None,
@@ -233,7 +241,7 @@ def _read_upscaled(ys: list[np.ndarray], mean: np.ndarray) -> Reading | None:
 def frame_lumas(frames: np.ndarray) -> list[np.ndarray]:
     """BT.601 luma planes (float32) of up to ``DETECT_FRAMES`` evenly spaced frames."""
     pick = np.linspace(0, len(frames) - 1, min(DETECT_FRAMES, len(frames))).round().astype(int)
-    return [watermark_embed.luma(frames[t]) for t in pick]
+    return parallel.ordered_map(lambda t: watermark_embed.luma(frames[t]), pick)
 
 
 def _active_area(y: np.ndarray) -> int:
@@ -257,10 +265,10 @@ def _lattices(ys: list[np.ndarray], mean: np.ndarray) -> list[tuple[np.ndarray, 
     where it stayed in place), then from their power spectra (where a codec dragged it with motion)."""
     sigma = 0.6 * _RESIDUAL_SIGMA
     step = max(1, len(ys) // _LATTICE_FRAMES)
+    residuals = parallel.ordered_map(lambda y: watermark_sync.lattice_residual(y, sigma), [mean, *ys[::step]])
     found: list[tuple[np.ndarray, float]] = []
-    for residuals in ([watermark_sync.lattice_residual(mean, sigma)],
-                      [watermark_sync.lattice_residual(y, sigma) for y in ys[::step]]):
-        for a, score in watermark_sync.lattice_candidates(residuals, MAX_LATTICES // 2):
+    for rs in (residuals[:1], residuals[1:]):
+        for a, score in watermark_sync.lattice_candidates(rs, MAX_LATTICES // 2):
             if all(np.abs(a - b).max() * watermark_tile.TILE > 1.0 for b, _ in found):
                 found.append((a, score))
     return found

@@ -17,7 +17,7 @@ from tools.video_attacks import (
     stock_marked,
 )
 from tools.video_attacks import service_reencode as reencode
-from veriframe.provenance import payload, watermark, watermark_v1, watermark_v2
+from veriframe.provenance import parallel, payload, watermark, watermark_v1, watermark_v2
 from veriframe.provenance.ids import format_id, new_provenance_id, parse_id
 from veriframe.provenance.synthetic import content_video, natural_video
 
@@ -160,6 +160,28 @@ def test_survives_geometric_attacks(marked_720, attack):
     attacked = np.ascontiguousarray(GEOMETRY[attack](marked[:4]))
     result = watermark.detect_frames(attacked)
     assert result.found and result.provenance_id == pid, result
+
+
+def test_threads_do_not_change_a_single_bit(marked_720, monkeypatch):
+    """Per-frame work runs on a thread pool (``provenance.parallel``); results are summed in frame
+    order, so one thread and four read the same lattices, the same soft bits and the same id."""
+    frames, marked, pid = marked_720
+    rotated = np.ascontiguousarray(rotate(marked[:4], 5.0))  # the lattice path: every pool is used
+
+    def run(workers: int):
+        monkeypatch.setattr(parallel, "default_workers", lambda: workers)
+        ys = watermark_v2.frame_lumas(rotated)
+        lattices = watermark_v2._lattices(ys, watermark_v2._mean(ys))
+        return (ys, lattices, watermark_v2.detect(rotated), watermark.embed_frames(frames[:2], pid),
+                watermark.detect_frames(rotated[:, ::2, ::2]))
+
+    one, four = run(1), run(4)
+    assert all(np.array_equal(a, b) for a, b in zip(one[0], four[0], strict=True))
+    assert len(one[1]) == len(four[1]) > 0
+    assert all(np.array_equal(a, b) and s == t for (a, s), (b, t) in zip(one[1], four[1], strict=True))
+    assert one[2] == four[2] and one[2].provenance_id == pid, (one[2], four[2])
+    assert np.array_equal(one[3], four[3])
+    assert one[4] == four[4]  # a half-size copy: every hypothesis, then the v1 fallback
 
 
 def _social(marked: np.ndarray, tmp_path) -> np.ndarray:
