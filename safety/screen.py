@@ -164,13 +164,14 @@ def _unread_script_hit(norm: NormalizedPrompt, policy: Policy, scored: PromptSco
     action = policy.unread_script_action
     if action in (None, "allow"):
         return None  # before the letter count: a policy that lets them through pays nothing
-    share = unread_share(norm.original)
-    if share < UNREAD_SHARE:
+    if unread_share(norm.original) < UNREAD_SHARE:
         return None
-    return RuleHit(_closest_category(policy, scored), action, f"{UNREAD_RULE}>={share:.2f}")
+    return RuleHit(_closest_category(policy, scored), action, UNREAD_RULE)
 
 
-UNREAD_RULE = "script.unread"
+#: The rule id names the threshold, as ``media.nudity>=0.5`` does, not the prompt's measured share: one
+#: stable label for the ledger, the review queue and the metrics.
+UNREAD_RULE = f"script.unread>={UNREAD_SHARE:.2f}"
 UNREAD_MESSAGE = {
     "review": "This prompt is held for moderator review: it is written in a script the automatic screen "
     "cannot read.",
@@ -213,7 +214,7 @@ def _decide(norm: NormalizedPrompt, policy: Policy, scored: PromptScores, classi
             categories.append(h.category)
     rule = deciding[0].rule if deciding else None
     message = user_message(decision, categories)
-    if deciding and all(h.rule.startswith(UNREAD_RULE) for h in deciding):
+    if deciding and all(h.rule == UNREAD_RULE for h in deciding):
         # Only the script decided: say so, instead of naming a category the prompt was merely filed under.
         message = UNREAD_MESSAGE[decision]
     return Decision(

@@ -42,7 +42,7 @@ def test_the_shipped_policy_holds_prompts_it_cannot_read(clf):
     for prompt in (UNSAFE_RUSSIAN, BENIGN_CHINESE, BENIGN_ARABIC):
         d = safety.screen(prompt, policy, clf)
         assert d.decision == "review", (prompt, d)
-        assert any(h.startswith("script.unread>=") for h in d.hits), d.hits
+        assert "script.unread>=0.33" in d.hits, d.hits
     # The author is told why, not a category the prompt was only filed under.
     d = safety.screen(BENIGN_CHINESE, policy, clf)
     assert d.user_message.endswith("written in a script the automatic screen cannot read.")
