@@ -100,6 +100,46 @@ def test_a_protected_person_is_matched_on_a_face_only_the_cnn_finds(analyzer):
     assert other.decision == "allow" and other.scores["match_distance"] > 0.55
 
 
+def _small_face_photo(face_px: int) -> np.ndarray:
+    """A 1024x683 photograph with the astronaut's head (about ``face_px`` pixels wide) in it, as a
+    person in a group photo or a full-length shot: a face the first HOG pass (not upsampled at this
+    size) and the CNN (which sees the frame at ~640x480) are both too coarse for."""
+    head = _rgb(skdata.astronaut())[20:220, 140:320]  # the face is ~120 px wide in this crop
+    scale = face_px / 120
+    head = _resized(head, round(head.shape[1] * scale), round(head.shape[0] * scale))
+    photo = _resized(_rgb(skdata.coffee()), 1024, 683).copy()
+    photo[300 : 300 + head.shape[0], 500 : 500 + head.shape[1]] = head
+    return photo
+
+
+def test_a_small_face_in_a_large_image_is_found_by_the_upsampled_pass_and_held(analyzer):
+    photo = _small_face_photo(50)
+    assert analyzer.faces(photo, fallback=False) == []  # the first pass misses it
+    assert analyzer.fallback_faces(photo) == []  # and so does the CNN
+    before = analyzer.upsampled_calls
+    d = default_screener().screen([photo], default_policy())
+    assert analyzer.upsampled_calls == before + 1
+    assert d.decision == "review" and d.rule == "media.face" and d.scores["faces"] == 1
+    (face,) = analyzer.small_faces(photo)
+    left, top, right, bottom = face.box
+    assert face.detector.startswith("hog-upsampled")
+    assert 490 <= left < right <= 590 and 290 <= top < bottom <= 390, face.box
+    # Videos do not get the pass (~0.25 s a frame); their frames rely on the first pass and the CNN.
+    before = analyzer.upsampled_calls
+    default_screener().screen([photo, photo], default_policy())
+    assert analyzer.upsampled_calls == before
+
+
+def test_a_false_face_of_the_upsampled_pass_is_not_held(analyzer):
+    coins = np.asarray(Image.fromarray(_rgb(skdata.coins())).resize((1024, 808), Image.BILINEAR))
+    # HOG upsampled reports a "face" among the mirrored coins.
+    assert len(analyzer._detector(np.ascontiguousarray(coins[:, ::-1]), 1)) > 0
+    before = analyzer.confirm_calls
+    d = default_screener().screen([coins], default_policy())
+    assert analyzer.confirm_calls == before + 1  # the CNN looked at a crop around it, and found no face
+    assert d.decision == "allow" and d.scores["faces"] == 0
+
+
 def test_the_cnn_runs_on_at_most_max_cnn_frames_per_input_and_only_where_it_can_change_the_decision(
     analyzer,
 ):

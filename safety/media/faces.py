@@ -84,6 +84,15 @@ CNN_BUDGET_S = 15.0
 CONFIRM_MARGIN = 0.25
 CONFIRM_FACE_PX = 100
 CONFIRM_MIN_IOU = 0.3
+# Frames of this many pixels a side or more are not upsampled for the first HOG pass (4x its cost on
+# every sampled frame), so it finds faces of ~80 px and up there; the CNN, seeing them at ~640x480,
+# ~75-105 px. A single image (an image-to-video input, one frame) with no face found gets one more pass
+# before the CNN (`FaceAnalyzer.small_faces`): HOG on the image upsampled once and mirrored, which finds
+# faces of ~40 px (a person in a group photo or a full-length shot), each confirmed by the CNN on a crop
+# around it: at that scale HOG reported one false face on 46 benign frames (scikit-image's coins at
+# 1024 px). Videos do not get it: ~0.25 s a frame (bench/bench_small_faces.py).
+UPSAMPLE_BELOW = 640
+
 # At most this many matching HOG faces of one input are checked (nearest first): a video showing the
 # person in every frame is blocked on the first; the rest of a longer list is held for review unchecked.
 MAX_CONFIRMATIONS = 4
@@ -110,21 +119,46 @@ def _cnn_detections(small: np.ndarray) -> list[tuple[float, int, int, int, int]]
     ]
 
 
+def _load_hog():
+    import dlib
+
+    return dlib.get_frontal_face_detector()
+
+
+_child_hog = functools.cache(_load_hog)  # one detector per fallback process
+
+
+def _hog_upsampled_detections(frame: np.ndarray) -> list[tuple[str, int, int, int, int]]:
+    """In the fallback process: (detector, left, top, right, bottom) of HOG's faces in ``frame``
+    upsampled once, or if none, in its mirror image (boxes mapped back to ``frame``)."""
+    found = [("hog-upsampled", r.left(), r.top(), r.right(), r.bottom()) for r in _child_hog()(frame, 1)]
+    if found:
+        return found
+    width = frame.shape[1]
+    mirrored = np.ascontiguousarray(frame[:, ::-1])
+    return [
+        ("hog-upsampled-mirrored", width - 1 - r.right(), r.top(), width - 1 - r.left(), r.bottom())
+        for r in _child_hog()(mirrored, 1)
+    ]
+
+
 @dataclass(frozen=True)
 class Face:
     box: tuple[int, int, int, int]  # left, top, right, bottom
     embedding: np.ndarray | None  # 128-d, or None when only detection ran
-    detector: str = "hog"  # which stage found it: "hog", "hog-mirrored" or "cnn"
+    detector: str = "hog"  # which stage: "hog", "hog-mirrored", "hog-upsampled[-mirrored]" or "cnn"
 
 
 class FaceAnalyzer:
     """Detect faces in RGB frames and embed them (dlib).
 
     Stages, each only when the ones before found nothing: HOG, HOG on the mirrored frame (~25 ms at
-    720x480), then, with ``fallback``, the CNN (~1.3-1.9 s).
+    720x480), then, with ``fallback``, the CNN (~1.3-1.9 s); the screen asks for :meth:`small_faces`
+    before the CNN on a single large image.
     """
 
-    name = "dlib hog (+mirrored, cnn mmod fallback) + resnet_v1 (5-point)"
+    # Recorded with every media decision: says which cascade decided (the upsampled pass since 2026-12-08).
+    name = "dlib hog (+mirrored, upsampled on one image, cnn mmod fallback) + resnet_v1 (5-point)"
 
     def __init__(self) -> None:
         import dlib
@@ -147,6 +181,7 @@ class FaceAnalyzer:
         self._pool: ProcessPoolExecutor | None = None
         self.cnn_calls = 0  # how many frames the CNN ran on (the cost bound is checked against this)
         self.confirm_calls = 0  # how many HOG faces the CNN was asked to confirm (crops, not frames)
+        self.upsampled_calls = 0  # how many frames got the upsampled HOG pass (small_faces)
 
     def faces(self, frame: np.ndarray, *, embed: bool = True, fallback: bool = True) -> list[Face]:
         """Faces in one frame; without ``fallback`` only the cheap HOG stages run (see
@@ -176,6 +211,27 @@ class FaceAnalyzer:
         with self._lock:
             return self._faces(frame, found, embed)
 
+    def small_faces(
+        self, frame: np.ndarray, *, embed: bool = True, wait_s: float | None = None
+    ) -> list[Face] | None:
+        """Faces of ~40 px and up in a frame of ``UPSAMPLE_BELOW`` pixels a side or more that the first
+        HOG pass found empty: HOG upsampled once (and mirrored), in the fallback process (dlib holds
+        the GIL while it runs), each box kept only if the CNN finds a face on a crop around it. None
+        when the fallback was not free within ``wait_s`` seconds."""
+        frame = np.ascontiguousarray(frame, dtype=np.uint8)
+        if not self._cnn_lock.acquire(timeout=-1 if wait_s is None else max(wait_s, 0.0)):
+            return None
+        try:
+            self.upsampled_calls += 1
+            boxes = self._fallback(_hog_upsampled_detections, frame)
+        finally:
+            self._cnn_lock.release()
+        candidates = [Face(tuple(box), None, detector) for detector, *box in boxes]
+        kept = [face for face in candidates if self.confirmed(frame, face)]
+        found = [(self._dlib.rectangle(*face.box), face.detector) for face in kept]
+        with self._lock:
+            return self._faces(frame, found, embed)
+
     def confirmed(self, frame: np.ndarray, face: Face) -> bool:
         """Whether the CNN, run on a crop around ``face``, finds a face there (CNN faces need no check)."""
         if face.detector == "cnn":
@@ -191,8 +247,8 @@ class FaceAnalyzer:
         )
 
     def _hog(self, frame: np.ndarray) -> list[tuple[object, str]]:
-        # Small frames are upsampled once so faces of ~40 px are still found.
-        upsample = 1 if max(frame.shape[:2]) < 640 else 0
+        # Small frames are upsampled once so faces of ~40 px are still found (larger ones: small_faces).
+        upsample = 1 if max(frame.shape[:2]) < UPSAMPLE_BELOW else 0
         found = [(r, "hog") for r in self._detector(frame, upsample)]
         if found:
             return found
@@ -220,8 +276,12 @@ class FaceAnalyzer:
         return out
 
     def _cnn_process(self, small: np.ndarray) -> list[tuple[float, int, int, int, int]]:
-        """The CNN on one frame in the analyzer's CNN process (see :func:`_cnn_detections`); started on
-        first use, and started again once if it died."""
+        """The CNN on one frame in the analyzer's CNN process (see :func:`_cnn_detections`)."""
+        return self._fallback(_cnn_detections, small)
+
+    def _fallback(self, job, frame: np.ndarray) -> list:
+        """``job(frame)`` in the analyzer's fallback (CNN) process: started on first use, and started
+        again once if it died."""
         from concurrent.futures.process import BrokenProcessPool
 
         for attempt in (1, 2):
@@ -229,7 +289,7 @@ class FaceAnalyzer:
                 # spawn, not fork: the server's gRPC threads make forking unsafe.
                 self._pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
             try:
-                return self._pool.submit(_cnn_detections, small).result()
+                return self._pool.submit(job, frame).result()
             except BrokenProcessPool as exc:
                 self._pool = None
                 if attempt == 2:
