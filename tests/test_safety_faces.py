@@ -115,19 +115,23 @@ def _small_face_photo(face_px: int) -> np.ndarray:
 def test_a_small_face_in_a_large_image_is_found_by_the_upsampled_pass_and_held(analyzer):
     photo = _small_face_photo(50)
     assert analyzer.faces(photo, fallback=False) == []  # the first pass misses it
-    assert analyzer.fallback_faces(photo) == []  # and so does the CNN
-    before = analyzer.upsampled_calls
+    analyzer.upsample_small_faces = False
+    try:
+        assert analyzer.fallback_faces(photo) == []  # and so does the CNN
+    finally:
+        analyzer.upsample_small_faces = True
+    before, cnn = analyzer.upsampled_calls, analyzer.cnn_calls
     d = default_screener().screen([photo], default_policy())
-    assert analyzer.upsampled_calls == before + 1
+    assert analyzer.upsampled_calls == before + 1 and analyzer.cnn_calls == cnn  # found: no CNN
     assert d.decision == "review" and d.rule == "media.face" and d.scores["faces"] == 1
-    (face,) = analyzer.small_faces(photo)
+    (face,) = analyzer.fallback_faces(photo)
     left, top, right, bottom = face.box
     assert face.detector.startswith("hog-upsampled")
     assert 490 <= left < right <= 590 and 290 <= top < bottom <= 390, face.box
-    # Videos do not get the pass (~0.25 s a frame); their frames rely on the first pass and the CNN.
-    before = analyzer.upsampled_calls
-    default_screener().screen([photo, photo], default_policy())
-    assert analyzer.upsampled_calls == before
+    # In a video the fallback frames get it too: a person this small in every frame holds the video.
+    empty = _resized(_rgb(skdata.coffee()), 1024, 683)
+    d = default_screener().screen([empty, empty, photo], default_policy())
+    assert d.decision == "review" and d.rule == "media.face"
 
 
 def test_a_false_face_of_the_upsampled_pass_is_not_held(analyzer):
@@ -159,9 +163,12 @@ def test_the_cnn_runs_on_at_most_max_cnn_frames_per_input_and_only_where_it_can_
     assert calls == MAX_CNN_FRAMES and d.decision == "allow"
     calls, d = cnn_calls(face_free, default_policy())
     assert calls == MAX_CNN_FRAMES and d.decision == "allow"
-    # Evenly spread frames keep the last: a turned face there is found and holds the video.
+    # Evenly spread frames keep the last: a turned face there is found and holds the video (by the
+    # fallback's first stage at this size, HOG upsampled, so the CNN runs on the other three).
+    upsampled = analyzer.upsampled_calls
     calls, d = cnn_calls([*face_free[:-1], _resized(CAMERAMAN, 640, 640)], default_policy())
-    assert calls == MAX_CNN_FRAMES and d.decision == "review" and d.rule == "media.face"
+    assert analyzer.upsampled_calls - upsampled == MAX_CNN_FRAMES and calls == MAX_CNN_FRAMES - 1
+    assert d.decision == "review" and d.rule == "media.face"
     # A face HOG already found decides the face rule: no CNN. Generated frames without protected faces
     # have no face rule: no CNN either.
     frontal = _resized(_rgb(skdata.astronaut()), 640, 640)

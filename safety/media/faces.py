@@ -70,7 +70,8 @@ MAX_CNN_FRAMES = 4
 # ... and within this many seconds, waiting for the CNN lock included: under load (concurrent Submits
 # queue on the one CNN) an input whose CNN frames are not all checked in time is held for
 # review (closed) rather than keeping Submit past the SDK's 30 s deadline. On an idle 2-core VM the four
-# frames take 6-8 s, so inputs on a machine with spare CPU are never held for this.
+# frames take 6-8 s (~1.2 s more with the upsampled HOG pass), so inputs on a machine with spare CPU
+# are never held for this.
 CNN_BUDGET_S = 15.0
 # A HOG face that matches a protected person blocks only once the CNN confirms it on a crop around its
 # box: HOG's weak false hits (scores 0.03-0.14 on the astronaut's suit) carry embeddings too, and one lay
@@ -86,11 +87,10 @@ CONFIRM_FACE_PX = 100
 CONFIRM_MIN_IOU = 0.3
 # Frames of this many pixels a side or more are not upsampled for the first HOG pass (4x its cost on
 # every sampled frame), so it finds faces of ~80 px and up there; the CNN, seeing them at ~640x480,
-# ~75-105 px. A single image (an image-to-video input, one frame) with no face found gets one more pass
-# before the CNN (`FaceAnalyzer.small_faces`): HOG on the image upsampled once and mirrored, which finds
-# faces of ~40 px (a person in a group photo or a full-length shot), each confirmed by the CNN on a crop
-# around it: at that scale HOG reported one false face on 46 benign frames (scikit-image's coins at
-# 1024 px). Videos do not get it: ~0.25 s a frame (bench/bench_small_faces.py).
+# ~75-105 px. So on those frames the fallback (at most MAX_CNN_FRAMES an input) first runs HOG upsampled
+# once and mirrored, which finds faces of ~40 px (a person in a group photo or a full-length shot), each
+# confirmed by the CNN on a crop around it: at that scale HOG reported one false face on 46 benign
+# frames (scikit-image's coins, mirrored, at 1024 px). ~0.25 s a frame (bench/bench_small_faces.py).
 UPSAMPLE_BELOW = 640
 
 # At most this many matching HOG faces of one input are checked (nearest first): a video showing the
@@ -153,12 +153,13 @@ class FaceAnalyzer:
     """Detect faces in RGB frames and embed them (dlib).
 
     Stages, each only when the ones before found nothing: HOG, HOG on the mirrored frame (~25 ms at
-    720x480), then, with ``fallback``, the CNN (~1.3-1.9 s); the screen asks for :meth:`small_faces`
-    before the CNN on a single large image.
+    720x480), then, with ``fallback``: on frames of ``UPSAMPLE_BELOW`` pixels a side or more, HOG
+    upsampled once and mirrored, its faces confirmed by the CNN on crops (~0.25 s at 1024x683); then the
+    CNN (~1.3-1.9 s).
     """
 
     # Recorded with every media decision: says which cascade decided (the upsampled pass since 2026-12-08).
-    name = "dlib hog (+mirrored, upsampled on one image, cnn mmod fallback) + resnet_v1 (5-point)"
+    name = "dlib hog (+mirrored; fallback: hog upsampled, cnn mmod) + resnet_v1 (5-point)"
 
     def __init__(self) -> None:
         import dlib
@@ -181,54 +182,37 @@ class FaceAnalyzer:
         self._pool: ProcessPoolExecutor | None = None
         self.cnn_calls = 0  # how many frames the CNN ran on (the cost bound is checked against this)
         self.confirm_calls = 0  # how many HOG faces the CNN was asked to confirm (crops, not frames)
-        self.upsampled_calls = 0  # how many frames got the upsampled HOG pass (small_faces)
+        self.upsampled_calls = 0  # how many frames got the upsampled HOG pass (_small_rects)
+        # The fallback's first stage on large frames (_small_rects); off: the cascade before 2026-12-08.
+        self.upsample_small_faces = True
 
     def faces(self, frame: np.ndarray, *, embed: bool = True, fallback: bool = True) -> list[Face]:
         """Faces in one frame; without ``fallback`` only the cheap HOG stages run (see
-        :meth:`fallback_faces` for the CNN alone)."""
+        :meth:`fallback_faces` for the fallback alone)."""
         frame = np.ascontiguousarray(frame, dtype=np.uint8)
         # Submit's threads and the worker's output screening share one analyzer.
         with self._lock:
             found = self._hog(frame)
         if not found and fallback:
             with self._cnn_lock:
-                found = self._cnn_rects(frame)
+                found = self._fallback_rects(frame)
         with self._lock:
             return self._faces(frame, found, embed)
 
     def fallback_faces(
         self, frame: np.ndarray, *, embed: bool = True, wait_s: float | None = None
     ) -> list[Face] | None:
-        """Faces the CNN finds in one frame (for frames the HOG stages already found empty); None when
-        the CNN was not free within ``wait_s`` seconds (another request holds it)."""
+        """Faces the fallback finds in one frame (for frames the HOG stages already found empty): on a
+        frame of ``UPSAMPLE_BELOW`` pixels a side or more, HOG upsampled once (and mirrored), each face
+        confirmed by the CNN on a crop around it; then, if that found none, the CNN on the whole frame.
+        None when the fallback was not free within ``wait_s`` seconds (another request holds it)."""
         frame = np.ascontiguousarray(frame, dtype=np.uint8)
         if not self._cnn_lock.acquire(timeout=-1 if wait_s is None else max(wait_s, 0.0)):
             return None
         try:
-            found = self._cnn_rects(frame)
+            found = self._fallback_rects(frame)
         finally:
             self._cnn_lock.release()
-        with self._lock:
-            return self._faces(frame, found, embed)
-
-    def small_faces(
-        self, frame: np.ndarray, *, embed: bool = True, wait_s: float | None = None
-    ) -> list[Face] | None:
-        """Faces of ~40 px and up in a frame of ``UPSAMPLE_BELOW`` pixels a side or more that the first
-        HOG pass found empty: HOG upsampled once (and mirrored), in the fallback process (dlib holds
-        the GIL while it runs), each box kept only if the CNN finds a face on a crop around it. None
-        when the fallback was not free within ``wait_s`` seconds."""
-        frame = np.ascontiguousarray(frame, dtype=np.uint8)
-        if not self._cnn_lock.acquire(timeout=-1 if wait_s is None else max(wait_s, 0.0)):
-            return None
-        try:
-            self.upsampled_calls += 1
-            boxes = self._fallback(_hog_upsampled_detections, frame)
-        finally:
-            self._cnn_lock.release()
-        candidates = [Face(tuple(box), None, detector) for detector, *box in boxes]
-        kept = [face for face in candidates if self.confirmed(frame, face)]
-        found = [(self._dlib.rectangle(*face.box), face.detector) for face in kept]
         with self._lock:
             return self._faces(frame, found, embed)
 
@@ -236,18 +220,39 @@ class FaceAnalyzer:
         """Whether the CNN, run on a crop around ``face``, finds a face there (CNN faces need no check)."""
         if face.detector == "cnn":
             return True
-        crop, box = confirm_crop(np.asarray(frame, dtype=np.uint8), face.box)
         with self._cnn_lock:
-            self.confirm_calls += 1
-            found = self._cnn(crop, 0)
+            return self._confirm(frame, face.box)
+
+    def _confirm(self, frame: np.ndarray, face_box: tuple[int, int, int, int]) -> bool:
+        """:meth:`confirmed`'s check; the caller holds the CNN lock."""
+        crop, box = confirm_crop(np.asarray(frame, dtype=np.uint8), face_box)
+        self.confirm_calls += 1
+        found = self._cnn(crop, 0)
         return any(
             d.confidence >= CNN_MIN_CONFIDENCE
             and iou(box, (d.rect.left(), d.rect.top(), d.rect.right(), d.rect.bottom())) >= CONFIRM_MIN_IOU
             for d in found
         )
 
+    def _small_rects(self, frame: np.ndarray) -> list[tuple[object, str]]:
+        """HOG's faces in ``frame`` upsampled once (or mirrored), in the fallback process (dlib holds the
+        GIL while it runs), each kept only if the CNN confirms it on a crop; the caller holds the CNN
+        lock. Nothing when ``upsample_small_faces`` is off."""
+        if not self.upsample_small_faces:
+            return []
+        self.upsampled_calls += 1
+        boxes = self._fallback(_hog_upsampled_detections, frame)
+        kept = [(name, tuple(box)) for name, *box in boxes if self._confirm(frame, tuple(box))]
+        return [(self._dlib.rectangle(*box), name) for name, box in kept]
+
+    def _fallback_rects(self, frame: np.ndarray) -> list[tuple[object, str]]:
+        """The fallback's stages (the caller holds the CNN lock): small faces on large frames, then the
+        CNN."""
+        found = self._small_rects(frame) if max(frame.shape[:2]) >= UPSAMPLE_BELOW else []
+        return found or self._cnn_rects(frame)
+
     def _hog(self, frame: np.ndarray) -> list[tuple[object, str]]:
-        # Small frames are upsampled once so faces of ~40 px are still found (larger ones: small_faces).
+        # Small frames are upsampled once so faces of ~40 px are still found (larger: _small_rects).
         upsample = 1 if max(frame.shape[:2]) < UPSAMPLE_BELOW else 0
         found = [(r, "hog") for r in self._detector(frame, upsample)]
         if found:

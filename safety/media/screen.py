@@ -119,16 +119,10 @@ def _face_hits(analyzer, frames, m: MediaPolicy, kind: str) -> tuple[list[tuple[
     found = [analyzer.faces(frame, embed=embed, fallback=False) for frame in frames]
     face_rule = kind == "input" and not m.consent_attested and m.face_action != "allow"
     incomplete = False
-    deadline = time.monotonic() + faces.CNN_BUDGET_S
-    one_large_image = len(frames) == 1 and max(frames[0].shape[:2]) >= faces.UPSAMPLE_BELOW
-    if (refs is not None or face_rule) and one_large_image and not found[0]:
-        # Small faces the first pass cannot see at this size, before the CNN (faces.UPSAMPLE_BELOW).
-        small = analyzer.small_faces(frames[0], embed=embed, wait_s=deadline - time.monotonic())
-        incomplete = small is None
-        found[0] = small or []
     # The CNN costs ~40 HOG passes, so it runs only where its answer can change the decision: any
     # face-free frame may hide a protected person, but for the face rule one face anywhere is enough.
-    if not incomplete and (refs is not None or (face_rule and not any(found))):
+    if refs is not None or (face_rule and not any(found)):
+        deadline = time.monotonic() + faces.CNN_BUDGET_S
         for i in spread([i for i, f in enumerate(found) if not f], faces.MAX_CNN_FRAMES):
             result = analyzer.fallback_faces(frames[i], embed=embed, wait_s=deadline - time.monotonic())
             if result is None or time.monotonic() > deadline:
