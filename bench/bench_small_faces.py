@@ -8,6 +8,8 @@
 - **False holds:** the benchmark's images without people (`bench_faces.benign_set`, scikit-image's
   photographs, noise, gradients, rendered text), each scaled to 720 and to 1024 pixels on its longer side
   (the sizes the pass applies to), screened the same way.
+- **Protected person:** the astronaut's head at each size, her frontal photo as a protected reference, a
+  tenant that attests consent (faces pass, protected persons block): blocked or allowed, and the distance.
 - **Cost on a video:** 20 face-free 1024x576 frames (every fallback frame pays the pass).
 
 Each input is screened twice in this process, alternating: by the shipped screen, and by the same screen
@@ -38,7 +40,9 @@ from bench_faces import benign_set, resized
 
 from veriframe.safety import default_policy
 from veriframe.safety.media import default_screener
+from veriframe.safety.media.faces import reference_embedding
 from veriframe.safety.media.frames import as_rgb8
+from veriframe.safety.policy import MediaPolicy, ProtectedFace
 
 #: (name, head crop, face width in the crop, pixels)
 SUBJECTS = (
@@ -63,11 +67,13 @@ def main() -> None:
     screener, policy = default_screener(), default_policy()
     analyzer = screener.faces()
 
-    def screen(image: np.ndarray | list[np.ndarray], with_pass: bool) -> tuple[str, float]:
+    def screen(image: np.ndarray | list[np.ndarray], with_pass: bool, use=policy) -> tuple[str, float]:
         analyzer.upsample_small_faces = with_pass
         start = time.perf_counter()
-        decision = screener.screen(image if isinstance(image, list) else [image], policy, kind="input")
-        return decision.decision, time.perf_counter() - start
+        decision = screener.screen(image if isinstance(image, list) else [image], use, kind="input")
+        distance = decision.scores.get("match_distance")
+        label = decision.decision + (f" ({distance:.2f})" if distance is not None else "")
+        return label, time.perf_counter() - start
 
     screen(composite(SUBJECTS[0][1](), SUBJECTS[0][2], 60), True)  # warm-up: the fallback process starts
     print(f"# bench_small_faces {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
@@ -78,6 +84,16 @@ def main() -> None:
             photo = composite(head(), width, target)
             (new, t_new), (old, t_old) = screen(photo, True), screen(photo, False)
             print(f"| {name} | {target} | {new} | {t_new:.2f} | {old} | {t_old:.2f} |", flush=True)
+
+    ref = reference_embedding(as_rgb8(data.astronaut())[:300, 50:350], analyzer, single=True)
+    media = MediaPolicy(consent_attested=True, protected_faces=(ProtectedFace("astronaut", ref),))
+    protected = policy.new_version("bench", schema=2, media=media)
+    print("\n| protected astronaut, consent attested: face px | with the pass | without (before) |")
+    print("|---|---|---|")
+    for target in (int(v) for v in args.sizes.split(",")):
+        photo = composite(SUBJECTS[0][1](), SUBJECTS[0][2], target)
+        (new, _), (old, _) = screen(photo, True, protected), screen(photo, False, protected)
+        print(f"| {target} | {new} | {old} |", flush=True)
 
     held = {True: [], False: []}
     times: dict[bool, list[float]] = {True: [], False: []}

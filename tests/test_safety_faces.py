@@ -134,6 +134,16 @@ def test_a_small_face_in_a_large_image_is_found_by_the_upsampled_pass_and_held(a
     assert d.decision == "review" and d.rule == "media.face"
 
 
+def test_a_protected_person_with_a_small_face_is_blocked_even_with_consent(analyzer):
+    # Consent lets faces pass, never protected persons: the first pass and the CNN see no face at 50 px,
+    # so before the upsampled pass this photo was allowed.
+    ref = reference_embedding(skdata.astronaut()[:300, 50:350], analyzer, single=True)
+    policy = _policy(consent_attested=True, protected_faces=(ProtectedFace("Reference", ref),))
+    d = default_screener().screen([_small_face_photo(50)], policy)
+    assert d.decision == "block" and d.rule == "media.protected_faces[0]"
+    assert d.scores["match_distance"] <= 0.55
+
+
 def test_a_false_face_of_the_upsampled_pass_is_not_held(analyzer):
     coins = np.asarray(Image.fromarray(_rgb(skdata.coins())).resize((1024, 808), Image.BILINEAR))
     # HOG upsampled reports a "face" among the mirrored coins.
