@@ -128,18 +128,23 @@ def _load_hog():
 _child_hog = functools.cache(_load_hog)  # one detector per fallback process
 
 
-def _hog_upsampled_detections(frame: np.ndarray) -> list[tuple[str, int, int, int, int]]:
-    """In the fallback process: (detector, left, top, right, bottom) of HOG's faces in ``frame``
-    upsampled once, or if none, in its mirror image (boxes mapped back to ``frame``)."""
-    found = [("hog-upsampled", r.left(), r.top(), r.right(), r.bottom()) for r in _child_hog()(frame, 1)]
+def _hog_boxes(detector, frame: np.ndarray, upsample: int, name: str) -> list[tuple[str, int, int, int, int]]:
+    """(stage, left, top, right, bottom) of HOG's faces in ``frame``, or if none, in its mirror image
+    (boxes mapped back to ``frame``, stage ``name + "-mirrored"``)."""
+    found = [(name, r.left(), r.top(), r.right(), r.bottom()) for r in detector(frame, upsample)]
     if found:
         return found
     width = frame.shape[1]
     mirrored = np.ascontiguousarray(frame[:, ::-1])
     return [
-        ("hog-upsampled-mirrored", width - 1 - r.right(), r.top(), width - 1 - r.left(), r.bottom())
-        for r in _child_hog()(mirrored, 1)
+        (f"{name}-mirrored", width - 1 - r.right(), r.top(), width - 1 - r.left(), r.bottom())
+        for r in detector(mirrored, upsample)
     ]
+
+
+def _hog_upsampled_detections(frame: np.ndarray) -> list[tuple[str, int, int, int, int]]:
+    """In the fallback process: HOG's faces in ``frame`` upsampled once (or mirrored)."""
+    return _hog_boxes(_child_hog(), frame, 1, "hog-upsampled")
 
 
 @dataclass(frozen=True)
@@ -254,18 +259,8 @@ class FaceAnalyzer:
     def _hog(self, frame: np.ndarray) -> list[tuple[object, str]]:
         # Small frames are upsampled once so faces of ~40 px are still found (larger: _small_rects).
         upsample = 1 if max(frame.shape[:2]) < UPSAMPLE_BELOW else 0
-        found = [(r, "hog") for r in self._detector(frame, upsample)]
-        if found:
-            return found
-        width = frame.shape[1]
-        mirrored = np.ascontiguousarray(frame[:, ::-1])
-        return [
-            (
-                self._dlib.rectangle(width - 1 - r.right(), r.top(), width - 1 - r.left(), r.bottom()),
-                "hog-mirrored",
-            )
-            for r in self._detector(mirrored, upsample)
-        ]
+        boxes = _hog_boxes(self._detector, frame, upsample, "hog")
+        return [(self._dlib.rectangle(*box), name) for name, *box in boxes]
 
     def _cnn_rects(self, frame: np.ndarray) -> list[tuple[object, str]]:
         self.cnn_calls += 1
